@@ -1,0 +1,1 @@
+"""supersweep tasks: the runnable Hydra apps and the training library they share."""

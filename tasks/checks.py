@@ -1,0 +1,71 @@
+"""Config checks that run before any data is loaded: one-line errors naming the key.
+
+Each check raises :class:`ConfigError` whose message says which key is wrong,
+what it holds, and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig
+
+# objective name -> direction; the run returns summary[objective]
+OBJECTIVES = {"best_val_acc": "maximize", "final_val_acc": "maximize", "best_val_loss": "minimize", "final_val_loss": "minimize"}
+PRECISIONS = ("auto", "fp32", "bf16")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+class ConfigError(ValueError):
+    """Bad user input, reported as one line before anything runs."""
+
+
+def check_number(key: str, value: Any, *, low: float, low_inclusive: bool, high: float = math.inf, integer: bool = False) -> None:
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value > high or value < low or (value == low and not low_inclusive):
+        kind = "an integer" if integer else "a finite number"
+        bound = f">= {low}" if low_inclusive else f"> {low}"
+        upper = f" and <= {high}" if high != math.inf else ""
+        raise ConfigError(f"{key} must be {kind} {bound}{upper}, got {value!r}.")
+
+
+def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
+    """A model's ``spatial_dims`` must match the data's (input_shape minus channels)."""
+    model_cls = get_class(model_cfg._target_)
+    want = getattr(model_cls, "spatial_dims", None)
+    have = len(data_cfg.input_shape) - 1
+    if want is not None and want != have:
+        kinds = {1: "1-D signals", 2: "2-D images"}
+        raise ConfigError(
+            f"model={model_cls.__name__} takes {kinds.get(want, want)} but data={data_cfg.name} gives {kinds.get(have, have)} "
+            f"(input_shape {list(data_cfg.input_shape)}); pick a model for {kinds.get(have, have)} or model=mlp."
+        )
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Everything ``tasks.train`` needs, checked from config alone."""
+    check_number("max_lr", cfg.max_lr, low=0, low_inclusive=False)
+    check_number("wd", cfg.wd, low=0, low_inclusive=True)
+    check_number("momentum", cfg.momentum, low=0, low_inclusive=True, high=0.999999)
+    check_number("epochs", cfg.epochs, low=1, low_inclusive=True, integer=True)
+    check_number("batch_size", cfg.batch_size, low=1, low_inclusive=True, integer=True)
+    check_number("threads", cfg.threads, low=1, low_inclusive=True, integer=True)
+    check_number("seed", cfg.seed, low=0, low_inclusive=True, integer=True)
+    check_number("warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9)
+    check_number("data.val_split", cfg.data.val_split, low=0, low_inclusive=True, high=0.99)
+    check_number("regularization.label_smoothing", cfg.regularization.label_smoothing, low=0, low_inclusive=True, high=0.999)
+    check_number("regularization.dropout", cfg.regularization.dropout, low=0, low_inclusive=True, high=0.999)
+    if cfg.objective not in OBJECTIVES:
+        raise ConfigError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}.")
+    if cfg.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {cfg.precision!r}.")
+    if not DEVICE_PATTERN.fullmatch(str(cfg.device)):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}.")
+    check_model_fits_data(cfg.model, cfg.data)
+    try:  # dry build: schedule parameters are checked by their own builder
+        instantiate(cfg.schedule)(total_steps=100, steps_per_epoch=max(1, 100 // cfg.epochs))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None

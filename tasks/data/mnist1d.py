@@ -1,0 +1,50 @@
+"""MNIST-1D (Greydanus & Kobak), generated offline and cached on disk.
+
+``mnist1d.data.get_dataset`` downloads and writes a pickle into the CWD; we call
+``make_dataset`` instead, which needs no network, and cache its output under
+``root`` keyed by every generation argument. ``make_dataset`` reseeds the global
+``random``/``np.random``; we restore both so that generating data never changes
+a run's randomness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def load(root: str, **generation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(train_x, train_y, test_x, test_y)`` with inputs shaped ``(N, 1, length)``.
+
+    Args:
+        root: cache directory (created if missing).
+        generation: overrides of ``mnist1d.data.get_dataset_args()`` such as
+            ``num_samples``, ``train_split``, ``seed``.
+    """
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args(as_dict=True)
+    unknown = set(generation) - set(args)
+    if unknown:
+        raise ValueError(f"data.source has unknown mnist1d arguments {sorted(unknown)}; allowed: {sorted(args)}.")
+    args.update(generation)
+    key = hashlib.sha1(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
+    path = Path(root).expanduser() / "mnist1d" / f"{key}.npz"
+    if not path.exists():
+        py_state, np_state = random.getstate(), np.random.get_state()
+        try:
+            data = make_dataset(type("Args", (), args))
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
+        tmp.replace(path)  # atomic: parallel jobs never read half a file
+    with np.load(path) as d:
+        return d["x"][:, None, :], d["y"], d["x_test"][:, None, :], d["y_test"]

@@ -1,0 +1,24 @@
+"""``python -m tasks.train [overrides]``: one training run, or a Hydra multirun (``-m``).
+
+Writes ``metrics.jsonl`` and ``summary.json`` into the job's output dir and
+returns the objective (``objective=...``) to Hydra; a diverged run returns NaN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from tasks.training import run
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    return run(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()

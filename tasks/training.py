@@ -1,0 +1,119 @@
+"""One training run from a composed config: build, fit, evaluate, write files.
+
+``run`` is what ``tasks.train`` calls for every Hydra job; it is a plain function
+so that sweepers and tests can call it in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from tasks.augment import Augment
+from tasks.checks import OBJECTIVES, ConfigError, check_train_config
+from tasks.data import load_splits
+from tasks.loop import FitResult, evaluate, fit
+from tasks.runlog import MetricsFile, Progress, write_json
+from tasks.runtime import resolve_device, resolve_precision, seed_everything
+from tasks.schedules import with_warmup
+
+log = logging.getLogger(__name__)
+
+
+def summarize(result: FitResult, test: tuple[float | None, float | None], wall_s: float, objective: str) -> dict:
+    """``summary.json``: selection metrics from validation only; test reported apart."""
+    h = result.history
+    with_val = [m for m in h if m["val_acc"] is not None]
+    best = max(with_val, key=lambda m: m["val_acc"], default=None)
+    summary = {
+        "status": result.status,
+        "reason": result.reason,
+        "objective": objective,
+        "best_val_acc": best["val_acc"] if best else None,
+        "best_epoch": best["epoch"] if best else None,
+        "final_val_acc": with_val[-1]["val_acc"] if with_val else None,
+        "best_val_loss": min((m["val_loss"] for m in with_val), default=None),
+        "final_val_loss": with_val[-1]["val_loss"] if with_val else None,
+        "test_loss": test[0],
+        "test_acc": test[1],
+        "epochs": len(h),
+        "steps": result.steps,
+        "wall_s": wall_s,
+    }
+    value = summary[objective]
+    # A diverged run must never look good: it returns NaN (Optuna records FAIL).
+    summary["objective_value"] = math.nan if result.status == "diverged" or value is None else value
+    return summary
+
+
+def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], None]] = ()) -> float:
+    """Train one model as ``cfg`` says, write ``metrics.jsonl`` and ``summary.json``
+    into ``out_dir``, and return ``summary[cfg.objective]`` (NaN if it diverged)."""
+    t0 = time.perf_counter()
+    check_train_config(cfg)
+    device = resolve_device(cfg.device)
+    torch.set_num_threads(cfg.threads)
+    precision = resolve_precision(cfg.precision, device)
+
+    data = load_splits(cfg.data).to(device)  # before seeding: generators may touch global RNGs
+    if len(data.train_y) < cfg.batch_size:
+        raise ConfigError(f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}.")
+    steps_per_epoch = len(data.train_y) // cfg.batch_size
+
+    gen = seed_everything(cfg.seed, device)
+    model = instantiate(cfg.model).to(device)
+    if precision.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    weight_decay = instantiate(cfg.regularization.weight_decay)
+    optimizer = instantiate(cfg.optimizer)(weight_decay.param_groups(model))
+    schedule = with_warmup(
+        instantiate(cfg.schedule),
+        total_steps=cfg.epochs * steps_per_epoch,
+        steps_per_epoch=steps_per_epoch,
+        warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress = Progress(cfg.epochs, name=out_dir.name)
+    try:
+        result = fit(
+            model,
+            data,
+            optimizer,
+            schedule,
+            weight_decay,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            label_smoothing=cfg.regularization.label_smoothing,
+            augment=Augment(**cfg.data.augment),
+            generator=gen,
+            precision=precision,
+            callbacks=[MetricsFile(out_dir / "metrics.jsonl"), progress, *callbacks],
+        )
+    finally:
+        progress.close()
+    test = evaluate(model, data.test_x, data.test_y, precision) if result.status != "diverged" else (None, None)
+    summary = summarize(result, test, time.perf_counter() - t0, cfg.objective)
+    write_json(out_dir / "summary.json", summary)
+    _report(summary, out_dir)
+    return summary["objective_value"]
+
+
+def _report(s: dict, out_dir: Path) -> None:
+    fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    direction = OBJECTIVES[s["objective"]]
+    line = (
+        f"{s['status']}: {s['objective']}={fmt(s['objective_value'] if math.isfinite(s['objective_value']) else None)} ({direction}), "
+        f"best_val_acc={fmt(s['best_val_acc'])} at epoch {s['best_epoch']}, test_acc={fmt(s['test_acc'])}, "
+        f"{s['epochs']} epochs in {s['wall_s']:.1f}s -> {out_dir}"
+    )
+    if s["reason"]:
+        line += f" [{s['reason']}]"
+    log.info(line)
