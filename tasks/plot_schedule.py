@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import sys
 from pathlib import Path
 
 import hydra
@@ -16,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from tasks.checks import ConfigError, _number
+from tasks.checks import CONF_DIR, ConfigError, check_group_choices, check_number, exit_on_config_error
 from tasks.schedules import Schedule, with_warmup
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def write(sched: Schedule, total: int, out_dir: Path, title: str) -> None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="plot_schedule")
 def main(cfg: DictConfig) -> None:
-    sched, total = build(cfg)
+    with exit_on_config_error():
+        sched, total = build(cfg)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     name = HydraConfig.get().runtime.choices["schedule"]
     write(sched, total, out_dir, f"{name}: {cfg.epochs} epochs x {cfg.steps_per_epoch} steps")
@@ -65,4 +67,6 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    with exit_on_config_error():
+        check_group_choices(sys.argv[1:], CONF_DIR)
     main()
