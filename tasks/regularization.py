@@ -33,6 +33,7 @@ class WeightDecay:
             (decay if self.on_norm_and_bias or p.ndim > 1 else rest).append(p)
         return [g for g in ({"params": decay, "decay": True}, {"params": rest, "decay": False}) if g["params"]]
 
+    @torch.no_grad()
     def apply(self, optimizer: torch.optim.Optimizer, lr: float) -> None:
         if self.rate == 0:
             return

@@ -62,7 +62,10 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     torch.set_num_threads(cfg.threads)
     precision = resolve_precision(cfg.precision, device)
 
-    data = load_splits(cfg.data).to(device)  # before seeding: generators may touch global RNGs
+    try:
+        data = load_splits(cfg.data).to(device)  # before seeding: generators may touch global RNGs
+    except FileNotFoundError as e:
+        raise ConfigError(str(e)) from None
     if len(data.train_y) < cfg.batch_size:
         raise ConfigError(f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}.")
     steps_per_epoch = len(data.train_y) // cfg.batch_size

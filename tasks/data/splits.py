@@ -54,7 +54,8 @@ def _standardize(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
 @lru_cache(maxsize=4)
 def _cached(source_json: str, val_split: float, split_seed: int, input_shape: tuple[int, ...]) -> Splits:
     source = OmegaConf.create(json.loads(source_json))
-    train_x, train_y, test_x, test_y = instantiate(source)
+    # called as a partial so that a source's own error (e.g. missing files) surfaces unwrapped
+    train_x, train_y, test_x, test_y = instantiate(source, _partial_=True)()
     shape = tuple(train_x.shape[1:])
     if shape != input_shape:
         raise ValueError(f"data.input_shape is {list(input_shape)} but the source gives {list(shape)}.")

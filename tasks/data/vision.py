@@ -24,14 +24,14 @@ def _fetch(tv_class: str, root: Path, missing: Path, download: bool) -> None:
     """Download with torchvision, or fail naming the path and how to get the files."""
     how = f"copy the {tv_class} files there or run once with a network and data.source.download=true"
     if not download:
-        raise FileNotFoundError(f"{missing} not found (data.source.download=false): {how}.")
+        raise FileNotFoundError(f"data_dir: {missing} not found (data.source.download=false); {how}.")
     import torchvision.datasets as tvd
 
     try:
         for train in (True, False):
             getattr(tvd, tv_class)(str(root), train=train, download=True)
     except Exception as e:  # network errors come in many types
-        raise FileNotFoundError(f"{missing} not found and the download failed ({type(e).__name__}: {e}); {how}.") from e
+        raise FileNotFoundError(f"data_dir: {missing} not found and the download failed ({type(e).__name__}: {e}); {how}.") from e
 
 
 def cifar(root: str, name: str, download: bool) -> tuple[np.ndarray, ...]:

@@ -1,0 +1,182 @@
+"""tasks.train: files, objective, determinism, divergence, bad input, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from tasks.checks import ConfigError, check_each_job, check_train_config
+from tasks.training import run
+
+from .conftest import CONF_DIR, ROOT
+
+METRIC_KEYS = {"epoch", "step", "lr", "momentum", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_s"}
+SUMMARY_KEYS = {"status", "best_val_acc", "final_val_acc", "best_val_loss", "final_val_loss", "test_acc", "test_loss", "epochs", "steps", "wall_s"}
+
+
+def cfg_for(*overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+def read_run(out: Path) -> tuple[list[dict], dict]:
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return metrics, json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("epochs=3",),
+        ("data=digits", "model=mlp", "epochs=3", "batch_size=64"),
+        ("data=digits", "model=lenet5", "schedule=triangular2", "optimizer=adamw", "regularization=decoupled", "epochs=2", "batch_size=64", "regularization.label_smoothing=0.1", "regularization.dropout=0.1"),
+        ("model=mlp", "schedule=sgdr", "warmup_epochs=1", "epochs=3", "objective=final_val_loss"),
+    ],
+)
+def test_run_writes_files_and_returns_objective(tmp_path, overrides):
+    cfg = cfg_for(*overrides)
+    value = run(cfg, tmp_path)
+    metrics, summary = read_run(tmp_path)
+    assert len(metrics) == cfg.epochs and all(METRIC_KEYS <= m.keys() for m in metrics)
+    assert [m["epoch"] for m in metrics] == list(range(1, cfg.epochs + 1))
+    assert SUMMARY_KEYS <= summary.keys() and summary["status"] == "completed"
+    assert value == summary[cfg.objective] == summary["objective_value"]
+    assert summary["best_val_acc"] == max(m["val_acc"] for m in metrics)
+    assert summary["final_val_loss"] == metrics[-1]["val_loss"]
+    assert 0 <= summary["test_acc"] <= 1 and summary["steps"] == metrics[-1]["step"]
+
+
+def test_one_cycle_cnn1d_learns_mnist1d(tmp_path):
+    """The default recipe for 10 epochs is far above chance (10%) on validation and test."""
+    run(cfg_for("epochs=10"), tmp_path)
+    metrics, summary = read_run(tmp_path)
+    assert summary["best_val_acc"] > 0.75 and summary["test_acc"] > 0.75
+    assert metrics[0]["momentum"] < 0.95 and metrics[-1]["lr"] < 1e-4, "one-cycle lr and momentum applied"
+
+
+def test_same_config_and_seed_gives_identical_metrics(tmp_path):
+    cfg = cfg_for("epochs=3", "seed=7")
+    runs = []
+    for name in ("a", "b"):
+        run(cfg, tmp_path / name)
+        metrics, _ = read_run(tmp_path / name)
+        runs.append([{k: v for k, v in m.items() if k != "epoch_s"} for m in metrics])
+    assert runs[0] == runs[1]
+    run(cfg_for("epochs=3", "seed=8"), tmp_path / "c")
+    assert read_run(tmp_path / "c")[0][0]["train_loss"] != runs[0][0]["train_loss"]
+
+
+def test_run_leaves_thread_count_and_rng_usable(tmp_path):
+    run(cfg_for("epochs=1", "threads=1"), tmp_path)
+    assert torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("overrides", [("max_lr=1e6", "schedule=constant"), ("max_lr=50", "schedule=constant", "model.batch_norm=false", "epochs=5")])
+def test_divergence_ends_run_and_returns_nan(tmp_path, overrides):
+    value = run(cfg_for(*overrides), tmp_path)
+    metrics, summary = read_run(tmp_path)
+    assert math.isnan(value)
+    assert summary["status"] == "diverged" and "non-finite" in summary["reason"]
+    assert summary["objective_value"] is None, "JSON stores the NaN objective as null, never a number"
+    assert summary["test_acc"] is None and len(metrics) < 5
+
+
+def test_no_validation_split_returns_nan_and_still_reports_test(tmp_path):
+    value = run(cfg_for("epochs=2", "data.val_split=0"), tmp_path)
+    metrics, summary = read_run(tmp_path)
+    assert math.isnan(value) and summary["best_val_acc"] is None and metrics[0]["val_acc"] is None
+    assert summary["test_acc"] is not None and summary["status"] == "completed"
+
+
+BAD_INPUT = [
+    ("max_lr=-0.1", "max_lr"),
+    ("max_lr=nan", "max_lr"),
+    ("max_lr=0", "max_lr"),
+    ("wd=-1e-4", "wd"),
+    ("wd=nan", "wd"),
+    ("epochs=0", "epochs"),
+    ("epochs=2.5", "epochs"),
+    ("batch_size=0", "batch_size"),
+    ("batch_size=-8", "batch_size"),
+    ("schedule.pct_start=1.2", "schedule.pct_start"),
+    ("schedule.pct_start=0", "schedule.pct_start"),
+    ("objective=test_acc", "objective"),
+    ("device=gpu", "device"),
+    ("precision=fp8", "precision"),
+    ("data.val_split=1.5", "data.val_split"),
+    ("model=resnet20", "model"),
+    ("warmup_epochs=25", "warmup_epochs"),
+]
+
+
+@pytest.mark.parametrize("override,key", BAD_INPUT)
+def test_bad_input_is_one_clear_error_before_data_loads(tmp_path, override, key):
+    cfg = cfg_for(override, f"data_dir={tmp_path / 'never'}")
+    with pytest.raises(ConfigError) as info:
+        run(cfg, tmp_path / "out")
+    message = str(info.value)
+    assert message.startswith(key) and "\n" not in message
+    assert not (tmp_path / "never").exists() and not (tmp_path / "out").exists(), "nothing loaded or written"
+
+
+def test_batch_larger_than_dataset_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="batch_size=5000 is larger than"):
+        run(cfg_for("data=digits", "model=mlp", "batch_size=5000"), tmp_path)
+
+
+def test_multirun_jobs_are_all_checked_before_the_first_starts():
+    check_each_job(["-m", "wd=1e-4,1e-3", "schedule=one_cycle,cosine"], "train", check_train_config)
+    with pytest.raises(ConfigError, match=r"wd must .* \(job wd=-1"):
+        check_each_job(["-m", "wd=1e-4,-1", "epochs=1"], "train", check_train_config)
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["max_lr=-1"], "error: max_lr must be a finite number > 0, got -1."),
+        (["schedule=foo"], "error: schedule=foo is not an option of 'schedule'; allowed: constant, cosine,"),
+        (["-m", "wd=1e-4,-1e-4"], "error: wd must be a finite number >= 0"),
+        (["data=cifar10", "model=resnet20", "data.source.download=false"], "error: data_dir: "),
+    ],
+)
+def test_cli_bad_input_one_line_and_nonzero_exit(tmp_path, args, needle):
+    p = cli("tasks.train", *args, f"data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(needle), p.stderr
+    assert not (tmp_path / "multirun").exists(), "no job started"
+
+
+def test_cli_multirun_as_written_in_the_brief(tmp_path):
+    """``python -m tasks.train -m schedule=one_cycle wd=1e-5,1e-4`` (shortened to 2 epochs)."""
+    p = cli("tasks.train", "-m", "schedule=one_cycle", "wd=1e-5,1e-4", "epochs=2", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
+    assert [j.name for j in jobs] == ["0", "1"]
+    for job, wd in zip(jobs, ("1e-05", "0.0001")):
+        metrics, summary = read_run(job)
+        assert summary["status"] == "completed" and len(metrics) == 2
+        assert f"wd={wd}" in (job / ".hydra" / "overrides.yaml").read_text().replace("'", "")
+
+
+def test_cli_plot_schedule_writes_csv_and_html(tmp_path):
+    out = tmp_path / "plot"
+    p = cli("tasks.plot_schedule", "schedule=one_cycle", "epochs=4", "steps_per_epoch=25", f"hydra.run.dir={out}", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    rows = (out / "schedule.csv").read_text().splitlines()
+    assert rows[0] == "step,lr,momentum" and len(rows) == 1 + 100
+    assert rows[1].split(",")[0] == "0" and rows[-1].split(",")[0] == "99"
+    assert "plotly" in (out / "schedule.html").read_text()[:100000].lower()
