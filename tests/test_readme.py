@@ -1,0 +1,43 @@
+"""The README's Quick start is what CI and users run; the tests run it too."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_quick_start_has_exactly_two_commands_demo_and_test():
+    assert quick_start_commands() == ["make demo", "make test"]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_command = quick_start_commands()[1]
+    assert any(line.strip() == test_command for line in ci.splitlines())
+
+
+def test_make_test_runs_pytest_after_setting_up():
+    dry = subprocess.run(["make", "-n", "test", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "-m venv /nonexistent-venv" in dry and "pip install" in dry and "-m pytest" in dry
+
+
+def test_make_demo_runs_the_main_job(tmp_path):
+    """``make demo`` in its cheap form: the same target, 2 epochs, output in tmp."""
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    args = f"ARGS=epochs=2 hydra.run.dir={tmp_path / 'run'}"
+    p = subprocess.run(["make", "demo", f"VENV={venv}", args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout + p.stderr
+    assert "completed: best_val_acc=" in out and str(tmp_path / "run") in out
+    assert (tmp_path / "run" / "summary.json").exists() and (tmp_path / "run" / "metrics.jsonl").exists()
