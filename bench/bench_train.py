@@ -5,7 +5,7 @@ one-cycle SGD (torch's ``OneCycleLR`` in the baseline), evaluate validation ever
 epoch and test once, in one process, interleaved (A B B A ...) over repeats. The
 ratio is ours / baseline training samples per second; goal >= 0.97.
 
-    python bench/bench_train.py [--epochs 20] [--repeats 7] [--batch-size 512] [--threads 1] [--device cpu]
+    python bench/bench_train.py [--epochs 40] [--repeats 7] [--batch-size 512] [--threads 1] [--device cpu]
 
 Prints a Markdown table row for BENCHMARKS.md.
 """
@@ -66,7 +66,7 @@ def ours(cfg, out: Path) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
