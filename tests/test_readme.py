@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import ROOT
 
 
@@ -32,6 +34,7 @@ def test_make_test_runs_pytest_after_setting_up():
     assert "-m venv /nonexistent-venv" in dry and "pip install" in dry and "-m pytest" in dry
 
 
+@pytest.mark.slow
 def test_make_demo_runs_the_main_job(tmp_path):
     """``make demo`` in its cheap form: the same target, 2 epochs, output in tmp."""
     venv = os.path.dirname(os.path.dirname(sys.executable))

@@ -160,6 +160,7 @@ def test_cli_bad_input_one_line_and_nonzero_exit(tmp_path, args, needle):
     assert not (tmp_path / "multirun").exists(), "no job started"
 
 
+@pytest.mark.slow
 def test_cli_multirun_as_written_in_the_brief(tmp_path):
     """``python -m tasks.train -m schedule=one_cycle wd=1e-5,1e-4`` (shortened to 2 epochs)."""
     p = cli("tasks.train", "-m", "schedule=one_cycle", "wd=1e-5,1e-4", "epochs=2", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
