@@ -54,7 +54,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_random_cifar10(tmp / "data")
-        common = [f"data=cifar10", f"data_dir={tmp / 'data'}", "data.source.download=false", f"model={a.model}", "device=cuda", f"epochs={a.epochs}", f"batch_size={a.batch_size}", "max_lr=0.4", "wd=5e-4"]
+        common = [
+            "data=cifar10",
+            f"data_dir={tmp / 'data'}",
+            "data.source.download=false",
+            f"model={a.model}",
+            "device=cuda",
+            f"epochs={a.epochs}",
+            f"batch_size={a.batch_size}",
+            "max_lr=0.4",
+            "wd=5e-4",
+        ]
         with initialize_config_dir(config_dir=CONF, version_base="1.3"):
             cfgs = {p: compose("train", overrides=[*common, f"precision={p}"]) for p in ("fp32", "bf16")}
             mnist1d = compose("train", overrides=["device=cuda"])
@@ -66,12 +76,15 @@ def main() -> None:
                 speeds[p].append(images_per_s(out, 45_000, a.batch_size))
         for p, v in speeds.items():
             print(f"{a.model} cifar10-format {p} channels_last: median {statistics.median(v):.0f} img/s (min {min(v):.0f}, max {max(v):.0f})")
-        ratios = [b / f for b, f in zip(speeds["bf16"], speeds["fp32"])]
+        ratios = [b / f for b, f in zip(speeds["bf16"], speeds["fp32"], strict=True)]
         print(f"bf16/fp32 speed ratio: median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}) over {a.repeats} repeats")
         t0 = time.perf_counter()
         run(mnist1d, tmp / "mnist1d")
         s = json.loads((tmp / "mnist1d" / "summary.json").read_text())
-        print(f"default mnist1d cnn1d one-cycle on cuda: {s['epochs']} epochs in {time.perf_counter() - t0:.2f} s, best_val_acc {s['best_val_acc']:.4f}, test_acc {s['test_acc']:.4f}")
+        print(
+            f"default mnist1d cnn1d one-cycle on cuda: {s['epochs']} epochs in {time.perf_counter() - t0:.2f} s, "
+            f"best_val_acc {s['best_val_acc']:.4f}, test_acc {s['test_acc']:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def main() -> None:
                 else:
                     t_ours.append(ours(cfg, Path(tmp) / f"r{r}"))
         long_s = ours(long_cfg, Path(tmp) / "long")
-    ratios = [b / o for b, o in zip(t_base, t_ours)]
+    ratios = [b / o for b, o in zip(t_base, t_ours, strict=True)]
     version = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"baseline samples/s: median {samples / statistics.median(t_base):.0f} (min {samples / max(t_base):.0f}, max {samples / min(t_base):.0f})")
     print(f"ours     samples/s: median {samples / statistics.median(t_ours):.0f} (min {samples / max(t_ours):.0f}, max {samples / min(t_ours):.0f})")

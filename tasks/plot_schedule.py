@@ -29,7 +29,9 @@ def build(cfg: DictConfig) -> tuple[Schedule, int]:
     check_number("warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9)
     total = cfg.epochs * cfg.steps_per_epoch
     try:
-        sched = with_warmup(instantiate(cfg.schedule), total_steps=total, steps_per_epoch=cfg.steps_per_epoch, warmup_steps=round(cfg.warmup_epochs * cfg.steps_per_epoch))
+        sched = with_warmup(
+            instantiate(cfg.schedule), total_steps=total, steps_per_epoch=cfg.steps_per_epoch, warmup_steps=round(cfg.warmup_epochs * cfg.steps_per_epoch)
+        )
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return sched, total

@@ -74,3 +74,11 @@ def test_senseless_model_data_pairs_fail_from_config(model, data):
     cfg = cfg_for(f"model={model}", f"data={data}")
     with pytest.raises(ConfigError, match=r"model \(.*\) takes .* but data=" + data):
         check_model_fits_data(cfg.model, cfg.data)
+
+
+@pytest.mark.parametrize("experiment", config_options("experiment"))
+def test_every_experiment_preset_composes_checks_and_states_its_source(experiment):
+    cfg = cfg_for(f"experiment={experiment}")
+    check_train_config(cfg)
+    assert 0 < cfg.expected.test_acc <= 1 and cfg.expected.source
+    assert instantiate(cfg.model) is not None

@@ -32,7 +32,12 @@ def write_cifar(root, name: str, n_train_per_file: int, n_test: int) -> None:
     d = root / folder
     d.mkdir(parents=True)
     for fname, n in [(f, n_train_per_file) for f in train_files] + [("test_batch" if name == "cifar10" else "test", n_test)]:
-        batch = {"batch_label": fname, "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), label_key: rng.integers(0, classes, n).tolist(), "filenames": [f"{i}.png" for i in range(n)]}
+        batch = {
+            "batch_label": fname,
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            label_key: rng.integers(0, classes, n).tolist(),
+            "filenames": [f"{i}.png" for i in range(n)],
+        }
         if name == "cifar100":
             batch["coarse_labels"] = rng.integers(0, 20, n).tolist()
         with open(d / fname, "wb") as fh:

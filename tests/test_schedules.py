@@ -130,7 +130,7 @@ def test_warmup_is_a_continuous_segment(name):
     s = build(name, total=total, spe=10, warmup=warm)
     assert s(0)[0] == 0.0
     lrs = [s(i)[0] for i in range(warm + 1)]
-    assert all(b >= a for a, b in zip(lrs, lrs[1:])), "warmup rises monotonically"
+    assert all(b >= a for a, b in zip(lrs, lrs[1:], strict=False)), "warmup rises monotonically"
     assert s(warm) == plain(0), "after warmup the schedule starts from its own step 0"
     assert s(warm - 1)[0] == pytest.approx(plain(0)[0] * (warm - 1) / warm)
     for i in range(warm, total):
@@ -154,7 +154,9 @@ def test_piecewise_rejects_mismatched_lengths():
     [({"pct_start": 1.0}, "pct_start"), ({"pct_start": 0.0}, "pct_start"), ({"max_lr": -1.0}, "max_lr"), ({"anneal": "cubic"}, "anneal")],
 )
 def test_one_cycle_rejects_bad_parameters(kw, key):
-    params = dict(max_lr=1.0, pct_start=0.25, div=25.0, div_final=1e5, anneal="cos", three_phase=False, cycle_momentum=True, base_momentum=0.85, max_momentum=0.95)
+    params = dict(
+        max_lr=1.0, pct_start=0.25, div=25.0, div_final=1e5, anneal="cos", three_phase=False, cycle_momentum=True, base_momentum=0.85, max_momentum=0.95
+    )
     params.update(kw)
     with pytest.raises(ValueError, match=f"schedule.{key}"):
         S.one_cycle(total_steps=100, steps_per_epoch=10, **params)

@@ -37,7 +37,17 @@ def read_run(out: Path) -> tuple[list[dict], dict]:
     [
         ("epochs=3",),
         ("data=digits", "model=mlp", "epochs=3", "batch_size=64"),
-        ("data=digits", "model=lenet5", "schedule=triangular2", "optimizer=adamw", "regularization=decoupled", "epochs=2", "batch_size=64", "regularization.label_smoothing=0.1", "regularization.dropout=0.1"),
+        (
+            "data=digits",
+            "model=lenet5",
+            "schedule=triangular2",
+            "optimizer=adamw",
+            "regularization=decoupled",
+            "epochs=2",
+            "batch_size=64",
+            "regularization.label_smoothing=0.1",
+            "regularization.dropout=0.1",
+        ),
         ("model=mlp", "schedule=sgdr", "warmup_epochs=1", "epochs=3", "objective=final_val_loss"),
     ],
 )
@@ -167,7 +177,7 @@ def test_cli_multirun_as_written_in_the_brief(tmp_path):
     assert p.returncode == 0, p.stderr
     jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
     assert [j.name for j in jobs] == ["0", "1"]
-    for job, wd in zip(jobs, ("1e-05", "0.0001")):
+    for job, wd in zip(jobs, ("1e-05", "0.0001"), strict=True):
         metrics, summary = read_run(job)
         assert summary["status"] == "completed" and len(metrics) == 2
         assert f"wd={wd}" in (job / ".hydra" / "overrides.yaml").read_text().replace("'", "")

@@ -21,7 +21,11 @@ class CNN1d(nn.Module):
         c_in = in_shape[0]
         blocks: list[nn.Module] = []
         for i, (k, s) in enumerate([(5, 2), (3, 2), (3, 2)]):
-            blocks += [nn.Conv1d(c_in if i == 0 else channels, channels, k, stride=s, padding=1, bias=not batch_norm), norm(nn.BatchNorm1d, channels, batch_norm), nn.ReLU(inplace=True)]
+            blocks += [
+                nn.Conv1d(c_in if i == 0 else channels, channels, k, stride=s, padding=1, bias=not batch_norm),
+                norm(nn.BatchNorm1d, channels, batch_norm),
+                nn.ReLU(inplace=True),
+            ]
         self.features = nn.Sequential(*blocks, nn.Flatten())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(flat_features(self.features, in_shape), num_classes))
 
