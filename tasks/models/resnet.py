@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from tasks.models._util import he_init_convs, three_stages
+
 
 class BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int) -> None:
@@ -32,16 +34,10 @@ class CifarResNet(nn.Module):
             raise ValueError(f"model.depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}.")
         n = (depth - 2) // 6
         layers: list[nn.Module] = [nn.Conv2d(in_shape[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
-        c = width
-        for stage, c_out in enumerate([width, 2 * width, 4 * width]):
-            for i in range(n):
-                layers.append(BasicBlock(c, c_out, 2 if stage > 0 and i == 0 else 1))
-                c = c_out
+        layers += three_stages(BasicBlock, width, [width, 2 * width, 4 * width], n)
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(c, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        self.head = nn.Linear(4 * width, num_classes)
+        he_init_convs(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))

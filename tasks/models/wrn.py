@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from tasks.models._util import he_init_convs, three_stages
+
 
 class PreActBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, dropout: float) -> None:
@@ -36,16 +38,11 @@ class WideResNet(nn.Module):
         n = (depth - 4) // 6
         widths = [16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
         layers: list[nn.Module] = [nn.Conv2d(in_shape[0], 16, 3, 1, 1, bias=False)]
-        c = 16
-        for stage, c_out in enumerate(widths):
-            for i in range(n):
-                layers.append(PreActBlock(c, c_out, 2 if stage > 0 and i == 0 else 1, dropout))
-                c = c_out
+        layers += three_stages(lambda c_in, c_out, stride: PreActBlock(c_in, c_out, stride, dropout), 16, widths, n)
+        c = widths[-1]
         self.features = nn.Sequential(*layers, nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(c, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        he_init_convs(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
