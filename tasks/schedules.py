@@ -162,6 +162,11 @@ def _choice(key: str, value: str, allowed: Sequence[str]) -> None:
         raise ValueError(f"schedule.{key} must be one of {list(allowed)}, got {value!r}.")
 
 
+def _momenta(cycle_momentum: bool, base_momentum: float, max_momentum: float) -> None:
+    if cycle_momentum and not 0 <= base_momentum <= max_momentum < 1:
+        raise ValueError(f"schedule.base_momentum and schedule.max_momentum must satisfy 0 <= base <= max < 1, got ({base_momentum=}, {max_momentum=}).")
+
+
 def _epochs_to_steps(key: str, epochs: float, steps_per_epoch: int) -> int:
     _positive(key, epochs)
     return max(1, round(epochs * steps_per_epoch))
@@ -221,8 +226,7 @@ def one_cycle(
     _positive("div", div)
     _positive("div_final", div_final)
     _choice("anneal", anneal, list(ANNEALS))
-    if cycle_momentum and not 0 <= base_momentum <= max_momentum < 1:
-        raise ValueError(f"schedule momenta must satisfy 0 <= base_momentum <= max_momentum < 1, got ({base_momentum=}, {max_momentum=}).")
+    _momenta(cycle_momentum, base_momentum, max_momentum)
     f = ANNEALS[anneal]
     up = float(pct_start * total_steps) - 1
     lo, final = max_lr / div, max_lr / div_final
@@ -252,6 +256,7 @@ def _cyclic(
     """Smith's cyclical LR between ``max_lr/div`` and ``max_lr``, as ``CyclicLR`` computes it."""
     _positive("max_lr", max_lr)
     _positive("div", div)
+    _momenta(cycle_momentum, base_momentum, max_momentum)
     up = _epochs_to_steps("step_size_epochs", step_size_epochs, steps_per_epoch)
     down = up if step_size_down_epochs is None else _epochs_to_steps("step_size_down_epochs", step_size_down_epochs, steps_per_epoch)
     total, ratio, base = up + down, up / (up + down), max_lr / div
