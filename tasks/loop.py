@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -88,60 +88,81 @@ def _format(x: torch.Tensor, precision: Precision) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if precision.channels_last and x.ndim == 4 else x
 
 
+def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[torch.Tensor]:
+    """Index slices of one seeded permutation: an epoch of full batches (the last partial one is dropped)."""
+    perm = torch.randperm(n, device=device, generator=generator)
+    for i in range(n // batch_size):
+        yield perm[i * batch_size : (i + 1) * batch_size]
+
+
+@dataclass(frozen=True)
+class Stepper:
+    """One optimizer step at a given (lr, momentum): shared by training and the LR range test."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    weight_decay: WeightDecay
+    label_smoothing: float
+    augment: Augment
+    generator: torch.Generator
+    precision: Precision
+
+    def __call__(self, xb: torch.Tensor, yb: torch.Tensor, lr: float, momentum: float | None) -> tuple[float, torch.Tensor]:
+        """Train on one batch; returns its loss (before the step) and the logits.
+
+        A non-finite loss returns at once, before ``backward``: the weights stay as they were.
+        """
+        if self.augment.active:
+            xb = self.augment(xb, self.generator)
+        set_hparams(self.optimizer, lr, momentum)
+        with self.precision.context(xb.device):
+            out = self.model(_format(xb, self.precision))
+            loss = F.cross_entropy(out, yb, label_smoothing=self.label_smoothing)
+        value = loss.item()  # one sync per step: a non-finite loss must stop this very step
+        if not math.isfinite(value):
+            return value, out
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.weight_decay.apply(self.optimizer, lr)
+        self.optimizer.step()
+        return value, out
+
+
 def fit(
-    model: nn.Module,
+    step_fn: Stepper,
     data: Splits,
-    optimizer: torch.optim.Optimizer,
     schedule: Schedule,
-    weight_decay: WeightDecay,
     *,
     epochs: int,
     batch_size: int,
-    label_smoothing: float,
-    augment: Augment,
-    generator: torch.Generator,
-    precision: Precision,
     callbacks: Sequence[Callable[[dict], None]] = (),
 ) -> FitResult:
     """Train for ``epochs``; evaluate on validation after each; stop at a non-finite loss."""
-    n = len(data.train_y)
-    steps_per_epoch = n // batch_size  # drop_last: every step sees a full batch
-    device = data.train_x.device
+    model, device = step_fn.model, data.train_x.device
+    steps_per_epoch = len(data.train_y) // batch_size
     result = FitResult(status="completed")
     step = 0
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        perm = torch.randperm(n, device=device, generator=generator)
         loss_sum, correct = 0.0, torch.zeros((), device=device, dtype=torch.int64)
-        for i in range(steps_per_epoch):
-            idx = perm[i * batch_size : (i + 1) * batch_size]
-            xb, yb = data.train_x[idx], data.train_y[idx]
-            if augment.active:
-                xb = augment(xb, generator)
+        for idx in batches(len(data.train_y), batch_size, step_fn.generator, device):
             lr, momentum = schedule(step)
-            set_hparams(optimizer, lr, momentum)
-            with precision.context(device):
-                out = model(_format(xb, precision))
-                loss = F.cross_entropy(out, yb, label_smoothing=label_smoothing)
-            loss_value = loss.item()
+            yb = data.train_y[idx]
+            loss_value, out = step_fn(data.train_x[idx], yb, lr, momentum)
             if not math.isfinite(loss_value):
                 result.status, result.steps = "diverged", step
                 result.reason = f"non-finite training loss {loss_value} at step {step} (epoch {epoch}, lr {lr:.4g})"
                 return result
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            weight_decay.apply(optimizer, lr)
-            optimizer.step()
             step += 1
             loss_sum += loss_value
             correct += (out.argmax(1) == yb).sum()
-        val_loss, val_acc = evaluate(model, data.val_x, data.val_y, precision)
+        val_loss, val_acc = evaluate(model, data.val_x, data.val_y, step_fn.precision)
         metrics = {
             "epoch": epoch,
             "step": step,
             "lr": lr,
-            "momentum": momentum if momentum is not None else _current_momentum(optimizer),
+            "momentum": momentum if momentum is not None else _current_momentum(step_fn.optimizer),
             "train_loss": loss_sum / steps_per_epoch,
             "train_acc": correct.item() / (steps_per_epoch * batch_size),
             "val_loss": val_loss,

@@ -18,8 +18,8 @@ from omegaconf import DictConfig
 
 from tasks.augment import Augment
 from tasks.checks import OBJECTIVES, ConfigError, check_train_config
-from tasks.data import load_splits
-from tasks.loop import FitResult, evaluate, fit
+from tasks.data import Splits, load_splits
+from tasks.loop import FitResult, Stepper, evaluate, fit
 from tasks.runlog import MetricsFile, Progress, write_json
 from tasks.runtime import resolve_device, resolve_precision, seed_everything
 from tasks.schedules import with_warmup
@@ -53,56 +53,58 @@ def summarize(result: FitResult, test: tuple[float | None, float | None], wall_s
     return summary
 
 
-def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], None]] = ()) -> float:
-    """Train one model as ``cfg`` says, write ``metrics.jsonl`` and ``summary.json``
-    into ``out_dir``, and return ``summary[cfg.objective]`` (NaN if it diverged)."""
-    t0 = time.perf_counter()
-    check_train_config(cfg)
+def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
+    """Device, threads, data on the device, then a freshly seeded model and optimizer.
+
+    Shared by ``tasks.train`` and ``tasks.range_test``: every call builds new
+    objects, so nothing one run does is seen by the next.
+    """
     device = resolve_device(cfg.device)
     torch.set_num_threads(cfg.threads)
     precision = resolve_precision(cfg.precision, device)
-
     try:
         data = load_splits(cfg.data).to(device)  # before seeding: generators may touch global RNGs
     except FileNotFoundError as e:
         raise ConfigError(str(e)) from None
     if len(data.train_y) < cfg.batch_size:
         raise ConfigError(f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}.")
-    steps_per_epoch = len(data.train_y) // cfg.batch_size
-
-    gen = seed_everything(cfg.seed, device)
+    generator = seed_everything(cfg.seed, device)
     model = instantiate(cfg.model).to(device)
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     weight_decay = instantiate(cfg.regularization.weight_decay)
     optimizer = instantiate(cfg.optimizer)(weight_decay.param_groups(model))
+    stepper = Stepper(model, optimizer, weight_decay, cfg.regularization.label_smoothing, Augment(**cfg.data.augment), generator, precision)
+    return data, stepper
+
+
+def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], None]] = ()) -> float:
+    """Train one model as ``cfg`` says, write ``metrics.jsonl`` and ``summary.json``
+    into ``out_dir``, and return ``summary[cfg.objective]`` (NaN if it diverged)."""
+    t0 = time.perf_counter()
+    check_train_config(cfg)
+    data, stepper = prepare(cfg)
+    steps_per_epoch = len(data.train_y) // cfg.batch_size
     schedule = with_warmup(
         instantiate(cfg.schedule),
         total_steps=cfg.epochs * steps_per_epoch,
         steps_per_epoch=steps_per_epoch,
         warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
     )
-
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg.epochs, name=out_dir.name)
     try:
         result = fit(
-            model,
+            stepper,
             data,
-            optimizer,
             schedule,
-            weight_decay,
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
-            label_smoothing=cfg.regularization.label_smoothing,
-            augment=Augment(**cfg.data.augment),
-            generator=gen,
-            precision=precision,
             callbacks=[MetricsFile(out_dir / "metrics.jsonl"), progress, *callbacks],
         )
     finally:
         progress.close()
-    test = evaluate(model, data.test_x, data.test_y, precision) if result.status != "diverged" else (None, None)
+    test = evaluate(stepper.model, data.test_x, data.test_y, stepper.precision) if result.status != "diverged" else (None, None)
     summary = summarize(result, test, time.perf_counter() - t0, cfg.objective)
     write_json(out_dir / "summary.json", summary)
     _report(summary, out_dir)
