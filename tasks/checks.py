@@ -50,30 +50,53 @@ def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
         )
 
 
-def check_train_config(cfg: DictConfig) -> None:
-    """Everything ``tasks.train`` needs, checked from config alone."""
-    check_number("max_lr", cfg.max_lr, low=0, low_inclusive=False)
+def check_run_config(cfg: DictConfig) -> None:
+    """The knobs and groups every run shares (conf/common.yaml)."""
     check_number("wd", cfg.wd, low=0, low_inclusive=True)
     check_number("momentum", cfg.momentum, low=0, low_inclusive=True, high=0.999999)
-    check_number("epochs", cfg.epochs, low=1, low_inclusive=True, integer=True)
     check_number("batch_size", cfg.batch_size, low=1, low_inclusive=True, integer=True)
     check_number("threads", cfg.threads, low=1, low_inclusive=True, integer=True)
     check_number("seed", cfg.seed, low=0, low_inclusive=True, integer=True)
-    check_number("warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9)
     check_number("data.val_split", cfg.data.val_split, low=0, low_inclusive=True, high=0.99)
     check_number("regularization.label_smoothing", cfg.regularization.label_smoothing, low=0, low_inclusive=True, high=0.999)
     check_number("regularization.dropout", cfg.regularization.dropout, low=0, low_inclusive=True, high=0.999)
-    if cfg.objective not in OBJECTIVES:
-        raise ConfigError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}.")
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {cfg.precision!r}.")
     if not DEVICE_PATTERN.fullmatch(str(cfg.device)):
         raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}.")
     check_model_fits_data(cfg.model, cfg.data)
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Everything ``tasks.train`` needs, checked from config alone."""
+    check_number("max_lr", cfg.max_lr, low=0, low_inclusive=False)
+    check_number("epochs", cfg.epochs, low=1, low_inclusive=True, integer=True)
+    check_number("warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9)
+    if cfg.objective not in OBJECTIVES:
+        raise ConfigError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}.")
+    check_run_config(cfg)
     try:  # dry build: schedule parameters are checked by their own builder
         instantiate(cfg.schedule)(total_steps=100, steps_per_epoch=max(1, 100 // cfg.epochs))
     except ValueError as e:
         raise ConfigError(str(e)) from None
+
+
+MIN_RANGE_TEST_ITERS = 20  # fastai's trimming drops num_iter//10 + 5 points
+
+
+def check_range_test_config(cfg: DictConfig) -> None:
+    """Everything ``tasks.range_test`` needs, checked from config alone."""
+    check_number("start_lr", cfg.start_lr, low=0, low_inclusive=False)
+    check_number("end_lr", cfg.end_lr, low=0, low_inclusive=False)
+    if cfg.start_lr >= cfg.end_lr:
+        raise ConfigError(f"start_lr must be < end_lr, got start_lr={cfg.start_lr} and end_lr={cfg.end_lr}.")
+    check_number("num_iter", cfg.num_iter, low=MIN_RANGE_TEST_ITERS, low_inclusive=True, integer=True)
+    if cfg.mode not in ("exp", "linear"):
+        raise ConfigError(f"mode must be one of ['exp', 'linear'], got {cfg.mode!r}.")
+    check_number("smooth", cfg.smooth, low=0, low_inclusive=True, high=0.9999)
+    check_number("stop_factor", cfg.stop_factor, low=1, low_inclusive=False)
+    check_number("val_every", cfg.val_every, low=0, low_inclusive=True, integer=True)
+    check_run_config(cfg)
 
 
 def check_group_choices(args: Sequence[str], conf_dir: Path) -> None:

@@ -18,6 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from tasks.checks import CONF_DIR, ConfigError, check_group_choices, check_number, exit_on_config_error
+from tasks.plots import schedule_html
 from tasks.schedules import Schedule, with_warmup
 
 log = logging.getLogger(__name__)
@@ -44,18 +45,7 @@ def write(sched: Schedule, total: int, out_dir: Path, title: str) -> None:
         w.writerow(["step", "lr", "momentum"])
         w.writerows((s, repr(lr), "" if m is None else repr(m)) for s, lr, m in rows)
 
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    steps = [r[0] for r in rows]
-    fig.add_trace(go.Scatter(x=steps, y=[r[1] for r in rows], name="lr"), secondary_y=False)
-    if rows and rows[0][2] is not None:
-        fig.add_trace(go.Scatter(x=steps, y=[r[2] for r in rows], name="momentum", line={"dash": "dot"}), secondary_y=True)
-    fig.update_layout(title=title, xaxis_title="optimizer step")
-    fig.update_yaxes(title_text="lr", secondary_y=False)
-    fig.update_yaxes(title_text="momentum", secondary_y=True)
-    fig.write_html(out_dir / "schedule.html", include_plotlyjs=True)
+    schedule_html([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], title, out_dir / "schedule.html")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="plot_schedule")

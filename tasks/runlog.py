@@ -15,15 +15,20 @@ log = logging.getLogger(__name__)
 
 
 def _jsonable(value: Any) -> Any:
-    """Non-finite floats become null: JSON has no NaN, and readers must not see a fake number."""
+    """Non-finite floats become null (also inside lists and dicts): JSON has no NaN,
+    and readers must not see a fake number."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
     return value
 
 
 def write_json(path: Path, obj: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({k: _jsonable(v) for k, v in obj.items()}, indent=2) + "\n")
+    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + "\n")
     tmp.replace(path)  # readers never see half a file
 
 
@@ -36,7 +41,7 @@ class MetricsFile:
 
     def __call__(self, metrics: dict) -> None:
         with self.path.open("a") as fh:
-            fh.write(json.dumps({k: _jsonable(v) for k, v in metrics.items()}) + "\n")
+            fh.write(json.dumps(_jsonable(metrics)) + "\n")
 
 
 class Progress:

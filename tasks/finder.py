@@ -1,0 +1,113 @@
+"""Smith's LR range test: raise the lr every step, record the loss, stop at divergence.
+
+The lr moves from ``start_lr`` to ``end_lr`` over ``num_iter`` steps on the same
+exponential/linear primitives the schedules use. The loss is smoothed with a
+debiased EMA (fastai's ``beta=0.98``). The test stops when the smoothed loss
+exceeds ``stop_factor`` times the best so far, or at once on any non-finite loss
+(a loss that jumps straight to NaN: fastai and Lightning keep going on NaN,
+because ``NaN > 4 * best`` is false). It trains a model built for it alone, so
+nothing it does is seen by a later run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasks.data import Splits
+from tasks.loop import Stepper, batches, evaluate
+from tasks.schedules import anneal_exp, anneal_linear
+
+MODES = {"exp": anneal_exp, "linear": anneal_linear}
+REQUIRED_KEYS = ("lrs", "losses", "smoothed_losses", "suggestions", "bounds", "diverged_at", "num_iter")
+
+
+@dataclass
+class Curve:
+    lrs: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    smoothed_losses: list[float] = field(default_factory=list)
+    val: list[dict] = field(default_factory=list)  # {iteration, lr, val_loss, val_acc} every val_every steps
+    diverged_at: float | None = None
+    stop_reason: str = "reached num_iter"
+    seconds: float = 0.0
+
+
+def lr_at(i: int, *, start_lr: float, end_lr: float, num_iter: int, mode: str) -> float:
+    """The lr of step ``i``: ``start_lr`` at 0, ``end_lr`` at ``num_iter - 1``."""
+    return MODES[mode](start_lr, end_lr, i / (num_iter - 1))
+
+
+def run_range_test(
+    stepper: Stepper,
+    data: Splits,
+    *,
+    start_lr: float,
+    end_lr: float,
+    num_iter: int,
+    mode: str,
+    smooth: float,
+    stop_factor: float,
+    batch_size: int,
+    val_every: int,
+) -> Curve:
+    t0 = time.perf_counter()
+    curve = Curve()
+    avg, best = 0.0, math.inf
+    model = stepper.model
+    model.train()
+    device = data.train_x.device
+    i = 0
+    while i < num_iter:
+        for idx in batches(len(data.train_y), batch_size, stepper.generator, device):
+            lr = lr_at(i, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, mode=mode)
+            loss, _ = stepper(data.train_x[idx], data.train_y[idx], lr, None)
+            curve.lrs.append(lr)
+            curve.losses.append(loss)
+            if not math.isfinite(loss):
+                curve.smoothed_losses.append(math.nan)
+                curve.diverged_at, curve.stop_reason = lr, f"non-finite loss ({loss}) at iteration {i}"
+                break
+            avg = smooth * avg + (1 - smooth) * loss
+            smoothed = avg / (1 - smooth ** (i + 1))
+            curve.smoothed_losses.append(smoothed)
+            best = min(best, smoothed)
+            i += 1
+            if val_every and i % val_every == 0:
+                val_loss, val_acc = evaluate(model, data.val_x, data.val_y, stepper.precision)
+                curve.val.append({"iteration": i, "lr": lr, "val_loss": val_loss, "val_acc": val_acc})
+                model.train()
+            if smoothed > stop_factor * best:
+                curve.diverged_at = lr
+                curve.stop_reason = f"smoothed loss {smoothed:.4g} > {stop_factor} x best {best:.4g} at iteration {i - 1}"
+                break
+            if i >= num_iter:
+                break
+        if curve.diverged_at is not None:
+            break
+    curve.seconds = time.perf_counter() - t0
+    return curve
+
+
+def load_range_test(path: str | Path) -> dict:
+    """A ``range_test.json`` (the file, or a run dir holding it), checked; errors name the file."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / "range_test.json"
+    if not p.is_file():
+        raise FileNotFoundError(f"range test file {p} not found (run python -m tasks.range_test first).")
+    try:
+        result = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"range test file {p} is not valid JSON ({e}).") from None
+    missing = [k for k in REQUIRED_KEYS if not isinstance(result, dict) or k not in result]
+    if missing:
+        raise ValueError(f"range test file {p} lacks {missing}; is it a range_test.json?")
+    if not len(result["lrs"]) == len(result["losses"]) == len(result["smoothed_losses"]):
+        raise ValueError(f"range test file {p} is corrupt: lrs, losses and smoothed_losses differ in length.")
+    for key in ("losses", "smoothed_losses"):  # JSON stores non-finite values as null
+        result[key] = [math.nan if v is None else v for v in result[key]]
+    return result
