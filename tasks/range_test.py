@@ -50,7 +50,8 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
         "smoothed_losses": curve.smoothed_losses,
         "suggestions": suggestions,
         "suggestion_rules": {name: rule.__doc__.strip().splitlines()[0] for name, rule in RULES.items()},
-        "suggested_max_lr": next((suggestions[k] for k in ("valley", "steep", "minimum") if suggestions[k] is not None), None),
+        # one-cycle peak to try first: a tenth of the lr at the lowest loss (fastai's minimum), else valley
+        "suggested_max_lr": next((suggestions[k] for k in ("minimum", "valley") if suggestions[k] is not None), None),
         "bounds": bounds,
         "diverged_at": curve.diverged_at,
         "stop_reason": curve.stop_reason,
@@ -75,7 +76,7 @@ def summary_line(r: dict, out_dir: Path) -> str:
     fmt = lambda v: "n/a" if v is None else f"{v:.3g}"  # noqa: E731
     b = r["bounds"]
     return (
-        f"range test: suggested max_lr {fmt(r['suggested_max_lr'])} (valley), search bounds [{fmt(b['min_lr'])}, {fmt(b['max_lr'])}], "
+        f"range test: suggested max_lr {fmt(r['suggested_max_lr'])}, search bounds [{fmt(b['min_lr'])}, {fmt(b['max_lr'])}], "
         f"{'stopped at lr ' + fmt(r['diverged_at']) if r['diverged_at'] is not None else 'no divergence'}; "
         f"{r['iterations']} iterations = {r['epochs']:.2f} epochs in {r['seconds']:.1f}s -> {out_dir / 'range_test.json'}"
     )

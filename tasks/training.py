@@ -91,6 +91,10 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         steps_per_epoch=steps_per_epoch,
         warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
     )
+    if cfg.get("trial"):  # launched by the sweeper: report epochs to the trial, stop if pruned
+        from sweeper.trial import trial_callbacks
+
+        callbacks = [*callbacks, *trial_callbacks(cfg)]
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg.epochs, name=out_dir.name)
     try:

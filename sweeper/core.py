@@ -1,0 +1,223 @@
+"""The ask/tell loop behind the Hydra plugin (importable and testable without Hydra's scan).
+
+Per batch: ask ``n_jobs`` trials, turn each into override strings (the trial stays
+replayable by hand), launch them through any Hydra launcher, read each job's
+outcome back and tell the study. Diverged runs become PRUNED (worse than any
+completed trial for the sampler) with the reason in user attrs; a raising job
+becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a
+job dies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
+from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+from sweeper import seeding
+from sweeper.results import write_results
+from sweeper.space import SearchSpaceError, format_value, grid_values, parse
+from sweeper.storage import default_url, open_storage, redact
+from sweeper.study import StudyMismatch, fail_zombies, open_study
+from sweeper.trial import worker_id
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("maximize", "minimize")
+TASK_OBJECTIVES = {"best_val_acc": "maximize", "final_val_acc": "maximize", "best_val_loss": "minimize", "final_val_loss": "minimize"}
+
+
+class SweepError(RuntimeError):
+    """The sweep cannot start or must stop; the message says why in one line."""
+
+
+@dataclass
+class Outcome:
+    state: TrialState
+    values: list[float] | None
+    attrs: dict[str, Any]
+
+
+class SweeperCore:
+    def __init__(self, **conf: Any) -> None:
+        self.conf = conf
+
+    def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
+        from hydra.core.plugins import Plugins
+
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher: Launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context, task_function=task_function)
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+        # the storage as written (``${oc.env:...}`` stays a placeholder in job overrides)
+        self.raw_storage = OmegaConf.to_container(config.hydra.sweeper, resolve=False).get("storage")
+
+    # --- setting up ---
+
+    def _objectives(self, task_cfg: DictConfig) -> dict[str, str]:
+        objectives = self.conf.get("objectives")
+        if not objectives:
+            name = task_cfg.get("objective")
+            objectives = {name: TASK_OBJECTIVES[name]} if name in TASK_OBJECTIVES else {"value": "minimize"}
+        bad = {k: v for k, v in objectives.items() if v not in DIRECTIONS}
+        if bad:
+            raise SweepError(f"hydra.sweeper.objectives: directions must be one of {list(DIRECTIONS)}, got {bad}.")
+        return dict(objectives)
+
+    def _split_arguments(self, arguments: list[str]) -> tuple[dict[str, str], list[str]]:
+        """Command-line overrides: searched params (sweep syntax) and fixed ones (passed to every job)."""
+        searched, fixed = {}, []
+        for o in OverridesParser.create().parse_overrides(arguments):
+            if o.is_sweep_override():
+                searched[o.get_key_element()] = o.get_value_element_as_str()
+            else:
+                fixed.append(o.input_line)
+        return searched, fixed
+
+    def sweep(self, arguments: list[str]) -> None:
+        try:
+            self._sweep(arguments)
+        except (SweepError, SearchSpaceError, StudyMismatch, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+    def _sweep(self, arguments: list[str]) -> None:
+        c = self.conf
+        searched, fixed = self._split_arguments(arguments)
+        params = {**(c.get("params") or {}), **searched}  # the command line wins over the preset
+        space, fixed_params = parse(params)
+        fixed += [f"{k}={v}" for k, v in fixed_params.items()]
+        if int(c["n_jobs"]) < 1 or int(c["n_trials"]) < 1:
+            raise SweepError(f"hydra.sweeper.n_trials and n_jobs must be >= 1, got n_trials={c['n_trials']}, n_jobs={c['n_jobs']}.")
+        task_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(fixed))
+        objectives = self._objectives(task_cfg)
+
+        seed_info = self._seed(space, task_cfg, fixed)
+        make_sampler = c["sampler"]  # a partial: the grid sampler needs the search space, known only now
+        is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
+        sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
+        pruner = c["pruner"]
+        url = c.get("storage") or default_url()
+        if self.raw_storage is None:
+            self.raw_storage = url
+        storage = open_storage(url)
+        name = c.get("study_name") or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        study, resumed = open_study(
+            name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=pruner
+        )
+        log.info(f"study {name!r} in {redact(url)} ({'resumed' if resumed else 'new'}); searching {sorted(space)}; objectives {objectives}")
+        if resumed:
+            fail_zombies(study, storage, float(c["stale_after_s"]), bool(c["retry_failed"]))
+        elif seed_info is not None:
+            study.set_user_attr("bounds", seed_info)
+            if c["seed_param"] in space:
+                study.enqueue_trial({c["seed_param"]: seed_info["suggested_max_lr"]}, user_attrs={"enqueued_from": "range test suggestion"})
+        self._loop(study, storage, space, fixed, objectives, name)
+        write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), fixed)
+
+    def _seed(self, space: dict, task_cfg: DictConfig, fixed: list[str]) -> dict | None:
+        """Bounds for ``seed_param`` from a range test; explicit user bounds win."""
+        c = self.conf
+        spec, param = c.get("range_test"), c["seed_param"]
+        if param in space:
+            return {"source": "user", "min_lr": getattr(space[param], "low", None), "max_lr": getattr(space[param], "high", None)}
+        if not spec:
+            return None
+        if spec == "auto":
+            seed = seeding.run_auto(task_cfg, self.sweep_dir / "range_test", list(c.get("range_test_overrides") or []))
+        else:
+            seed = seeding.from_file(str(spec))
+        space[param] = FloatDistribution(seed.low, seed.high, log=True)
+        log.info(f"{param} bounds [{seed.low:.3g}, {seed.high:.3g}] from {seed.source}; first trial {param}={seed.suggested:.3g}")
+        return seed.as_dict()
+
+    # --- the loop ---
+
+    def _loop(self, study: optuna.Study, storage: Any, space: dict, fixed: list[str], objectives: dict[str, str], name: str) -> None:
+        c = self.conf
+        n_trials, n_jobs = int(c["n_trials"]), int(c["n_jobs"])
+        started = finished = failed = 0
+        me = worker_id()
+        while True:
+            done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)))
+            remaining = n_trials - done
+            if remaining <= 0:
+                break
+            batch = []
+            for _ in range(min(n_jobs, remaining)):
+                trial = study.ask(fixed_distributions=space)
+                trial.set_user_attr("worker", me)
+                batch.append(trial)
+            started += len(batch)
+            overrides = [self._job_overrides(t, fixed, name, objectives) for t in batch]
+            try:
+                returns = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
+            except BaseException as e:  # Ctrl-C or a launcher crash: no trial stays RUNNING
+                for t in batch:
+                    t.set_user_attr("status", "interrupted")
+                    t.set_user_attr("reason", f"sweep stopped: {type(e).__name__}")
+                    study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+                raise
+            for t, ret in zip(batch, returns, strict=True):
+                outcome = self._outcome(ret, objectives)
+                for k, v in outcome.attrs.items():
+                    t.set_user_attr(k, v)
+                study.tell(t, values=outcome.values, state=outcome.state, skip_if_finished=True)
+                finished += 1
+                failed += outcome.state == TrialState.FAIL
+                log.info(
+                    f"trial {t.number}: {outcome.attrs.get('status')} {outcome.values if outcome.values else ''} {outcome.attrs.get('reason') or ''}".rstrip()
+                )
+            rate = failed / finished
+            if rate > float(c["max_failure_rate"]):
+                raise SweepError(
+                    f"{failed} of {finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={c['max_failure_rate']}); "
+                    f"see the trials' 'reason' user attrs in study {name!r}."
+                )
+
+    def _job_overrides(self, trial: optuna.Trial, fixed: list[str], name: str, objectives: dict[str, str]) -> list[str]:
+        searched = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
+        trial.set_user_attr("overrides", fixed + searched)  # what replays this trial by hand
+        bridge = [
+            f"+trial.number={trial.number}",
+            f"+trial.study={name}",
+            f"+trial.storage={self.raw_storage}",
+            f"+trial.metric={next(iter(objectives))}",
+            f"hydra.sweep.subdir={trial.number}",  # job dirs never collide, across workers and resumes
+        ]
+        return fixed + searched + bridge
+
+    def _outcome(self, ret: JobReturn, objectives: dict[str, str]) -> Outcome:
+        job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
+        try:
+            value = ret.return_value
+        except BaseException as e:  # the job raised
+            return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:500], "job_dir": str(job_dir)})
+        summary_file = job_dir / "summary.json" if job_dir else None
+        attrs: dict[str, Any] = {"job_dir": str(job_dir)}
+        if summary_file and summary_file.is_file():
+            s = json.loads(summary_file.read_text())
+            attrs.update(status=s.get("status"), reason=s.get("reason"), epochs=s.get("epochs"), wall_s=s.get("wall_s"), test_acc=s.get("test_acc"))
+            if s.get("status") in ("pruned", "diverged"):
+                return Outcome(TrialState.PRUNED, None, attrs)
+            values = [s.get(m) if m != "value" else value for m in objectives]
+        else:
+            values = list(value) if isinstance(value, (list, tuple)) else [value]
+            attrs["status"] = "completed"
+        if len(values) != len(objectives) or any(v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
+            attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
+            return Outcome(TrialState.FAIL, None, attrs)
+        return Outcome(TrialState.COMPLETE, [float(v) for v in values], attrs)

@@ -1,0 +1,102 @@
+"""Create or resume a study; refuse silent reuse; fail trials a dead sweep left RUNNING.
+
+Optuna's ``load_if_exists`` keeps a stored study's direction silently, and its
+heartbeat covers only ``study.optimize``; with ask/tell we record which sweep
+process asked each trial (``worker`` user attr) and, on resume, fail RUNNING
+trials whose process is gone (same host) or whose heartbeat is stale (other host).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+
+import optuna
+from optuna.distributions import BaseDistribution, distribution_to_json
+from optuna.trial import TrialState
+
+log = logging.getLogger(__name__)
+
+
+class StudyMismatch(ValueError):
+    """The stored study was made for other directions or another search space."""
+
+
+def space_json(space: dict[str, BaseDistribution]) -> str:
+    return json.dumps({k: json.loads(distribution_to_json(v)) for k, v in sorted(space.items())}, sort_keys=True)
+
+
+def open_study(
+    *,
+    name: str,
+    storage: optuna.storages.BaseStorage,
+    directions: list[str],
+    metrics: list[str],
+    space: dict[str, BaseDistribution],
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+) -> tuple[optuna.Study, bool]:
+    """The study and whether it already existed; an existing one must match exactly."""
+    try:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    except KeyError:
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=directions)
+        study.set_user_attr("search_space", space_json(space))
+        study.set_user_attr("metrics", metrics)
+        return study, False
+    stored = [d.name.lower() for d in study.directions]
+    if stored != [d.lower() for d in directions]:
+        raise StudyMismatch(f"study {name!r} exists with directions {stored}, this sweep asks for {directions}; use another hydra.sweeper.study_name.")
+    if study.user_attrs.get("search_space") != space_json(space):
+        raise StudyMismatch(
+            f"study {name!r} exists with search space {study.user_attrs.get('search_space')}, this sweep asks for {space_json(space)}; "
+            "use another hydra.sweeper.study_name."
+        )
+    if study.user_attrs.get("metrics", metrics) != metrics:
+        raise StudyMismatch(f"study {name!r} optimizes {study.user_attrs.get('metrics')}, this sweep asks for {metrics}; use another hydra.sweeper.study_name.")
+    return study, True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def trial_handle(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> optuna.trial.Trial:
+    """A ``Trial`` for trial ``number`` of ``study``, via the public storage API."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, number))
+
+
+def fail_zombies(study: optuna.Study, storage: optuna.storages.BaseStorage, stale_after_s: float, retry: bool) -> list[int]:
+    """Fail RUNNING trials whose sweep is gone; with ``retry``, enqueue their params again."""
+    host = socket.gethostname()
+    failed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = str(t.user_attrs.get("worker", ""))
+        w_host, _, w_pid = worker.rpartition(":")
+        last_sign = t.user_attrs.get("heartbeat") or (t.datetime_start.timestamp() if t.datetime_start else 0)
+        if w_host == host and w_pid.isdigit():
+            dead = not _alive(int(w_pid)) and int(w_pid) != os.getpid()
+        else:
+            dead = time.time() - last_sign > stale_after_s
+        if not dead:
+            continue
+        handle = trial_handle(study, storage, t.number)
+        handle.set_user_attr("status", "failed")
+        handle.set_user_attr("reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed on resume")
+        study.tell(handle, state=TrialState.FAIL, skip_if_finished=True)
+        failed.append(t.number)
+        if retry:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+    if failed:
+        log.warning(f"failed {len(failed)} trial(s) left RUNNING by a sweep that is gone: {failed}" + (" (re-enqueued)" if retry else ""))
+    return failed

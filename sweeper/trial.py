@@ -1,0 +1,63 @@
+"""Job side of pruning: report each epoch's objective to the trial and stop when pruned.
+
+The sweeper launches every trial with ``+trial.number/study/storage/metric``
+overrides; the job finds its trial through the public storage API and reports
+to it, so this works in any process that reaches the storage (joblib workers,
+other machines). Without those overrides a job is a plain, replayable run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from collections.abc import Callable
+
+import optuna
+from omegaconf import DictConfig
+
+from sweeper.storage import open_storage
+from tasks.loop import StopTraining
+
+# per-epoch value reported for each objective: (metrics key, running best or latest)
+EPOCH_VALUE = {"best_val_acc": ("val_acc", max), "final_val_acc": ("val_acc", None), "best_val_loss": ("val_loss", min), "final_val_loss": ("val_loss", None)}
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Reporter:
+    """Epoch callback: ``trial.report(value, epoch)``, heartbeat, ``should_prune()`` -> StopTraining."""
+
+    def __init__(self, trial: optuna.trial.Trial, metric: str, single_objective: bool) -> None:
+        self.trial, self.single = trial, single_objective
+        self.key, self.combine = EPOCH_VALUE.get(metric, (metric, None))
+        self.value: float | None = None
+
+    def __call__(self, m: dict) -> None:
+        self.trial.set_user_attr("heartbeat", time.time())
+        v = m.get(self.key)
+        if not self.single or v is None or not math.isfinite(v):
+            return
+        self.value = v if self.combine is None or self.value is None else self.combine(self.value, v)
+        self.trial.report(self.value, m["epoch"])
+        if self.trial.should_prune():
+            raise StopTraining("pruned", f"pruned by {type(self.trial.study.pruner).__name__} after epoch {m['epoch']} ({self.key}={v:.4g})")
+
+
+def trial_callbacks(cfg: DictConfig) -> list[Callable[[dict], None]]:
+    """The reporter for a job launched by the sweeper; nothing for a plain run."""
+    t = cfg.get("trial")
+    if not t:
+        return []
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
+
+    pruner_cfg = HydraConfig.get().sweeper.get("pruner") if HydraConfig.initialized() else None
+    pruner = instantiate(pruner_cfg) if pruner_cfg else optuna.pruners.NopPruner()
+    storage = open_storage(t.storage)
+    study = optuna.load_study(study_name=t.study, storage=storage, pruner=pruner)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(t.study), int(t.number))
+    return [Reporter(optuna.trial.Trial(study, trial_id), str(t.metric), len(study.directions) == 1)]
