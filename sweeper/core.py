@@ -82,7 +82,7 @@ class SweeperCore:
         searched, fixed = {}, []
         for o in OverridesParser.create().parse_overrides(arguments):
             if o.is_sweep_override():
-                searched[o.get_key_element()] = o.get_value_element_as_str()
+                searched[o.get_key_element()] = o.input_line.split("=", 1)[1]  # the sweep as written
             else:
                 fixed.append(o.input_line)
         return searched, fixed
@@ -123,7 +123,7 @@ class SweeperCore:
             fail_zombies(study, storage, float(c["stale_after_s"]), bool(c["retry_failed"]))
         elif seed_info is not None:
             study.set_user_attr("bounds", seed_info)
-            if c["seed_param"] in space:
+            if seed_info.get("suggested_max_lr") is not None:
                 study.enqueue_trial({c["seed_param"]: seed_info["suggested_max_lr"]}, user_attrs={"enqueued_from": "range test suggestion"})
         self._loop(study, storage, space, fixed, objectives, name)
         write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), fixed)
@@ -154,7 +154,7 @@ class SweeperCore:
         while True:
             done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)))
             remaining = n_trials - done
-            if remaining <= 0:
+            if remaining <= 0 or _grid_exhausted(study):
                 break
             batch = []
             for _ in range(min(n_jobs, remaining)):
@@ -169,13 +169,13 @@ class SweeperCore:
                 for t in batch:
                     t.set_user_attr("status", "interrupted")
                     t.set_user_attr("reason", f"sweep stopped: {type(e).__name__}")
-                    study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+                    _tell(study, t, None, TrialState.FAIL)
                 raise
             for t, ret in zip(batch, returns, strict=True):
                 outcome = self._outcome(ret, objectives)
                 for k, v in outcome.attrs.items():
                     t.set_user_attr(k, v)
-                study.tell(t, values=outcome.values, state=outcome.state, skip_if_finished=True)
+                _tell(study, t, outcome.values, outcome.state)
                 finished += 1
                 failed += outcome.state == TrialState.FAIL
                 log.info(
@@ -221,3 +221,17 @@ class SweeperCore:
             attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
             return Outcome(TrialState.FAIL, None, attrs)
         return Outcome(TrialState.COMPLETE, [float(v) for v in values], attrs)
+
+
+def _grid_exhausted(study: optuna.Study) -> bool:
+    return isinstance(study.sampler, optuna.samplers.GridSampler) and study.sampler.is_exhausted(study)
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, values: list[float] | None, state: TrialState) -> None:
+    """``study.tell``; a grid sampler's ``study.stop()`` (it raises outside ``optimize``) after the
+    state is stored only means the grid is done, which the loop checks itself."""
+    try:
+        study.tell(trial, values=values, state=state, skip_if_finished=True)
+    except RuntimeError as e:
+        if "Study.stop" not in str(e):
+            raise

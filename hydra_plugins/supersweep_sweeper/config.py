@@ -106,8 +106,8 @@ class SupersweepSweeperConf:
     storage: str | None = None  # null: sqlite:///multirun/optuna.db; any Optuna RDB URL, ${oc.env:VAR} kept out of logs
     n_trials: int = 20  # total for the study: a resumed or parallel sweep stops when the study has this many
     n_jobs: int = 1  # trials per launcher batch
-    objectives: dict[str, str] | None = None  # {summary metric: direction}; null: the task's `objective`
-    params: dict[str, str] | None = None  # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)
+    objectives: dict[str, str] = field(default_factory=dict)  # {summary metric: direction}; empty: the task's `objective`
+    params: dict[str, str] = field(default_factory=dict)  # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)
     range_test: str | None = None  # null | auto | path to range_test.json or its run dir: bounds for seed_param
     range_test_overrides: list[str] = field(default_factory=list)  # e.g. [num_iter=200] for range_test=auto
     seed_param: str = "max_lr"

@@ -1,0 +1,38 @@
+"""A tiny task that follows the supersweep job contract (summary.json, per-epoch reports)."""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+from sweeper.trial import trial_callbacks
+from tasks.loop import StopTraining
+
+
+@hydra.main(version_base="1.3", config_path=".", config_name="tiny")
+def main(cfg) -> float:
+    out = Path(HydraConfig.get().runtime.output_dir)
+    (out / "params.json").write_text(json.dumps({"x": cfg.x, "y": cfg.y}))
+    if cfg.x > cfg.raise_above:
+        raise RuntimeError(f"x={cfg.x} is above raise_above")
+    if cfg.x < cfg.nan_below:
+        return math.nan
+    callbacks = trial_callbacks(cfg)
+    status, value = "completed", None
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            time.sleep(cfg.sleep_s)
+            value = (cfg.x - 0.3) ** 2 + cfg.y / 10 + 1.0 / epoch
+            for cb in callbacks:
+                cb({"epoch": epoch, "value": value})
+    except StopTraining:
+        status = "pruned"
+    (out / "summary.json").write_text(json.dumps({"status": status, "value": value, "epochs": epoch}))
+    return value
+
+
+if __name__ == "__main__":
+    main()

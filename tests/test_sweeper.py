@@ -1,0 +1,240 @@
+"""The supersweep sweeper end to end on a tiny task, cross-checked with optuna.load_study."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+
+from sweeper.storage import redact
+
+from .conftest import ROOT
+
+TINY = str(ROOT / "tests" / "apps" / "tiny.py")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+
+def tiny_args(tmp: Path, *args: str, study: str = "s") -> list[str]:
+    return [
+        sys.executable, TINY, "-m", "hydra/sweeper=supersweep",
+        f"hydra.sweeper.storage=sqlite:///{tmp / 'optuna.db'}", f"hydra.sweeper.study_name={study}",
+        f"hydra.sweep.dir={tmp / 'sweep'}", *args,
+    ]  # fmt: skip
+
+
+def sweep(tmp: Path, *args: str, study: str = "s", timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(tiny_args(tmp, *args, study=study), cwd=tmp, env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+def load(tmp: Path, study: str = "s") -> optuna.Study:
+    return optuna.load_study(study_name=study, storage=f"sqlite:///{tmp / 'optuna.db'}")
+
+
+def test_plugin_is_discovered_by_hydra():
+    names = [c.__name__ for c in Plugins.instance().discover(Sweeper)]
+    assert "SupersweepSweeper" in names
+
+
+def test_sweep_runs_and_results_match_the_study(tmp_path):
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=6", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0", "x=interval(0, 1)", "y=1,2")
+    assert p.returncode == 0, p.stderr
+    study = load(tmp_path)
+    trials = study.get_trials()
+    assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert isinstance(trials[0].distributions["x"], FloatDistribution)
+    results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(study.best_value) and results["best_params"] == study.best_params
+    assert results["best_trial"]["replay"].endswith(" ".join(study.best_trial.user_attrs["overrides"]))
+    for t in trials:  # one job dir per trial, named by its number, holding that trial's params
+        assert json.loads((tmp_path / "sweep" / str(t.number) / "params.json").read_text())["x"] == pytest.approx(t.params["x"])
+
+
+def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
+    rt = tmp_path / "rt"
+    rt.mkdir()
+    bounds = {"min_lr": 0.05, "max_lr": 0.6, "rule": "test"}
+    n = 30
+    (rt / "range_test.json").write_text(
+        json.dumps(
+            {
+                "lrs": [0.1] * n,
+                "losses": [1.0] * n,
+                "smoothed_losses": [1.0] * n,
+                "suggestions": {},
+                "bounds": bounds,
+                "diverged_at": None,
+                "num_iter": n,
+                "suggested_max_lr": 0.2,
+            }
+        )
+    )
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=3", f"hydra.sweeper.range_test={rt}", "hydra.sweeper.seed_param=x")
+    assert p.returncode == 0, p.stderr
+    study = load(tmp_path)
+    first = study.get_trials()[0]
+    assert first.params["x"] == pytest.approx(0.2) and first.user_attrs["enqueued_from"] == "range test suggestion"
+    assert first.distributions["x"] == FloatDistribution(0.05, 0.6, log=True)
+    assert study.user_attrs["bounds"]["source"] == str(rt)
+    assert yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())["bounds"]["min_lr"] == 0.05
+
+
+def test_explicit_user_bounds_win_over_the_range_test(tmp_path):
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", f"hydra.sweeper.range_test={tmp_path / 'missing'}", "hydra.sweeper.seed_param=x", "x=interval(0.2, 0.4)")
+    assert p.returncode == 0, p.stderr  # the missing file is never read
+    study = load(tmp_path)
+    assert study.user_attrs["bounds"]["source"] == "user"
+    assert all(0.2 <= t.params["x"] <= 0.4 for t in study.get_trials())
+
+
+def test_nan_and_raising_trials_do_not_stop_the_sweep(tmp_path):
+    p = sweep(
+        tmp_path, "hydra.sweeper.n_trials=10", "hydra/sweeper/sampler=grid", "x=choice(0.0, 0.5, 1.0)", "y=range(1, 4)",
+        "nan_below=0.1", "raise_above=0.9", "hydra.sweeper.max_failure_rate=1.0",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 9, "the grid has 3 x 3 points (range end excluded)"
+    by_x = {x: [t for t in trials if t.params["x"] == x] for x in (0.0, 0.5, 1.0)}
+    assert all(t.state == TrialState.FAIL and "not finite" in t.user_attrs["reason"] for t in by_x[0.0])
+    assert all(t.state == TrialState.FAIL and "RuntimeError" in t.user_attrs["reason"] for t in by_x[1.0])
+    assert all(t.state == TrialState.COMPLETE for t in by_x[0.5])
+    assert sorted({t.params["y"] for t in trials}) == [1, 2, 3]
+
+
+def test_failure_rate_stops_the_sweep_with_a_clear_message_and_nothing_running(tmp_path):
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=10", "x=interval(1.0, 2.0)", "raise_above=0.5", "hydra.sweeper.max_failure_rate=0.5")
+    assert p.returncode == 2
+    assert "max_failure_rate" in p.stderr.strip().splitlines()[-1]
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 1 and trials[0].state == TrialState.FAIL
+
+
+def test_pruning_stops_losing_trials_early(tmp_path):
+    p = sweep(
+        tmp_path, "hydra.sweeper.n_trials=12", "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=3",
+        "hydra.sweeper.pruner.n_warmup_steps=0", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=1",
+        "x=interval(-1, 1)", "epochs=10",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned, "some losing trial was pruned"
+    for t in pruned:
+        assert len(t.intermediate_values) < 10, "a pruned trial stopped before its last epoch"
+        assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)]), "recorded with its last value"
+        assert json.loads((Path(t.user_attrs["job_dir"]) / "summary.json").read_text())["status"] == "pruned"
+    assert all(len(t.intermediate_values) == 10 for t in trials if t.state == TrialState.COMPLETE)
+
+
+def test_study_with_other_space_or_direction_is_refused(tmp_path):
+    assert sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)").returncode == 0
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 2)")
+    assert p.returncode == 2 and "exists with search space" in p.stderr.strip().splitlines()[-1]
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", "+hydra.sweeper.objectives.value=maximize")
+    assert p.returncode == 2 and "directions" in p.stderr
+
+
+def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
+    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=8", "x=interval(0, 1)", "sleep_s=0.4", "epochs=2")
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    db = tmp_path / "optuna.db"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill the sweep while a trial runs, after some have finished
+        time.sleep(0.3)
+        if db.exists():
+            try:
+                trials = load(tmp_path).get_trials()
+            except Exception:
+                continue
+            if sum(t.state == TrialState.COMPLETE for t in trials) >= 2 and any(t.state == TrialState.RUNNING for t in trials):
+                break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {t.number: t.params["x"] for t in load(tmp_path).get_trials() if t.state == TrialState.COMPLETE}
+    assert any(t.state == TrialState.RUNNING for t in load(tmp_path).get_trials()), "the kill left a zombie"
+
+    p = subprocess.run(args, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 8 and not [t for t in trials if t.state == TrialState.RUNNING]
+    assert any(t.state == TrialState.FAIL and "gone" in t.user_attrs["reason"] for t in trials)
+    for number, x in before.items():  # finished work kept, its dir not overwritten
+        assert load(tmp_path).trials[number].params["x"] == x
+        assert json.loads((tmp_path / "sweep" / str(number) / "params.json").read_text())["x"] == pytest.approx(x)
+    dirs = {int(d.name) for d in (tmp_path / "sweep").glob("[0-9]*")}
+    assert {t.number for t in trials if t.state == TrialState.COMPLETE} <= dirs <= {t.number for t in trials}
+
+
+def test_ctrl_c_leaves_no_running_trial(tmp_path):
+    proc = subprocess.Popen(
+        tiny_args(tmp_path, "hydra.sweeper.n_trials=20", "x=interval(0, 1)", "sleep_s=0.5", "epochs=4"),
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        time.sleep(0.3)
+        try:
+            if any(t.state == TrialState.RUNNING for t in load(tmp_path).get_trials()):
+                break
+        except Exception:
+            continue
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    trials = load(tmp_path).get_trials()
+    assert trials and not [t for t in trials if t.state == TrialState.RUNNING]
+    assert any(t.user_attrs.get("status") == "interrupted" for t in trials)
+
+
+@pytest.mark.slow
+def test_two_parallel_workers_share_one_study_and_complete_every_trial(tmp_path):
+    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=12", "x=interval(0, 1)", "sleep_s=0.2", "epochs=2")
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    trials = load(tmp_path).get_trials()
+    assert 12 <= len(trials) <= 13, "the total is study-wide (a race may add one)"
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    workers = {t.user_attrs["worker"] for t in trials}
+    assert len(workers) == 2, "both workers ran trials"
+    assert len(list((tmp_path / "sweep").glob("[0-9]*"))) == len(trials), "no job dir shared or overwritten"
+
+
+@pytest.mark.slow
+def test_joblib_launcher_runs_batches_in_other_processes_with_pruning(tmp_path):
+    p = sweep(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=8",
+        "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=0",
+        "x=interval(-1, 1)", "epochs=5",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 8 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert all(t.intermediate_values for t in trials), "jobs in joblib workers reported to the shared storage"
+
+
+def test_storage_secret_stays_a_placeholder_in_job_overrides(tmp_path):
+    os.environ["SS_TEST_DB"] = f"sqlite:///{tmp_path / 'optuna.db'}"
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)", "hydra.sweeper.storage=${oc.env:SS_TEST_DB}")
+    assert p.returncode == 0, p.stderr
+    overrides = (tmp_path / "sweep" / "0" / ".hydra" / "overrides.yaml").read_text()
+    assert "${oc.env:SS_TEST_DB}" in overrides and str(tmp_path / "optuna.db") not in overrides
+    assert redact("postgresql://user:hunter2@db.example/optuna") == "postgresql://user:***@db.example/optuna"
