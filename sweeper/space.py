@@ -3,7 +3,7 @@
 One meaning per syntax, whatever the sampler (pinned by ``tests/test_space.py``):
 
 ==================================  =============================================
-``interval(a, b)``                  float in [a, b]
+``interval(a, b)``                  float in [a, b] (also for integer a, b)
 ``tag(log, interval(a, b))``        float in [a, b], log scale
 ``int(interval(a, b))``             int in [a, b] (both ends included)
 ``tag(log, int(interval(a, b)))``   int in [a, b], log scale

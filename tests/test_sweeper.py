@@ -238,3 +238,69 @@ def test_storage_secret_stays_a_placeholder_in_job_overrides(tmp_path):
     overrides = (tmp_path / "sweep" / "0" / ".hydra" / "overrides.yaml").read_text()
     assert "${oc.env:SS_TEST_DB}" in overrides and str(tmp_path / "optuna.db") not in overrides
     assert redact("postgresql://user:hunter2@db.example/optuna") == "postgresql://user:***@db.example/optuna"
+
+
+def train_sweep(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "tasks.train",
+        "-m",
+        f"hydra.sweeper.storage=sqlite:///{tmp / 'optuna.db'}",
+        "hydra.sweeper.study_name=s",
+        f"hydra.sweep.dir={tmp / 'sweep'}",
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=tmp, env=env(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_lr_wd_preset_runs_the_range_test_with_the_users_overrides_then_a_seeded_search(tmp_path):
+    p = train_sweep(
+        tmp_path, "sweep=lr_wd", "data=digits", "model=mlp", "epochs=3", "hydra.sweeper.n_trials=4", "hydra.sweeper.range_test_overrides=['num_iter=40']"
+    )
+    assert p.returncode == 0, p.stderr
+    rt = json.loads((tmp_path / "sweep" / "range_test" / "range_test.json").read_text())
+    assert rt["config"]["data"]["name"] == "digits" and rt["num_iter"] == 40, "the auto range test saw data=digits model=mlp"
+    study = load(tmp_path)
+    first = study.trials[0]
+    assert first.params["max_lr"] == pytest.approx(rt["suggested_max_lr"])
+    assert first.distributions["max_lr"] == FloatDistribution(rt["bounds"]["min_lr"], rt["bounds"]["max_lr"], log=True)
+    assert len(study.trials) == 4 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
+    assert all(t.intermediate_values for t in study.trials), "every epoch reported for pruning"
+    assert "range test: suggested max_lr" in p.stdout + p.stderr
+
+
+@pytest.mark.slow
+def test_diverged_training_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(tmp_path):
+    p = train_sweep(
+        tmp_path,
+        "hydra/sweeper=supersweep",
+        "hydra/sweeper/sampler=grid",
+        "schedule=constant",
+        "epochs=2",
+        "max_lr=choice(1e6, 0.05)",
+        "hydra.sweeper.n_trials=2",
+    )
+    assert p.returncode == 0, p.stderr
+    by_lr = {t.params["max_lr"]: t for t in load(tmp_path).trials}
+    assert by_lr[1e6].state == TrialState.PRUNED and by_lr[1e6].user_attrs["status"] == "diverged"
+    assert "non-finite" in by_lr[1e6].user_attrs["reason"]
+    assert by_lr[0.05].state == TrialState.COMPLETE
+
+
+@pytest.mark.slow
+def test_lr_wd_cycle_preset_gives_a_pareto_front_of_accuracy_and_epochs(tmp_path):
+    p = train_sweep(
+        tmp_path, "sweep=lr_wd_cycle", "data=digits", "model=mlp", "hydra.sweeper.n_trials=4", "epochs=int(interval(2, 4))",
+        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    study = load(tmp_path)
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    front = {(tuple(s["values"])) for s in results["solutions"]}
+    assert front == {tuple(t.values) for t in study.best_trials}
+    for t in study.trials:
+        if t.state == TrialState.COMPLETE:
+            assert t.values[1] == t.params["epochs"], "training cost = epochs run"

@@ -109,7 +109,7 @@ class SupersweepSweeperConf:
     objectives: dict[str, str] = field(default_factory=dict)  # {summary metric: direction}; empty: the task's `objective`
     params: dict[str, str] = field(default_factory=dict)  # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)
     range_test: str | None = None  # null | auto | path to range_test.json or its run dir: bounds for seed_param
-    range_test_overrides: list[str] = field(default_factory=list)  # e.g. [num_iter=200] for range_test=auto
+    range_test_overrides: list[str] = field(default_factory=list)  # e.g. "hydra.sweeper.range_test_overrides=['num_iter=200']" with range_test=auto
     seed_param: str = "max_lr"
     max_failure_rate: float = 0.5  # stop when failed / finished trials exceeds this
     retry_failed: bool = False  # on resume, re-enqueue trials a dead sweep left RUNNING

@@ -1,0 +1,70 @@
+"""One meaning per override syntax, whatever the sampler."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution as C
+from optuna.distributions import FloatDistribution as F
+from optuna.distributions import IntDistribution as I
+
+from sweeper.core import _tell
+from sweeper.space import SearchSpaceError, format_value, grid_values, parse
+
+TABLE = [
+    ("interval(0.1, 1)", F(0.1, 1.0)),
+    ("interval(1, 5)", F(1.0, 5.0)),  # interval is always float; int(...) makes it integer
+    ("tag(log, interval(1e-5, 1e-2))", F(1e-5, 1e-2, log=True)),
+    ("int(interval(1, 5))", I(1, 5)),
+    ("tag(log, int(interval(1, 64)))", I(1, 64, log=True)),
+    ("range(1, 3)", I(1, 2)),  # Python's range: the end is excluded
+    ("range(0, 10, 3)", I(0, 9, step=3)),
+    ("range(0.1, 0.5, 0.1)", F(0.1, 0.4, step=0.1)),
+    ("choice(sgd, adamw)", C(["sgd", "adamw"])),
+    ("1e-5,1e-4,1e-3", C([1e-5, 1e-4, 1e-3])),
+    ("choice(true, false)", C([True, False])),
+]
+
+
+@pytest.mark.parametrize("text,expected", TABLE)
+def test_override_to_distribution(text, expected):
+    space, fixed = parse({"p": text})
+    assert space == {"p": expected} and fixed == {}
+
+
+def test_plain_values_are_fixed_not_searched():
+    space, fixed = parse({"epochs": "10", "wd": "interval(0, 1)"})
+    assert fixed == {"epochs": "10"} and set(space) == {"wd"}
+
+
+@pytest.mark.parametrize("text", ["range(1, 3)", "choice(1, 2)", "1,2"])
+@pytest.mark.parametrize("sampler", [optuna.samplers.GridSampler, optuna.samplers.TPESampler, optuna.samplers.RandomSampler, optuna.samplers.QMCSampler])
+def test_every_sampler_draws_from_the_same_set(text, sampler):
+    space, _ = parse({"p": text})
+    kwargs = {"search_space": grid_values(space)} if sampler is optuna.samplers.GridSampler else {"seed": 0}
+    study = optuna.create_study(sampler=sampler(**kwargs))
+    seen = set()
+    for _ in range(12):
+        t = study.ask(fixed_distributions=space)
+        seen.add(t.params["p"])
+        _tell(study, t, [0.0], optuna.trial.TrialState.COMPLETE)
+    assert seen <= {1, 2} and seen, f"{sampler.__name__} drew {seen}"
+
+
+@pytest.mark.parametrize("text,needle", [("interval(2, 1)", "low <= high"), ("tag(log, interval(0, 1))", "low > 0"), ("range(3, 3)", "empty")])
+def test_bad_space_is_a_clear_error(text, needle):
+    with pytest.raises(SearchSpaceError, match=needle):
+        parse({"p": text})
+
+
+def test_grid_needs_discrete_values():
+    with pytest.raises(SearchSpaceError, match="grid sampler needs choice"):
+        grid_values(parse({"p": "interval(0, 1)"})[0])
+
+
+@pytest.mark.parametrize("value", [0.1, 1e-5, 3, True, None, "sgd", "a b"])
+def test_formatted_values_parse_back(value):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_override(f"p={format_value(value)}").value()
+    assert parsed == value
