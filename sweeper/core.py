@@ -105,16 +105,16 @@ class SweeperCore:
         task_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(fixed))
         objectives = self._objectives(task_cfg)
 
-        seed_info = self._seed(space, task_cfg, fixed)
-        make_sampler = c["sampler"]  # a partial: the grid sampler needs the search space, known only now
-        is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
-        sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
-        pruner = c["pruner"]
         url = c.get("storage") or default_url()
         if self.raw_storage is None:
             self.raw_storage = url
         storage = open_storage(url)
         name = c.get("study_name") or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        seed_info = self._seed(space, task_cfg, storage, name)
+        make_sampler = c["sampler"]  # a partial: the grid sampler needs the search space, known only now
+        is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
+        sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
+        pruner = c["pruner"]
         study, resumed = open_study(
             name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=pruner
         )
@@ -128,14 +128,20 @@ class SweeperCore:
         self._loop(study, storage, space, fixed, objectives, name)
         write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), fixed)
 
-    def _seed(self, space: dict, task_cfg: DictConfig, fixed: list[str]) -> dict | None:
-        """Bounds for ``seed_param`` from a range test; explicit user bounds win."""
+    def _seed(self, space: dict, task_cfg: DictConfig, storage: Any, name: str) -> dict | None:
+        """Bounds for ``seed_param`` from a range test; explicit user bounds win; a resumed
+        study (or a second worker) reuses the bounds stored with it instead of testing again."""
         c = self.conf
         spec, param = c.get("range_test"), c["seed_param"]
         if param in space:
             return {"source": "user", "min_lr": getattr(space[param], "low", None), "max_lr": getattr(space[param], "high", None)}
         if not spec:
             return None
+        stored = _stored_bounds(storage, name)
+        if stored and stored.get("source") != "user":
+            space[param] = FloatDistribution(stored["min_lr"], stored["max_lr"], log=True)
+            log.info(f"{param} bounds [{stored['min_lr']:.3g}, {stored['max_lr']:.3g}] as stored in study {name!r} (from {stored['source']})")
+            return stored
         if spec == "auto":
             seed = seeding.run_auto(task_cfg, self.sweep_dir / "range_test", list(c.get("range_test_overrides") or []))
         else:
@@ -221,6 +227,13 @@ class SweeperCore:
             attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
             return Outcome(TrialState.FAIL, None, attrs)
         return Outcome(TrialState.COMPLETE, [float(v) for v in values], attrs)
+
+
+def _stored_bounds(storage: Any, name: str) -> dict | None:
+    try:
+        return optuna.load_study(study_name=name, storage=storage).user_attrs.get("bounds")
+    except KeyError:
+        return None
 
 
 def _grid_exhausted(study: optuna.Study) -> bool:

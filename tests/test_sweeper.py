@@ -94,6 +94,14 @@ def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
     assert yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())["bounds"]["min_lr"] == 0.05
 
 
+def test_resumed_study_reuses_its_stored_bounds(tmp_path):
+    test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path)
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=5", f"hydra.sweeper.range_test={tmp_path / 'gone'}", "hydra.sweeper.seed_param=x")
+    assert p.returncode == 0, p.stderr  # the range test is not read (nor rerun) on resume
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 5 and all(t.distributions["x"] == FloatDistribution(0.05, 0.6, log=True) for t in trials)
+
+
 def test_explicit_user_bounds_win_over_the_range_test(tmp_path):
     p = sweep(tmp_path, "hydra.sweeper.n_trials=2", f"hydra.sweeper.range_test={tmp_path / 'missing'}", "hydra.sweeper.seed_param=x", "x=interval(0.2, 0.4)")
     assert p.returncode == 0, p.stderr  # the missing file is never read
