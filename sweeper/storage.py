@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import optuna
@@ -17,8 +18,12 @@ def default_url() -> str:
     return f"sqlite:///{DEFAULT_DB.resolve()}"
 
 
+@lru_cache(maxsize=8)
 def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage; SQLite gets a busy timeout so parallel workers never lose a write."""
+    """An RDB storage; SQLite gets a busy timeout so parallel workers never lose a write.
+
+    Cached per URL: jobs run in the sweeper's process reuse its engine instead of
+    building one per trial."""
     kwargs = {}
     if url.startswith("sqlite"):
         database = make_url(url).database

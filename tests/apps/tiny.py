@@ -20,7 +20,7 @@ def main(cfg) -> float:
         raise RuntimeError(f"x={cfg.x} is above raise_above")
     if cfg.x < cfg.nan_below:
         return math.nan
-    callbacks = trial_callbacks(cfg)
+    callbacks = trial_callbacks(cfg) if cfg.report else []
     status, value = "completed", None
     try:
         for epoch in range(1, cfg.epochs + 1):
