@@ -171,12 +171,16 @@ class SweeperCore:
             overrides = [self._job_overrides(t, fixed, name, objectives) for t in batch]
             try:
                 returns = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
-            except BaseException as e:  # Ctrl-C or a launcher crash: no trial stays RUNNING
-                for t in batch:
-                    t.set_user_attr("status", "interrupted")
-                    t.set_user_attr("reason", f"sweep stopped: {type(e).__name__}")
-                    _tell(study, t, None, TrialState.FAIL)
+            except KeyboardInterrupt:  # Ctrl-C: no trial stays RUNNING, then stop
+                self._fail(study, batch, "interrupted", "sweep interrupted (Ctrl-C)")
                 raise
+            except Exception as e:  # the launcher lost the batch (e.g. a worker process was killed)
+                self._fail(study, batch, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
+                finished += len(batch)
+                failed += len(batch)
+                log.error(f"trials {[t.number for t in batch]} failed in the launcher: {type(e).__name__}: {e}")
+                self._check_failure_rate(failed, finished, name)
+                continue
             for t, ret in zip(batch, returns, strict=True):
                 outcome = self._outcome(ret, objectives)
                 for k, v in outcome.attrs.items():
@@ -187,12 +191,22 @@ class SweeperCore:
                 log.info(
                     f"trial {t.number}: {outcome.attrs.get('status')} {outcome.values if outcome.values else ''} {outcome.attrs.get('reason') or ''}".rstrip()
                 )
-            rate = failed / finished
-            if rate > float(c["max_failure_rate"]):
-                raise SweepError(
-                    f"{failed} of {finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={c['max_failure_rate']}); "
-                    f"see the trials' 'reason' user attrs in study {name!r}."
-                )
+            self._check_failure_rate(failed, finished, name)
+
+    def _check_failure_rate(self, failed: int, finished: int, name: str) -> None:
+        rate = failed / finished
+        if rate > float(self.conf["max_failure_rate"]):
+            raise SweepError(
+                f"{failed} of {finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={self.conf['max_failure_rate']}); "
+                f"see the trials' 'reason' user attrs in study {name!r}."
+            )
+
+    @staticmethod
+    def _fail(study: optuna.Study, batch: list[optuna.Trial], status: str, reason: str) -> None:
+        for t in batch:
+            t.set_user_attr("status", status)
+            t.set_user_attr("reason", reason)
+            _tell(study, t, None, TrialState.FAIL)
 
     def _job_overrides(self, trial: optuna.Trial, fixed: list[str], name: str, objectives: dict[str, str]) -> list[str]:
         searched = [f"{k}={format_value(v)}" for k, v in trial.params.items()]

@@ -68,3 +68,35 @@ def test_formatted_values_parse_back(value):
 
     parsed = OverridesParser.create().parse_override(f"p={format_value(value)}").value()
     assert parsed == value
+
+
+SAMPLERS = ["tpe", "random", "grid", "cmaes", "gp", "nsgaii", "qmc"]
+
+
+def make_sampler(name: str, space: dict, seed: int):
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.supersweep_sweeper import config
+
+    confs = {"tpe": config.TPESamplerConf, "random": config.RandomSamplerConf, "grid": config.GridSamplerConf, "cmaes": config.CmaEsSamplerConf,
+             "gp": config.GPSamplerConf, "nsgaii": config.NSGAIISamplerConf, "qmc": config.QMCSamplerConf}  # fmt: skip
+    partial = instantiate(OmegaConf.merge(OmegaConf.structured(confs[name]), {"seed": seed}))
+    return partial(search_space=grid_values(space)) if name == "grid" else partial()
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_every_sampler_builds_from_its_config_and_is_seedable(name):
+    text = {"lr": "choice(0.01, 0.1, 1.0)", "wd": "choice(0.0, 1e-4)"} if name == "grid" else {"lr": "tag(log, interval(1e-3, 1))", "wd": "interval(0, 1e-3)"}
+    space, _ = parse(text)
+
+    def draws(seed: int) -> list[dict]:
+        study = optuna.create_study(sampler=make_sampler(name, space, seed))
+        out = []
+        for i in range(6):
+            t = study.ask(fixed_distributions=space)
+            out.append(t.params)
+            _tell(study, t, [float(i % 3)], optuna.trial.TrialState.COMPLETE)
+        return out
+
+    assert draws(0) == draws(0)

@@ -177,11 +177,14 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
     before = {t.number: t.params["x"] for t in load(tmp_path).get_trials() if t.state == TrialState.COMPLETE}
     assert any(t.state == TrialState.RUNNING for t in load(tmp_path).get_trials()), "the kill left a zombie"
 
-    p = subprocess.run(args, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
+    p = subprocess.run([*args, "hydra.sweeper.retry_failed=true"], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
     assert len(trials) == 8 and not [t for t in trials if t.state == TrialState.RUNNING]
-    assert any(t.state == TrialState.FAIL and "gone" in t.user_attrs["reason"] for t in trials)
+    zombies = [t for t in trials if t.state == TrialState.FAIL and "gone" in t.user_attrs["reason"]]
+    assert zombies, "the zombie was failed on resume"
+    retried = {t.user_attrs["retry_of"]: t for t in trials if "retry_of" in t.user_attrs}
+    assert all(retried[z.number].params == z.params and retried[z.number].state == TrialState.COMPLETE for z in zombies)
     for number, x in before.items():  # finished work kept, its dir not overwritten
         assert load(tmp_path).trials[number].params["x"] == x
         assert json.loads((tmp_path / "sweep" / str(number) / "params.json").read_text())["x"] == pytest.approx(x)
@@ -237,6 +240,20 @@ def test_joblib_launcher_runs_batches_in_other_processes_with_pruning(tmp_path):
     trials = load(tmp_path).get_trials()
     assert len(trials) == 8 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
     assert all(t.intermediate_values for t in trials), "jobs in joblib workers reported to the shared storage"
+
+
+@pytest.mark.slow
+def test_a_killed_job_process_fails_its_batch_and_the_sweep_goes_on(tmp_path):
+    p = sweep(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=6",
+        "hydra/sweeper/sampler=grid", "x=choice(0.1, 0.2, 0.9)", "kill_above=0.5", "hydra.sweeper.max_failure_rate=1.0",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    killed = [t for t in trials if t.params["x"] == 0.9]
+    assert killed and all(t.state == TrialState.FAIL and "launcher" in t.user_attrs["reason"] for t in killed)
+    assert any(t.state == TrialState.COMPLETE for t in trials)
 
 
 def test_storage_secret_stays_a_placeholder_in_job_overrides(tmp_path):

@@ -2,6 +2,8 @@
 
 import json
 import math
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from tasks.loop import StopTraining
 def main(cfg) -> float:
     out = Path(HydraConfig.get().runtime.output_dir)
     (out / "params.json").write_text(json.dumps({"x": cfg.x, "y": cfg.y}))
+    if cfg.x > cfg.kill_above:
+        os.kill(os.getpid(), signal.SIGKILL)
     if cfg.x > cfg.raise_above:
         raise RuntimeError(f"x={cfg.x} is above raise_above")
     if cfg.x < cfg.nan_below:
