@@ -1,0 +1,172 @@
+"""Write every report file for a study into one directory."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import logging
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import plotly.graph_objects as go
+
+from reports import figures
+from reports.study_data import ReportError, Row, objectives, rows
+
+log = logging.getLogger(__name__)
+
+IMAGE_HINT = "PNG/SVG skipped: kaleido needs a Chrome (Debian: apt-get install chromium; pip install kaleido); HTML written"
+
+
+def chrome_found() -> bool:
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return False
+    return any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "chrome"))
+
+
+def _export_images(plots: list[tuple[str, go.Figure]], out: Path) -> None:
+    """PNG and SVG of every figure in one batch (one Chrome start, not one per image)."""
+    import plotly.io as pio
+
+    logging.getLogger("choreographer").setLevel(logging.WARNING)
+    logging.getLogger("kaleido").setLevel(logging.WARNING)
+    figs = [fig for _, fig in plots for _ in ("png", "svg")]
+    files = [out / f"{name}.{ext}" for name, _ in plots for ext in ("png", "svg")]
+    pio.write_images(fig=figs, file=files, width=1000, height=650)
+
+
+def _trials_csv(rs: list[Row], objs: list[str], path: Path) -> None:
+    params = sorted({k for r in rs for k in r.params})
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["number", "state", "status", *objs, *params, "epochs", "wall_s", "test_acc", "job_dir", "reason"])
+        for r in rs:
+            vals = r.values if r.values is not None else [""] * len(objs)
+            w.writerow([r.number, r.state, r.status, *vals, *(r.params.get(p, "") for p in params), r.epochs, r.wall_s, r.test_acc, r.job_dir, r.reason])
+
+
+def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto_y: str | None, lr: str, wd: str, images: bool | None = None) -> dict:
+    """All report files into ``out``; returns what was written and what was skipped (and why)."""
+    rs = rows(study)
+    if not rs:
+        raise ReportError(f"study {study.study_name!r} has no trials yet; nothing to report.")
+    objs = objectives(study)
+    dirs = [d.name.lower() for d in study.directions]
+    out.mkdir(parents=True, exist_ok=True)
+    images = chrome_found() if images is None else images
+    written: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    notes: dict = {}
+
+    # Pareto: two objectives by default, else the objective against training cost (epochs)
+    if pareto_x is None or pareto_y is None:
+        if len(objs) >= 2:
+            (pareto_x, x_dir), (pareto_y, y_dir) = sorted(zip(objs, dirs, strict=True), key=lambda o: o[1] == "maximize")[:2]
+        else:
+            pareto_x, x_dir, pareto_y, y_dir = "epochs", "minimize", objs[0], dirs[0]
+    else:
+        lookup = dict(zip(objs, dirs, strict=True))
+        x_dir, y_dir = lookup.get(pareto_x, "minimize"), lookup.get(pareto_y, "maximize")
+    plots: list[tuple[str, go.Figure]] = []
+    try:
+        plots.append(("pareto", figures.pareto(rs, objs, pareto_x, pareto_y, x_dir == "minimize", y_dir == "maximize")))
+    except ReportError as e:
+        skipped["pareto"] = str(e)
+    try:
+        fig, notes["balance"] = figures.balance(rs, objs, objs[0], dirs[0] == "maximize", lr, wd)
+        plots.append(("lr_wd", fig))
+    except ReportError as e:
+        skipped["lr_wd"] = str(e)
+    target = (lambda t: t.values[0]) if len(objs) > 1 else None
+    vis = optuna.visualization
+    for name, make in (("history", vis.plot_optimization_history), ("importance", vis.plot_param_importances), ("parallel", vis.plot_parallel_coordinate)):
+        try:
+            plots.append((name, make(study, target=target, target_name=objs[0])))
+        except Exception as e:  # too few trials or params for this plot
+            skipped[name] = f"{type(e).__name__}: {e}"
+    plots.append(("curves", figures.curves(rs)))
+    for name, fig in plots:
+        fig.write_html(out / f"{name}.html", include_plotlyjs="directory")
+        written[name] = name
+    if images:
+        _export_images(plots, out)
+
+    bounds = study.user_attrs.get("bounds") or {}
+    rt_source = str(bounds.get("source", ""))
+    rt_path = Path(rt_source.split("auto: ", 1)[-1]) if rt_source and rt_source != "user" else None
+    if rt_path is not None:
+        from tasks.finder import load_range_test
+        from tasks.plots import range_test_html
+
+        try:
+            result = load_range_test(rt_path)
+            result.setdefault("iterations", len(result["lrs"]))
+            result.setdefault("stop_reason", "")
+            range_test_html(result, out / "range_test.html")
+            written["range_test"] = "range_test"
+        except (FileNotFoundError, ValueError) as e:
+            skipped["range_test"] = str(e)
+
+    _trials_csv(rs, objs, out / "trials.csv")
+    counts = Counter(r.state for r in rs)
+    summary = {
+        "study_name": study.study_name,
+        "objectives": dict(zip(objs, dirs, strict=True)),
+        "trials": dict(counts),
+        "best": _best(study, rs, objs),
+        "bounds": bounds or None,
+        "written": sorted(written),
+        "skipped": skipped,
+        "images": images,
+        **notes,
+    }
+    (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
+    _page(out, summary, plots, rs)
+    return summary
+
+
+def _best(study: optuna.Study, rs: list[Row], objs: list[str]) -> list[dict]:
+    by_number = {r.number: r for r in rs}
+    try:
+        best = [study.best_trial] if len(objs) == 1 else study.best_trials
+    except ValueError:
+        return []
+    return [
+        {"number": t.number, "values": t.values, "params": t.params, "replay": by_number[t.number].replay, "job_dir": by_number[t.number].job_dir} for t in best
+    ]
+
+
+def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row]) -> None:
+    esc = html.escape
+    best_rows = "".join(
+        f"<tr><td>{b['number']}</td><td>{esc(', '.join(f'{v:.4g}' for v in b['values']))}</td>"
+        f"<td>{esc(', '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in b['params'].items()))}</td>"
+        f"<td><code>{esc(b['replay'])}</code></td></tr>"
+        for b in s["best"][:10]
+    )
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(s["trials"].items()))
+    skipped = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in s["skipped"].items())
+    balance = s.get("balance", {}).get("spearman_lr_best_wd")
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>supersweep report</title>",
+        "<script src='plotly.min.js'></script>",
+        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse}",
+        "td,th{border:1px solid #ccc;padding:4px 8px} code{font-size:90%}</style>",
+        f"</head><body><h1>Study {esc(s['study_name'])}</h1>",
+        f"<p>Objectives: {esc(json.dumps(s['objectives']))}. Trials: {esc(counts)}.</p>",
+        f"<p>Regularization balance: Spearman(lr, best wd) = {'n/a' if balance is None else f'{balance:+.2f}'}.</p>" if "balance" in s else "",
+        f"<p>max_lr bounds: {esc(json.dumps(s['bounds']))}</p>" if s["bounds"] else "",
+        "<h2>Best trial" + ("s (Pareto front)" if len(s["objectives"]) > 1 else "") + "</h2>",
+        f"<table><tr><th>trial</th><th>values</th><th>params</th><th>replay</th></tr>{best_rows}</table>",
+        "<p>Files: " + " ".join(f"<a href='{n}.html'>{n}</a>" for n in s["written"]) + " <a href='trials.csv'>trials.csv</a></p>",
+        f"<h3>Not drawn</h3><ul>{skipped}</ul>" if skipped else "",
+    ]
+    for name, fig in plots:
+        parts.append(f"<h2 id='{name}'>{name}</h2>" + fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{name}"))
+    parts.append("</body></html>")
+    (out / "report.html").write_text("\n".join(parts))

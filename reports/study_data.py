@@ -1,0 +1,101 @@
+"""A study's trials as plain rows: params, values, outcome, cost, per-epoch curves."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from sweeper.results import replay_command
+
+
+class ReportError(ValueError):
+    """The study cannot give the asked-for report; the message says why."""
+
+
+@dataclass
+class Row:
+    number: int
+    state: str  # complete | pruned | fail | running | waiting
+    status: str  # completed | pruned | diverged | failed | ...
+    params: dict[str, Any]
+    values: list[float] | None
+    epochs: int | None
+    wall_s: float | None
+    test_acc: float | None
+    reason: str | None
+    job_dir: str | None
+    replay: str
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, val_acc)
+
+    def metric(self, key: str, objectives: list[str]) -> float | None:
+        """An objective (by name), ``epochs``, ``wall_s``, ``test_acc`` or a param."""
+        if key in objectives and self.values is not None:
+            return self.values[objectives.index(key)]
+        if key in ("epochs", "wall_s", "test_acc"):
+            return getattr(self, key)
+        v = self.params.get(key)
+        return float(v) if isinstance(v, (int, float)) else None
+
+
+def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
+    """Per-epoch validation accuracy from the job's metrics.jsonl, else the reported values."""
+    job_dir = t.user_attrs.get("job_dir")
+    path = Path(job_dir) / "metrics.jsonl" if job_dir else None
+    if path and path.is_file():
+        pts = []
+        for line in path.read_text().splitlines():
+            m = json.loads(line)
+            if m.get("val_acc") is not None:
+                pts.append((m["epoch"], m["val_acc"]))
+        return pts
+    return sorted((int(k), v) for k, v in t.intermediate_values.items() if v is not None and math.isfinite(v))
+
+
+def rows(study: optuna.Study) -> list[Row]:
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        a = t.user_attrs
+        out.append(
+            Row(
+                number=t.number,
+                state=t.state.name.lower(),
+                status=a.get("status") or t.state.name.lower(),
+                params=dict(t.params),
+                values=list(t.values) if t.values is not None else None,
+                epochs=a.get("epochs") if a.get("epochs") is not None else (max(t.intermediate_values) if t.intermediate_values else None),
+                wall_s=a.get("wall_s"),
+                test_acc=a.get("test_acc"),
+                reason=a.get("reason"),
+                job_dir=a.get("job_dir"),
+                replay=replay_command(list(a.get("overrides", []))) if a.get("overrides") else "",
+                curve=_curve(t),
+            )
+        )
+    return out
+
+
+def objectives(study: optuna.Study) -> list[str]:
+    names = study.user_attrs.get("metrics")
+    return list(names) if names else [f"value_{i}" if len(study.directions) > 1 else "value" for i in range(len(study.directions))]
+
+
+def open_study(study_name: str | None, storage_url: str) -> optuna.Study:
+    """The named study, or the one started last in ``storage_url``."""
+    from sweeper.storage import open_storage, redact
+
+    storage = open_storage(storage_url)
+    summaries = optuna.get_all_study_summaries(storage)
+    if not summaries:
+        raise ReportError(f"no studies in {redact(storage_url)}; run a sweep first (python -m tasks.train -m sweep=lr_wd).")
+    if study_name is None:
+        # the study started last (a study with no trial yet has no start time: it counts as oldest)
+        study_name = max(summaries, key=lambda s: s.datetime_start or datetime.min).study_name
+    elif study_name not in {s.study_name for s in summaries}:
+        raise ReportError(f"study_name={study_name} not in {redact(storage_url)}; studies there: {sorted(s.study_name for s in summaries)}.")
+    return optuna.load_study(study_name=study_name, storage=storage)

@@ -1,0 +1,60 @@
+"""``python -m tasks.report``: a study's Pareto front, LR x WD balance map, history,
+importances, curves and trials.csv, linked from one ``report.html``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from tasks.checks import ConfigError, exit_on_config_error
+
+log = logging.getLogger(__name__)
+
+
+def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str]:
+    path = sweep_dir.expanduser() / "optimization_results.yaml"
+    if not path.is_file():
+        raise ConfigError(f"sweep_dir: {path} not found; is {sweep_dir} a sweep dir of the supersweep sweeper?")
+    results = yaml.safe_load(path.read_text())
+    return results["study_name"], results["storage"]
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+def main(cfg: DictConfig) -> None:
+    with exit_on_config_error():
+        if cfg.range_tests is not None:
+            from tasks.overlay import write_overlay
+
+            write_overlay(Path(cfg.range_tests))
+            return
+        from reports.page import IMAGE_HINT, write_report
+        from reports.study_data import ReportError, open_study
+        from sweeper.storage import default_url
+
+        study_name, storage = cfg.study_name, cfg.storage
+        if cfg.sweep_dir is not None:
+            study_name, stored = _study_from_sweep_dir(Path(cfg.sweep_dir))
+            storage = storage or stored
+        storage = storage or default_url()
+        out = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            study = open_study(study_name, storage)
+            s = write_report(study, out, pareto_x=cfg.pareto_x, pareto_y=cfg.pareto_y, lr=cfg.lr_param, wd=cfg.wd_param, images=cfg.images)
+        except ReportError as e:
+            raise ConfigError(str(e)) from None
+        for name, why in s["skipped"].items():
+            log.info(f"{name}: not drawn ({why})")
+        if not s["images"]:
+            log.info(IMAGE_HINT)
+        print(f"report of study {s['study_name']!r} ({', '.join(f'{n} {k}' for k, n in s['trials'].items())}): {out / 'report.html'}")
+        print(f"live dashboard: optuna-dashboard {storage}  (then open http://127.0.0.1:8080)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
