@@ -11,8 +11,6 @@ from typing import Any
 
 import optuna
 
-from sweeper.results import replay_command
-
 
 class ReportError(ValueError):
     """The study cannot give the asked-for report; the message says why."""
@@ -73,7 +71,7 @@ def rows(study: optuna.Study) -> list[Row]:
                 test_acc=a.get("test_acc"),
                 reason=a.get("reason"),
                 job_dir=a.get("job_dir"),
-                replay=replay_command(list(a.get("overrides", []))) if a.get("overrides") else "",
+                replay=a.get("replay", ""),
                 curve=_curve(t),
             )
         )

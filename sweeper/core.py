@@ -28,7 +28,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 from sweeper import seeding
-from sweeper.results import write_results
+from sweeper.results import replay_command, write_results
 from sweeper.space import SearchSpaceError, format_value, grid_values, parse
 from sweeper.storage import default_url, open_storage, redact
 from sweeper.study import StudyMismatch, fail_zombies, open_study
@@ -210,7 +210,8 @@ class SweeperCore:
 
     def _job_overrides(self, trial: optuna.Trial, fixed: list[str], name: str, objectives: dict[str, str]) -> list[str]:
         searched = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
-        trial.set_user_attr("overrides", fixed + searched)  # what replays this trial by hand
+        trial.set_user_attr("overrides", fixed + searched)
+        trial.set_user_attr("replay", replay_command(fixed + searched))  # this trial, by hand
         bridge = [
             f"+trial.number={trial.number}",
             f"+trial.study={name}",

@@ -24,7 +24,7 @@ def _trial_entry(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "params": dict(t.params),
         "values": list(t.values or []),
         "job_dir": t.user_attrs.get("job_dir"),
-        "replay": replay_command(list(t.user_attrs.get("overrides", []))),
+        "replay": t.user_attrs.get("replay", ""),
     }
 
 

@@ -60,7 +60,7 @@ def test_sweep_runs_and_results_match_the_study(tmp_path):
     assert isinstance(trials[0].distributions["x"], FloatDistribution)
     results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     assert results["best_value"] == pytest.approx(study.best_value) and results["best_params"] == study.best_params
-    assert results["best_trial"]["replay"].endswith(" ".join(study.best_trial.user_attrs["overrides"]))
+    assert results["best_trial"]["replay"] == f"python {TINY} " + " ".join(study.best_trial.user_attrs["overrides"])
     for t in trials:  # one job dir per trial, named by its number, holding that trial's params
         assert json.loads((tmp_path / "sweep" / str(t.number) / "params.json").read_text())["x"] == pytest.approx(t.params["x"])
 
