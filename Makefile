@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+REPORT_ARGS ?=
 PYTEST_ARGS ?=
+DEMO_STUDY := demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: demo test bench clean
 
@@ -13,8 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed  ## the main job: one-cycle CNN on MNIST-1D
-	$(PY) -m tasks.train $(ARGS)
+demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded, pruned Optuna sweep -> report
+	$(PY) -m tasks.train -m sweep=lr_wd hydra.sweeper.study_name=$(DEMO_STUDY) hydra.sweep.dir=multirun/$(DEMO_STUDY) $(ARGS)
+	$(PY) -m tasks.report study_name=$(DEMO_STUDY) hydra.run.dir=multirun/$(DEMO_STUDY)/report $(REPORT_ARGS)
 
 test: $(VENV)/.installed  ## the whole test suite, slow end-to-end tests included
 	$(PY) -m pytest $(PYTEST_ARGS)

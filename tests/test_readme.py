@@ -36,11 +36,14 @@ def test_make_test_runs_pytest_after_setting_up():
 
 @pytest.mark.slow
 def test_make_demo_runs_the_main_job(tmp_path):
-    """``make demo`` in its cheap form: the same target, 2 epochs, output in tmp."""
+    """``make demo`` in its cheap form: the same target (range test -> sweep -> report), 3 short trials."""
     venv = os.path.dirname(os.path.dirname(sys.executable))
-    args = f"ARGS=epochs=2 hydra.run.dir={tmp_path / 'run'}"
-    p = subprocess.run(["make", "demo", f"VENV={venv}", args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    db = f"sqlite:///{tmp_path / 'optuna.db'}"
+    args = f"ARGS=hydra.sweeper.n_trials=3 epochs=2 hydra.sweeper.storage={db} hydra.sweep.dir={tmp_path / 'sweep'}"
+    report_args = f"REPORT_ARGS=storage={db} hydra.run.dir={tmp_path / 'report'} images=false"
+    p = subprocess.run(["make", "demo", f"VENV={venv}", args, report_args], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr
     out = p.stdout + p.stderr
-    assert "completed: best_val_acc=" in out and str(tmp_path / "run") in out
-    assert (tmp_path / "run" / "summary.json").exists() and (tmp_path / "run" / "metrics.jsonl").exists()
+    assert "range test: suggested max_lr" in out and "trial 2:" in out
+    assert f"{tmp_path / 'report' / 'report.html'}" in out and f"optuna-dashboard {db}" in out
+    assert (tmp_path / "sweep" / "optimization_results.yaml").is_file() and (tmp_path / "report" / "lr_wd.html").is_file()
