@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("part", choices=["grid", "tpe", "prune", "report"])
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     ap.add_argument("--trials", type=int, default=40)
+    ap.add_argument("--arms", nargs="*", default=["seeded", "unseeded"], help="tpe: which arms to (re)run")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -101,7 +102,12 @@ def main() -> None:
             (OUT / "bounds.json").write_text(json.dumps(b))
             for s in a.seeds:
                 if a.part == "tpe":
-                    res = {"seeded": tpe(s, (b["low"], b["high"]), b["suggested"], a.trials, tmp), "unseeded": tpe(s, WIDE_LR, None, a.trials, tmp)}
+                    path = OUT / f"tpe_seed{s}.json"
+                    res = json.loads(path.read_text()) if path.exists() else {}
+                    if "seeded" in a.arms:
+                        res["seeded"] = tpe(s, (b["low"], b["high"]), b["suggested"], a.trials, tmp)
+                    if "unseeded" in a.arms:
+                        res["unseeded"] = tpe(s, WIDE_LR, None, a.trials, tmp)
                 else:
                     hb = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=10, reduction_factor=3)
                     res = {

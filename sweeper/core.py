@@ -90,7 +90,7 @@ class SweeperCore:
     def sweep(self, arguments: list[str]) -> None:
         try:
             self._sweep(arguments)
-        except (SweepError, SearchSpaceError, StudyMismatch, ValueError) as e:
+        except (SweepError, SearchSpaceError, StudyMismatch, ValueError, FileNotFoundError) as e:  # bad input: one line
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(2)
 

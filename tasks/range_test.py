@@ -50,8 +50,8 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
         "smoothed_losses": curve.smoothed_losses,
         "suggestions": suggestions,
         "suggestion_rules": {name: rule.__doc__.strip().splitlines()[0] for name, rule in RULES.items()},
-        # one-cycle peak to try first: a tenth of the lr at the lowest loss (fastai's minimum), else valley
-        "suggested_max_lr": next((suggestions[k] for k in ("minimum", "valley") if suggestions[k] is not None), None),
+        # the one-cycle peak to try first: the middle of the bounds on the log scale
+        "suggested_max_lr": (bounds["min_lr"] * bounds["max_lr"]) ** 0.5 if bounds["max_lr"] is not None else None,
         "bounds": bounds,
         "diverged_at": curve.diverged_at,
         "stop_reason": curve.stop_reason,

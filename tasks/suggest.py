@@ -82,9 +82,8 @@ RULES: dict[str, Rule] = {"valley": valley, "steep": steep, "minimum": minimum, 
 
 
 BOUNDS_RULE = (
-    "max_lr = the lr at the lowest smoothed loss of the trimmed curve (Smith: where the loss stops falling; "
-    "fastai's minimum x 10); min_lr = the valley suggestion (where the loss falls steadily), or max_lr / 10 "
-    "if valley is missing or not below max_lr"
+    "max_lr = the lr at the lowest smoothed loss of the trimmed curve (Smith: where the loss stops falling); "
+    "min_lr = max_lr / 10 (fastai's minimum suggestion): a one-cycle peak belongs between the two"
 )
 
 
@@ -106,7 +105,4 @@ def analyze(lrs: Sequence[float], losses: Sequence[float], num_iter: int) -> tup
         )
         return dict.fromkeys(RULES), {"min_lr": None, "max_lr": None, "rule": BOUNDS_RULE}, message
     hi = float(t_lrs[int(np.argmin(t_losses))])
-    lo = suggestions["valley"]
-    if lo is None or lo >= hi:
-        lo = hi / 10
-    return suggestions, {"min_lr": lo, "max_lr": hi, "rule": BOUNDS_RULE}, message
+    return suggestions, {"min_lr": hi / 10, "max_lr": hi, "rule": BOUNDS_RULE}, message
