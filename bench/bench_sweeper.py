@@ -40,7 +40,7 @@ def ours(n: int, tmp: Path) -> list[str]:
 
 
 def basic(n: int, tmp: Path) -> list[str]:
-    return [sys.executable, TINY, "-m", "report=false", f"x=range(0, {n})", f"hydra.sweep.dir={tmp / f'basic{n}'}"]
+    return [sys.executable, TINY, "-m", "report=false", f"y=range(0, {n})", f"hydra.sweep.dir={tmp / f'basic{n}'}"]
 
 
 def overhead(sizes: list[int]) -> None:

@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from sqlalchemy.engine import make_url
 
 DEFAULT_DB = Path("multirun") / "optuna.db"
@@ -24,13 +25,30 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
 
     Cached per URL: jobs run in the sweeper's process reuse its engine instead of
     building one per trial."""
-    kwargs = {}
-    if url.startswith("sqlite"):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    if not url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url)
+    database = make_url(url).database
+    on_disk = bool(database) and database != ":memory:"
+    if on_disk:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
+    if on_disk:
+        _fast_commits(storage.engine)
+    return storage
+
+
+def _fast_commits(engine: sqlalchemy.engine.Engine) -> None:
+    """WAL journal + synchronous=NORMAL: a commit no longer waits for an fsync (a sweep makes
+    ~10 per trial), readers never block the writer, and the file stays consistent on a crash."""
+
+    def on_connect(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    sqlalchemy.event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened before the listener are replaced
 
 
 def redact(url: str) -> str:

@@ -159,7 +159,7 @@ def test_study_with_other_space_or_direction_is_refused(tmp_path):
 
 
 def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
-    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=8", "x=interval(0, 1)", "sleep_s=0.4", "epochs=2")
+    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=8", "x=interval(0, 1)", "sleep_s=0.5", "epochs=2")
     proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     db = tmp_path / "optuna.db"
     deadline = time.time() + 120
@@ -170,7 +170,9 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
                 trials = load(tmp_path).get_trials()
             except Exception:
                 continue
-            if sum(t.state == TrialState.COMPLETE for t in trials) >= 2 and any(t.state == TrialState.RUNNING for t in trials):
+            # a trial running for 0.3 s of its 1 s: the kill surely lands inside it
+            running = [t for t in trials if t.state == TrialState.RUNNING and time.time() - t.datetime_start.timestamp() > 0.3]
+            if sum(t.state == TrialState.COMPLETE for t in trials) >= 2 and running:
                 break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
