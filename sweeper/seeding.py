@@ -10,8 +10,6 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
-RANGE_TEST_KNOBS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")
-
 
 @dataclass(frozen=True)
 class Seed:
@@ -41,12 +39,13 @@ def from_file(path: str) -> Seed:
 
 def run_auto(task_cfg: DictConfig, out_dir: Path, overrides: list[str]) -> Seed:
     """Run the range test in this process with the task's data, model, optimizer and wd."""
+    from tasks.finder import KNOBS
     from tasks.range_test import range_test
 
-    knobs = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "range_test.yaml")
+    defaults = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "range_test.yaml")
     cfg = OmegaConf.create({k: v for k, v in OmegaConf.to_container(task_cfg, resolve=False).items() if k != "hydra"})
-    for k in RANGE_TEST_KNOBS:
-        cfg[k] = knobs[k]
+    for k in KNOBS:
+        cfg[k] = defaults[k]
     cfg.max_lr = cfg.end_lr  # optimizer configs read it; the test sets the lr every step
     cfg.merge_with_dotlist(list(overrides))
     log.info(f"range test (auto) before the search -> {out_dir}")

@@ -22,6 +22,7 @@ from tasks.loop import Stepper, batches, evaluate
 from tasks.schedules import anneal_exp, anneal_linear
 
 MODES = {"exp": anneal_exp, "linear": anneal_linear}
+KNOBS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")  # conf/range_test.yaml
 REQUIRED_KEYS = ("lrs", "losses", "smoothed_losses", "suggestions", "bounds", "diverged_at", "num_iter")
 
 
@@ -39,6 +40,11 @@ class Curve:
 def lr_at(i: int, *, start_lr: float, end_lr: float, num_iter: int, mode: str) -> float:
     """The lr of step ``i``: ``start_lr`` at 0, ``end_lr`` at ``num_iter - 1``."""
     return MODES[mode](start_lr, end_lr, i / (num_iter - 1))
+
+
+def knobs(cfg) -> dict:
+    """The test's own settings from a range_test config, as :func:`run_range_test` kwargs."""
+    return {k: cfg[k] for k in KNOBS}
 
 
 def run_range_test(

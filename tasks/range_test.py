@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from tasks.checks import CONF_DIR, check_each_job, check_group_choices, check_range_test_config, exit_on_config_error
-from tasks.finder import run_range_test
+from tasks.finder import knobs, run_range_test
 from tasks.plots import range_test_html
 from tasks.runlog import write_json
 from tasks.suggest import RULES, analyze
@@ -30,18 +30,7 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
     """Run the test that ``cfg`` describes and write its files; returns the JSON content."""
     check_range_test_config(cfg)
     data, stepper = prepare(cfg)  # a model of its own: nothing here touches a later run
-    curve = run_range_test(
-        stepper,
-        data,
-        start_lr=cfg.start_lr,
-        end_lr=cfg.end_lr,
-        num_iter=cfg.num_iter,
-        mode=cfg.mode,
-        smooth=cfg.smooth,
-        stop_factor=cfg.stop_factor,
-        batch_size=cfg.batch_size,
-        val_every=cfg.val_every,
-    )
+    curve = run_range_test(stepper, data, batch_size=cfg.batch_size, **knobs(cfg))
     suggestions, bounds, message = analyze(curve.lrs, curve.smoothed_losses, cfg.num_iter)
     iterations = len(curve.lrs)
     result = {

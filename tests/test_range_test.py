@@ -14,7 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from tasks.checks import ConfigError
-from tasks.finder import load_range_test, run_range_test
+from tasks.finder import knobs, load_range_test, run_range_test
 from tasks.overlay import recommend, write_overlay
 from tasks.range_test import range_test
 from tasks.training import prepare, run
@@ -30,17 +30,7 @@ def cfg_for(*overrides: str, config: str = "range_test"):
 
 
 def curve_args(cfg, **kw):
-    args = dict(
-        start_lr=cfg.start_lr,
-        end_lr=cfg.end_lr,
-        num_iter=cfg.num_iter,
-        mode=cfg.mode,
-        smooth=cfg.smooth,
-        stop_factor=cfg.stop_factor,
-        batch_size=cfg.batch_size,
-        val_every=0,
-    )
-    return {**args, **kw}
+    return {**knobs(cfg), "batch_size": cfg.batch_size, "val_every": 0, **kw}
 
 
 @pytest.mark.parametrize("data,model", [("mnist1d", "cnn1d"), ("digits", "lenet5")])
