@@ -153,48 +153,54 @@ class SweeperCore:
     # --- the loop ---
 
     def _loop(self, study: optuna.Study, storage: Any, space: dict, fixed: list[str], objectives: dict[str, str], name: str) -> None:
-        c = self.conf
-        n_trials, n_jobs = int(c["n_trials"]), int(c["n_jobs"])
-        started = finished = failed = 0
-        me = worker_id()
+        n_trials, n_jobs = int(self.conf["n_trials"]), int(self.conf["n_jobs"])
+        self.finished = self.failed = 0
         while True:
             done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)))
             remaining = n_trials - done
             if remaining <= 0 or _grid_exhausted(study):
                 break
-            batch = []
-            for _ in range(min(n_jobs, remaining)):
-                trial = study.ask(fixed_distributions=space)
-                trial.set_user_attr("worker", me)
-                batch.append(trial)
-            started += len(batch)
-            overrides = [self._job_overrides(t, fixed, name, objectives) for t in batch]
+            batch: list[optuna.Trial] = []
+            told: set[int] = set()
             try:
-                returns = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
-            except KeyboardInterrupt:  # Ctrl-C: no trial stays RUNNING, then stop
-                self._fail(study, batch, "interrupted", "sweep interrupted (Ctrl-C)")
+                self._run_batch(study, batch, told, min(n_jobs, remaining), space, fixed, objectives, name)
+            except KeyboardInterrupt:  # Ctrl-C anywhere in a batch: no trial of it stays RUNNING
+                self._fail(study, [t for t in batch if t.number not in told], "interrupted", "sweep interrupted (Ctrl-C)")
                 raise
-            except Exception as e:  # the launcher lost the batch (e.g. a worker process was killed)
-                self._fail(study, batch, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
-                finished += len(batch)
-                failed += len(batch)
-                log.error(f"trials {[t.number for t in batch]} failed in the launcher: {type(e).__name__}: {e}")
-                self._check_failure_rate(failed, finished, name)
-                continue
-            for t, ret in zip(batch, returns, strict=True):
-                outcome = self._outcome(ret, objectives)
-                for k, v in outcome.attrs.items():
-                    t.set_user_attr(k, v)
-                _tell(study, t, outcome.values, outcome.state)
-                finished += 1
-                failed += outcome.state == TrialState.FAIL
-                log.info(
-                    f"trial {t.number}: {outcome.attrs.get('status')} {outcome.values if outcome.values else ''} {outcome.attrs.get('reason') or ''}".rstrip()
-                )
-            self._check_failure_rate(failed, finished, name)
+            self._check_failure_rate(name)
 
-    def _check_failure_rate(self, failed: int, finished: int, name: str) -> None:
-        rate = failed / finished
+    def _run_batch(
+        self, study: optuna.Study, batch: list, told: set[int], size: int, space: dict, fixed: list[str], objectives: dict[str, str], name: str
+    ) -> None:
+        """Ask ``size`` trials into ``batch``, launch them, tell each outcome (numbers into ``told``)."""
+        me = worker_id()
+        for _ in range(size):
+            trial = study.ask(fixed_distributions=space)
+            batch.append(trial)
+            trial.set_user_attr("worker", me)
+        overrides = [self._job_overrides(t, fixed, name, objectives) for t in batch]
+        try:
+            returns = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
+        except Exception as e:  # the launcher lost the batch (e.g. a worker process was killed)
+            self._fail(study, batch, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
+            told.update(t.number for t in batch)
+            self.finished += len(batch)
+            self.failed += len(batch)
+            log.error(f"trials {[t.number for t in batch]} failed in the launcher: {type(e).__name__}: {e}")
+            return
+        for t, ret in zip(batch, returns, strict=True):
+            outcome = self._outcome(ret, objectives)
+            for k, v in outcome.attrs.items():
+                t.set_user_attr(k, v)
+            _tell(study, t, outcome.values, outcome.state)
+            told.add(t.number)
+            self.finished += 1
+            self.failed += outcome.state == TrialState.FAIL
+            log.info(f"trial {t.number}: {outcome.attrs.get('status')} {outcome.values or ''} {outcome.attrs.get('reason') or ''}".rstrip())
+
+    def _check_failure_rate(self, name: str) -> None:
+        failed, finished = self.failed, self.finished
+        rate = failed / finished if finished else 0.0
         if rate > float(self.conf["max_failure_rate"]):
             raise SweepError(
                 f"{failed} of {finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={self.conf['max_failure_rate']}); "

@@ -160,7 +160,8 @@ def test_study_with_other_space_or_direction_is_refused(tmp_path):
 
 def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
     args = tiny_args(tmp_path, "hydra.sweeper.n_trials=8", "x=interval(0, 1)", "sleep_s=0.5", "epochs=2")
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log_file = (tmp_path / "first.log").open("w")
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     db = tmp_path / "optuna.db"
     deadline = time.time() + 120
     while time.time() < deadline:  # kill the sweep while a trial runs, after some have finished
@@ -174,6 +175,8 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
             running = [t for t in trials if t.state == TrialState.RUNNING and time.time() - t.datetime_start.timestamp() > 0.3]
             if sum(t.state == TrialState.COMPLETE for t in trials) >= 2 and running:
                 break
+    else:
+        pytest.fail("the first sweep never had 2 complete trials and one running: " + (tmp_path / "first.log").read_text()[-3000:])
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = {t.number: t.params["x"] for t in load(tmp_path).get_trials() if t.state == TrialState.COMPLETE}
