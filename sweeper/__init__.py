@@ -1,2 +1,7 @@
-"""The Optuna search (overrides -> distributions, range-test bounds, ask/tell,
-pruning, storage). Grows with the sweeper issue; kept import-cheap."""
+"""The Optuna search behind ``hydra/sweeper=supersweep``.
+
+``space`` (override strings -> distributions), ``seeding`` (max_lr bounds from a range
+test), ``study`` (create / resume / refuse, zombie cleanup), ``core`` (the ask/tell loop
+over a Hydra launcher), ``trial`` (the job side: per-epoch reports and pruning),
+``storage`` and ``results``. Importing this package imports nothing heavy.
+"""
