@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,15 +27,28 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     Cached per URL: jobs run in the sweeper's process reuse its engine instead of
     building one per trial."""
     if not url.startswith("sqlite"):
-        return optuna.storages.RDBStorage(url)
+        return _create(url, None)
     database = make_url(url).database
     on_disk = bool(database) and database != ":memory:"
     if on_disk:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
+    storage = _create(url, {"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
     if on_disk:
         _fast_commits(storage.engine)
     return storage
+
+
+def _create(url: str, engine_kwargs: dict | None, attempts: int = 10) -> optuna.storages.RDBStorage:
+    """RDBStorage, tolerating a worker started at the same moment that creates the tables
+    first (the loser's schema insert fails with IntegrityError / 'database is locked')."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _fast_commits(engine: sqlalchemy.engine.Engine) -> None:

@@ -43,10 +43,15 @@ def open_study(
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
-        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=directions)
-        study.set_user_attr("search_space", space_json(space))
-        study.set_user_attr("metrics", metrics)
-        return study, False
+        try:
+            study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=directions)
+        except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        else:
+            study.set_user_attr("metrics", metrics)
+            study.set_user_attr("search_space", space_json(space))  # last: its presence means "set up"
+            return study, False
+    _wait_for_setup(study)
     stored = [d.name.lower() for d in study.directions]
     if stored != [d.lower() for d in directions]:
         raise StudyMismatch(f"study {name!r} exists with directions {stored}, this sweep asks for {directions}; use another hydra.sweeper.study_name.")
@@ -58,6 +63,13 @@ def open_study(
     if study.user_attrs.get("metrics", metrics) != metrics:
         raise StudyMismatch(f"study {name!r} optimizes {study.user_attrs.get('metrics')}, this sweep asks for {metrics}; use another hydra.sweeper.study_name.")
     return study, True
+
+
+def _wait_for_setup(study: optuna.Study, timeout_s: float = 30.0) -> None:
+    """A worker that loses the creation race waits until the creator has stored the search space."""
+    deadline = time.time() + timeout_s
+    while "search_space" not in study.user_attrs and time.time() < deadline:
+        time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:

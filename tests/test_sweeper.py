@@ -198,21 +198,21 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
 
 
 def test_ctrl_c_leaves_no_running_trial(tmp_path):
-    proc = subprocess.Popen(
-        tiny_args(tmp_path, "hydra.sweeper.n_trials=20", "x=interval(0, 1)", "sleep_s=0.5", "epochs=4"),
-        cwd=tmp_path,
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        time.sleep(0.3)
+    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=20", "x=interval(0, 1)", "sleep_s=0.5", "epochs=4")
+    # a shell's background job ignores SIGINT and passes that on: give the sweep Python's default handler
+    restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=restore_sigint)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # Ctrl-C 0.3 s into a 2 s trial: it lands inside the launch
+        time.sleep(0.2)
         try:
-            if any(t.state == TrialState.RUNNING for t in load(tmp_path).get_trials()):
-                break
+            trials = load(tmp_path).get_trials()
         except Exception:
             continue
+        if any(t.state == TrialState.RUNNING and time.time() - t.datetime_start.timestamp() > 0.3 for t in trials):
+            break
+    else:
+        pytest.fail("no trial started running within 120 s")
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
     trials = load(tmp_path).get_trials()
