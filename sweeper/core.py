@@ -33,11 +33,11 @@ from sweeper.space import SearchSpaceError, format_value, grid_values, parse
 from sweeper.storage import default_url, open_storage, redact
 from sweeper.study import StudyMismatch, fail_zombies, open_study
 from sweeper.trial import worker_id
+from tasks.checks import OBJECTIVES
 
 log = logging.getLogger(__name__)
 
 DIRECTIONS = ("maximize", "minimize")
-TASK_OBJECTIVES = {"best_val_acc": "maximize", "final_val_acc": "maximize", "best_val_loss": "minimize", "final_val_loss": "minimize"}
 
 
 class SweepError(RuntimeError):
@@ -71,7 +71,7 @@ class SweeperCore:
         objectives = self.conf.get("objectives")
         if not objectives:
             name = task_cfg.get("objective")
-            objectives = {name: TASK_OBJECTIVES[name]} if name in TASK_OBJECTIVES else {"value": "minimize"}
+            objectives = {name: OBJECTIVES[name]} if name in OBJECTIVES else {"value": "minimize"}
         bad = {k: v for k, v in objectives.items() if v not in DIRECTIONS}
         if bad:
             raise SweepError(f"hydra.sweeper.objectives: directions must be one of {list(DIRECTIONS)}, got {bad}.")

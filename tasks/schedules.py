@@ -33,7 +33,6 @@ __all__ = [
     "anneal_cos",
     "anneal_exp",
     "anneal_linear",
-    "anneal_none",
     "chain",
     "constant",
     "cosine",
@@ -61,10 +60,6 @@ def anneal_linear(start: float, end: float, pos: float) -> float:
 
 def anneal_exp(start: float, end: float, pos: float) -> float:
     return start * (end / start) ** pos
-
-
-def anneal_none(start: float, end: float, pos: float) -> float:
-    return start
 
 
 ANNEALS: dict[str, Anneal] = {"cos": anneal_cos, "linear": anneal_linear, "exp": anneal_exp}
