@@ -59,7 +59,7 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
     dirs = [d.name.lower() for d in study.directions]
     out.mkdir(parents=True, exist_ok=True)
     images = chrome_found() if images is None else images
-    written: dict[str, str] = {}
+    written: list[str] = []
     skipped: dict[str, str] = {}
     notes: dict = {}
 
@@ -92,7 +92,7 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
     plots.append(("curves", figures.curves(rs)))
     for name, fig in plots:
         fig.write_html(out / f"{name}.html", include_plotlyjs="directory")
-        written[name] = name
+        written.append(name)
     if images:
         _export_images(plots, out)
 
@@ -108,7 +108,7 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
             result.setdefault("iterations", len(result["lrs"]))
             result.setdefault("stop_reason", "")
             range_test_html(result, out / "range_test.html")
-            written["range_test"] = "range_test"
+            written.append("range_test")
         except (FileNotFoundError, ValueError) as e:
             skipped["range_test"] = str(e)
 
