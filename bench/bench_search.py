@@ -3,15 +3,19 @@
 (1) Trials a range-test-seeded TPE search needs to come within 1 point of the best
     validation accuracy of a 64-point LR x WD grid, against TPE over wide default
     bounds (lr 1e-4..10, wd 1e-6..1e-2, log), median over seeds.
-(2) Total epochs with Hyperband pruning vs none, and the best accuracy each reaches.
+(2) Total epochs with pruning vs none, and the accuracy each search returns: the real
+    sweeper (``python -m tasks.train -m hydra/sweeper=supersweep``) per arm and seed, the
+    same seeded TPE, 30 trials of ``--epochs`` (15, as in ``sweep=lr_wd``); arms: no pruner,
+    Hyperband on per-epoch reports, and rungs of short complete one-cycle runs (1 and 3
+    epochs before the full run) with successive halving or Hyperband promoting between them.
 
-Trials run in this process through ``tasks.training.run`` with the sweeper's own parts
-(``sweeper.space`` bounds, ``sweeper.seeding`` from a real range test, ``sweeper.trial.Reporter``
-for pruning); every trial is recorded, so the numbers are computed afterwards.
+Part (1) runs trials in this process through ``tasks.training.run`` with the sweeper's own
+parts (``sweeper.space`` bounds, ``sweeper.seeding`` from a real range test); every trial
+is recorded, so the numbers are computed afterwards.
 
     python bench/bench_search.py grid                 # the 64-point grid (the target)
     python bench/bench_search.py tpe --seeds 0 1 2    # seeded and unseeded TPE per seed
-    python bench/bench_search.py prune --seeds 0 1 2  # hyperband vs none (seeded TPE)
+    python bench/bench_search.py prune --arms none sha_rungs  # pruning arms vs none (seeded TPE)
     python bench/bench_search.py report               # the tables for BENCHMARKS.md
 """
 
@@ -20,7 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -29,7 +36,6 @@ import optuna
 from hydra import compose, initialize_config_dir
 
 from sweeper.seeding import from_result
-from sweeper.trial import Reporter
 from tasks.range_test import range_test
 from tasks.training import run
 
@@ -44,10 +50,10 @@ def cfg(*overrides: str, name: str = "train"):
         return compose(name, overrides=[*BASE, *(["epochs=10"] if name == "train" else []), *overrides])
 
 
-def trial_run(max_lr: float, wd: float, tmp: Path, callbacks=()) -> dict:
+def trial_run(max_lr: float, wd: float, tmp: Path) -> dict:
     out = tmp / f"lr{max_lr:.3e}_wd{wd:.3e}_{np.random.randint(1 << 30)}"
     max_lr, wd = float(max_lr), float(wd)  # numpy 2 reprs as np.float64(...), not an override value
-    run(cfg(f"max_lr={max_lr!r}", f"wd={wd!r}"), out, callbacks=callbacks)
+    run(cfg(f"max_lr={max_lr!r}", f"wd={wd!r}"), out)
     s = json.loads((out / "summary.json").read_text())
     return {"max_lr": max_lr, "wd": wd, "best_val_acc": s["best_val_acc"] or 0.0, "epochs": s["epochs"], "status": s["status"]}
 
@@ -64,17 +70,15 @@ def seeded_bounds(tmp: Path) -> dict:
     return {"low": seed.low, "high": seed.high, "suggested": seed.suggested, "range_test_epochs": result["epochs"]}
 
 
-def tpe(seed: int, lr_bounds: tuple[float, float], first_lr: float | None, n: int, tmp: Path, pruner=None) -> list[dict]:
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5), pruner=pruner or optuna.pruners.NopPruner()
-    )
+def tpe(seed: int, lr_bounds: tuple[float, float], first_lr: float | None, n: int, tmp: Path) -> list[dict]:
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
     space = {"max_lr": optuna.distributions.FloatDistribution(*lr_bounds, log=True), "wd": optuna.distributions.FloatDistribution(*WD, log=True)}
     if first_lr is not None:
         study.enqueue_trial({"max_lr": first_lr})
     rows = []
     for _ in range(n):
         t = study.ask(space)
-        r = trial_run(t.params["max_lr"], t.params["wd"], tmp, callbacks=[Reporter(t, "best_val_acc", True)])
+        r = trial_run(t.params["max_lr"], t.params["wd"], tmp)
         if r["status"] == "completed":
             study.tell(t, r["best_val_acc"])
         else:
@@ -83,12 +87,61 @@ def tpe(seed: int, lr_bounds: tuple[float, float], first_lr: float | None, n: in
     return rows
 
 
+PRUNE_ARMS = {
+    "none": ["hydra/sweeper/pruner=none"],
+    "hyperband_epochs": ["hydra/sweeper/pruner=hyperband"],
+    "sha_rungs": ["hydra/sweeper/pruner=successive_halving", "hydra.sweeper.pruner.min_resource=1", "hydra.sweeper.rungs=[1,3]"],
+    "sha4_rungs": [
+        "hydra/sweeper/pruner=successive_halving",
+        "hydra.sweeper.pruner.min_resource=1",
+        "hydra.sweeper.pruner.reduction_factor=4",
+        "hydra.sweeper.rungs=[1,4]",
+    ],  # fmt: skip
+    "hyperband_rungs": ["hydra/sweeper/pruner=hyperband", "hydra.sweeper.rungs=[1,3]"],
+}
+
+
+def prune_arm(seed: int, arm: str, epochs: int, range_test_dir: Path, tmp: Path, n_trials: int = 30) -> dict:
+    """One real sweep (the plugin, Hydra's launcher, a SQLite study) and what it spent and found."""
+    url = f"sqlite:///{tmp / f'{arm}{seed}.db'}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "tasks.train",
+        "-m",
+        "hydra/sweeper=supersweep",
+        *BASE,
+        f"epochs={epochs}",
+        "wd=tag(log, interval(1e-6, 1e-2))",
+        f"hydra.sweeper.range_test={range_test_dir}",
+        f"hydra.sweeper.n_trials={n_trials}",
+        f"hydra.sweeper.sampler.seed={seed}",
+        f"hydra.sweeper.storage={url}",
+        "hydra.sweeper.study_name=b",
+        f"hydra.sweep.dir={tmp / f'{arm}{seed}'}",
+        *PRUNE_ARMS[arm],
+    ]
+    if "hyperband" in arm:
+        cmd.append(f"hydra.sweeper.pruner.max_resource={epochs}")
+    subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True)
+    trials = optuna.load_study(study_name="b", storage=url).trials
+    best = max((t for t in trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: t.value)
+    return {
+        "epochs": sum(t.user_attrs.get("epochs_total", t.user_attrs.get("epochs") or 0) for t in trials),
+        "full_runs": sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials),
+        "best_val_acc": best.value,
+        "test_acc_of_best": best.user_attrs["test_acc"],
+        "best_params": best.params,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("part", choices=["grid", "tpe", "prune", "report"])
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     ap.add_argument("--trials", type=int, default=40)
-    ap.add_argument("--arms", nargs="*", default=["seeded", "unseeded"], help="tpe: which arms to (re)run")
+    ap.add_argument("--epochs", type=int, default=15, help="prune: epochs of a full run")
+    ap.add_argument("--arms", nargs="*", default=None, help="tpe: seeded/unseeded; prune: " + "/".join(PRUNE_ARMS))
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -97,25 +150,28 @@ def main() -> None:
         tmp = Path(d)
         if a.part == "grid":
             grid(tmp)
-        elif a.part in ("tpe", "prune"):
+        elif a.part == "prune":
+            rt = OUT / "range_test"
+            if not (rt / "range_test.json").exists():
+                range_test(cfg(name="range_test"), rt)
+            for s in a.seeds:
+                for arm in a.arms or list(PRUNE_ARMS):
+                    res = prune_arm(s, arm, a.epochs, rt, tmp)
+                    (OUT / f"prune_{arm}_e{a.epochs}_seed{s}.json").write_text(json.dumps(res))
+                    print("prune seed", s, arm, res, flush=True)
+        elif a.part == "tpe":
             b = seeded_bounds(tmp)
             (OUT / "bounds.json").write_text(json.dumps(b))
+            arms = a.arms or ["seeded", "unseeded"]
             for s in a.seeds:
-                if a.part == "tpe":
-                    path = OUT / f"tpe_seed{s}.json"
-                    res = json.loads(path.read_text()) if path.exists() else {}
-                    if "seeded" in a.arms:
-                        res["seeded"] = tpe(s, (b["low"], b["high"]), b["suggested"], a.trials, tmp)
-                    if "unseeded" in a.arms:
-                        res["unseeded"] = tpe(s, WIDE_LR, None, a.trials, tmp)
-                else:
-                    hb = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=10, reduction_factor=3)
-                    res = {
-                        "hyperband": tpe(s, (b["low"], b["high"]), b["suggested"], 30, tmp, hb),
-                        "none": tpe(s, (b["low"], b["high"]), b["suggested"], 30, tmp),
-                    }
-                (OUT / f"{a.part}_seed{s}.json").write_text(json.dumps(res))
-                print(a.part, "seed", s, "done", flush=True)
+                path = OUT / f"tpe_seed{s}.json"
+                res = json.loads(path.read_text()) if path.exists() else {}
+                if "seeded" in arms:
+                    res["seeded"] = tpe(s, (b["low"], b["high"]), b["suggested"], a.trials, tmp)
+                if "unseeded" in arms:
+                    res["unseeded"] = tpe(s, WIDE_LR, None, a.trials, tmp)
+                path.write_text(json.dumps(res))
+                print("tpe seed", s, "done", flush=True)
         else:
             report()
 
@@ -135,19 +191,24 @@ def report() -> None:
     b = json.loads((OUT / "bounds.json").read_text())
     print(f"grid best {target + 0.01:.4f} (target {target:.4f}); range-test bounds [{b['low']:.3g}, {b['high']:.3g}],", end=" ")
     print(f"first trial {b['suggested']:.3g}, range test cost {b['range_test_epochs']:.2f} epochs")
-    runs = {p: [json.loads(f.read_text()) for f in sorted(OUT.glob(f"{p}_seed*.json"))] for p in ("tpe", "prune")}
-    if runs["tpe"]:
+    tpe_runs = [json.loads(f.read_text()) for f in sorted(OUT.glob("tpe_seed*.json"))]
+    if tpe_runs:
         for k in ("seeded", "unseeded"):
-            n = [first_within(r[k], target) for r in runs["tpe"]]
+            n = [first_within(r[k], target) for r in tpe_runs]
             med = statistics.median(x if x is not None else 10**6 for x in n)
             print(f"TPE {k}: trials to within 1 point per seed {n} -> median {med if med < 10**6 else 'not reached'}")
-    if runs["prune"]:
-        for k in ("hyperband", "none"):
-            epochs = [sum(t["epochs"] for t in r[k]) for r in runs["prune"]]
-            best = [max(t["best_val_acc"] for t in r[k]) for r in runs["prune"]]
-            print(
-                f"{k}: total epochs per seed {epochs} (median {statistics.median(epochs)}), best val acc per seed {best} (median {statistics.median(best):.4f})"
-            )
+    for epochs in sorted({int(f.name.split("_e")[-1].split("_")[0]) for f in OUT.glob("prune_*_e*_seed*.json")}):
+        prune = {arm: [json.loads(f.read_text()) for f in sorted(OUT.glob(f"prune_{arm}_e{epochs}_seed*.json"))] for arm in PRUNE_ARMS}
+        none = statistics.median(r["epochs"] for r in prune["none"])
+        print(f"\nfull runs of {epochs} epochs, 30 trials")
+        print("| arm | total epochs per seed | median | fewer than none | full runs | best val acc per seed | median | test acc of that trial | median |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for arm, rs in prune.items():
+            if rs:
+                ep, val, test, full = ([x[k] for x in rs] for k in ("epochs", "best_val_acc", "test_acc_of_best", "full_runs"))
+                print(f"| {arm} | {', '.join(map(str, ep))} | {statistics.median(ep)} | {none / statistics.median(ep):.2f}x | {statistics.median(full)} | "
+                      f"{', '.join(f'{v:.4f}' for v in val)} | {statistics.median(val):.4f} | {', '.join(f'{v:.3f}' for v in test)} | "
+                      f"{statistics.median(test):.3f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

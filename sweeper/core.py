@@ -6,6 +6,12 @@ outcome back and tell the study. Diverged runs become PRUNED (worse than any
 completed trial for the sampler) with the reason in user attrs; a raising job
 becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a
 job dies.
+
+With ``rungs`` (e.g. ``[1, 3]`` epochs) a trial first trains short *complete* runs: the
+sweeper reports each run's objective at step = its budget and asks the pruner whether to
+promote the trial to the next, longer run; only survivors train the full run. Cutting a
+one-cycle run early judges it mid-cycle, where small peaks look best; a short complete
+cycle is the fair comparison (bench/bench_search.py measures both).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import FloatDistribution
+from optuna.pruners import NopPruner
 from optuna.trial import TrialState
 
 from sweeper import seeding
@@ -57,8 +64,13 @@ class SweeperCore:
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
+        from hydra.types import HydraContext
+
+        from sweeper.compose import CachedConfigLoader
 
         self.config = config
+        if self.conf.get("compose_cache", True):  # compose once per shape of overrides, not once per job
+            hydra_context = HydraContext(config_loader=CachedConfigLoader(hydra_context.config_loader), callbacks=hydra_context.callbacks)
         self.hydra_context = hydra_context
         self.launcher: Launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context, task_function=task_function)
         self.sweep_dir = Path(config.hydra.sweep.dir)
@@ -115,6 +127,7 @@ class SweeperCore:
         is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
         sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
         pruner = c["pruner"]
+        self.budgets = self._budgets(task_cfg, space, objectives, pruner)
         study, resumed = open_study(
             name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=pruner
         )
@@ -125,8 +138,27 @@ class SweeperCore:
             study.set_user_attr("bounds", seed_info)
             if seed_info.get("suggested_max_lr") is not None:
                 study.enqueue_trial({c["seed_param"]: seed_info["suggested_max_lr"]}, user_attrs={"enqueued_from": "range test suggestion"})
-        self._loop(study, storage, space, fixed, objectives, name)
+        self._loop(study, space, fixed, objectives, name)
         write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), fixed)
+
+    def _budgets(self, task_cfg: DictConfig, space: dict, objectives: dict[str, str], pruner: Any) -> list[int]:
+        """``[*rungs, full]`` values of ``rung_key`` a trial trains with, or [] (report every epoch)."""
+        rungs, key = list(self.conf.get("rungs") or []), self._key
+        if not rungs:
+            return []
+        full = OmegaConf.select(task_cfg, key)
+        if not isinstance(full, int) or key in space:
+            raise SweepError(f"hydra.sweeper.rung_key={key!r} must name a fixed int setting of the task (got {full!r}{', searched' if key in space else ''}).")
+        if not all(isinstance(r, int) for r in rungs) or rungs != sorted(set(rungs)) or rungs[0] < 1:
+            raise SweepError(f"hydra.sweeper.rungs must be increasing ints >= 1, got {rungs}.")
+        if rungs[-1] >= full:  # e.g. the preset's [1, 3] with epochs=3: those runs would be the full one
+            log.info(f"rungs {[r for r in rungs if r >= full]} are not shorter than {key}={full}: dropped")
+            rungs = [r for r in rungs if r < full]
+        if len(objectives) != 1:
+            raise SweepError("hydra.sweeper.rungs needs a single objective: Optuna prunes single-objective studies only.")
+        if isinstance(pruner, NopPruner):
+            raise SweepError("hydra.sweeper.rungs needs a pruner: hydra/sweeper/pruner=successive_halving | hyperband | median.")
+        return [*rungs, full]
 
     def _seed(self, space: dict, task_cfg: DictConfig, storage: Any, name: str) -> dict | None:
         """Bounds for ``seed_param`` from a range test; explicit user bounds win; a resumed
@@ -152,51 +184,77 @@ class SweeperCore:
 
     # --- the loop ---
 
-    def _loop(self, study: optuna.Study, storage: Any, space: dict, fixed: list[str], objectives: dict[str, str], name: str) -> None:
+    def _loop(self, study: optuna.Study, space: dict, fixed: list[str], objectives: dict[str, str], name: str) -> None:
         n_trials, n_jobs = int(self.conf["n_trials"]), int(self.conf["n_jobs"])
         self.finished = self.failed = 0
-        while True:
-            done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)))
-            remaining = n_trials - done
-            if remaining <= 0 or _grid_exhausted(study):
-                break
-            batch: list[optuna.Trial] = []
-            told: set[int] = set()
-            try:
-                self._run_batch(study, batch, told, min(n_jobs, remaining), space, fixed, objectives, name)
-            except KeyboardInterrupt:  # Ctrl-C anywhere in a batch: no trial of it stays RUNNING
-                self._fail(study, [t for t in batch if t.number not in told], "interrupted", "sweep interrupted (Ctrl-C)")
-                raise
-            self._check_failure_rate(name)
+        self.open: dict[int, optuna.Trial] = {}  # asked and not told yet: failed if the sweep stops
+        self.spent: dict[int, int] = {}  # rung mode: each trial's epochs (rung_key) over its runs
+        promoted: list[tuple[optuna.Trial, int]] = []  # (trial, rung) waiting for its next, longer run
+        me = worker_id()
+        try:
+            while True:
+                batch, promoted = promoted[:n_jobs], promoted[n_jobs:]  # survivors first, as in ASHA
+                done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)))
+                new = 0 if _grid_exhausted(study) else min(n_jobs - len(batch), n_trials - done)
+                if not batch and new <= 0:
+                    break
+                for _ in range(max(new, 0)):
+                    trial = study.ask(fixed_distributions=space)
+                    trial.set_user_attr("worker", me)
+                    self.open[trial.number] = trial
+                    batch.append((trial, 0))
+                promoted += self._run_batch(study, batch, fixed, objectives, name)
+                self._check_failure_rate(name)
+        except BaseException as e:  # Ctrl-C, a stop on failures, a crash: no trial of ours stays RUNNING
+            reason = "sweep interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"sweep stopped: {type(e).__name__}: {e}"[:500]
+            self._fail(study, list(self.open.values()), "interrupted", reason)
+            raise
 
     def _run_batch(
-        self, study: optuna.Study, batch: list, told: set[int], size: int, space: dict, fixed: list[str], objectives: dict[str, str], name: str
-    ) -> None:
-        """Ask ``size`` trials into ``batch``, launch them, tell each outcome (numbers into ``told``)."""
-        me = worker_id()
-        for _ in range(size):
-            trial = study.ask(fixed_distributions=space)
-            batch.append(trial)
-            trial.set_user_attr("worker", me)
-        overrides = [self._job_overrides(t, fixed, name, objectives) for t in batch]
+        self, study: optuna.Study, batch: list[tuple[optuna.Trial, int]], fixed: list[str], objectives: dict[str, str], name: str
+    ) -> list[tuple[optuna.Trial, int]]:
+        """Launch one job per (trial, rung), tell each finished trial; return the promoted ones."""
+        overrides = [self._job_overrides(t, rung, fixed, name, objectives) for t, rung in batch]
+        trials = [t for t, _ in batch]
         try:
-            returns = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
+            returns = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
         except Exception as e:  # the launcher lost the batch (e.g. a worker process was killed)
-            self._fail(study, batch, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
-            told.update(t.number for t in batch)
-            self.finished += len(batch)
-            self.failed += len(batch)
-            log.error(f"trials {[t.number for t in batch]} failed in the launcher: {type(e).__name__}: {e}")
-            return
-        for t, ret in zip(batch, returns, strict=True):
+            log.error(f"trials {[t.number for t in trials]} failed in the launcher: {type(e).__name__}: {e}")
+            self._fail(study, trials, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
+            return []
+        promoted = []
+        for (t, rung), ret in zip(batch, returns, strict=True):
             outcome = self._outcome(ret, objectives)
-            for k, v in outcome.attrs.items():
-                t.set_user_attr(k, v)
-            _tell(study, t, outcome.values, outcome.state)
-            told.add(t.number)
-            self.finished += 1
-            self.failed += outcome.state == TrialState.FAIL
-            log.info(f"trial {t.number}: {outcome.attrs.get('status')} {outcome.values or ''} {outcome.attrs.get('reason') or ''}".rstrip())
+            if self.budgets:
+                self.spent[t.number] = self.spent.get(t.number, 0) + (outcome.attrs.get("epochs") or 0)
+                outcome.attrs["epochs_total"] = self.spent[t.number]
+                if rung < len(self.budgets) - 1 and outcome.state == TrialState.COMPLETE and self._survives(t, rung, outcome):
+                    promoted.append((t, rung + 1))
+                    continue
+            self._finish(study, t, outcome)
+        return promoted
+
+    def _survives(self, trial: optuna.Trial, rung: int, outcome: Outcome) -> bool:
+        """Report a short run's objective at step = its budget; the pruner promotes or prunes."""
+        budget, value = self.budgets[rung], outcome.values[0]
+        trial.report(value, budget)
+        trial.set_user_attr("heartbeat", time.time())
+        if not trial.should_prune():
+            log.info(f"trial {trial.number}: {self._key}={budget} -> {value:.4g}, promoted to {self._key}={self.budgets[rung + 1]}")
+            return True
+        outcome.state, outcome.values = TrialState.PRUNED, None
+        outcome.attrs.update(status="pruned", reason=f"pruned by {type(trial.study.pruner).__name__} after the {self._key}={budget} run ({value:.4g})")
+        return False
+
+    def _finish(self, study: optuna.Study, trial: optuna.Trial, outcome: Outcome) -> None:
+        for k, v in outcome.attrs.items():
+            trial.set_user_attr(k, v)
+        _tell(study, trial, outcome.values, outcome.state)
+        self.open.pop(trial.number, None)
+        self.finished += 1
+        self.failed += outcome.state == TrialState.FAIL
+        a = outcome.attrs
+        log.info(f"trial {trial.number}: {a.get('status')} {outcome.values or ''} {a.get('reason') or ''}".rstrip())
 
     def _check_failure_rate(self, name: str) -> None:
         failed, finished = self.failed, self.finished
@@ -207,17 +265,24 @@ class SweeperCore:
                 f"see the trials' 'reason' user attrs in study {name!r}."
             )
 
-    @staticmethod
-    def _fail(study: optuna.Study, batch: list[optuna.Trial], status: str, reason: str) -> None:
-        for t in batch:
-            t.set_user_attr("status", status)
-            t.set_user_attr("reason", reason)
-            _tell(study, t, None, TrialState.FAIL)
+    def _fail(self, study: optuna.Study, trials: list[optuna.Trial], status: str, reason: str) -> None:
+        for t in trials:
+            self._finish(study, t, Outcome(TrialState.FAIL, None, {"status": status, "reason": reason}))
 
-    def _job_overrides(self, trial: optuna.Trial, fixed: list[str], name: str, objectives: dict[str, str]) -> list[str]:
+    @property
+    def _key(self) -> str:
+        return self.conf.get("rung_key") or "epochs"
+
+    def _job_overrides(self, trial: optuna.Trial, rung: int, fixed: list[str], name: str, objectives: dict[str, str]) -> list[str]:
         searched = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
-        trial.set_user_attr("overrides", fixed + searched)
-        trial.set_user_attr("replay", replay_command(fixed + searched))  # this trial, by hand
+        if rung == 0:
+            trial.set_user_attr("overrides", fixed + searched)
+            trial.set_user_attr("replay", replay_command(fixed + searched))  # this trial, by hand
+        if self.budgets:  # rung mode: plain complete runs, the sweeper reports their results
+            if rung == len(self.budgets) - 1:
+                return [*fixed, *searched, f"hydra.sweep.subdir={trial.number}"]
+            b, own = self.budgets[rung], [o for o in fixed if o.split("=", 1)[0].lstrip("+~") != self._key]
+            return [*own, *searched, f"{self._key}={b}", f"hydra.sweep.subdir={trial.number}-{self._key}{b}"]
         bridge = [
             f"+trial.number={trial.number}",
             f"+trial.study={name}",

@@ -150,6 +150,51 @@ def test_pruning_stops_losing_trials_early(tmp_path):
     assert all(len(t.intermediate_values) == 10 for t in trials if t.state == TrialState.COMPLETE)
 
 
+def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(tmp_path):
+    p = sweep(
+        tmp_path, "hydra.sweeper.n_trials=10", "hydra.sweeper.n_jobs=2", "hydra.sweeper.rungs=[1,3]", "epochs=9",
+        "hydra/sweeper/pruner=successive_halving", "hydra.sweeper.pruner.min_resource=1", "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=0", "x=interval(-1, 1)",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 10 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert pruned and complete
+    for t in trials:  # each rung is its own complete run, in its own job dir, reported at step = its epochs
+        steps = sorted(t.intermediate_values)
+        assert steps in ([1], [1, 3])
+        runs = steps + [9] * (t.state == TrialState.COMPLETE)
+        assert t.user_attrs["epochs_total"] == sum(runs)
+        for e in runs:
+            job = tmp_path / "sweep" / (str(t.number) if e == 9 else f"{t.number}-epochs{e}")
+            assert json.loads((job / "summary.json").read_text())["epochs"] == e
+            if e < 9:  # the short run's own result is what the pruner saw
+                assert t.intermediate_values[e] == pytest.approx(json.loads((job / "summary.json").read_text())["value"])
+    for t in pruned:
+        assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)]) and "run (" in t.user_attrs["reason"]
+    for t in complete:
+        assert sorted(t.intermediate_values) == [1, 3] and t.user_attrs["job_dir"].endswith(f"sweep/{t.number}")
+    assert "epochs=1" not in " ".join(load(tmp_path).best_trial.user_attrs["overrides"]), "the replay is the full run"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["hydra.sweeper.rungs=[1,3]"], "needs a pruner"),
+        (["hydra.sweeper.rungs=[3,1]", "hydra/sweeper/pruner=median"], "increasing ints >= 1"),
+        (["hydra.sweeper.rungs=[0,3]", "hydra/sweeper/pruner=median"], "increasing ints >= 1"),
+        (["hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "epochs=range(5,9)"], "rung_key='epochs' must name a fixed int"),
+        (["hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "+hydra.sweeper.objectives={value: minimize, y: minimize}"], "single objective"),
+    ],
+)
+def test_bad_rungs_are_one_line_errors_before_any_trial(tmp_path, args, message):
+    p = sweep(tmp_path, "x=interval(0, 1)", "epochs=9", *args)
+    assert p.returncode == 2 and message in p.stderr.strip().splitlines()[-1], p.stderr
+    assert not (tmp_path / "sweep" / "0").exists()
+
+
 def test_study_with_other_space_or_direction_is_refused(tmp_path):
     assert sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)").returncode == 0
     p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 2)")

@@ -111,8 +111,11 @@ class SupersweepSweeperConf:
     range_test: str | None = None  # null | auto | path to range_test.json or its run dir: bounds for seed_param
     range_test_overrides: list[str] = field(default_factory=list)  # e.g. "hydra.sweeper.range_test_overrides=['num_iter=200']" with range_test=auto
     seed_param: str = "max_lr"
+    rungs: list[int] = field(default_factory=list)  # e.g. [1, 3]: short complete runs (rung_key=1, 3) the pruner promotes from; []: prune per epoch
+    rung_key: str = "epochs"  # the task setting a rung shortens; the full run uses the task's own value
     max_failure_rate: float = 0.5  # stop when failed / finished trials exceeds this
     retry_failed: bool = False  # on resume, re-enqueue trials a dead sweep left RUNNING
+    compose_cache: bool = True  # compose a job's config once per shape of overrides, then set values (tests/test_compose.py)
     stale_after_s: float = 900.0  # a RUNNING trial of another host with no heartbeat this long is dead
 
 
