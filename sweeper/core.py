@@ -278,19 +278,20 @@ class SweeperCore:
         if rung == 0:
             trial.set_user_attr("overrides", fixed + searched)
             trial.set_user_attr("replay", replay_command(fixed + searched))  # this trial, by hand
-        if self.budgets:  # rung mode: plain complete runs, the sweeper reports their results
-            if rung == len(self.budgets) - 1:
-                return [*fixed, *searched, f"hydra.sweep.subdir={trial.number}"]
-            b, own = self.budgets[rung], [o for o in fixed if o.split("=", 1)[0].lstrip("+~") != self._key]
-            return [*own, *searched, f"{self._key}={b}", f"hydra.sweep.subdir={trial.number}-{self._key}{b}"]
         bridge = [
             f"+trial.number={trial.number}",
             f"+trial.study={name}",
             f"+trial.storage={self.raw_storage}",
             f"+trial.metric={next(iter(objectives))}",
-            f"hydra.sweep.subdir={trial.number}",  # job dirs never collide, across workers and resumes
         ]
-        return fixed + searched + bridge
+        if not self.budgets:
+            return [*fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]  # job dirs never collide, across workers and resumes
+        # rung mode: complete runs that only heartbeat; the sweeper reports each run's result
+        bridge.append("+trial.report=false")
+        if rung == len(self.budgets) - 1:
+            return [*fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]
+        b, own = self.budgets[rung], [o for o in fixed if o.split("=", 1)[0].lstrip("+~") != self._key]
+        return [*own, *searched, f"{self._key}={b}", *bridge, f"hydra.sweep.subdir={trial.number}-{self._key}{b}"]
 
     def _outcome(self, ret: JobReturn, objectives: dict[str, str]) -> Outcome:
         job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None

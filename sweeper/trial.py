@@ -29,17 +29,18 @@ def worker_id() -> str:
 
 
 class Reporter:
-    """Epoch callback: ``trial.report(value, epoch)``, heartbeat, ``should_prune()`` -> StopTraining."""
+    """Epoch callback: heartbeat, then ``trial.report(value, epoch)`` and ``should_prune()`` ->
+    StopTraining (only the heartbeat in rung mode, where the sweeper reports each whole run)."""
 
-    def __init__(self, trial: optuna.trial.Trial, metric: str, single_objective: bool) -> None:
-        self.trial, self.single = trial, single_objective
+    def __init__(self, trial: optuna.trial.Trial, metric: str, single_objective: bool, report: bool = True) -> None:
+        self.trial, self.single, self.report = trial, single_objective, report
         self.key, self.combine = EPOCH_VALUE.get(metric, (metric, None))
         self.value: float | None = None
 
     def __call__(self, m: dict) -> None:
         self.trial.set_user_attr("heartbeat", time.time())
         v = m.get(self.key)
-        if not self.single or v is None or not math.isfinite(v):
+        if not self.report or not self.single or v is None or not math.isfinite(v):
             return
         self.value = v if self.combine is None or self.value is None else self.combine(self.value, v)
         self.trial.report(self.value, m["epoch"])
@@ -60,4 +61,4 @@ def trial_callbacks(cfg: DictConfig) -> list[Callable[[dict], None]]:
     storage = open_storage(t.storage)
     study = optuna.load_study(study_name=t.study, storage=storage, pruner=pruner)
     trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(t.study), int(t.number))
-    return [Reporter(optuna.trial.Trial(study, trial_id), str(t.metric), len(study.directions) == 1)]
+    return [Reporter(optuna.trial.Trial(study, trial_id), str(t.metric), len(study.directions) == 1, bool(t.get("report", True)))]

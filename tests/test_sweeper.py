@@ -177,6 +177,7 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
     for t in complete:
         assert sorted(t.intermediate_values) == [1, 3] and t.user_attrs["job_dir"].endswith(f"sweep/{t.number}")
     assert "epochs=1" not in " ".join(load(tmp_path).best_trial.user_attrs["overrides"]), "the replay is the full run"
+    assert all("heartbeat" in t.user_attrs for t in trials), "rung runs heartbeat (a resume on another host sees them alive)"
 
 
 @pytest.mark.parametrize(
