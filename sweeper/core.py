@@ -248,7 +248,8 @@ class SweeperCore:
 
     def _finish(self, study: optuna.Study, trial: optuna.Trial, outcome: Outcome) -> None:
         for k, v in outcome.attrs.items():
-            trial.set_user_attr(k, v)
+            if v is not None:  # each attr is its own storage write; absent reads as None anyway
+                trial.set_user_attr(k, v)
         _tell(study, trial, outcome.values, outcome.state)
         self.open.pop(trial.number, None)
         self.finished += 1
