@@ -39,7 +39,9 @@ def test_make_demo_runs_the_main_job(tmp_path):
     """``make demo`` in its cheap form: the same target (range test -> sweep -> report), 3 short trials."""
     venv = os.path.dirname(os.path.dirname(sys.executable))
     db = f"sqlite:///{tmp_path / 'optuna.db'}"
-    args = f"ARGS=hydra.sweeper.n_trials=3 epochs=2 hydra.sweeper.storage={db} hydra.sweep.dir={tmp_path / 'sweep'}"
+    # no pruning here, so all 3 trials complete and the LR x WD map has points (rungs: test_sweeper.py)
+    sweep = f"hydra.sweeper.n_trials=3 epochs=2 hydra.sweeper.rungs=[] hydra/sweeper/pruner=none hydra.sweeper.storage={db}"
+    args = f"ARGS={sweep} hydra.sweep.dir={tmp_path / 'sweep'}"
     report_args = f"REPORT_ARGS=storage={db} hydra.run.dir={tmp_path / 'report'} images=false"
     p = subprocess.run(["make", "demo", f"VENV={venv}", args, report_args], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr

@@ -83,7 +83,7 @@ class MedianPrunerConf:
 @dataclass
 class SuccessiveHalvingPrunerConf:
     _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
-    min_resource: Any = "auto"
+    min_resource: Any = 1  # rungs at 1, 3, 9, ... steps; Optuna's "auto" promotes everything until a trial completes
     reduction_factor: int = 3
     min_early_stopping_rate: int = 0
 
