@@ -37,16 +37,16 @@ class CachedConfigLoader(ConfigLoader):
 
     def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
         parsed = self.parser.parse_overrides(list(sweep_overrides))
-        shape = tuple(o.key_or_group if self._patchable(o) else o.input_line for o in parsed)
+        patch = [o for o in parsed if self._patchable(o)]  # judged once per job: parsing values is not free
+        shape = tuple(o.key_or_group if o in patch else o.input_line for o in parsed)
         template = self.templates.get(shape)
         if template is None:
             cfg = self.inner.load_sweep_config(master_config, list(sweep_overrides))
             self.templates[shape] = copy.deepcopy(cfg)
             return cfg
         cfg = copy.deepcopy(template)
-        for o in parsed:
-            if self._patchable(o):
-                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True, force_add=True)
+        for o in patch:
+            OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True, force_add=True)
         app = [o for o in parsed if not o.is_hydra_override()]
         job = cfg.hydra.job.config.override_dirname
         with open_dict(cfg.hydra):
