@@ -127,6 +127,7 @@ def prune_arm(seed: int, arm: str, epochs: int, range_test_dir: Path, tmp: Path,
     trials = optuna.load_study(study_name="b", storage=url).trials
     best = max((t for t in trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: t.value)
     return {
+        "timeline": timeline(tmp / f"{arm}{seed}"),
         "epochs": sum(t.user_attrs.get("epochs_total", t.user_attrs.get("epochs") or 0) for t in trials),
         "full_runs": sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials),
         "best_val_acc": best.value,
@@ -135,12 +136,30 @@ def prune_arm(seed: int, arm: str, epochs: int, range_test_dir: Path, tmp: Path,
     }
 
 
+def timeline(sweep_dir: Path) -> list[list[float]]:
+    """[epochs spent so far, best val acc of a full run so far] after each run (rung or full),
+    in the order the runs finished: what a search had spent when it first reached a value."""
+    runs = sorted((f.stat().st_mtime, f.parent.name, json.loads(f.read_text())) for f in sweep_dir.glob("*/summary.json"))
+    spent, best, out = 0, 0.0, []
+    for _, name, s in runs:
+        spent += s.get("epochs") or 0
+        if name.isdigit() and s.get("status") == "completed":  # a full run (rung runs are N-epochsK)
+            best = max(best, s.get("best_val_acc") or 0.0)
+        out.append([spent, best])
+    return out
+
+
+def epochs_to(tl: list[list[float]], target: float) -> int | None:
+    return next((int(e) for e, b in tl if b >= target), None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("part", choices=["grid", "tpe", "prune", "report"])
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=15, help="prune: epochs of a full run")
+    ap.add_argument("--prune-trials", type=int, default=30, help="prune: trials per sweep (results of other counts are kept apart: <arm>_t<n>)")
     ap.add_argument("--arms", nargs="*", default=None, help="tpe: seeded/unseeded; prune: " + "/".join(PRUNE_ARMS))
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -156,8 +175,9 @@ def main() -> None:
                 range_test(cfg(name="range_test"), rt)
             for s in a.seeds:
                 for arm in a.arms or list(PRUNE_ARMS):
-                    res = prune_arm(s, arm, a.epochs, rt, tmp)
-                    (OUT / f"prune_{arm}_e{a.epochs}_seed{s}.json").write_text(json.dumps(res))
+                    res = prune_arm(s, arm, a.epochs, rt, tmp, a.prune_trials)
+                    label = arm if a.prune_trials == 30 else f"{arm}_t{a.prune_trials}"
+                    (OUT / f"prune_{label}_e{a.epochs}_seed{s}.json").write_text(json.dumps(res))
                     print("prune seed", s, arm, res, flush=True)
         elif a.part == "tpe":
             b = seeded_bounds(tmp)
@@ -198,9 +218,10 @@ def report() -> None:
             med = statistics.median(x if x is not None else 10**6 for x in n)
             print(f"TPE {k}: trials to within 1 point per seed {n} -> median {med if med < 10**6 else 'not reached'}")
     for epochs in sorted({int(f.name.split("_e")[-1].split("_")[0]) for f in OUT.glob("prune_*_e*_seed*.json")}):
-        prune = {arm: [json.loads(f.read_text()) for f in sorted(OUT.glob(f"prune_{arm}_e{epochs}_seed*.json"))] for arm in PRUNE_ARMS}
+        labels = sorted({f.name.split(f"_e{epochs}_")[0][len("prune_") :] for f in OUT.glob(f"prune_*_e{epochs}_seed*.json")}, key=lambda x: x != "none")
+        prune = {arm: [json.loads(f.read_text()) for f in sorted(OUT.glob(f"prune_{arm}_e{epochs}_seed*.json"))] for arm in labels}
         none = statistics.median(r["epochs"] for r in prune["none"])
-        print(f"\nfull runs of {epochs} epochs, 30 trials")
+        print(f"\nfull runs of {epochs} epochs, 30 trials (<arm>_t<n>: n trials)")
         print("| arm | total epochs per seed | median | fewer than none | full runs | best val acc per seed | median | test acc of that trial | median |")
         print("|---|---|---|---|---|---|---|---|---|")
         for arm, rs in prune.items():
@@ -209,6 +230,21 @@ def report() -> None:
                 print(f"| {arm} | {', '.join(map(str, ep))} | {statistics.median(ep)} | {none / statistics.median(ep):.2f}x | {statistics.median(full)} | "
                       f"{', '.join(f'{v:.4f}' for v in val)} | {statistics.median(val):.4f} | {', '.join(f'{v:.3f}' for v in test)} | "
                       f"{statistics.median(test):.3f} |")  # fmt: skip
+        timed = {arm: rs for arm, rs in prune.items() if rs and all("timeline" in r for r in rs)}
+        if "none" in timed:
+            # equal best accuracy as in part (1): epochs each search spends before a full run comes within 1 point of
+            # the best the unpruned search finds (median over seeds)
+            target = statistics.median(r["best_val_acc"] for r in timed["none"]) - 0.01
+            print(f"\nepochs until a full run reaches val acc >= {target:.4f} (1 point below the unpruned median best)")
+            print("| arm | epochs per seed | median | fewer than none |")
+            print("|---|---|---|---|")
+            base = None
+            for arm, rs in timed.items():
+                n = [epochs_to(r["timeline"], target) for r in rs]
+                med = statistics.median(x if x is not None else 10**6 for x in n)
+                base = base or med
+                print(f"| {arm} | {', '.join(str(x) if x is not None else 'never' for x in n)} | {med if med < 10**6 else 'not reached'} | "
+                      f"{base / med:.2f}x |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -63,16 +63,20 @@ class SweeperCore:
         self.conf = conf
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
         from hydra.core.plugins import Plugins
         from hydra.types import HydraContext
 
         from sweeper.compose import CachedConfigLoader
+        from sweeper.launch import LeanLauncher
 
         self.config = config
         if self.conf.get("compose_cache", True):  # compose once per shape of overrides, not once per job
             hydra_context = HydraContext(config_loader=CachedConfigLoader(hydra_context.config_loader), callbacks=hydra_context.callbacks)
         self.hydra_context = hydra_context
         self.launcher: Launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context, task_function=task_function)
+        if self.conf.get("lean_launch", True) and type(self.launcher) is BasicLauncher:  # the same jobs with fewer config copies
+            self.launcher = LeanLauncher.like(self.launcher)
         self.sweep_dir = Path(config.hydra.sweep.dir)
         # the storage as written (``${oc.env:...}`` stays a placeholder in job overrides)
         self.raw_storage = OmegaConf.to_container(config.hydra.sweeper, resolve=False).get("storage")
