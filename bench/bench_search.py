@@ -50,10 +50,10 @@ def cfg(*overrides: str, name: str = "train"):
         return compose(name, overrides=[*BASE, *(["epochs=10"] if name == "train" else []), *overrides])
 
 
-def trial_run(max_lr: float, wd: float, tmp: Path) -> dict:
+def trial_run(max_lr: float, wd: float, tmp: Path, epochs: int = 10) -> dict:
     out = tmp / f"lr{max_lr:.3e}_wd{wd:.3e}_{np.random.randint(1 << 30)}"
     max_lr, wd = float(max_lr), float(wd)  # numpy 2 reprs as np.float64(...), not an override value
-    run(cfg(f"max_lr={max_lr!r}", f"wd={wd!r}"), out)
+    run(cfg(f"max_lr={max_lr!r}", f"wd={wd!r}", f"epochs={epochs}"), out)
     s = json.loads((out / "summary.json").read_text())
     return {"max_lr": max_lr, "wd": wd, "best_val_acc": s["best_val_acc"] or 0.0, "epochs": s["epochs"], "status": s["status"]}
 
@@ -153,9 +153,31 @@ def epochs_to(tl: list[list[float]], target: float) -> int | None:
     return next((int(e) for e, b in tl if b >= target), None)
 
 
+def fidelity(tmp: Path, full: int, points: int = 24, rungs: tuple[int, ...] = (1, 3)) -> None:
+    """How well short complete runs rank trials by their full-run accuracy (Spearman), with the
+    weight decay as sampled and scaled by full/rung (the same total decay, lr x wd x steps)."""
+    from scipy.stats import spearmanr
+
+    b = json.loads((OUT / "bounds.json").read_text())
+    rng = np.random.default_rng(0)
+    pts = [(float(np.exp(rng.uniform(*np.log([b["low"], b["high"]])))), float(np.exp(rng.uniform(*np.log(WD))))) for _ in range(points)]
+    rows = []
+    for lr, wd in pts:
+        row = {"max_lr": lr, "wd": wd, "full": trial_run(lr, wd, tmp, full)["best_val_acc"]}
+        for r in rungs:
+            row[f"r{r}"] = trial_run(lr, wd, tmp, r)["best_val_acc"]
+            row[f"r{r}_wd_scaled"] = trial_run(lr, wd * full / r, tmp, r)["best_val_acc"]
+        rows.append(row)
+        print(row, flush=True)
+    (OUT / f"fidelity_e{full}.json").write_text(json.dumps(rows))
+    for k in rows[0]:
+        if k.startswith("r"):
+            print(f"{k}: Spearman vs the {full}-epoch run {spearmanr([r[k] for r in rows], [r['full'] for r in rows])[0]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("part", choices=["grid", "tpe", "prune", "report"])
+    ap.add_argument("part", choices=["grid", "tpe", "prune", "fidelity", "report"])
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=15, help="prune: epochs of a full run")
@@ -169,6 +191,8 @@ def main() -> None:
         tmp = Path(d)
         if a.part == "grid":
             grid(tmp)
+        elif a.part == "fidelity":
+            fidelity(tmp, a.epochs)
         elif a.part == "prune":
             rt = OUT / "range_test"
             if not (rt / "range_test.json").exists():

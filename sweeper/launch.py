@@ -1,15 +1,16 @@
-"""Hydra's BasicLauncher with one copy of a job's config instead of four.
+"""Hydra's BasicLauncher without copying a job's config.
 
 ``hydra.core.utils.run_job`` copies the ``hydra`` node (the bulk of a config: help texts,
-logging, launcher and sweeper settings) four times per job: two ``HydraConfig.set_config``
-calls, a deep copy of the whole config to cut ``hydra`` off for the task, and a deep copy
-of the Hydra config for the ``JobReturn``. Each is ~5 ms on this box, more than a no-op
-trial's own cost. This launcher runs the same steps in the same order - job dir, chdir
-when ``hydra.job.chdir``, job logging, the three ``.hydra/*.yaml`` files, ``env_set``,
-callbacks, the same ``JobReturn`` - with one ``set_config``, its runtime output dir set in
-place, the task's config copied without the ``hydra`` node, and the ``.hydra/*.yaml``
-files emitted by libyaml. tests/test_launch.py checks the job dirs, files and returns
-equal BasicLauncher's.
+logging, launcher and sweeper settings; ~8 ms a copy here, more than a no-op trial's own
+work) four times per job: two ``HydraConfig.set_config`` calls, a deep copy of the whole
+config to cut ``hydra`` off for the task, and one more for the ``JobReturn``. Every job
+config this launcher gets is its own (a fresh compose, or the compose cache's copy), so it
+runs the same steps in the same order - job dir, chdir when ``hydra.job.chdir``, job
+logging, the three ``.hydra/*.yaml`` files, ``env_set``, callbacks, ``JobReturn`` - with
+``HydraConfig`` holding that config itself, the task's config copied without the ``hydra``
+node, and the YAML emitted by libyaml. One difference: ``JobReturn.hydra_cfg`` is the
+job's whole config, not a copy holding only its ``hydra`` node. tests/test_launch.py checks
+the job dirs, files and returns against BasicLauncher's.
 """
 
 from __future__ import annotations
@@ -61,19 +62,20 @@ def run_job(hydra_context: HydraContext, task_function: TaskFunction, config: Di
     for a ``config`` this job owns (a fresh compose, or the compose cache's copy)."""
     old_cwd, hydra_config = os.getcwd(), HydraConfig.instance()
     orig_hydra_cfg = hydra_config.cfg
-    hydra_config.set_config(config)  # the one copy; ${hydra:...} in the sweep dir or subdir reads it
+    # set_config would copy the hydra node; HydraConfig.get() (and ${hydra:...}) read cfg.hydra, and this job owns config
+    OmegaConf.set_readonly(config.hydra, True)
+    hydra_config.cfg = config
     output_dir = os.path.join(str(OmegaConf.select(config, "hydra.sweep.dir")), str(OmegaConf.select(config, "hydra.sweep.subdir")))
-    for runtime in (config.hydra.runtime, hydra_config.cfg.hydra.runtime):  # Hydra sets it, then copies again
-        with read_write(runtime), open_dict(runtime):
-            runtime.output_dir = os.path.abspath(output_dir)
+    with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+        config.hydra.runtime.output_dir = os.path.abspath(output_dir)
     chdir = False
     try:
         ret = JobReturn()
         ret.cfg = task_cfg = _without_hydra(config)
-        ret.hydra_cfg = hydra_cfg = hydra_config.cfg  # this job's own copy, dropped from HydraConfig below
+        ret.hydra_cfg = config  # Hydra's holds only the hydra node, a copy; ours holds it in the job's whole config
         ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
         Path(output_dir).mkdir(parents=True, exist_ok=True)
-        chdir = bool(hydra_cfg.hydra.job.chdir)  # None means False since version_base 1.2, the only base we run
+        chdir = bool(config.hydra.job.chdir)  # None means False since version_base 1.2, the only base we run
         if chdir:
             os.chdir(output_dir)
         ret.working_dir = output_dir if chdir else os.getcwd()
@@ -81,9 +83,9 @@ def run_job(hydra_context: HydraContext, task_function: TaskFunction, config: Di
         if config.hydra.output_subdir is not None:
             out = Path(config.hydra.runtime.output_dir) / Path(config.hydra.output_subdir)
             out.mkdir(parents=True, exist_ok=True)
-            for name, node in (("config.yaml", task_cfg), ("hydra.yaml", hydra_cfg), ("overrides.yaml", config.hydra.overrides.task)):
+            for name, node in (("config.yaml", task_cfg), ("hydra.yaml", {"hydra": config.hydra}), ("overrides.yaml", config.hydra.overrides.task)):
                 (out / name).write_text(to_yaml(node), encoding="utf-8")
-        with env_override(hydra_cfg.hydra.job.env_set):
+        with env_override(config.hydra.job.env_set):
             hydra_context.callbacks.on_job_start(config=config, task_function=task_function)
             try:
                 ret.return_value = task_function(task_cfg)
@@ -109,8 +111,11 @@ class _Dumper(getattr(yaml, "CDumper", yaml.Dumper)):  # type: ignore[misc]
 _Dumper.add_representer(str, get_omega_conf_dumper().str_representer)
 
 
-def to_yaml(cfg: DictConfig | ListConfig) -> str:
-    container = OmegaConf.to_container(cfg, enum_to_str=True)
+def to_yaml(cfg: DictConfig | ListConfig | dict[str, DictConfig]) -> str:
+    """``OmegaConf.to_yaml(cfg)``; a dict of configs dumps as the config holding them would."""
+    container = (
+        {k: OmegaConf.to_container(v, enum_to_str=True) for k, v in cfg.items()} if isinstance(cfg, dict) else OmegaConf.to_container(cfg, enum_to_str=True)
+    )
     return yaml.dump(container, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=False)
 
 

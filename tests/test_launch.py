@@ -21,7 +21,11 @@ from sweeper.launch import LeanLauncher
 
 from .conftest import ROOT
 
-JOBS = [["x=0.1", "y=2", "hydra.sweep.subdir=0"], ["x=0.7", "y=3", "hydra.sweep.subdir=a/1"], ["x=3.0", "hydra.sweep.subdir=2"]]
+JOBS = [
+    ["x=0.1", "y=2", "hydra.sweep.subdir=0"],
+    ["x=0.7", "y=3", "hydra.sweep.subdir=a/1"],
+    ["x=3.0", "hydra.sweep.subdir=n${hydra:job.num}"],
+]  # read from this job's own Hydra config
 
 
 def task(cfg):
@@ -56,7 +60,7 @@ def test_lean_launcher_runs_the_jobs_basic_launcher_runs(tmp_path, chdir, loader
     assert os.getcwd() == cwd and os.environ.get("SS_ENV") is None
 
     b_files, l_files = files(tmp_path / "basic"), files(tmp_path / "lean")
-    assert sorted(l_files) == sorted(b_files) and {"0/.hydra/hydra.yaml", "a/1/.hydra/config.yaml", "2/tiny.log"} <= set(l_files)
+    assert sorted(l_files) == sorted(b_files) and {"0/.hydra/hydra.yaml", "a/1/.hydra/config.yaml", "n7/tiny.log"} <= set(l_files)
     assert l_files == b_files
 
     swap = lambda v: str(v).replace(str(tmp_path / "basic"), str(tmp_path / "lean"))  # noqa: E731
@@ -64,7 +68,7 @@ def test_lean_launcher_runs_the_jobs_basic_launcher_runs(tmp_path, chdir, loader
         assert ln.status == b.status and ln.overrides == b.overrides and ln.task_name == b.task_name
         assert swap(b.working_dir) == ln.working_dir
         assert OmegaConf.to_container(ln.cfg) == OmegaConf.to_container(b.cfg) and "hydra" not in ln.cfg
-        assert swap(OmegaConf.to_yaml(b.hydra_cfg)) == OmegaConf.to_yaml(ln.hydra_cfg)
+        assert swap(OmegaConf.to_yaml(b.hydra_cfg.hydra)) == OmegaConf.to_yaml(ln.hydra_cfg.hydra)
         if b.status == JobStatus.COMPLETED:
             want = {k: swap(v) if k in ("out", "cwd") else v for k, v in b.return_value.items()}
             assert ln.return_value == want and ln.return_value["env"] == "on"
