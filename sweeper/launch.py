@@ -113,9 +113,8 @@ _Dumper.add_representer(str, get_omega_conf_dumper().str_representer)
 
 def to_yaml(cfg: DictConfig | ListConfig | dict[str, DictConfig]) -> str:
     """``OmegaConf.to_yaml(cfg)``; a dict of configs dumps as the config holding them would."""
-    container = (
-        {k: OmegaConf.to_container(v, enum_to_str=True) for k, v in cfg.items()} if isinstance(cfg, dict) else OmegaConf.to_container(cfg, enum_to_str=True)
-    )
+    plain = lambda c: OmegaConf.to_container(c, enum_to_str=True)  # noqa: E731
+    container = {k: plain(v) for k, v in cfg.items()} if isinstance(cfg, dict) else plain(cfg)
     return yaml.dump(container, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=False)
 
 

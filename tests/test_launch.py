@@ -24,8 +24,8 @@ from .conftest import ROOT
 JOBS = [
     ["x=0.1", "y=2", "hydra.sweep.subdir=0"],
     ["x=0.7", "y=3", "hydra.sweep.subdir=a/1"],
-    ["x=3.0", "hydra.sweep.subdir=n${hydra:job.num}"],
-]  # read from this job's own Hydra config
+    ["x=3.0", "hydra.sweep.subdir=n${hydra:job.num}"],  # read from this job's own Hydra config
+]
 
 
 def task(cfg):
