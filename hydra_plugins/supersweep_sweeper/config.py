@@ -116,7 +116,7 @@ class SupersweepSweeperConf:
     max_failure_rate: float = 0.5  # stop when failed / finished trials exceeds this
     retry_failed: bool = False  # on resume, re-enqueue trials a dead sweep left RUNNING
     compose_cache: bool = True  # compose a job's config once per shape of overrides, then set values (tests/test_compose.py)
-    lean_launch: bool = True  # with Hydra's basic launcher: the same jobs, one config copy each instead of four (tests/test_launch.py)
+    lean_launch: bool = True  # with Hydra's basic launcher: the same jobs without copying their configs (tests/test_launch.py)
     stale_after_s: float = 900.0  # a RUNNING trial of another host with no heartbeat this long is dead
 
 
