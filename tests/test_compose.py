@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
+
 import pytest
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra._internal.utils import create_config_search_path
@@ -9,7 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from sweeper.compose import CachedConfigLoader
+from sweeper.compose import CachedConfigLoader, _template
 
 from .conftest import ROOT
 
@@ -59,3 +62,17 @@ def test_a_job_of_a_known_shape_is_not_composed_again(loader_and_master, monkeyp
     assert cfg.max_lr == 0.2 and cfg.trial.number == 0
     again = cached.load_sweep_config(master, [o.replace("0.1", "0.3") for o in FIRST])
     assert again.max_lr == 0.3 and cfg.max_lr == 0.2, "each job gets its own copy"
+
+
+@dataclass
+class _Typed:
+    a: int = 1
+
+
+def test_a_config_pickle_cannot_name_is_deep_copied_instead(monkeypatch):
+    """Hydra's plugin scan can import a plugin's config class twice (the joblib launcher's):
+    pickle then refuses the config, and the cache falls back to copying it."""
+    cfg = OmegaConf.create({"hydra": OmegaConf.structured(_Typed), "x": 1})
+    monkeypatch.setattr(sys.modules[__name__], "_Typed", type("_Typed", (), {}))  # the name now means another class
+    template = _template(cfg)
+    assert not isinstance(template, bytes) and template == cfg and template is not cfg
