@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
+from hydra import version
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn, JobRuntime, JobStatus, _flush_loggers, configure_log, env_override, filter_overrides, setup_globals
@@ -75,7 +76,9 @@ def run_job(hydra_context: HydraContext, task_function: TaskFunction, config: Di
         ret.hydra_cfg = config  # Hydra's holds only the hydra node, a copy; ours holds it in the job's whole config
         ret.overrides = OmegaConf.to_container(config.hydra.overrides.task)
         Path(output_dir).mkdir(parents=True, exist_ok=True)
-        chdir = bool(config.hydra.job.chdir)  # None means False since version_base 1.2, the only base we run
+        chdir = config.hydra.job.chdir
+        if chdir is None:  # as Hydra reads it: unset means chdir only for apps on version_base < 1.2
+            chdir = not version.base_at_least("1.2")
         if chdir:
             os.chdir(output_dir)
         ret.working_dir = output_dir if chdir else os.getcwd()
