@@ -181,7 +181,6 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=15, help="prune: epochs of a full run")
-    ap.add_argument("--prune-trials", type=int, default=30, help="prune: trials per sweep (results of other counts are kept apart: <arm>_t<n>)")
     ap.add_argument("--arms", nargs="*", default=None, help="tpe: seeded/unseeded; prune: " + "/".join(PRUNE_ARMS))
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -199,9 +198,8 @@ def main() -> None:
                 range_test(cfg(name="range_test"), rt)
             for s in a.seeds:
                 for arm in a.arms or list(PRUNE_ARMS):
-                    res = prune_arm(s, arm, a.epochs, rt, tmp, a.prune_trials)
-                    label = arm if a.prune_trials == 30 else f"{arm}_t{a.prune_trials}"
-                    (OUT / f"prune_{label}_e{a.epochs}_seed{s}.json").write_text(json.dumps(res))
+                    res = prune_arm(s, arm, a.epochs, rt, tmp)
+                    (OUT / f"prune_{arm}_e{a.epochs}_seed{s}.json").write_text(json.dumps(res))
                     print("prune seed", s, arm, res, flush=True)
         elif a.part == "tpe":
             b = seeded_bounds(tmp)
@@ -242,10 +240,9 @@ def report() -> None:
             med = statistics.median(x if x is not None else 10**6 for x in n)
             print(f"TPE {k}: trials to within 1 point per seed {n} -> median {med if med < 10**6 else 'not reached'}")
     for epochs in sorted({int(f.name.split("_e")[-1].split("_")[0]) for f in OUT.glob("prune_*_e*_seed*.json")}):
-        labels = sorted({f.name.split(f"_e{epochs}_")[0][len("prune_") :] for f in OUT.glob(f"prune_*_e{epochs}_seed*.json")}, key=lambda x: x != "none")
-        prune = {arm: [json.loads(f.read_text()) for f in sorted(OUT.glob(f"prune_{arm}_e{epochs}_seed*.json"))] for arm in labels}
+        prune = {arm: [json.loads(f.read_text()) for f in sorted(OUT.glob(f"prune_{arm}_e{epochs}_seed*.json"))] for arm in PRUNE_ARMS}
         none = statistics.median(r["epochs"] for r in prune["none"])
-        print(f"\nfull runs of {epochs} epochs, 30 trials (<arm>_t<n>: n trials)")
+        print(f"\nfull runs of {epochs} epochs, 30 trials")
         print("| arm | total epochs per seed | median | fewer than none | full runs | best val acc per seed | median | test acc of that trial | median |")
         print("|---|---|---|---|---|---|---|---|---|")
         for arm, rs in prune.items():
