@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 
-from tasks.training import run
+from training.runner import run
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 

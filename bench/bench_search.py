@@ -9,8 +9,8 @@
     Hyperband on per-epoch reports, and rungs of short complete one-cycle runs (1 and 3
     epochs before the full run) with successive halving or Hyperband promoting between them.
 
-Part (1) runs trials in this process through ``tasks.training.run`` with the sweeper's own
-parts (``sweeper.space`` bounds, ``sweeper.seeding`` from a real range test); every trial
+Part (1) runs trials in this process through ``training.runner.run`` with the sweeper's own
+parts (``sweeper._space`` bounds, ``sweeper._seeding`` from a real range test); every trial
 is recorded, so the numbers are computed afterwards.
 
     python bench/bench_search.py grid                 # the 64-point grid (the target)
@@ -35,9 +35,9 @@ import numpy as np
 import optuna
 from hydra import compose, initialize_config_dir
 
-from sweeper.seeding import from_result
-from tasks.range_test import range_test
-from tasks.training import run
+from sweeper._seeding import from_result
+from training.range_test import range_test
+from training.runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
@@ -66,7 +66,7 @@ def grid(tmp: Path) -> None:
 
 def seeded_bounds(tmp: Path) -> dict:
     result = range_test(cfg(name="range_test"), tmp / "range_test")
-    seed = from_result(result, "bench")
+    seed = from_result(result, "file", "bench")
     return {"low": seed.low, "high": seed.high, "suggested": seed.suggested, "range_test_epochs": result["epochs"]}
 
 

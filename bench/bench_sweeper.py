@@ -4,7 +4,7 @@
     at 10, 100 and 1000 trials, against Hydra's BasicSweeper launching the same number of
     jobs of the same task, interleaved, with repeats: the mean time from one job's start to
     the next. Two more arms split ours: the random sampler (TPE's own work left out) and
-    Hydra's per-job compose and ``run_job`` (compose cache and lean launch off).
+    Hydra's per-job compose (compose cache off).
 (4) Trials per minute of ``tasks.train`` (MNIST-1D cnn1d, 1 thread, max_lr in a range where
     no trial diverges, so every trial does the same work) with 2 worker processes sharing
     one study vs 1: ``(n - workers) / (last - first completion)`` from the study's
@@ -40,7 +40,7 @@ OVERHEAD_ARMS = {
     "hydra_basic": lambda n, tmp: [sys.executable, TINY, "-m", "report=false", f"y=range(0, {n})", f"hydra.sweep.dir={tmp / 'sweep'}"],
     "ours": ours,
     "ours_random": lambda n, tmp: ours(n, tmp, "hydra/sweeper/sampler=random"),  # the same minus TPE's own work
-    "ours_hydra_jobs": lambda n, tmp: ours(n, tmp, "hydra.sweeper.lean_launch=false", "hydra.sweeper.compose_cache=false"),
+    "ours_no_compose_cache": lambda n, tmp: ours(n, tmp, "hydra.sweeper.compose_cache=false"),
 }
 
 

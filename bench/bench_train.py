@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from tasks.data import load_splits
-from tasks.training import run
+from training.data import load_splits
+from training.runner import run
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 

@@ -3,8 +3,8 @@
     python bench/sweeper_breakdown.py [--trials 100]
 
 Runs ``tests/apps/tiny.py report=false`` through the sweeper (TPE, SQLite, defaults) in this
-process with timers around Optuna's calls, the compose cache and the lean launcher's job
-steps. Nested steps are also counted in their parents (a job's compose is in ``launch``).
+process with timers around Optuna's calls, the compose cache and Hydra's job steps.
+Nested steps are also counted in their parents (a job's compose is in ``launch``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import hydra._internal.core_plugins.basic_launcher as basic_launcher
+import hydra.core.utils
 import optuna
 
-import sweeper.compose
-import sweeper.core
-import sweeper.launch
+import sweeper._compose
 
 ROOT = Path(__file__).resolve().parents[1]
 SPENT: defaultdict[str, float] = defaultdict(float)
@@ -49,11 +49,11 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=100)
     n = ap.parse_args().trials
     for owner, name, label in [
-        (sweeper.launch.LeanLauncher, "launch", "launch (a whole job)"),
-        (sweeper.compose.CachedConfigLoader, "load_sweep_config", "  compose (cache)"),
-        (sweeper.launch, "run_job", "  run_job"),
-        (sweeper.launch, "to_yaml", "    .hydra/*.yaml"),
-        (sweeper.launch, "configure_log", "  logging set-up (1 in run_job, 2 in launch)"),
+        (basic_launcher.BasicLauncher, "launch", "launch (a whole job)"),
+        (sweeper._compose.CachedConfigLoader, "load_sweep_config", "  compose (cache)"),
+        (basic_launcher, "run_job", "  run_job (Hydra)"),
+        (hydra.core.utils, "_save_config", "    .hydra/*.yaml"),
+        (basic_launcher, "configure_log", "  logging set-up (launch)"),
         (optuna.Study, "ask", "optuna ask (TPE)"),
         (optuna.Study, "tell", "optuna tell"),
         (optuna.trial.Trial, "set_user_attr", "optuna set_user_attr"),

@@ -1,7 +1,41 @@
 """The Optuna search behind ``hydra/sweeper=supersweep``.
 
-``space`` (override strings -> distributions), ``seeding`` (max_lr bounds from a range
-test), ``study`` (create / resume / refuse, zombie cleanup), ``core`` (the ask/tell loop
-over a Hydra launcher), ``trial`` (the job side: per-epoch reports and pruning),
-``storage`` and ``results``. Importing this package imports nothing heavy.
+Public: :class:`SweeperSettings` (``hydra.sweeper.*``), :class:`SweeperCore` (the ask/tell
+loop over a Hydra launcher), :func:`trial_callbacks` (the job side: a task function passes
+them to its training loop to report epochs and stop when pruned), :func:`parse_space`
+(override strings -> Optuna distributions), :func:`open_storage`, :func:`default_url`,
+:func:`redact`. The rest (``_space``, ``_seeding``, ``_study``, ``_core``, ``_trial``,
+``_compose``, ``_storage``, ``_results``) is private. The names load on first use, so
+Hydra's plugin scan stays cheap.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from training.lazy import lazy_names
+
+__all__ = ["SearchSpaceError", "SweepError", "SweeperCore", "SweeperSettings", "default_url", "open_storage", "parse_space", "redact", "trial_callbacks"]
+
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "SearchSpaceError": "sweeper._space",
+        "SweepError": "sweeper._core",
+        "SweeperCore": "sweeper._core",
+        "SweeperSettings": "sweeper.settings",
+        "default_url": "sweeper._storage",
+        "open_storage": "sweeper._storage",
+        "parse_space": "sweeper._space:parse",
+        "redact": "sweeper._storage",
+        "trial_callbacks": "sweeper._trial",
+    },
+)
+
+if TYPE_CHECKING:
+    from sweeper._core import SweeperCore, SweepError
+    from sweeper._space import SearchSpaceError
+    from sweeper._space import parse as parse_space
+    from sweeper._storage import default_url, open_storage, redact
+    from sweeper._trial import trial_callbacks
+    from sweeper.settings import SweeperSettings

@@ -1,1 +1,5 @@
-"""supersweep tasks: the runnable Hydra apps and the training library they share."""
+"""supersweep's runnable Hydra apps: ``python -m tasks.train | range_test | plot_schedule | report``.
+
+Thin: each composes its config from the ``conf`` package and calls the training library
+(``training``), the sweeper (``sweeper``) or the reports (``reports``).
+"""

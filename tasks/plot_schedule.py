@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -17,9 +17,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from tasks.checks import CONF_DIR, ConfigError, check_group_choices, check_number, exit_on_config_error
-from tasks.plots import schedule_html
-from tasks.schedules import Schedule, with_warmup
+from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
+from training.checks import ConfigError, check_number
+from training.schedules import Schedule, with_warmup
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,20 @@ def build(cfg: DictConfig) -> tuple[Schedule, int]:
     return sched, total
 
 
+def schedule_html(steps: Sequence[int], lrs: Sequence[float], moms: Sequence[float | None], title: str, path: Path) -> None:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=list(steps), y=list(lrs), name="lr"), secondary_y=False)
+    if moms and moms[0] is not None:
+        fig.add_trace(go.Scatter(x=list(steps), y=list(moms), name="momentum", line={"dash": "dot"}), secondary_y=True)
+    fig.update_layout(title=title, xaxis_title="optimizer step")
+    fig.update_yaxes(title_text="lr", secondary_y=False)
+    fig.update_yaxes(title_text="momentum", secondary_y=True)
+    fig.write_html(path, include_plotlyjs=True, full_html=True)
+
+
 def write(sched: Schedule, total: int, out_dir: Path, title: str) -> None:
     rows = [(s, *sched(s)) for s in range(total)]
     with (out_dir / "schedule.csv").open("w", newline="") as fh:
@@ -48,7 +62,7 @@ def write(sched: Schedule, total: int, out_dir: Path, title: str) -> None:
     schedule_html([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], title, out_dir / "schedule.html")
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="plot_schedule")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="plot_schedule")
 def main(cfg: DictConfig) -> None:
     with exit_on_config_error():
         sched, total = build(cfg)
@@ -59,6 +73,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    with exit_on_config_error():
-        check_group_choices(sys.argv[1:], CONF_DIR)
+    preflight("plot_schedule")
     main()

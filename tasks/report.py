@@ -12,7 +12,8 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from tasks.checks import ConfigError, exit_on_config_error
+from tasks._cli import CONFIG_PATH, exit_on_config_error
+from training.checks import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,16 @@ def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str]:
     return results["study_name"], results["storage"]
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="report")
 def main(cfg: DictConfig) -> None:
     with exit_on_config_error():
         if cfg.range_tests is not None:
-            from tasks.overlay import write_overlay
+            from training.range_test import write_overlay
 
             write_overlay(Path(cfg.range_tests))
             return
-        from reports.page import IMAGE_HINT, write_report
-        from reports.study_data import ReportError, open_study
-        from sweeper.storage import default_url
+        from reports import IMAGE_HINT, ReportError, find_study, write_report
+        from sweeper import default_url
 
         study_name, storage = cfg.study_name, cfg.storage
         if cfg.sweep_dir is not None:
@@ -44,7 +44,7 @@ def main(cfg: DictConfig) -> None:
         storage = storage or default_url()
         out = Path(HydraConfig.get().runtime.output_dir)
         try:
-            study = open_study(study_name, storage)
+            study = find_study(study_name, storage)
             s = write_report(study, out, pareto_x=cfg.pareto_x, pareto_y=cfg.pareto_y, lr=cfg.lr_param, wd=cfg.wd_param, images=cfg.images)
         except ReportError as e:
             raise ConfigError(str(e)) from None

@@ -2,29 +2,38 @@
 
 Writes ``metrics.jsonl`` and ``summary.json`` into the job's output dir and
 returns the objective (``objective=...``) to Hydra; a diverged run returns NaN.
+A job launched by the supersweep sweeper (``+trial.*`` overrides) also reports each
+epoch to its Optuna trial and stops when the pruner says so.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from tasks.checks import CONF_DIR, check_each_job, check_group_choices, check_train_config, exit_on_config_error
-from tasks.training import run
+from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
+from training.checks import check_train_config
+from training.runner import run
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 def main(cfg: DictConfig) -> float:
     with exit_on_config_error():
-        return run(cfg, Path(HydraConfig.get().runtime.output_dir))
+        return run(cfg, Path(HydraConfig.get().runtime.output_dir), callbacks=_trial_bridge(cfg))
+
+
+def _trial_bridge(cfg: DictConfig) -> list:
+    """A job of the supersweep sweeper reports to its trial; a plain run imports no Optuna."""
+    if not cfg.get("trial"):
+        return []
+    from sweeper import trial_callbacks
+
+    return trial_callbacks(cfg)
 
 
 if __name__ == "__main__":
-    with exit_on_config_error():
-        check_group_choices(sys.argv[1:], CONF_DIR)
-        check_each_job(sys.argv[1:], "train", check_train_config)
+    preflight("train", check_train_config)
     main()

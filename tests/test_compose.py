@@ -12,7 +12,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from sweeper.compose import CachedConfigLoader, _template
+from sweeper._compose import CachedConfigLoader, _template
 
 from .conftest import ROOT
 

@@ -7,7 +7,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_class, instantiate
 
-from tasks.checks import ConfigError, check_model_fits_data, check_train_config
+from training.checks import ConfigError, check_model_fits_data, check_train_config
 
 from .conftest import CONF_DIR, config_options
 

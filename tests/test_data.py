@@ -11,8 +11,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from tasks.data import load_splits
-from tasks.data.splits import holdout
+from training.data import load_splits
+from training.data.splits import holdout
 
 from .conftest import CONF_DIR
 

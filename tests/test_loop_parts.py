@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tasks.augment import Augment
-from tasks.regularization import WeightDecay
+from training.augment import Augment
+from training.regularization import WeightDecay
 
 
 def test_crop_is_a_shifted_window_of_the_zero_padded_image():

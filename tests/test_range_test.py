@@ -13,11 +13,11 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from tasks.checks import ConfigError
-from tasks.finder import knobs, load_range_test, run_range_test
-from tasks.overlay import recommend, write_overlay
-from tasks.range_test import range_test
-from tasks.training import prepare, run
+from training.checks import ConfigError
+from training.range_test import range_test
+from training.range_test.finder import knobs, load_range_test, run_range_test
+from training.range_test.overlay import recommend, write_overlay
+from training.runner import prepare, run
 
 from .conftest import CONF_DIR, ROOT
 

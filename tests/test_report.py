@@ -17,9 +17,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from reports.figures import pareto_front
-from reports.page import write_report
-from reports.study_data import ReportError
+from reports import ReportError, write_report
+from reports._figures import pareto_front
 
 from .conftest import ROOT
 from .test_sweeper import load, train_sweep

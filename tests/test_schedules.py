@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch.optim import lr_scheduler as tl
 
-from tasks import schedules as S
+from training import schedules as S
 
 from .conftest import CONF_DIR, config_options
 

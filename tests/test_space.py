@@ -8,8 +8,8 @@ from optuna.distributions import CategoricalDistribution as C
 from optuna.distributions import FloatDistribution as F
 from optuna.distributions import IntDistribution as I
 
-from sweeper.core import _tell
-from sweeper.space import SearchSpaceError, format_value, grid_values, parse
+from sweeper._core import _tell
+from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 
 TABLE = [
     ("interval(0.1, 1)", F(0.1, 1.0)),

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tasks.suggest import analyze, minimum, slide, steep, trim, valley
+from training.range_test.suggest import analyze, minimum, slide, steep, trim, valley
 
 from .conftest import ROOT
 

@@ -18,7 +18,7 @@ from hydra.plugins.sweeper import Sweeper
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
-from sweeper.storage import redact
+from sweeper import redact
 
 from .conftest import ROOT
 
@@ -90,7 +90,7 @@ def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
     first = study.get_trials()[0]
     assert first.params["x"] == pytest.approx(0.2) and first.user_attrs["enqueued_from"] == "range test suggestion"
     assert first.distributions["x"] == FloatDistribution(0.05, 0.6, log=True)
-    assert study.user_attrs["bounds"]["source"] == str(rt)
+    assert study.user_attrs["bounds"]["source"] == "file" and study.user_attrs["bounds"]["path"] == str(rt)
     assert yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())["bounds"]["min_lr"] == 0.05
 
 

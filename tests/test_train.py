@@ -13,8 +13,9 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from tasks.checks import ConfigError, check_each_job, check_train_config
-from tasks.training import run
+from tasks._cli import check_each_job
+from training.checks import ConfigError, check_train_config
+from training.runner import run
 
 from .conftest import CONF_DIR, ROOT
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from sweeper.settings import SweeperSettings
+
 
 @dataclass
 class TPESamplerConf:
@@ -97,27 +99,11 @@ class HyperbandPrunerConf:
 
 
 @dataclass
-class SupersweepSweeperConf:
+class SupersweepSweeperConf(SweeperSettings):
+    """``hydra.sweeper.*``: the fields and defaults of :class:`sweeper.settings.SweeperSettings`."""
+
     _target_: str = "hydra_plugins.supersweep_sweeper.supersweep_sweeper.SupersweepSweeper"
     defaults: list[Any] = field(default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": "none"}])
-    sampler: Any = None
-    pruner: Any = None
-    study_name: str | None = None  # null: <task>-<timestamp>; reuse a name to resume
-    storage: str | None = None  # null: sqlite:///multirun/optuna.db; any Optuna RDB URL, ${oc.env:VAR} kept out of logs
-    n_trials: int = 20  # total for the study: a resumed or parallel sweep stops when the study has this many
-    n_jobs: int = 1  # trials per launcher batch
-    objectives: dict[str, str] = field(default_factory=dict)  # {summary metric: direction}; empty: the task's `objective`
-    params: dict[str, str] = field(default_factory=dict)  # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)
-    range_test: str | None = None  # null | auto | path to range_test.json or its run dir: bounds for seed_param
-    range_test_overrides: list[str] = field(default_factory=list)  # e.g. "hydra.sweeper.range_test_overrides=['num_iter=200']" with range_test=auto
-    seed_param: str = "max_lr"
-    rungs: list[int] = field(default_factory=list)  # e.g. [1, 3]: short complete runs (rung_key=1, 3) the pruner promotes from; []: prune per epoch
-    rung_key: str = "epochs"  # the task setting a rung shortens; the full run uses the task's own value
-    max_failure_rate: float = 0.5  # stop when failed / finished trials exceeds this
-    retry_failed: bool = False  # on resume, re-enqueue trials a dead sweep left RUNNING
-    compose_cache: bool = True  # compose a job's config once per shape of overrides, then set values (tests/test_compose.py)
-    lean_launch: bool = True  # with Hydra's basic launcher: the same jobs without copying their configs (tests/test_launch.py)
-    stale_after_s: float = 900.0  # a RUNNING trial of another host with no heartbeat this long is dead
 
 
 cs = ConfigStore.instance()

@@ -10,8 +10,8 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 
-from sweeper.trial import trial_callbacks
-from tasks.loop import StopTraining
+from sweeper import trial_callbacks
+from training.loop import StopTraining
 
 
 @hydra.main(version_base="1.3", config_path=".", config_name="tiny")

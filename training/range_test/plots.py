@@ -1,4 +1,4 @@
-"""Interactive Plotly figures written as self-contained HTML (they open offline).
+"""Range-test figures written as self-contained Plotly HTML (they open offline).
 
 Plotly is imported inside each function: training runs never pay for it.
 """
@@ -13,20 +13,6 @@ SUGGESTION_COLORS = {"valley": "#d62728", "steep": "#2ca02c", "minimum": "#9467b
 
 def _write(fig, path: Path) -> None:
     fig.write_html(path, include_plotlyjs=True, full_html=True)
-
-
-def schedule_html(steps: Sequence[int], lrs: Sequence[float], moms: Sequence[float | None], title: str, path: Path) -> None:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=list(steps), y=list(lrs), name="lr"), secondary_y=False)
-    if moms and moms[0] is not None:
-        fig.add_trace(go.Scatter(x=list(steps), y=list(moms), name="momentum", line={"dash": "dot"}), secondary_y=True)
-    fig.update_layout(title=title, xaxis_title="optimizer step")
-    fig.update_yaxes(title_text="lr", secondary_y=False)
-    fig.update_yaxes(title_text="momentum", secondary_y=True)
-    _write(fig, path)
 
 
 def _loss_axis_range(smoothed: Sequence[float | None]) -> list[float] | None:

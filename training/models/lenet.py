@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from tasks.models._util import flat_features
+from training.models._util import flat_features
 
 
 class LeNet5(nn.Module):

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from scipy.stats import spearmanr
 
-from reports.study_data import ReportError, Row
+from reports._study_data import ReportError, Row
 
 STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}
 

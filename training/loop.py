@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tasks.augment import Augment
-from tasks.data import Splits
-from tasks.regularization import WeightDecay
-from tasks.schedules import Schedule
+from training.augment import Augment
+from training.data import Splits
+from training.regularization import WeightDecay
+from training.schedules import Schedule
 
 
 class StopTraining(Exception):

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from tasks.models._util import he_init_convs, three_stages
+from training.models._util import he_init_convs, three_stages
 
 
 class PreActBlock(nn.Module):

@@ -15,10 +15,10 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from tasks.checks import ConfigError
-from tasks.finder import load_range_test
-from tasks.plots import overlay_html
-from tasks.runlog import write_json
+from training.checks import ConfigError
+from training.range_test.finder import load_range_test
+from training.range_test.plots import overlay_html
+from training.runlog import write_json
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,11 @@ cycle is the fair comparison (bench/bench_search.py measures both).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,18 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from omegaconf import DictConfig, OmegaConf
-from optuna.distributions import FloatDistribution
+from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.pruners import NopPruner
 from optuna.trial import TrialState
 
-from sweeper import seeding
-from sweeper.results import replay_command, write_results
-from sweeper.space import SearchSpaceError, format_value, grid_values, parse
-from sweeper.storage import default_url, open_storage, redact
-from sweeper.study import StudyMismatch, fail_zombies, open_study
-from sweeper.trial import worker_id
-from tasks.checks import OBJECTIVES
+from sweeper import _seeding as seeding
+from sweeper._results import replay_command, write_results
+from sweeper._space import SearchSpaceError, format_value, grid_values, parse
+from sweeper._storage import default_url, open_storage, redact
+from sweeper._study import StudyMismatch, fail_zombies, open_study
+from sweeper._trial import worker_id
+from sweeper.settings import SweeperSettings
+from training.contract import OBJECTIVES, STOPPED, TRIAL_ATTRS, read_summary
 
 log = logging.getLogger(__name__)
 
@@ -58,33 +58,49 @@ class Outcome:
     attrs: dict[str, Any]
 
 
+@dataclass
+class Sweep:
+    """One sweep's state: what it searches and the trials it has in hand."""
+
+    study: optuna.Study
+    space: dict[str, BaseDistribution]
+    fixed: list[str]  # overrides every job gets
+    objectives: dict[str, str]
+    budgets: list[int]  # rung mode: [*rungs, full] values of rung_key; [] = report every epoch
+    open: dict[int, optuna.Trial] = field(default_factory=dict)  # asked and not told yet: failed if the sweep stops
+    spent: dict[int, int] = field(default_factory=dict)  # rung mode: each trial's epochs (rung_key) over its runs
+    finished: int = 0
+    failed: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+
 class SweeperCore:
-    def __init__(self, **conf: Any) -> None:
-        self.conf = conf
+    def __init__(self, settings: SweeperSettings) -> None:
+        self.settings = settings
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
-        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
         from hydra.core.plugins import Plugins
         from hydra.types import HydraContext
 
-        from sweeper.compose import CachedConfigLoader
-        from sweeper.launch import LeanLauncher
+        from sweeper._compose import CachedConfigLoader
 
         self.config = config
-        if self.conf.get("compose_cache", True):  # compose once per shape of overrides, not once per job
+        if self.settings.compose_cache:  # compose once per shape of overrides, not once per job
             hydra_context = HydraContext(config_loader=CachedConfigLoader(hydra_context.config_loader), callbacks=hydra_context.callbacks)
         self.hydra_context = hydra_context
         self.launcher: Launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context, task_function=task_function)
-        if self.conf.get("lean_launch", True) and type(self.launcher) is BasicLauncher:  # the same jobs with fewer config copies
-            self.launcher = LeanLauncher.like(self.launcher)
         self.sweep_dir = Path(config.hydra.sweep.dir)
         # the storage as written (``${oc.env:...}`` stays a placeholder in job overrides)
-        self.raw_storage = OmegaConf.to_container(config.hydra.sweeper, resolve=False).get("storage")
+        raw = OmegaConf.to_container(config.hydra.sweeper, resolve=False)
+        self.raw_storage: str | None = raw.get("storage") if isinstance(raw, dict) else None
 
     # --- setting up ---
 
     def _objectives(self, task_cfg: DictConfig) -> dict[str, str]:
-        objectives = self.conf.get("objectives")
+        objectives = self.settings.objectives
         if not objectives:
             name = task_cfg.get("objective")
             objectives = {name: OBJECTIVES[name]} if name in OBJECTIVES else {"value": "minimize"}
@@ -111,43 +127,43 @@ class SweeperCore:
             sys.exit(2)
 
     def _sweep(self, arguments: list[str]) -> None:
-        c = self.conf
+        c = self.settings
         searched, fixed = self._split_arguments(arguments)
-        params = {**(c.get("params") or {}), **searched}  # the command line wins over the preset
-        space, fixed_params = parse(params)
+        space, fixed_params = parse({**c.params, **searched})  # the command line wins over the preset
         fixed += [f"{k}={v}" for k, v in fixed_params.items()]
-        if int(c["n_jobs"]) < 1 or int(c["n_trials"]) < 1:
-            raise SweepError(f"hydra.sweeper.n_trials and n_jobs must be >= 1, got n_trials={c['n_trials']}, n_jobs={c['n_jobs']}.")
+        if c.n_jobs < 1 or c.n_trials < 1:
+            raise SweepError(f"hydra.sweeper.n_trials and n_jobs must be >= 1, got n_trials={c.n_trials}, n_jobs={c.n_jobs}.")
         task_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(fixed))
         objectives = self._objectives(task_cfg)
 
-        url = c.get("storage") or default_url()
+        url = c.storage or default_url()
         if self.raw_storage is None:
             self.raw_storage = url
         storage = open_storage(url)
-        name = c.get("study_name") or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        seed_info = self._seed(space, task_cfg, storage, name)
-        make_sampler = c["sampler"]  # a partial: the grid sampler needs the search space, known only now
+        name = c.study_name or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        bounds = self._seed(space, task_cfg, storage, name)
+        if bounds is not None and bounds.source != "user":
+            space[c.seed_param] = FloatDistribution(bounds.low, bounds.high, log=True)
+        make_sampler = c.sampler  # a partial: the grid sampler needs the search space, known only now
         is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
         sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
-        pruner = c["pruner"]
-        self.budgets = self._budgets(task_cfg, space, objectives, pruner)
+        budgets = self._budgets(task_cfg, space, objectives, c.pruner)
         study, resumed = open_study(
-            name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=pruner
+            name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=c.pruner
         )
         log.info(f"study {name!r} in {redact(url)} ({'resumed' if resumed else 'new'}); searching {sorted(space)}; objectives {objectives}")
         if resumed:
-            fail_zombies(study, storage, float(c["stale_after_s"]), bool(c["retry_failed"]))
-        elif seed_info is not None:
-            study.set_user_attr("bounds", seed_info)
-            if seed_info.get("suggested_max_lr") is not None:
-                study.enqueue_trial({c["seed_param"]: seed_info["suggested_max_lr"]}, user_attrs={"enqueued_from": "range test suggestion"})
-        self._loop(study, space, fixed, objectives, name)
+            fail_zombies(study, storage, c.stale_after_s, c.retry_failed)
+        elif bounds is not None:
+            study.set_user_attr("bounds", bounds.as_dict())
+            if bounds.suggested is not None:
+                study.enqueue_trial({c.seed_param: bounds.suggested}, user_attrs={"enqueued_from": "range test suggestion"})
+        self._loop(Sweep(study, space, fixed, objectives, budgets))
         write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), fixed)
 
     def _budgets(self, task_cfg: DictConfig, space: dict, objectives: dict[str, str], pruner: Any) -> list[int]:
         """``[*rungs, full]`` values of ``rung_key`` a trial trains with, or [] (report every epoch)."""
-        rungs, key = list(self.conf.get("rungs") or []), self._key
+        rungs, key = list(self.settings.rungs), self.settings.rung_key
         if not rungs:
             return []
         full = OmegaConf.select(task_cfg, key)
@@ -164,37 +180,34 @@ class SweeperCore:
             raise SweepError("hydra.sweeper.rungs needs a pruner: hydra/sweeper/pruner=successive_halving | hyperband | median.")
         return [*rungs, full]
 
-    def _seed(self, space: dict, task_cfg: DictConfig, storage: Any, name: str) -> dict | None:
-        """Bounds for ``seed_param`` from a range test; explicit user bounds win; a resumed
+    def _seed(self, space: dict, task_cfg: DictConfig, storage: Any, name: str) -> seeding.Bounds | None:
+        """Bounds for ``seed_param``: the user's own interval, or a range test's; a resumed
         study (or a second worker) reuses the bounds stored with it instead of testing again."""
-        c = self.conf
-        spec, param = c.get("range_test"), c["seed_param"]
+        c, param = self.settings, self.settings.seed_param
         if param in space:
-            return {"source": "user", "min_lr": getattr(space[param], "low", None), "max_lr": getattr(space[param], "high", None)}
-        if not spec:
+            d = space[param]
+            return seeding.Bounds(getattr(d, "low", None), getattr(d, "high", None), None, "user", None, "given on the command line or in params")
+        if not c.range_test:
             return None
         stored = _stored_bounds(storage, name)
         if stored and stored.get("source") != "user":
-            space[param] = FloatDistribution(stored["min_lr"], stored["max_lr"], log=True)
-            log.info(f"{param} bounds [{stored['min_lr']:.3g}, {stored['max_lr']:.3g}] as stored in study {name!r} (from {stored['source']})")
-            return stored
-        if spec == "auto":
-            seed = seeding.run_auto(task_cfg, self.sweep_dir / "range_test", list(c.get("range_test_overrides") or []))
+            bounds = seeding.Bounds.from_dict(stored)
+            log.info(f"{param} bounds [{bounds.low:.3g}, {bounds.high:.3g}] as stored in study {name!r} (from {bounds.describe()})")
+            return bounds
+        if c.range_test == "auto":
+            bounds = seeding.run_auto(task_cfg, self.sweep_dir / "range_test", list(c.range_test_overrides))
         else:
-            seed = seeding.from_file(str(spec))
-        space[param] = FloatDistribution(seed.low, seed.high, log=True)
-        log.info(f"{param} bounds [{seed.low:.3g}, {seed.high:.3g}] from {seed.source}; first trial {param}={seed.suggested:.3g}")
-        return seed.as_dict()
+            bounds = seeding.from_file(str(c.range_test))
+        log.info(f"{param} bounds [{bounds.low:.3g}, {bounds.high:.3g}] from {bounds.describe()}; first trial {param}={bounds.suggested:.3g}")
+        return bounds
 
     # --- the loop ---
 
-    def _loop(self, study: optuna.Study, space: dict, fixed: list[str], objectives: dict[str, str], name: str) -> None:
-        n_trials, n_jobs = int(self.conf["n_trials"]), int(self.conf["n_jobs"])
-        self.finished = self.failed = 0
-        self.open: dict[int, optuna.Trial] = {}  # asked and not told yet: failed if the sweep stops
-        self.spent: dict[int, int] = {}  # rung mode: each trial's epochs (rung_key) over its runs
+    def _loop(self, sw: Sweep) -> None:
+        n_trials, n_jobs = self.settings.n_trials, self.settings.n_jobs
         promoted: list[tuple[optuna.Trial, int]] = []  # (trial, rung) waiting for its next, longer run
         me = worker_id()
+        study = sw.study
         try:
             while True:
                 batch, promoted = promoted[:n_jobs], promoted[n_jobs:]  # survivors first, as in ASHA
@@ -203,122 +216,119 @@ class SweeperCore:
                 if not batch and new <= 0:
                     break
                 for _ in range(max(new, 0)):
-                    trial = study.ask(fixed_distributions=space)
+                    trial = study.ask(fixed_distributions=sw.space)
                     trial.set_user_attr("worker", me)
-                    self.open[trial.number] = trial
+                    sw.open[trial.number] = trial
                     batch.append((trial, 0))
-                promoted += self._run_batch(study, batch, fixed, objectives, name)
-                self._check_failure_rate(name)
+                promoted += self._run_batch(sw, batch)
+                self._check_failure_rate(sw)
         except BaseException as e:  # Ctrl-C, a stop on failures, a crash: no trial of ours stays RUNNING
             reason = "sweep interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"sweep stopped: {type(e).__name__}: {e}"[:500]
-            self._fail(study, list(self.open.values()), "interrupted", reason)
+            self._fail(sw, list(sw.open.values()), "interrupted", reason)
             raise
 
-    def _run_batch(
-        self, study: optuna.Study, batch: list[tuple[optuna.Trial, int]], fixed: list[str], objectives: dict[str, str], name: str
-    ) -> list[tuple[optuna.Trial, int]]:
+    def _run_batch(self, sw: Sweep, batch: list[tuple[optuna.Trial, int]]) -> list[tuple[optuna.Trial, int]]:
         """Launch one job per (trial, rung), tell each finished trial; return the promoted ones."""
-        overrides = [self._job_overrides(t, rung, fixed, name, objectives) for t, rung in batch]
+        overrides = [self._job_overrides(sw, t, rung) for t, rung in batch]
         trials = [t for t, _ in batch]
         try:
             returns = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
         except Exception as e:  # the launcher lost the batch (e.g. a worker process was killed)
             log.error(f"trials {[t.number for t in trials]} failed in the launcher: {type(e).__name__}: {e}")
-            self._fail(study, trials, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
+            self._fail(sw, trials, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
             return []
         promoted = []
         for (t, rung), ret in zip(batch, returns, strict=True):
-            outcome = self._outcome(ret, objectives)
-            if self.budgets:
-                self.spent[t.number] = self.spent.get(t.number, 0) + (outcome.attrs.get("epochs") or 0)
-                outcome.attrs["epochs_total"] = self.spent[t.number]
-                if rung < len(self.budgets) - 1 and outcome.state == TrialState.COMPLETE and self._survives(t, rung, outcome):
+            outcome = _outcome(ret, sw.objectives)
+            if sw.budgets:
+                sw.spent[t.number] = sw.spent.get(t.number, 0) + (outcome.attrs.get("epochs") or 0)
+                outcome.attrs["epochs_total"] = sw.spent[t.number]
+                if rung < len(sw.budgets) - 1 and outcome.state == TrialState.COMPLETE and self._survives(sw, t, rung, outcome):
                     promoted.append((t, rung + 1))
                     continue
-            self._finish(study, t, outcome)
+            self._finish(sw, t, outcome)
         return promoted
 
-    def _survives(self, trial: optuna.Trial, rung: int, outcome: Outcome) -> bool:
+    def _survives(self, sw: Sweep, trial: optuna.Trial, rung: int, outcome: Outcome) -> bool:
         """Report a short run's objective at step = its budget; the pruner promotes or prunes."""
-        budget, value = self.budgets[rung], outcome.values[0]
+        key, budget = self.settings.rung_key, sw.budgets[rung]
+        assert outcome.values is not None  # a COMPLETE outcome has its values
+        value = outcome.values[0]
         trial.report(value, budget)
         trial.set_user_attr("heartbeat", time.time())
         if not trial.should_prune():
-            log.info(f"trial {trial.number}: {self._key}={budget} -> {value:.4g}, promoted to {self._key}={self.budgets[rung + 1]}")
+            log.info(f"trial {trial.number}: {key}={budget} -> {value:.4g}, promoted to {key}={sw.budgets[rung + 1]}")
             return True
         outcome.state, outcome.values = TrialState.PRUNED, None
-        outcome.attrs.update(status="pruned", reason=f"pruned by {type(trial.study.pruner).__name__} after the {self._key}={budget} run ({value:.4g})")
+        outcome.attrs.update(status="pruned", reason=f"pruned by {type(trial.study.pruner).__name__} after the {key}={budget} run ({value:.4g})")
         return False
 
-    def _finish(self, study: optuna.Study, trial: optuna.Trial, outcome: Outcome) -> None:
+    def _finish(self, sw: Sweep, trial: optuna.Trial, outcome: Outcome) -> None:
         for k, v in outcome.attrs.items():
             if v is not None:  # each attr is its own storage write; absent reads as None anyway
                 trial.set_user_attr(k, v)
-        _tell(study, trial, outcome.values, outcome.state)
-        self.open.pop(trial.number, None)
-        self.finished += 1
-        self.failed += outcome.state == TrialState.FAIL
+        _tell(sw.study, trial, outcome.values, outcome.state)
+        sw.open.pop(trial.number, None)
+        sw.finished += 1
+        sw.failed += outcome.state == TrialState.FAIL
         a = outcome.attrs
         log.info(f"trial {trial.number}: {a.get('status')} {outcome.values or ''} {a.get('reason') or ''}".rstrip())
 
-    def _check_failure_rate(self, name: str) -> None:
-        failed, finished = self.failed, self.finished
-        rate = failed / finished if finished else 0.0
-        if rate > float(self.conf["max_failure_rate"]):
+    def _check_failure_rate(self, sw: Sweep) -> None:
+        rate = sw.failed / sw.finished if sw.finished else 0.0
+        if rate > self.settings.max_failure_rate:
             raise SweepError(
-                f"{failed} of {finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={self.conf['max_failure_rate']}); "
-                f"see the trials' 'reason' user attrs in study {name!r}."
+                f"{sw.failed} of {sw.finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={self.settings.max_failure_rate}); "
+                f"see the trials' 'reason' user attrs in study {sw.name!r}."
             )
 
-    def _fail(self, study: optuna.Study, trials: list[optuna.Trial], status: str, reason: str) -> None:
+    def _fail(self, sw: Sweep, trials: list[optuna.Trial], status: str, reason: str) -> None:
         for t in trials:
-            self._finish(study, t, Outcome(TrialState.FAIL, None, {"status": status, "reason": reason}))
+            self._finish(sw, t, Outcome(TrialState.FAIL, None, {"status": status, "reason": reason}))
 
-    @property
-    def _key(self) -> str:
-        return self.conf.get("rung_key") or "epochs"
-
-    def _job_overrides(self, trial: optuna.Trial, rung: int, fixed: list[str], name: str, objectives: dict[str, str]) -> list[str]:
+    def _job_overrides(self, sw: Sweep, trial: optuna.Trial, rung: int) -> list[str]:
         searched = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
         if rung == 0:
-            trial.set_user_attr("overrides", fixed + searched)
-            trial.set_user_attr("replay", replay_command(fixed + searched))  # this trial, by hand
+            trial.set_user_attr("overrides", sw.fixed + searched)
+            trial.set_user_attr("replay", replay_command(sw.fixed + searched))  # this trial, by hand
         bridge = [
             f"+trial.number={trial.number}",
-            f"+trial.study={name}",
+            f"+trial.study={sw.name}",
             f"+trial.storage={self.raw_storage}",
-            f"+trial.metric={next(iter(objectives))}",
+            f"+trial.metric={next(iter(sw.objectives))}",
         ]
-        if not self.budgets:
-            return [*fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]  # job dirs never collide, across workers and resumes
+        if not sw.budgets:
+            return [*sw.fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]  # job dirs never collide, across workers and resumes
         # rung mode: complete runs that only heartbeat; the sweeper reports each run's result
         bridge.append("+trial.report=false")
-        if rung == len(self.budgets) - 1:
-            return [*fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]
-        b, own = self.budgets[rung], [o for o in fixed if o.split("=", 1)[0].lstrip("+~") != self._key]
-        return [*own, *searched, f"{self._key}={b}", *bridge, f"hydra.sweep.subdir={trial.number}-{self._key}{b}"]
+        if rung == len(sw.budgets) - 1:
+            return [*sw.fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]
+        key, b = self.settings.rung_key, sw.budgets[rung]
+        own = [o for o in sw.fixed if o.split("=", 1)[0].lstrip("+~") != key]
+        return [*own, *searched, f"{key}={b}", *bridge, f"hydra.sweep.subdir={trial.number}-{key}{b}"]
 
-    def _outcome(self, ret: JobReturn, objectives: dict[str, str]) -> Outcome:
-        job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
-        try:
-            value = ret.return_value
-        except BaseException as e:  # the job raised
-            return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:500], "job_dir": str(job_dir)})
-        summary_file = job_dir / "summary.json" if job_dir else None
-        attrs: dict[str, Any] = {"job_dir": str(job_dir)}
-        if summary_file and summary_file.is_file():
-            s = json.loads(summary_file.read_text())
-            attrs.update(status=s.get("status"), reason=s.get("reason"), epochs=s.get("epochs"), wall_s=s.get("wall_s"), test_acc=s.get("test_acc"))
-            if s.get("status") in ("pruned", "diverged"):
-                return Outcome(TrialState.PRUNED, None, attrs)
-            values = [s.get(m) if m != "value" else value for m in objectives]
-        else:
-            values = list(value) if isinstance(value, (list, tuple)) else [value]
-            attrs["status"] = "completed"
-        if len(values) != len(objectives) or any(v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
-            attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
-            return Outcome(TrialState.FAIL, None, attrs)
-        return Outcome(TrialState.COMPLETE, [float(v) for v in values], attrs)
+
+def _outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
+    """A job's result as a trial outcome: from its ``summary.json`` (the run contract) when it wrote one."""
+    job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
+    try:
+        value = ret.return_value
+    except BaseException as e:  # the job raised
+        return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:500], "job_dir": str(job_dir)})
+    summary = read_summary(job_dir) if job_dir else None
+    attrs: dict[str, Any] = {"job_dir": str(job_dir)}
+    if summary is not None:
+        attrs.update({k: summary.get(k) for k in TRIAL_ATTRS})
+        if summary.get("status") in STOPPED:
+            return Outcome(TrialState.PRUNED, None, attrs)
+        values = [summary.get(m) if m != "value" else value for m in objectives]
+    else:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        attrs["status"] = "completed"
+    if len(values) != len(objectives) or any(v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
+        attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
+        return Outcome(TrialState.FAIL, None, attrs)
+    return Outcome(TrialState.COMPLETE, [float(v) for v in values], attrs)
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

@@ -7,8 +7,8 @@ import random
 import numpy as np
 import torch
 
-from tasks.checks import ConfigError
-from tasks.loop import Precision
+from training.checks import ConfigError
+from training.loop import Precision
 
 
 def resolve_device(spec: str) -> torch.device:

@@ -17,11 +17,9 @@ from collections.abc import Callable
 import optuna
 from omegaconf import DictConfig
 
-from sweeper.storage import open_storage
-from tasks.loop import StopTraining
-
-# per-epoch value reported for each objective: (metrics key, running best or latest)
-EPOCH_VALUE = {"best_val_acc": ("val_acc", max), "final_val_acc": ("val_acc", None), "best_val_loss": ("val_loss", min), "final_val_loss": ("val_loss", None)}
+from sweeper._storage import open_storage
+from training.contract import EPOCH_VALUE
+from training.loop import StopTraining
 
 
 def worker_id() -> str:

@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-Curve = Callable[[int], float]
+StepFn = Callable[[int], float]  # a value per optimizer step
 Anneal = Callable[[float, float, float], float]
 
 __all__ = [
@@ -65,7 +65,7 @@ def anneal_exp(start: float, end: float, pos: float) -> float:
 ANNEALS: dict[str, Anneal] = {"cos": anneal_cos, "linear": anneal_linear, "exp": anneal_exp}
 
 
-def piecewise(knots: Sequence[float], values: Sequence[float], anneals: Sequence[Anneal]) -> Curve:
+def piecewise(knots: Sequence[float], values: Sequence[float], anneals: Sequence[Anneal]) -> StepFn:
     """A curve through ``values`` at step ``knots``, segment ``i`` shaped by ``anneals[i]``.
 
     A step belongs to the first segment whose end knot it does not pass (the last
@@ -89,8 +89,8 @@ def piecewise(knots: Sequence[float], values: Sequence[float], anneals: Sequence
 class Schedule:
     """``lr(step)`` and optionally ``momentum(step)`` (beta1 for Adam-style optimizers)."""
 
-    lr: Curve
-    momentum: Curve | None = None
+    lr: StepFn
+    momentum: StepFn | None = None
 
     def __call__(self, step: int) -> tuple[float, float | None]:
         return self.lr(step), (self.momentum(step) if self.momentum is not None else None)

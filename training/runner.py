@@ -1,7 +1,8 @@
 """One training run from a composed config: build, fit, evaluate, write files.
 
 ``run`` is what ``tasks.train`` calls for every Hydra job; it is a plain function
-so that sweepers and tests can call it in-process.
+so that sweepers and tests can call it in-process. Whoever launches it passes its
+epoch callbacks in (the sweeper's pruning reporter, for one).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from tasks.augment import Augment
-from tasks.checks import OBJECTIVES, ConfigError, check_train_config
-from tasks.data import Splits, load_splits
-from tasks.loop import FitResult, Stepper, evaluate, fit
-from tasks.runlog import MetricsFile, Progress, write_json
-from tasks.runtime import resolve_device, resolve_precision, seed_everything
-from tasks.schedules import with_warmup
+from training.augment import Augment
+from training.checks import ConfigError, check_train_config
+from training.contract import OBJECTIVES
+from training.data import Splits, load_splits
+from training.loop import FitResult, Stepper, evaluate, fit
+from training.runlog import MetricsFile, Progress, write_json
+from training.runtime import resolve_device, resolve_precision, seed_everything
+from training.schedules import with_warmup
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def summarize(result: FitResult, test: tuple[float | None, float | None], wall_s
         "wall_s": wall_s,
     }
     value = summary[objective]
-    # A diverged run must never look good: it returns NaN (Optuna records FAIL).
+    # A diverged run must never look good: it returns NaN (the sweeper records it PRUNED, from summary.json).
     summary["objective_value"] = math.nan if result.status == "diverged" or value is None else value
     return summary
 
@@ -91,10 +93,6 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         steps_per_epoch=steps_per_epoch,
         warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
     )
-    if cfg.get("trial"):  # launched by the sweeper: report epochs to the trial, stop if pruned
-        from sweeper.trial import trial_callbacks
-
-        callbacks = [*callbacks, *trial_callbacks(cfg)]
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg.epochs, name=out_dir.name)
     try:

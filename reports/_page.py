@@ -13,8 +13,9 @@ from pathlib import Path
 import optuna
 import plotly.graph_objects as go
 
-from reports import figures
-from reports.study_data import ReportError, Row, objectives, rows
+from reports import _figures as figures
+from reports._study_data import ReportError, Row, objectives, rows
+from training.range_test import load_range_test, range_test_html
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +98,9 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
         _export_images(plots, out)
 
     bounds = study.user_attrs.get("bounds") or {}
-    rt_source = str(bounds.get("source", ""))
-    rt_path = Path(rt_source.split("auto: ", 1)[-1]) if rt_source and rt_source != "user" else None
-    if rt_path is not None:
-        from tasks.finder import load_range_test
-        from tasks.plots import range_test_html
-
+    if bounds.get("path"):  # the study was seeded from a range test: draw it too
         try:
-            result = load_range_test(rt_path)
+            result = load_range_test(bounds["path"])
             result.setdefault("iterations", len(result["lrs"]))
             result.setdefault("stop_reason", "")
             range_test_html(result, out / "range_test.html")

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.data import Splits
-from tasks.loop import Stepper, batches, evaluate
-from tasks.schedules import anneal_exp, anneal_linear
+from training.data import Splits
+from training.loop import Stepper, batches, evaluate
+from training.schedules import anneal_exp, anneal_linear
 
 MODES = {"exp": anneal_exp, "linear": anneal_linear}
 KNOBS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")  # conf/range_test.yaml
@@ -27,7 +27,9 @@ REQUIRED_KEYS = ("lrs", "losses", "smoothed_losses", "suggestions", "bounds", "d
 
 
 @dataclass
-class Curve:
+class Recording:
+    """What one range test recorded, step by step."""
+
     lrs: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     smoothed_losses: list[float] = field(default_factory=list)
@@ -59,9 +61,9 @@ def run_range_test(
     stop_factor: float,
     batch_size: int,
     val_every: int,
-) -> Curve:
+) -> Recording:
     t0 = time.perf_counter()
-    curve = Curve()
+    curve = Recording()
     avg, best = 0.0, math.inf
     model = stepper.model
     model.train()

@@ -15,7 +15,7 @@ import numpy as np
 
 Rule = Callable[[np.ndarray, np.ndarray], "float | None"]
 
-__all__ = ["RULES", "analyze", "minimum", "slide", "steep", "trim", "valley"]
+__all__ = ["RULES", "analyze", "minimum", "slide", "steep", "suggested_max_lr", "trim", "valley"]
 
 
 def trim(lrs: Sequence[float], losses: Sequence[float], num_iter: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,3 +106,10 @@ def analyze(lrs: Sequence[float], losses: Sequence[float], num_iter: int) -> tup
         return dict.fromkeys(RULES), {"min_lr": None, "max_lr": None, "rule": BOUNDS_RULE}, message
     hi = float(t_lrs[int(np.argmin(t_losses))])
     return suggestions, {"min_lr": hi / 10, "max_lr": hi, "rule": BOUNDS_RULE}, message
+
+
+def suggested_max_lr(bounds: dict) -> float | None:
+    """The one-cycle peak to try first: the middle of the bounds on a log scale."""
+    if bounds.get("min_lr") is None or bounds.get("max_lr") is None:
+        return None
+    return float((bounds["min_lr"] * bounds["max_lr"]) ** 0.5)

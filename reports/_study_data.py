@@ -11,6 +11,9 @@ from typing import Any
 
 import optuna
 
+from sweeper import open_storage, redact
+from training.contract import TRIAL_ATTRS
+
 
 class ReportError(ValueError):
     """The study cannot give the asked-for report; the message says why."""
@@ -18,6 +21,9 @@ class ReportError(ValueError):
 
 @dataclass
 class Row:
+    """One trial; ``status``, ``epochs``, ``wall_s``, ``test_acc`` and ``reason`` are the run's
+    ``summary.json`` values the sweeper kept (``training.contract.TRIAL_ATTRS``)."""
+
     number: int
     state: str  # complete | pruned | fail | running | waiting
     status: str  # completed | pruned | diverged | failed | ...
@@ -63,13 +69,11 @@ def rows(study: optuna.Study) -> list[Row]:
             Row(
                 number=t.number,
                 state=t.state.name.lower(),
+                **{k: a.get(k) for k in TRIAL_ATTRS if k not in ("status", "epochs")},
                 status=a.get("status") or t.state.name.lower(),
                 params=dict(t.params),
                 values=list(t.values) if t.values is not None else None,
                 epochs=a.get("epochs") if a.get("epochs") is not None else (max(t.intermediate_values) if t.intermediate_values else None),
-                wall_s=a.get("wall_s"),
-                test_acc=a.get("test_acc"),
-                reason=a.get("reason"),
                 job_dir=a.get("job_dir"),
                 replay=a.get("replay", ""),
                 curve=_curve(t),
@@ -83,10 +87,8 @@ def objectives(study: optuna.Study) -> list[str]:
     return list(names) if names else [f"value_{i}" if len(study.directions) > 1 else "value" for i in range(len(study.directions))]
 
 
-def open_study(study_name: str | None, storage_url: str) -> optuna.Study:
+def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
     """The named study, or the one started last in ``storage_url``."""
-    from sweeper.storage import open_storage, redact
-
     storage = open_storage(storage_url)
     summaries = optuna.get_all_study_summaries(storage)
     if not summaries:

@@ -1,0 +1,61 @@
+"""Search bounds for max_lr: the user's interval, a saved ``range_test.json``, or ``auto``
+(a range test run first, in this process)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from training.range_test import config_for_run, load_range_test, range_test, suggested_max_lr
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("user", "file", "auto")  # given by hand | a range_test.json | a test run before the search
+
+
+@dataclass(frozen=True)
+class Bounds:
+    low: float
+    high: float
+    suggested: float | None  # enqueued as the first trial, inside [low, high]
+    source: str  # one of SOURCES
+    path: str | None  # the range_test.json the bounds came from
+    rule: str
+
+    def as_dict(self) -> dict:
+        """As stored with the study (``bounds`` user attr) and in ``optimization_results.yaml``."""
+        d = asdict(self)
+        return {"min_lr": d.pop("low"), "max_lr": d.pop("high"), "suggested_max_lr": d.pop("suggested"), **d}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Bounds:
+        return cls(d["min_lr"], d["max_lr"], d.get("suggested_max_lr"), d["source"], d.get("path"), d.get("rule", ""))
+
+    def describe(self) -> str:
+        return f"{self.source}: {self.path}" if self.path else self.source
+
+
+def from_result(result: dict, source: str, path: str) -> Bounds:
+    b = result["bounds"]
+    if b["min_lr"] is None or b["max_lr"] is None:
+        raise ValueError(f"range test {path} has no bounds ({result.get('message') or 'unusable curve'}); rerun it with other settings.")
+    suggested = result.get("suggested_max_lr") or suggested_max_lr(b)
+    return Bounds(b["min_lr"], b["max_lr"], min(max(suggested, b["min_lr"]), b["max_lr"]), source, path, b["rule"])
+
+
+def from_file(path: str) -> Bounds:
+    p = Path(path).expanduser()
+    return from_result(load_range_test(p), "file", str(p))
+
+
+def run_auto(task_cfg: DictConfig, out_dir: Path, overrides: list[str]) -> Bounds:
+    """Run the range test in this process with the task's data, model, optimizer and wd, and the
+    test's own settings from the shipped ``conf/range_test.yaml`` (what ``tasks.range_test`` runs)."""
+    settings = OmegaConf.create((files("conf") / "range_test.yaml").read_text())
+    cfg = config_for_run(task_cfg, settings, overrides)
+    log.info(f"range test (auto) before the search -> {out_dir}")
+    return from_result(range_test(cfg, out_dir), "auto", str(out_dir / "range_test.json"))

@@ -1,0 +1,44 @@
+"""The sweeper's settings (``hydra.sweeper.*``): one typed dataclass, its defaults in one place.
+
+The Hydra plugin stores a subclass of it in Hydra's ConfigStore (adding ``_target_`` and the
+sampler/pruner defaults); Hydra instantiates the plugin with these fields, and
+:meth:`SweeperSettings.from_hydra` turns them back into this class for the core.
+"""
+
+# no `from __future__ import annotations`: OmegaConf reads these annotations as types when the
+# plugin's subclass becomes a structured config.
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+
+@dataclass
+class SweeperSettings:
+    # an Optuna sampler class as a partial (the grid sampler gets its search space when the sweep starts)
+    sampler: Any = None
+    pruner: Any = None  # an Optuna pruner
+    study_name: str | None = None  # null: <task>-<timestamp>; reuse a name to resume
+    storage: str | None = None  # null: sqlite:///multirun/optuna.db; any Optuna RDB URL, ${oc.env:VAR} kept out of logs
+    n_trials: int = 20  # total for the study: a resumed or parallel sweep stops when the study has this many
+    n_jobs: int = 1  # trials per launcher batch
+    objectives: dict[str, str] = field(default_factory=dict)  # {summary metric: direction}; empty: the task's `objective`
+    params: dict[str, str] = field(default_factory=dict)  # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)
+    range_test: str | None = None  # null | auto | path to range_test.json or its run dir: bounds for seed_param
+    range_test_overrides: list[str] = field(default_factory=list)  # e.g. ['num_iter=200'] with range_test=auto
+    seed_param: str = "max_lr"
+    rungs: list[int] = field(default_factory=list)  # e.g. [1, 3]: short complete runs (rung_key=1, 3) the pruner promotes from; []: prune per epoch
+    rung_key: str = "epochs"  # the task setting a rung shortens; the full run uses the task's own value
+    max_failure_rate: float = 0.5  # stop when failed / finished trials exceeds this
+    retry_failed: bool = False  # on resume, re-enqueue trials a dead sweep left RUNNING
+    compose_cache: bool = True  # compose a job's config once per shape of overrides, then set values (tests/test_compose.py)
+    stale_after_s: float = 900.0  # a RUNNING trial of another host with no heartbeat this long is dead
+
+    @classmethod
+    def from_hydra(cls, **conf: Any) -> "SweeperSettings":
+        """The keyword arguments Hydra instantiates the plugin with (configs become plain containers)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        plain = {k: OmegaConf.to_container(v, resolve=True) if isinstance(v, (DictConfig, ListConfig)) else v for k, v in conf.items() if k in names}
+        return cls(**plain)
