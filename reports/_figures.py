@@ -27,10 +27,14 @@ def pareto_front(points: Sequence[tuple[float, float]], x_min: bool, y_max: bool
 
 
 def pareto(rows: Sequence[Row], objectives: list[str], x: str, y: str, x_min: bool, y_max: bool) -> go.Figure:
-    usable = [r for r in rows if r.state == "complete" and r.metric(x, objectives) is not None and r.metric(y, objectives) is not None]
+    usable, pts = [], []
+    for r in rows:
+        px, py = r.metric(x, objectives), r.metric(y, objectives)
+        if r.state == "complete" and px is not None and py is not None:
+            usable.append(r)
+            pts.append((px, py))
     if not usable:
         raise ReportError(f"no complete trial has both {x!r} and {y!r}; available: objectives {objectives}, epochs, wall_s, test_acc, params.")
-    pts = [(r.metric(x, objectives), r.metric(y, objectives)) for r in usable]
     front = pareto_front(pts, x_min, y_max)
     fig = go.Figure()
     for on_front, name, opacity in ((False, "dominated", 0.25), (True, "Pareto front", 1.0)):

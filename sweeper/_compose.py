@@ -72,7 +72,7 @@ class CachedConfigLoader(ConfigLoader):
             cfg.hydra.overrides.task = [o.input_line for o in app]
             cfg.hydra.overrides.hydra = [*master_config.hydra.overrides.hydra, *(o.input_line for o in parsed if o.is_hydra_override())]
             # as Hydra's ConfigLoaderImpl builds it: sorted ``key=value`` lines, then the separators
-            lines = sorted(o.input_line for o in app if o.key_or_group not in job.exclude_keys)
+            lines = sorted(str(o.input_line) for o in app if o.key_or_group not in job.exclude_keys)
             cfg.hydra.job.override_dirname = job.item_sep.join(lines).replace("=", job.kv_sep)
         OmegaConf.copy_cache(from_config=master_config, to_config=cfg)
         return cfg
@@ -96,8 +96,10 @@ class CachedConfigLoader(ConfigLoader):
 
     # --- everything else is Hydra's ---
 
-    def load_configuration(self, config_name: str | None, overrides: list[str], run_mode: RunMode, from_shell: bool = True, **kw: Any) -> DictConfig:
-        return self.inner.load_configuration(config_name, overrides, run_mode, from_shell, **kw)
+    def load_configuration(
+        self, config_name: str | None, overrides: list[str], run_mode: RunMode, from_shell: bool = True, validate_sweep_overrides: bool = True
+    ) -> DictConfig:
+        return self.inner.load_configuration(config_name, overrides, run_mode, from_shell, validate_sweep_overrides)
 
     def get_search_path(self) -> Any:
         return self.inner.get_search_path()
@@ -108,7 +110,7 @@ class CachedConfigLoader(ConfigLoader):
     def list_groups(self, parent_name: str) -> list[str]:
         return self.inner.list_groups(parent_name)
 
-    def get_group_options(self, group_name: str, results_filter: Any = None, config_name: str = "", overrides: Any = None) -> list[str]:
+    def get_group_options(self, group_name: str, results_filter: Any = None, config_name: str | None = "", overrides: Any = None) -> list[str]:
         return self.inner.get_group_options(group_name, results_filter, config_name, overrides)
 
     def compute_defaults_list(self, config_name: str | None, overrides: list[str], run_mode: RunMode) -> Any:

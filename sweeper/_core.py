@@ -29,7 +29,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from omegaconf import DictConfig, OmegaConf
-from optuna.distributions import BaseDistribution, FloatDistribution
+from optuna.distributions import BaseDistribution
 from optuna.pruners import NopPruner
 from optuna.trial import TrialState
 
@@ -111,12 +111,14 @@ class SweeperCore:
 
     def _split_arguments(self, arguments: list[str]) -> tuple[dict[str, str], list[str]]:
         """Command-line overrides: searched params (sweep syntax) and fixed ones (passed to every job)."""
-        searched, fixed = {}, []
+        searched: dict[str, str] = {}
+        fixed: list[str] = []
         for o in OverridesParser.create().parse_overrides(arguments):
+            line = str(o.input_line)
             if o.is_sweep_override():
-                searched[o.get_key_element()] = o.input_line.split("=", 1)[1]  # the sweep as written
+                searched[o.get_key_element()] = line.split("=", 1)[1]  # the sweep as written
             else:
-                fixed.append(o.input_line)
+                fixed.append(line)
         return searched, fixed
 
     def sweep(self, arguments: list[str]) -> None:
@@ -143,7 +145,7 @@ class SweeperCore:
         name = c.study_name or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         bounds = self._seed(space, task_cfg, storage, name)
         if bounds is not None and bounds.source != "user":
-            space[c.seed_param] = FloatDistribution(bounds.low, bounds.high, log=True)
+            space[c.seed_param] = bounds.distribution()
         make_sampler = c.sampler  # a partial: the grid sampler needs the search space, known only now
         is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
         sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
@@ -328,7 +330,7 @@ def _outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
     if len(values) != len(objectives) or any(v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
         attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
         return Outcome(TrialState.FAIL, None, attrs)
-    return Outcome(TrialState.COMPLETE, [float(v) for v in values], attrs)
+    return Outcome(TrialState.COMPLETE, [float(v) for v in values if v is not None], attrs)
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

@@ -10,6 +10,8 @@ from typing import Any
 import optuna
 from omegaconf import OmegaConf
 
+from training.runlog import write_text
+
 
 def replay_command(overrides: list[str]) -> str:
     main = sys.modules.get("__main__")
@@ -44,7 +46,5 @@ def write_results(sweep_dir: Path, study: optuna.Study, objectives: dict[str, st
     out["trials"] = dict(states)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / "optimization_results.yaml"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(OmegaConf.to_yaml(OmegaConf.create(out)))
-    tmp.replace(path)
+    write_text(path, OmegaConf.to_yaml(OmegaConf.create(out)))
     return path

@@ -9,6 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import FloatDistribution
 
 from training.range_test import config_for_run, load_range_test, range_test, suggested_max_lr
 
@@ -19,8 +20,8 @@ SOURCES = ("user", "file", "auto")  # given by hand | a range_test.json | a test
 
 @dataclass(frozen=True)
 class Bounds:
-    low: float
-    high: float
+    low: float | None  # None: the user searches max_lr as a categorical
+    high: float | None
     suggested: float | None  # enqueued as the first trial, inside [low, high]
     source: str  # one of SOURCES
     path: str | None  # the range_test.json the bounds came from
@@ -34,6 +35,12 @@ class Bounds:
     @classmethod
     def from_dict(cls, d: dict) -> Bounds:
         return cls(d["min_lr"], d["max_lr"], d.get("suggested_max_lr"), d["source"], d.get("path"), d.get("rule", ""))
+
+    def distribution(self) -> FloatDistribution:
+        """The log-scale interval a seeded search draws ``max_lr`` from."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"bounds from {self.describe()} have no interval")
+        return FloatDistribution(self.low, self.high, log=True)
 
     def describe(self) -> str:
         return f"{self.source}: {self.path}" if self.path else self.source
@@ -55,7 +62,8 @@ def from_file(path: str) -> Bounds:
 def run_auto(task_cfg: DictConfig, out_dir: Path, overrides: list[str]) -> Bounds:
     """Run the range test in this process with the task's data, model, optimizer and wd, and the
     test's own settings from the shipped ``conf/range_test.yaml`` (what ``tasks.range_test`` runs)."""
-    settings = OmegaConf.create((files("conf") / "range_test.yaml").read_text())
+    settings = OmegaConf.load(str(files("conf") / "range_test.yaml"))
+    assert isinstance(settings, DictConfig)
     cfg = config_for_run(task_cfg, settings, overrides)
     log.info(f"range test (auto) before the search -> {out_dir}")
     return from_result(range_test(cfg, out_dir), "auto", str(out_dir / "range_test.json"))

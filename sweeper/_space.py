@@ -38,6 +38,8 @@ def _distribution(o: Override) -> BaseDistribution:
         return CategoricalDistribution([_plain(v) for v in value.list])
     if isinstance(value, RangeSweep):
         start, stop, step = value.start, value.stop, value.step
+        if start is None or stop is None:
+            raise SearchSpaceError(f"{key}: range() needs a start and a stop, got {value}.")
         if step is None or step <= 0:
             raise SearchSpaceError(f"{key}: range() needs a positive step, got {value}.")
         n = math.ceil((stop - start) / step - 1e-9)  # float noise must not admit the excluded end

@@ -30,7 +30,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         return _create(url, None)
     database = make_url(url).database
     on_disk = bool(database) and database != ":memory:"
-    if on_disk:
+    if database and on_disk:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     storage = _create(url, {"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
     if on_disk:

@@ -44,7 +44,9 @@ def open_study(
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
         try:
-            study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=directions)
+            study = optuna.create_study(
+                study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=[optuna.study.StudyDirection[d.upper()] for d in directions]
+            )
         except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
             study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
         else:

@@ -40,5 +40,8 @@ class SweeperSettings:
     def from_hydra(cls, **conf: Any) -> "SweeperSettings":
         """The keyword arguments Hydra instantiates the plugin with (configs become plain containers)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        plain = {k: OmegaConf.to_container(v, resolve=True) if isinstance(v, (DictConfig, ListConfig)) else v for k, v in conf.items() if k in names}
+        plain: dict[str, Any] = {}
+        for k, v in conf.items():
+            if k in names:
+                plain[k] = OmegaConf.to_container(v, resolve=True) if isinstance(v, (DictConfig, ListConfig)) else v
         return cls(**plain)

@@ -28,7 +28,8 @@ class WeightDecay:
 
     def param_groups(self, model: nn.Module) -> list[dict]:
         """Optimizer groups; ``decay`` marks the ones this decays (1-d tensors are norm scales and biases)."""
-        decay, rest = [], []
+        decay: list[nn.Parameter] = []
+        rest: list[nn.Parameter] = []
         for p in model.parameters():
             (decay if self.on_norm_and_bias or p.ndim > 1 else rest).append(p)
         return [g for g in ({"params": decay, "decay": True}, {"params": rest, "decay": False}) if g["params"]]

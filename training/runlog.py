@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temp file next to ``path`` to write; renamed onto ``path`` when the block succeeds,
+    so readers (and parallel writers) never see half a file. The name keeps the suffix
+    (``np.savez`` adds ``.npz`` otherwise) and the pid (two processes never share one)."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """``path.write_text(text)``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + "\n")
-    tmp.replace(path)  # readers never see half a file
+    write_text(path, json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
 class MetricsFile:

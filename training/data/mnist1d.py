@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from training.runlog import atomic_path
+
 
 def load(root: str, **generation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(train_x, train_y, test_x, test_y)`` with inputs shaped ``(N, 1, length)``.
@@ -43,8 +45,7 @@ def load(root: str, **generation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
             random.setstate(py_state)
             np.random.set_state(np_state)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
-        tmp.replace(path)  # atomic: parallel jobs never read half a file
+        with atomic_path(path) as tmp:  # parallel jobs never read half a file
+            np.savez(tmp, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
     with np.load(path) as d:
         return d["x"][:, None, :], d["y"], d["x_test"][:, None, :], d["y_test"]

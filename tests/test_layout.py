@@ -1,0 +1,74 @@
+"""The layers stay layered: apps (tasks) -> {sweeper, reports, plugin shim} -> library (training).
+
+Read from the import statements of every module (``ast``), so a lazy import inside a
+function counts as much as one at the top.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+PACKAGES = ("tasks", "training", "sweeper", "reports", "hydra_plugins")
+# package -> the project packages it may import (its own included)
+ALLOWED = {
+    "training": {"training"},
+    "sweeper": {"sweeper", "training"},
+    "reports": {"reports", "sweeper", "training"},  # studies are opened through the sweeper's public storage functions
+    "hydra_plugins": {"hydra_plugins", "sweeper"},
+    "tasks": set(PACKAGES),
+}
+MAX_LINES = 400
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def imports(path: Path) -> list[str]:
+    """Absolute module names imported by ``path`` (relative imports resolve into its own package)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_point_down(package):
+    bad = []
+    for path in modules(package):
+        for name in imports(path):
+            top = name.split(".")[0]
+            if top in PACKAGES and top not in ALLOWED[package]:
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+            elif top != package and top in PACKAGES and top != "tasks" and any(part.startswith("_") for part in name.split(".")[1:]):
+                bad.append(f"{path.relative_to(ROOT)} imports {name}, a private module of another package")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_import_rule_catches_an_upward_import(tmp_path):
+    """The check above sees lazy imports inside functions, not just module-level ones."""
+    f = tmp_path / "m.py"
+    f.write_text("def f():\n    from sweeper._trial import trial_callbacks\n    import tasks.train\n")
+    assert imports(f) == ["sweeper._trial", "tasks.train"]
+
+
+@pytest.mark.parametrize("package", ["training", "sweeper", "reports", "tasks"])
+def test_every_package_states_its_public_names_and_types(package):
+    for init in (ROOT / package).rglob("__init__.py"):
+        assert (init.parent / "py.typed").is_file(), f"{init.parent} has no py.typed"
+    if package != "tasks":  # apps are run, not imported
+        assert "__all__" in (ROOT / package / "__init__.py").read_text()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_modules_stay_small(package):
+    big = {str(p.relative_to(ROOT)): n for p in modules(package) if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not big, f"modules over {MAX_LINES} lines: {big}"
