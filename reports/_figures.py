@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from scipy.stats import spearmanr
 
+from reports._balance import analyze_balance, smoothed_surface
 from reports._study_data import ReportError, Row
+from training.contract import FAILED_RUNS
 
 STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}
 
@@ -51,58 +52,69 @@ def pareto(rows: Sequence[Row], objectives: list[str], x: str, y: str, x_min: bo
     return fig
 
 
-def balance(rows: Sequence[Row], objectives: list[str], metric: str, maximize: bool, lr: str, wd: str, bins: int = 8) -> tuple[go.Figure, dict]:
-    """The regularization-balance map: best metric per (lr, wd) cell, and the best wd per lr."""
-    usable = [r for r in rows if r.state == "complete" and r.params.get(lr, 0) > 0 and r.params.get(wd, 0) > 0 and r.metric(metric, objectives) is not None]
-    if len(usable) < 2:
+def balance(rows: Sequence[Row], objectives: list[str], metric: str, maximize: bool, lr: str, wd: str) -> tuple[go.Figure, dict]:
+    """The regularization-balance map: the smoothed objective over (lr, wd), the runs, the best
+    wd per lr level with its interval, the fitted balance line, iso-lines of lr x wd, and the
+    verdict (:func:`reports._balance.analyze_balance`) in the title."""
+    usable = [
+        r for r in rows
+        if _positive(r.params.get(lr)) and _positive(r.params.get(wd))
+        and ((r.state == "complete" and r.metric(metric, objectives) is not None) or r.status in FAILED_RUNS)
+    ]  # fmt: skip
+    if sum(r.state == "complete" for r in usable) < 2:
         raise ReportError(f"the LR x WD map needs complete trials that searched {lr!r} and {wd!r} (> 0); this study has {len(usable)}.")
-    llr = np.log10([r.params[lr] for r in usable])
-    lwd = np.log10([r.params[wd] for r in usable])
-    val = np.array([r.metric(metric, objectives) for r in usable])
-    edges_lr = np.linspace(llr.min(), llr.max() + 1e-9, bins + 1)
-    edges_wd = np.linspace(lwd.min(), lwd.max() + 1e-9, bins + 1)
-    i_lr = np.clip(np.digitize(llr, edges_lr) - 1, 0, bins - 1)
-    i_wd = np.clip(np.digitize(lwd, edges_wd) - 1, 0, bins - 1)
-    grid = np.full((bins, bins), np.nan)
-    pick = max if maximize else min
-    for a, b, v in zip(i_lr, i_wd, val, strict=True):
-        grid[b, a] = v if math.isnan(grid[b, a]) else pick(grid[b, a], v)
-    # balance curve: in each lr column, the wd of the best trial there
-    curve_lr, curve_wd = [], []
-    for col in range(bins):
-        members = [k for k in range(len(usable)) if i_lr[k] == col]
-        if members:
-            best = (max if maximize else min)(members, key=lambda k: val[k])
-            curve_lr.append(llr[best])
-            curve_wd.append(lwd[best])
-    rho = float(spearmanr(curve_lr, curve_wd).statistic) if len(curve_lr) >= 3 and len(set(curve_wd)) > 1 else None
-    centers_lr = 10 ** ((edges_lr[:-1] + edges_lr[1:]) / 2)
-    centers_wd = 10 ** ((edges_wd[:-1] + edges_wd[1:]) / 2)
+    lrs, wds = [float(r.params[lr]) for r in usable], [float(r.params[wd]) for r in usable]
+    values = [r.metric(metric, objectives) if r.state == "complete" else None for r in usable]
+    result = analyze_balance(lrs, wds, values, metric=metric, maximize=maximize)
+    surface = smoothed_surface(lrs, wds, values, maximize=maximize)
     fig = go.Figure()
     fig.add_trace(
-        go.Heatmap(x=centers_lr, y=centers_wd, z=grid, colorscale="Viridis", reversescale=not maximize, colorbar={"title": metric}, name="best per cell")
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=10 ** llr, y=10 ** lwd, mode="markers", name="trials", marker={"color": "white", "size": 6, "line": {"color": "black", "width": 1}},
-            hovertext=[_hover(r) for r in usable], hoverinfo="text",
-        )
+        go.Heatmap(x=surface["lr"], y=surface["wd"], z=surface["value"], colorscale="Viridis", reversescale=not maximize,
+                   colorbar={"title": f"{metric}<br>(smoothed)"}, name="smoothed objective")
     )  # fmt: skip
     fig.add_trace(
-        go.Scatter(x=10 ** np.array(curve_lr), y=10 ** np.array(curve_wd), mode="lines+markers", name="best wd per lr", line={"color": "red", "width": 3})
-    )
-    trend = (
-        "n/a (too few lr bins)"
-        if rho is None
-        else f"{rho:+.2f}" + (" (larger lr -> smaller wd)" if rho < 0 else " (larger lr -> larger wd)" if rho > 0 else "")
-    )
+        go.Scatter(
+            x=lrs, y=wds, mode="markers", name="runs (x: diverged / collapsed)", hovertext=[_hover(r) for r in usable], hoverinfo="text",
+            marker={"color": "white", "size": 6, "line": {"color": "black", "width": 1}, "symbol": ["circle" if v is not None else "x" for v in values]},
+        )
+    )  # fmt: skip
+    lv = result.levels
+    fig.add_trace(
+        go.Scatter(
+            x=[v.lr for v in lv], y=[v.best_wd for v in lv], mode="lines+markers", name=f"best wd per lr ({result.confidence:.0%} interval)",
+            line={"color": "red", "width": 3},
+            error_y={
+                "type": "data", "symmetric": False,
+                "array": [v.best_wd_ci[1] - v.best_wd for v in lv], "arrayminus": [v.best_wd - v.best_wd_ci[0] for v in lv],
+            },
+        )
+    )  # fmt: skip
+    if result.slope is not None:
+        x = np.log10([v.lr for v in lv])
+        y = np.log10([v.best_wd for v in lv])
+        fit = y.mean() + result.slope * (x - x.mean())
+        fig.add_trace(go.Scatter(x=10**x, y=10**fit, mode="lines", name=f"balance line, slope {result.slope:+.2f}", line={"color": "red", "dash": "dash"}))
+    _iso_lines(fig, result.lr_range, result.wd_range)
     fig.update_xaxes(type="log", title=lr)
-    fig.update_yaxes(type="log", title=wd)
-    fig.update_layout(
-        title=f"Regularization balance: best {metric} per (lr, wd); Spearman(lr, best wd) = {trend}",
-        legend={"orientation": "h", "y": -0.18},
-    )
-    return fig, {"spearman_lr_best_wd": rho, "balance_curve": [{"lr": 10**a, "wd": 10**b} for a, b in zip(curve_lr, curve_wd, strict=True)]}
+    fig.update_yaxes(type="log", title=wd, range=[math.log10(result.wd_range[0]) - 0.2, math.log10(result.wd_range[1]) + 0.2])
+    fig.update_layout(title={"text": f"Regularization balance ({metric})<br><sub>{result.verdict}</sub>"}, legend={"orientation": "h", "y": -0.2})
+    return fig, result.as_dict()
+
+
+def _positive(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def _iso_lines(fig: go.Figure, lr_range: tuple[float, float], wd_range: tuple[float, float]) -> None:
+    """Dotted lines of constant lr x wd (slope -1 on log axes) at every decade crossing the map."""
+    lo, hi = math.log10(lr_range[0] * wd_range[0]), math.log10(lr_range[1] * wd_range[1])
+    for e in range(math.ceil(lo), math.floor(hi) + 1):
+        fig.add_trace(
+            go.Scatter(
+                x=list(lr_range), y=[10**e / lr_range[0], 10**e / lr_range[1]], mode="lines", line={"color": "#888", "dash": "dot", "width": 1},
+                name="lr x wd = const", legendgroup="iso", showlegend=e == math.ceil(lo), hoverinfo="text", hovertext=f"lr x wd = 1e{e}",
+            )
+        )  # fmt: skip
 
 
 def curves(rows: Sequence[Row]) -> go.Figure:

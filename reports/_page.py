@@ -8,13 +8,16 @@ import json
 import logging
 import shutil
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
 import plotly.graph_objects as go
 
 from reports import _figures as figures
+from reports._grid import grid_rows
 from reports._study_data import ReportError, Row, objectives, rows
+from training.contract import OBJECTIVES
 from training.range_test import load_range_test, range_test_html
 
 log = logging.getLogger(__name__)
@@ -45,19 +48,57 @@ def _trials_csv(rs: list[Row], objs: list[str], path: Path) -> None:
     params = sorted({k for r in rs for k in r.params})
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["number", "state", "status", *objs, *params, "epochs", "wall_s", "test_acc", "job_dir", "reason"])
+        w.writerow(["number", "state", "status", *objs, *params, "epochs", "wall_s", "test_acc", "test_acc_at_best", "job_dir", "reason"])
         for r in rs:
             vals = r.values if r.values is not None else [""] * len(objs)
-            w.writerow([r.number, r.state, r.status, *vals, *(r.params.get(p, "") for p in params), r.epochs, r.wall_s, r.test_acc, r.job_dir, r.reason])
+            w.writerow(
+                [
+                    r.number,
+                    r.state,
+                    r.status,
+                    *vals,
+                    *(r.params.get(p, "") for p in params),
+                    r.epochs,
+                    r.wall_s,
+                    r.test_acc,
+                    r.test_acc_at_best,
+                    r.job_dir,
+                    r.reason,
+                ]
+            )
+
+
+@dataclass
+class Trials:
+    """What a report is drawn from: an Optuna study, or the job dirs of a Hydra grid."""
+
+    name: str
+    rows: list[Row]
+    objectives: list[str]
+    directions: list[str]  # "maximize" | "minimize", one per objective
+    study: optuna.Study | None = None  # None for a grid: no history, importance or parallel plot
+    bounds: dict = field(default_factory=dict)
 
 
 def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto_y: str | None, lr: str, wd: str, images: bool | None = None) -> dict:
-    """All report files into ``out``; returns what was written and what was skipped (and why)."""
+    """All report files for an Optuna study into ``out``; returns what was written and what was skipped (and why)."""
     rs = rows(study)
     if not rs:
         raise ReportError(f"study {study.study_name!r} has no trials yet; nothing to report.")
-    objs = objectives(study)
-    dirs = [d.name.lower() for d in study.directions]
+    trials = Trials(study.study_name, rs, objectives(study), [d.name.lower() for d in study.directions], study, study.user_attrs.get("bounds") or {})
+    return write_trials_report(trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images)
+
+
+def write_grid_report(sweep_dir: Path, out: Path, *, pareto_x: str | None, pareto_y: str | None, lr: str, wd: str, images: bool | None = None) -> dict:
+    """All report files for a Hydra basic-sweeper grid (its job dirs) into ``out``."""
+    rs, objective = grid_rows(sweep_dir, lr, wd)
+    trials = Trials(str(sweep_dir), rs, [objective], [OBJECTIVES[objective]])
+    return write_trials_report(trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images)
+
+
+def write_trials_report(t: Trials, out: Path, *, pareto_x: str | None, pareto_y: str | None, lr: str, wd: str, images: bool | None = None) -> dict:
+    """All report files into ``out`` (see :func:`write_report`)."""
+    rs, objs, dirs = t.rows, t.objectives, t.directions
     out.mkdir(parents=True, exist_ok=True)
     images = chrome_found() if images is None else images
     written: list[str] = []
@@ -81,13 +122,16 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
     try:
         fig, notes["balance"] = figures.balance(rs, objs, objs[0], dirs[0] == "maximize", lr, wd)
         plots.append(("lr_wd", fig))
-    except ReportError as e:
+    except (ReportError, ValueError) as e:
         skipped["lr_wd"] = str(e)
-    target = (lambda t: t.values[0]) if len(objs) > 1 else None
+    target = (lambda tr: tr.values[0]) if len(objs) > 1 else None
     vis = optuna.visualization
     for name, make in (("history", vis.plot_optimization_history), ("importance", vis.plot_param_importances), ("parallel", vis.plot_parallel_coordinate)):
+        if t.study is None:
+            skipped[name] = "needs an Optuna study (this is a Hydra grid)"
+            continue
         try:
-            plots.append((name, make(study, target=target, target_name=objs[0])))
+            plots.append((name, make(t.study, target=target, target_name=objs[0])))
         except Exception as e:  # too few trials or params for this plot
             skipped[name] = f"{type(e).__name__}: {e}"
     plots.append(("curves", figures.curves(rs)))
@@ -97,10 +141,9 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
     if images:
         _export_images(plots, out)
 
-    bounds = study.user_attrs.get("bounds") or {}
-    if bounds.get("path"):  # the study was seeded from a range test: draw it too
+    if t.bounds.get("path"):  # the study was seeded from a range test: draw it too
         try:
-            result = load_range_test(bounds["path"])
+            result = load_range_test(t.bounds["path"])
             result.setdefault("iterations", len(result["lrs"]))
             result.setdefault("stop_reason", "")
             range_test_html(result, out / "range_test.html")
@@ -111,11 +154,11 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
     _trials_csv(rs, objs, out / "trials.csv")
     counts = Counter(r.state for r in rs)
     summary = {
-        "study_name": study.study_name,
+        "study_name": t.name,
         "objectives": dict(zip(objs, dirs, strict=True)),
         "trials": dict(counts),
-        "best": _best(study, rs, objs),
-        "bounds": bounds or None,
+        "best": _best(t),
+        "bounds": t.bounds or None,
         "written": sorted(written),
         "skipped": skipped,
         "images": images,
@@ -126,15 +169,23 @@ def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto
     return summary
 
 
-def _best(study: optuna.Study, rs: list[Row], objs: list[str]) -> list[dict]:
-    by_number = {r.number: r for r in rs}
-    try:
-        best = [study.best_trial] if len(objs) == 1 else study.best_trials
-    except ValueError:
-        return []
-    return [
-        {"number": t.number, "values": t.values, "params": t.params, "replay": by_number[t.number].replay, "job_dir": by_number[t.number].job_dir} for t in best
-    ]
+def _best(t: Trials) -> list[dict]:
+    """The best trial (one objective) or the Pareto front (several), as the study says; a grid's best run."""
+    by_number = {r.number: r for r in t.rows}
+    if t.study is not None:
+        try:
+            best = [t.study.best_trial] if len(t.objectives) == 1 else t.study.best_trials
+        except ValueError:
+            return []
+        picked = [(tr.number, tr.values, tr.params) for tr in best]
+    else:
+        done = [r for r in t.rows if r.state == "complete" and r.values]
+        if not done:
+            return []
+        sign = 1 if t.directions[0] == "maximize" else -1
+        top = max(done, key=lambda r: sign * r.values[0])  # type: ignore[index]
+        picked = [(top.number, top.values, top.params)]
+    return [{"number": n, "values": v, "params": p, "replay": by_number[n].replay, "job_dir": by_number[n].job_dir} for n, v, p in picked]
 
 
 def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row]) -> None:
@@ -147,7 +198,7 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
     )
     counts = ", ".join(f"{n} {state}" for state, n in sorted(s["trials"].items()))
     skipped = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in s["skipped"].items())
-    balance = s.get("balance", {}).get("spearman_lr_best_wd")
+    balance = s.get("balance", {})
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>supersweep report</title>",
         "<script src='plotly.min.js'></script>",
@@ -155,7 +206,8 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
         "td,th{border:1px solid #ccc;padding:4px 8px} code{font-size:90%}</style>",
         f"</head><body><h1>Study {esc(s['study_name'])}</h1>",
         f"<p>Objectives: {esc(json.dumps(s['objectives']))}. Trials: {esc(counts)}.</p>",
-        f"<p>Regularization balance: Spearman(lr, best wd) = {'n/a' if balance is None else f'{balance:+.2f}'}.</p>" if "balance" in s else "",
+        f"<p><b>Regularization balance</b>: {esc(balance['verdict'])}.</p>" if balance else "",
+        "".join(f"<p>Warning: {esc(w)}.</p>" for w in balance.get("warnings", [])),
         f"<p>max_lr bounds: {esc(json.dumps(s['bounds']))}</p>" if s["bounds"] else "",
         "<h2>Best trial" + ("s (Pareto front)" if len(s["objectives"]) > 1 else "") + "</h2>",
         f"<table><tr><th>trial</th><th>values</th><th>params</th><th>replay</th></tr>{best_rows}</table>",

@@ -36,6 +36,7 @@ class Row:
     job_dir: str | None
     replay: str
     curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, val_acc)
+    test_acc_at_best: float | None = None  # the best-validation epoch's weights (reported, never selected on)
 
     def metric(self, key: str, objectives: list[str]) -> float | None:
         """An objective (by name), ``epochs``, ``wall_s``, ``test_acc`` or a param."""
@@ -47,16 +48,23 @@ class Row:
         return float(v) if isinstance(v, (int, float)) else None
 
 
+def job_curve(job_dir: str | None) -> list[tuple[int, float]] | None:
+    """Per-epoch validation accuracy from a job dir's metrics.jsonl; None when it has none."""
+    path = Path(job_dir) / "metrics.jsonl" if job_dir else None
+    if path is None or not path.is_file():
+        return None
+    pts = []
+    for line in path.read_text().splitlines():
+        m = json.loads(line)
+        if m.get("val_acc") is not None:
+            pts.append((m["epoch"], m["val_acc"]))
+    return pts
+
+
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
     """Per-epoch validation accuracy from the job's metrics.jsonl, else the reported values."""
-    job_dir = t.user_attrs.get("job_dir")
-    path = Path(job_dir) / "metrics.jsonl" if job_dir else None
-    if path and path.is_file():
-        pts = []
-        for line in path.read_text().splitlines():
-            m = json.loads(line)
-            if m.get("val_acc") is not None:
-                pts.append((m["epoch"], m["val_acc"]))
+    pts = job_curve(t.user_attrs.get("job_dir"))
+    if pts is not None:
         return pts
     return sorted((int(k), v) for k, v in t.intermediate_values.items() if v is not None and math.isfinite(v))
 
@@ -71,7 +79,7 @@ def rows(study: optuna.Study) -> list[Row]:
                 state=t.state.name.lower(),
                 **{k: a.get(k) for k in TRIAL_ATTRS if k not in ("status", "epochs")},
                 status=a.get("status") or t.state.name.lower(),
-                params=dict(t.params),
+                params={**t.params, **(a.get("derived_params") or {})},  # e.g. wd of a study that searched lr x wd
                 values=list(t.values) if t.values is not None else None,
                 epochs=a.get("epochs") if a.get("epochs") is not None else (max(t.intermediate_values) if t.intermediate_values else None),
                 job_dir=a.get("job_dir"),

@@ -144,8 +144,14 @@ class SweeperCore:
         storage = open_storage(url)
         name = c.study_name or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         bounds = self._seed(space, task_cfg, storage, name)
+        if c.lr_levels and (bounds is None or bounds.source == "user"):
+            raise SweepError(
+                "hydra.sweeper.lr_levels are offsets from a range test's bounds: "
+                f"set hydra.sweeper.range_test (auto or a path) and leave {c.seed_param} unsearched."
+            )
         if bounds is not None and bounds.source != "user":
-            space[c.seed_param] = bounds.distribution()
+            space[c.seed_param] = bounds.levels(c.lr_levels) if c.lr_levels else bounds.distribution()
+        self._check_product(space, fixed)
         make_sampler = c.sampler  # a partial: the grid sampler needs the search space, known only now
         is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
         sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
@@ -158,10 +164,21 @@ class SweeperCore:
             fail_zombies(study, storage, c.stale_after_s, c.retry_failed)
         elif bounds is not None:
             study.set_user_attr("bounds", bounds.as_dict())
-            if bounds.suggested is not None:
+            if bounds.suggested is not None and not c.lr_levels:  # levels: the suggestion is not one of them
                 study.enqueue_trial({c.seed_param: bounds.suggested}, user_attrs={"enqueued_from": "range test suggestion"})
         self._loop(Sweep(study, space, fixed, objectives, budgets))
         write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), fixed)
+
+    def _check_product(self, space: dict, fixed: list[str]) -> None:
+        """``product_param`` needs both it and ``seed_param`` searched, and ``wd`` left to it."""
+        p, lr = self.settings.product_param, self.settings.seed_param
+        if p is None:
+            return
+        if p not in space or lr not in space:
+            example = f"{p}='tag(log, interval(1e-6, 1e-2))'"
+            raise SweepError(f"hydra.sweeper.product_param={p} needs both {p} and {lr} searched (e.g. {example}), got {sorted(space)}.")
+        if "wd" in space or any(o.split("=", 1)[0].lstrip("+~") == "wd" for o in fixed):
+            raise SweepError(f"wd is set from hydra.sweeper.product_param={p} (wd = {p} / {lr}); do not also give wd.")
 
     def _budgets(self, task_cfg: DictConfig, space: dict, objectives: dict[str, str], pruner: Any) -> list[int]:
         """``[*rungs, full]`` values of ``rung_key`` a trial trains with, or [] (report every epoch)."""
@@ -200,7 +217,8 @@ class SweeperCore:
             bounds = seeding.run_auto(task_cfg, self.sweep_dir / "range_test", list(c.range_test_overrides))
         else:
             bounds = seeding.from_file(str(c.range_test))
-        log.info(f"{param} bounds [{bounds.low:.3g}, {bounds.high:.3g}] from {bounds.describe()}; first trial {param}={bounds.suggested:.3g}")
+        then = f"levels {bounds.levels(c.lr_levels).choices}" if c.lr_levels else f"first trial {param}={bounds.suggested:.3g}"
+        log.info(f"{param} bounds [{bounds.low:.3g}, {bounds.high:.3g}] from {bounds.describe()}; {then}")
         return bounds
 
     # --- the loop ---
@@ -289,7 +307,13 @@ class SweeperCore:
             self._finish(sw, t, Outcome(TrialState.FAIL, None, {"status": status, "reason": reason}))
 
     def _job_overrides(self, sw: Sweep, trial: optuna.Trial, rung: int) -> list[str]:
-        searched = [f"{k}={format_value(v)}" for k, v in trial.params.items()]
+        params = dict(trial.params)
+        product = self.settings.product_param
+        if product is not None:  # the job gets wd; the study keeps the product it searched
+            params["wd"] = params.pop(product) / params[self.settings.seed_param]
+            if rung == 0:
+                trial.set_user_attr("derived_params", {"wd": params["wd"]})
+        searched = [f"{k}={format_value(v)}" for k, v in params.items()]
         if rung == 0:
             trial.set_user_attr("overrides", sw.fixed + searched)
             trial.set_user_attr("replay", replay_command(sw.fixed + searched))  # this trial, by hand

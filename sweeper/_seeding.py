@@ -9,7 +9,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
-from optuna.distributions import FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from training.range_test import config_for_run, load_range_test, range_test, suggested_max_lr
 
@@ -41,6 +41,13 @@ class Bounds:
         if self.low is None or self.high is None:
             raise ValueError(f"bounds from {self.describe()} have no interval")
         return FloatDistribution(self.low, self.high, log=True)
+
+    def levels(self, offsets: list[float]) -> CategoricalDistribution:
+        """``max_lr`` at ``high * 10**offset`` for each offset (3 significant digits, so the
+        overrides read well), for a grid that reaches below and above the bounds."""
+        if self.high is None:
+            raise ValueError(f"bounds from {self.describe()} have no max_lr")
+        return CategoricalDistribution(sorted({float(f"{self.high * 10**d:.3g}") for d in offsets}))
 
     def describe(self) -> str:
         return f"{self.source}: {self.path}" if self.path else self.source

@@ -29,6 +29,12 @@ class SweeperSettings:
     range_test: str | None = None  # null | auto | path to range_test.json or its run dir: bounds for seed_param
     range_test_overrides: list[str] = field(default_factory=list)  # e.g. ['num_iter=200'] with range_test=auto
     seed_param: str = "max_lr"
+    # log10 offsets from the range test's max_lr bound, e.g. [-1.5, -1, -0.5, 0, 0.5]: seed_param is
+    # searched at these levels (a categorical, for the grid sampler) instead of the bounds' interval
+    lr_levels: list[float] = field(default_factory=list)
+    # a searched param that holds seed_param x wd (e.g. lr_x_wd): each job gets wd = it / seed_param,
+    # so a sampler searches along the balance diagonal instead of discovering it
+    product_param: str | None = None
     rungs: list[int] = field(default_factory=list)  # e.g. [1, 3]: short complete runs (rung_key=1, 3) the pruner promotes from; []: prune per epoch
     rung_key: str = "epochs"  # the task setting a rung shortens; the full run uses the task's own value
     max_failure_rate: float = 0.5  # stop when failed / finished trials exceeds this

@@ -18,12 +18,19 @@ from training.checks import ConfigError
 log = logging.getLogger(__name__)
 
 
-def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str]:
+def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str] | None:
+    """The study and storage a supersweep sweep dir names; None for a Hydra grid's dir."""
     path = sweep_dir.expanduser() / "optimization_results.yaml"
-    if not path.is_file():
-        raise ConfigError(f"sweep_dir: {path} not found; is {sweep_dir} a sweep dir of the supersweep sweeper?")
-    results = yaml.safe_load(path.read_text())
-    return results["study_name"], results["storage"]
+    if path.is_file():
+        results = yaml.safe_load(path.read_text())
+        return results["study_name"], results["storage"]
+    from reports import grid_job_dirs
+
+    if grid_job_dirs(sweep_dir.expanduser()):
+        return None
+    raise ConfigError(
+        f"sweep_dir: {path} not found and no */.hydra/overrides.yaml under {sweep_dir}: neither a sweep dir of the supersweep sweeper nor a Hydra multirun dir."
+    )
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="report")
@@ -34,26 +41,36 @@ def main(cfg: DictConfig) -> None:
 
             write_overlay(Path(cfg.range_tests))
             return
-        from reports import IMAGE_HINT, ReportError, find_study, write_report
+        from reports import IMAGE_HINT, ReportError, find_study, write_grid_report, write_report
         from sweeper import default_url
 
         study_name, storage = cfg.study_name, cfg.storage
+        grid = None
         if cfg.sweep_dir is not None:
-            study_name, stored = _study_from_sweep_dir(Path(cfg.sweep_dir))
-            storage = storage or stored
+            found = _study_from_sweep_dir(Path(cfg.sweep_dir))
+            if found is None:
+                grid = Path(cfg.sweep_dir).expanduser()
+            else:
+                study_name, storage = found[0], storage or found[1]
         storage = storage or default_url()
         out = Path(HydraConfig.get().runtime.output_dir)
+        kw = {"pareto_x": cfg.pareto_x, "pareto_y": cfg.pareto_y, "lr": cfg.lr_param, "wd": cfg.wd_param, "images": cfg.images}
         try:
-            study = find_study(study_name, storage)
-            s = write_report(study, out, pareto_x=cfg.pareto_x, pareto_y=cfg.pareto_y, lr=cfg.lr_param, wd=cfg.wd_param, images=cfg.images)
+            s = write_grid_report(grid, out, **kw) if grid is not None else write_report(find_study(study_name, storage), out, **kw)
         except ReportError as e:
             raise ConfigError(str(e)) from None
         for name, why in s["skipped"].items():
             log.info(f"{name}: not drawn ({why})")
         if not s["images"]:
             log.info(IMAGE_HINT)
-        print(f"report of study {s['study_name']!r} ({', '.join(f'{n} {k}' for k, n in s['trials'].items())}): {out / 'report.html'}")
-        print(f"live dashboard: optuna-dashboard {storage}  (then open http://127.0.0.1:8080)")
+        what = "grid" if grid is not None else "study"
+        print(f"report of {what} {s['study_name']!r} ({', '.join(f'{n} {k}' for k, n in s['trials'].items())}): {out / 'report.html'}")
+        if "balance" in s:
+            print(f"regularization balance: {s['balance']['verdict']}")
+            for warning in s["balance"]["warnings"]:
+                print(f"warning: {warning}")
+        if grid is None:
+            print(f"live dashboard: optuna-dashboard {storage}  (then open http://127.0.0.1:8080)")
 
 
 if __name__ == "__main__":

@@ -65,25 +65,21 @@ def test_sweep_runs_and_results_match_the_study(tmp_path):
         assert json.loads((tmp_path / "sweep" / str(t.number) / "params.json").read_text())["x"] == pytest.approx(t.params["x"])
 
 
-def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
-    rt = tmp_path / "rt"
+def write_range_test(tmp: Path) -> Path:
+    """A range_test.json with bounds [0.05, 0.6] and suggestion 0.2."""
+    rt = tmp / "rt"
     rt.mkdir()
-    bounds = {"min_lr": 0.05, "max_lr": 0.6, "rule": "test"}
     n = 30
-    (rt / "range_test.json").write_text(
-        json.dumps(
-            {
-                "lrs": [0.1] * n,
-                "losses": [1.0] * n,
-                "smoothed_losses": [1.0] * n,
-                "suggestions": {},
-                "bounds": bounds,
-                "diverged_at": None,
-                "num_iter": n,
-                "suggested_max_lr": 0.2,
-            }
-        )
-    )
+    result = {
+        "lrs": [0.1] * n, "losses": [1.0] * n, "smoothed_losses": [1.0] * n, "suggestions": {}, "diverged_at": None, "num_iter": n,
+        "bounds": {"min_lr": 0.05, "max_lr": 0.6, "rule": "test"}, "suggested_max_lr": 0.2,
+    }  # fmt: skip
+    (rt / "range_test.json").write_text(json.dumps(result))
+    return rt
+
+
+def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
+    rt = write_range_test(tmp_path)
     p = sweep(tmp_path, "hydra.sweeper.n_trials=3", f"hydra.sweeper.range_test={rt}", "hydra.sweeper.seed_param=x")
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)
@@ -100,6 +96,40 @@ def test_resumed_study_reuses_its_stored_bounds(tmp_path):
     assert p.returncode == 0, p.stderr  # the range test is not read (nor rerun) on resume
     trials = load(tmp_path).get_trials()
     assert len(trials) == 5 and all(t.distributions["x"] == FloatDistribution(0.05, 0.6, log=True) for t in trials)
+
+
+def test_lr_levels_grid_reaches_below_and_above_the_range_test_bounds(tmp_path):
+    rt = write_range_test(tmp_path)
+    p = sweep(
+        tmp_path, f"hydra.sweeper.range_test={rt}", "hydra.sweeper.seed_param=x", "hydra.sweeper.lr_levels=[-1.5,0,0.5]",
+        "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=100", "y=choice(1, 2)",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 6, "3 levels x 2 values of y, each once; the grid ends the study"
+    assert sorted({t.params["x"] for t in trials}) == [0.019, 0.6, 1.9]  # 0.6 x 10^(-1.5, 0, 0.5), 3 significant digits
+    assert "enqueued_from" not in trials[0].user_attrs, "the suggestion is not a level: not enqueued"
+
+
+def test_lr_levels_without_a_range_test_is_one_line_error(tmp_path):
+    p = sweep(tmp_path, "hydra.sweeper.lr_levels=[-1,0]", "x=interval(0.1, 1)")
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("error: hydra.sweeper.lr_levels are offsets from a range test")
+
+
+def test_product_param_searches_lr_times_wd_and_jobs_get_wd(tmp_path):
+    p = sweep(
+        tmp_path, "hydra.sweeper.n_trials=4", "hydra.sweeper.seed_param=x", "hydra.sweeper.product_param=lr_x_wd",
+        "x=tag(log, interval(0.1, 1))", "lr_x_wd=tag(log, interval(1e-4, 1e-2))",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    for t in load(tmp_path).get_trials():
+        job = json.loads((tmp_path / "sweep" / str(t.number) / "params.json").read_text())
+        assert set(t.params) == {"x", "lr_x_wd"} and job["wd"] == pytest.approx(t.params["lr_x_wd"] / t.params["x"])
+        assert t.user_attrs["derived_params"]["wd"] == pytest.approx(job["wd"]) and "wd=" in t.user_attrs["replay"]
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    p = sweep(bad, "hydra.sweeper.product_param=lr_x_wd", "x=interval(0.1, 1)")
+    assert p.returncode == 2 and "needs both lr_x_wd and max_lr searched" in p.stderr
 
 
 def test_explicit_user_bounds_win_over_the_range_test(tmp_path):

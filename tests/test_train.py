@@ -14,12 +14,13 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from tasks._cli import check_each_job
+from training import contract
 from training.checks import ConfigError, check_train_config
-from training.runner import run
+from training.runner import BestWeights, run
 
 from .conftest import CONF_DIR, ROOT
 
-METRIC_KEYS = {"epoch", "step", "lr", "momentum", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_s"}
+METRIC_KEYS = set(contract.EPOCH_KEYS)
 SUMMARY_KEYS = {"status", "best_val_acc", "final_val_acc", "best_val_loss", "final_val_loss", "test_acc", "test_loss", "epochs", "steps", "wall_s"}
 
 
@@ -58,7 +59,7 @@ def test_run_writes_files_and_returns_objective(tmp_path, overrides):
     metrics, summary = read_run(tmp_path)
     assert len(metrics) == cfg.epochs and all(METRIC_KEYS <= m.keys() for m in metrics)
     assert [m["epoch"] for m in metrics] == list(range(1, cfg.epochs + 1))
-    assert SUMMARY_KEYS <= summary.keys() and summary["status"] == "completed"
+    assert SUMMARY_KEYS <= summary.keys() and set(summary) == set(contract.SUMMARY_KEYS) and summary["status"] == "completed"
     assert value == summary[cfg.objective] == summary["objective_value"]
     assert summary["best_val_acc"] == max(m["val_acc"] for m in metrics)
     assert summary["final_val_loss"] == metrics[-1]["val_loss"]
@@ -192,3 +193,38 @@ def test_cli_plot_schedule_writes_csv_and_html(tmp_path):
     assert rows[0] == "step,lr,momentum" and len(rows) == 1 + 100
     assert rows[1].split(",")[0] == "0" and rows[-1].split(",")[0] == "99"
     assert "plotly" in (out / "schedule.html").read_text()[:100000].lower()
+
+
+def test_test_metrics_of_the_best_validation_epoch_come_from_its_weights(tmp_path):
+    """A constant lr makes the first k epochs of a longer run the same as a k-epoch run, so the
+    best-validation epoch's test accuracy must equal the final test accuracy of a run cut there."""
+    run(cfg_for("schedule=constant", "max_lr=0.5", "epochs=8"), tmp_path / "long")
+    metrics, summary = read_run(tmp_path / "long")
+    best = summary["best_epoch"]
+    assert best == max(metrics, key=lambda m: m["val_acc"])["epoch"] and best < 8, "validation peaks before the end here"
+    run(cfg_for("schedule=constant", "max_lr=0.5", f"epochs={best}"), tmp_path / "cut")
+    _, cut = read_run(tmp_path / "cut")
+    assert summary["test_acc_at_best"] == cut["test_acc"] and summary["test_loss_at_best"] == pytest.approx(cut["test_loss"])
+    assert summary["test_acc_at_best"] != summary["test_acc"]
+
+
+def test_best_weights_keeps_the_first_best_epoch_and_restores_it():
+    import torch
+
+    model = torch.nn.Linear(2, 2)
+    keep = BestWeights(model)
+    for epoch, acc in enumerate([0.5, 0.7, 0.7, 0.6], start=1):
+        with torch.no_grad():
+            model.weight.fill_(float(epoch))
+        keep({"epoch": epoch, "val_acc": acc})
+    assert keep.epoch == 2 and torch.all(keep.state["weight"] == 2.0)
+    assert torch.all(model.weight == 4.0), "the kept copy is a copy"
+
+
+def test_a_run_that_collapses_without_nan_is_recorded_like_a_diverged_one(tmp_path):
+    """No-BN cnn1d at max_lr 1.0: finite losses, training accuracy at chance (measured: 0.10)."""
+    value = run(cfg_for("model.batch_norm=false", "max_lr=1.0", "epochs=6"), tmp_path)
+    metrics, summary = read_run(tmp_path)
+    assert summary["status"] == "collapsed" and "near chance" in summary["reason"]
+    assert math.isnan(value) and summary["objective_value"] is None  # JSON null for NaN
+    assert all(math.isfinite(m["train_loss"]) for m in metrics)

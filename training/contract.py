@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EPOCH_KEYS", "EPOCH_VALUE", "OBJECTIVES", "STATUSES", "STOPPED", "SUMMARY_KEYS", "TRIAL_ATTRS", "read_summary"]
+__all__ = [
+    "COLLAPSE_FACTOR", "EPOCH_KEYS", "EPOCH_VALUE", "FAILED_RUNS", "OBJECTIVES", "STATUSES", "STOPPED", "SUMMARY_KEYS", "TRIAL_ATTRS", "read_summary",
+]  # fmt: skip
 
 # objective (a summary.json key) -> direction; a run returns summary[objective]
 OBJECTIVES: dict[str, str] = {"best_val_acc": "maximize", "final_val_acc": "maximize", "best_val_loss": "minimize", "final_val_loss": "minimize"}
@@ -28,14 +30,19 @@ EPOCH_KEYS = ("epoch", "step", "lr", "momentum", "train_loss", "train_acc", "val
 
 SUMMARY_KEYS = (
     "status", "reason", "objective", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "final_val_loss",
-    "test_loss", "test_acc", "epochs", "steps", "wall_s", "objective_value",
+    "test_loss", "test_acc", "test_loss_at_best", "test_acc_at_best", "epochs", "steps", "wall_s", "objective_value",
 )  # fmt: skip
 
-STATUSES = ("completed", "diverged", "pruned")
-STOPPED = ("pruned", "diverged")  # runs a sweeper records as PRUNED: ranked below every completed one
+STATUSES = ("completed", "diverged", "collapsed", "pruned")
+STOPPED = ("pruned", "diverged", "collapsed")  # runs a sweeper records as PRUNED: ranked below every completed one
+FAILED_RUNS = ("diverged", "collapsed")  # runs whose objective is NaN: nothing in them may look good
+
+# a run whose final training accuracy is at most this many times chance (1 / num_classes)
+# collapsed without a NaN (e.g. no-BN cnn1d at lr 0.3: 8.9% test, once recorded "completed")
+COLLAPSE_FACTOR = 1.5
 
 # summary keys a sweeper stores with each trial (Optuna user attrs) and a report reads back
-TRIAL_ATTRS = ("status", "reason", "epochs", "wall_s", "test_acc")
+TRIAL_ATTRS = ("status", "reason", "epochs", "wall_s", "test_acc", "test_acc_at_best")
 
 
 def read_summary(run_dir: str | Path) -> dict[str, Any] | None:

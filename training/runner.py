@@ -16,24 +16,31 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch import nn
 
 from training.augment import Augment
 from training.checks import ConfigError, check_train_config
-from training.contract import OBJECTIVES
+from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES
 from training.data import Splits, load_splits
-from training.loop import FitResult, Stepper, evaluate, fit
+from training.loop import FitResult, Precision, Stepper, evaluate, fit
 from training.runlog import MetricsFile, Progress, write_json
 from training.runtime import resolve_device, resolve_precision, seed_everything
 from training.schedules import with_warmup
 
 log = logging.getLogger(__name__)
 
+Evaluation = tuple[float | None, float | None]  # (loss, accuracy); None for an empty split
 
-def summarize(result: FitResult, test: tuple[float | None, float | None], wall_s: float, objective: str) -> dict:
-    """``summary.json``: selection metrics from validation only; test reported apart."""
+
+def summarize(result: FitResult, test: Evaluation, test_at_best: Evaluation, wall_s: float, objective: str, num_classes: int | None = None) -> dict:
+    """``summary.json``: selection metrics from validation only; test reported apart, for the
+    final model and for the model of the best validation epoch (never used to select)."""
     h = result.history
     with_val = [m for m in h if m["val_acc"] is not None]
     best = max(with_val, key=lambda m: m["val_acc"], default=None)
+    if result.status == "completed" and num_classes and collapsed(h, num_classes):
+        result.status = "collapsed"
+        result.reason = f"training accuracy {h[-1]['train_acc']:.3f} at the end is near chance (1/{num_classes}); recorded like a diverged run"
     summary = {
         "status": result.status,
         "reason": result.reason,
@@ -45,14 +52,23 @@ def summarize(result: FitResult, test: tuple[float | None, float | None], wall_s
         "final_val_loss": with_val[-1]["val_loss"] if with_val else None,
         "test_loss": test[0],
         "test_acc": test[1],
+        "test_loss_at_best": test_at_best[0],
+        "test_acc_at_best": test_at_best[1],
         "epochs": len(h),
         "steps": result.steps,
         "wall_s": wall_s,
     }
     value = summary[objective]
-    # A diverged run must never look good: it returns NaN (the sweeper records it PRUNED, from summary.json).
-    summary["objective_value"] = math.nan if result.status == "diverged" or value is None else value
+    # A diverged or collapsed run must never look good: it returns NaN (the sweeper records it PRUNED, from summary.json).
+    summary["objective_value"] = math.nan if result.status in FAILED_RUNS or value is None else value
     return summary
+
+
+def collapsed(history: list[dict], num_classes: int) -> bool:
+    """Training accuracy at most ``COLLAPSE_FACTOR`` x chance over the last third of the epochs
+    (at least 2): the run collapsed without a NaN. A 1-epoch run that has not learned yet is not one."""
+    tail = max(2, math.ceil(len(history) / 3))
+    return len(history) >= tail and all(m["train_acc"] <= COLLAPSE_FACTOR / num_classes for m in history[-tail:])
 
 
 def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
@@ -95,6 +111,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg.epochs, name=out_dir.name)
+    best_weights = BestWeights(stepper.model)
     try:
         result = fit(
             stepper,
@@ -102,15 +119,46 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
             schedule,
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
-            callbacks=[MetricsFile(out_dir / "metrics.jsonl"), progress, *callbacks],
+            callbacks=[MetricsFile(out_dir / "metrics.jsonl"), progress, best_weights, *callbacks],
         )
     finally:
         progress.close()
-    test = evaluate(stepper.model, data.test_x, data.test_y, stepper.precision) if result.status != "diverged" else (None, None)
-    summary = summarize(result, test, time.perf_counter() - t0, cfg.objective)
+    test: Evaluation = (None, None)
+    test_at_best: Evaluation = (None, None)
+    if result.status != "diverged":  # each kept model is tested once: the final one and the best-validation one
+        test = evaluate(stepper.model, data.test_x, data.test_y, stepper.precision)
+        test_at_best = best_weights.evaluate(result, data, stepper.precision) or test
+    summary = summarize(result, test, test_at_best, time.perf_counter() - t0, cfg.objective, cfg.data.get("num_classes"))
     write_json(out_dir / "summary.json", summary)
     _report(summary, out_dir)
+    if cfg.get("expected"):  # a preset's measured numbers: say how this run compares
+        log.info(
+            f"expected test_acc {cfg.expected.test_acc} ({cfg.expected.source}); got {summary['test_acc']} (final), {summary['test_acc_at_best']} (best epoch)"
+        )
     return summary["objective_value"]
+
+
+class BestWeights:
+    """Epoch callback: a copy of the weights of the best validation epoch so far (the first
+    of equals, as ``summarize`` picks it), so the selected model can be tested at the end."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.epoch: int | None = None
+        self.val_acc = -math.inf
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def __call__(self, m: dict) -> None:
+        if m["val_acc"] is not None and m["val_acc"] > self.val_acc:
+            self.epoch, self.val_acc = m["epoch"], m["val_acc"]
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def evaluate(self, result: FitResult, data: Splits, precision: Precision) -> Evaluation | None:
+        """Test metrics of the best-validation weights; None when those are the final ones."""
+        if self.state is None or not result.history or self.epoch == result.history[-1]["epoch"]:
+            return None
+        self.model.load_state_dict(self.state)
+        return evaluate(self.model, data.test_x, data.test_y, precision)
 
 
 def _report(s: dict, out_dir: Path) -> None:
@@ -118,7 +166,8 @@ def _report(s: dict, out_dir: Path) -> None:
     direction = OBJECTIVES[s["objective"]]
     line = (
         f"{s['status']}: {s['objective']}={fmt(s['objective_value'] if math.isfinite(s['objective_value']) else None)} ({direction}), "
-        f"best_val_acc={fmt(s['best_val_acc'])} at epoch {s['best_epoch']}, test_acc={fmt(s['test_acc'])}, "
+        f"best_val_acc={fmt(s['best_val_acc'])} at epoch {s['best_epoch']} (test_acc there {fmt(s['test_acc_at_best'])}), "
+        f"final test_acc={fmt(s['test_acc'])}, "
         f"{s['epochs']} epochs in {s['wall_s']:.1f}s -> {out_dir}"
     )
     if s["reason"]:

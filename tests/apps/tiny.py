@@ -17,7 +17,7 @@ from training.loop import StopTraining
 @hydra.main(version_base="1.3", config_path=".", config_name="tiny")
 def main(cfg) -> float:
     out = Path(HydraConfig.get().runtime.output_dir)
-    (out / "params.json").write_text(json.dumps({"x": cfg.x, "y": cfg.y}))
+    (out / "params.json").write_text(json.dumps({"x": cfg.x, "y": cfg.y, "wd": cfg.wd}))
     if cfg.x > cfg.kill_above:
         os.kill(os.getpid(), signal.SIGKILL)
     if cfg.x > cfg.raise_above:
