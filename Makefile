@@ -3,9 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+SEARCH_ARGS ?=
+BALANCE_ARGS ?=
 REPORT_ARGS ?=
 PYTEST_ARGS ?=
 DEMO_STUDY := demo-$(shell date +%Y%m%d-%H%M%S)
+DEMO_DIR ?= multirun/$(DEMO_STUDY)
 
 .PHONY: demo test bench clean
 
@@ -15,9 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded, pruned Optuna sweep -> report
-	$(PY) -m tasks.train -m sweep=lr_wd hydra.sweeper.study_name=$(DEMO_STUDY) hydra.sweep.dir=multirun/$(DEMO_STUDY) $(ARGS)
-	$(PY) -m tasks.report study_name=$(DEMO_STUDY) hydra.run.dir=multirun/$(DEMO_STUDY)/report $(REPORT_ARGS)
+# ARGS go to both sweeps (e.g. data=digits), SEARCH_ARGS / BALANCE_ARGS to one (e.g. hydra.sweeper.n_trials=40)
+demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded, pruned search -> balance study (same range test) -> reports
+	$(PY) -m tasks.train -m sweep=lr_wd hydra.sweeper.study_name=$(DEMO_STUDY) hydra.sweep.dir=$(DEMO_DIR)/search $(ARGS) $(SEARCH_ARGS)
+	$(PY) -m tasks.train -m sweep=balance hydra.sweeper.study_name=$(DEMO_STUDY)-balance hydra.sweeper.range_test=$(DEMO_DIR)/search/range_test \
+		hydra.sweep.dir=$(DEMO_DIR)/balance $(ARGS) $(BALANCE_ARGS)
+	$(PY) -m tasks.report study_name=$(DEMO_STUDY) hydra.run.dir=$(DEMO_DIR)/search/report $(REPORT_ARGS)
+	$(PY) -m tasks.report study_name=$(DEMO_STUDY)-balance hydra.run.dir=$(DEMO_DIR)/balance/report $(REPORT_ARGS)
 
 test: $(VENV)/.installed  ## the whole test suite, slow end-to-end tests included
 	$(PY) -m pytest $(PYTEST_ARGS)

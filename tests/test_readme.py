@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -36,16 +37,20 @@ def test_make_test_runs_pytest_after_setting_up():
 
 @pytest.mark.slow
 def test_make_demo_runs_the_main_job(tmp_path):
-    """``make demo`` in its cheap form: the same target (range test -> sweep -> report), 3 short trials."""
+    """``make demo`` in its cheap form: the same target (range test -> search -> balance study -> reports), short runs."""
     venv = os.path.dirname(os.path.dirname(sys.executable))
     db = f"sqlite:///{tmp_path / 'optuna.db'}"
-    # no pruning here, so all 3 trials complete and the LR x WD map has points (rungs: test_sweeper.py)
-    sweep = f"hydra.sweeper.n_trials=3 epochs=2 hydra.sweeper.rungs=[] hydra/sweeper/pruner=none hydra.sweeper.storage={db}"
-    args = f"ARGS={sweep} hydra.sweep.dir={tmp_path / 'sweep'}"
-    report_args = f"REPORT_ARGS=storage={db} hydra.run.dir={tmp_path / 'report'} images=false"
-    p = subprocess.run(["make", "demo", f"VENV={venv}", args, report_args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    # no pruning in the search, so all 3 trials complete and its LR x WD map has points (rungs: test_sweeper.py)
+    search = "SEARCH_ARGS=hydra.sweeper.n_trials=3 hydra.sweeper.rungs=[] hydra/sweeper/pruner=none"
+    balance = "BALANCE_ARGS=hydra.sweeper.lr_levels=[-1,-0.5,0] 'wd=choice(1e-4,1e-2)' 'seed=choice(0)'"  # 3 x 2 x 1 runs
+    report_args = f"REPORT_ARGS=storage={db} images=false"
+    make = ["make", "demo", f"VENV={venv}", f"DEMO_DIR={tmp_path}", f"ARGS=epochs=2 hydra.sweeper.storage={db}", search, balance, report_args]
+    p = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr
     out = p.stdout + p.stderr
-    assert "range test: suggested max_lr" in out and "trial 2:" in out
-    assert f"{tmp_path / 'report' / 'report.html'}" in out and f"optuna-dashboard {db}" in out
-    assert (tmp_path / "sweep" / "optimization_results.yaml").is_file() and (tmp_path / "report" / "lr_wd.html").is_file()
+    assert "range test: suggested max_lr" in out and "trial 2:" in out and "trial 5:" in out
+    for part in ("search", "balance"):
+        assert f"{tmp_path / part / 'report' / 'report.html'}" in out and (tmp_path / part / "optimization_results.yaml").is_file()
+    assert f"optuna-dashboard {db}" in out and "regularization balance: " in out
+    balance_report = json.loads((tmp_path / "balance" / "report" / "report.json").read_text())
+    assert balance_report["trials"] == {"complete": 6} and len(balance_report["balance"]["levels"]) == 3
