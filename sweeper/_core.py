@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from sweeper import _seeding as seeding
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._storage import default_url, open_storage, redact
-from sweeper._study import StudyMismatch, fail_zombies, open_study
+from sweeper._study import StudyMismatch, claim_sweep_dir, fail_zombies, fixed_settings, open_study
 from sweeper._trial import worker_id
 from sweeper.settings import SweeperSettings
 from training.contract import OBJECTIVES, STOPPED, TRIAL_ATTRS, read_summary
@@ -142,7 +143,9 @@ class SweeperCore:
         if self.raw_storage is None:
             self.raw_storage = url
         storage = open_storage(url)
-        name = c.study_name or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        # unique per sweep: two sweeps started in the same second must not share a study
+        name = c.study_name or f"{task_cfg.hydra.job.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        claim_sweep_dir(self.sweep_dir, name, redact(url))
         bounds = self._seed(space, task_cfg, storage, name)
         if c.lr_levels and (bounds is None or bounds.source == "user"):
             raise SweepError(
@@ -157,8 +160,9 @@ class SweeperCore:
         sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
         budgets = self._budgets(task_cfg, space, objectives, c.pruner)
         study, resumed = open_study(
-            name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=c.pruner
-        )
+            name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=c.pruner,
+            settings=fixed_settings(task_cfg, [*space, "wd"] if c.product_param else list(space)),
+        )  # fmt: skip
         log.info(f"study {name!r} in {redact(url)} ({'resumed' if resumed else 'new'}); searching {sorted(space)}; objectives {objectives}")
         if resumed:
             fail_zombies(study, storage, c.stale_after_s, c.retry_failed)

@@ -13,8 +13,11 @@ import logging
 import os
 import socket
 import time
+from pathlib import Path
+from typing import Any
 
 import optuna
+from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.trial import TrialState
 
@@ -38,8 +41,11 @@ def open_study(
     space: dict[str, BaseDistribution],
     sampler: optuna.samplers.BaseSampler,
     pruner: optuna.pruners.BasePruner,
+    settings: dict[str, Any],
 ) -> tuple[optuna.Study, bool]:
-    """The study and whether it already existed; an existing one must match exactly."""
+    """The study and whether it already existed; an existing one must match exactly: directions,
+    metrics, search space and the fixed ``settings`` every trial trains with (a resume with
+    ``epochs=3`` after ``epochs=8`` would mix budgets in one study)."""
     try:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
@@ -51,6 +57,7 @@ def open_study(
             study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
         else:
             study.set_user_attr("metrics", metrics)
+            study.set_user_attr("fixed_settings", settings)
             study.set_user_attr("search_space", space_json(space))  # last: its presence means "set up"
             return study, False
     _wait_for_setup(study)
@@ -64,7 +71,63 @@ def open_study(
         )
     if study.user_attrs.get("metrics", metrics) != metrics:
         raise StudyMismatch(f"study {name!r} optimizes {study.user_attrs.get('metrics')}, this sweep asks for {metrics}; use another hydra.sweeper.study_name.")
+    stored_settings = study.user_attrs.get("fixed_settings")
+    if stored_settings is not None and stored_settings != settings:
+        keys = sorted(k for k in set(stored_settings) | set(settings) if stored_settings.get(k) != settings.get(k))
+        shown = ", ".join(f"{k}: {stored_settings.get(k)!r} -> {settings.get(k)!r}" for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
+        raise StudyMismatch(f"study {name!r} was run with other fixed settings ({shown}); use another hydra.sweeper.study_name.")
     return study, True
+
+
+OWNER_FILE = ".supersweep-study.json"
+
+
+def claim_sweep_dir(sweep_dir: Path, name: str, storage: str) -> None:
+    """A sweep dir belongs to one study: its job dirs are named by trial number, so a second
+    study there would overwrite the first one's. The first sweep claims it (atomically); the
+    same study (a resume, another worker) may come back; any other is refused."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    owner = {"study_name": name, "storage": storage}
+    path = sweep_dir / OWNER_FILE
+    try:
+        with path.open("x") as fh:  # exclusive create: of two sweeps starting together, one claims it
+            json.dump(owner, fh)
+        return
+    except FileExistsError:
+        pass
+    try:
+        claimed = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise StudyMismatch(f"hydra.sweep.dir={sweep_dir}: {path} is unreadable; use another hydra.sweep.dir.") from None
+    if claimed != owner:
+        raise StudyMismatch(
+            f"hydra.sweep.dir={sweep_dir} belongs to study {claimed.get('study_name')!r} ({claimed.get('storage')}); "
+            f"its job dirs would be overwritten: use another hydra.sweep.dir, or hydra.sweeper.study_name={claimed.get('study_name')} to resume it."
+        )
+
+
+# settings a worker may choose for itself: where it runs, not what it trains
+PER_WORKER = ("device", "threads", "data_dir")
+
+
+def fixed_settings(task_cfg: DictConfig, searched: list[str]) -> dict[str, Any]:
+    """The task config every trial of this sweep shares, flattened to ``{dotted.key: value}``
+    (interpolations as written): all but ``hydra``, the trial bridge, the searched params and
+    the per-worker runtime keys."""
+    container = OmegaConf.to_container(task_cfg, resolve=False)
+    assert isinstance(container, dict)
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    skip = {"hydra", "trial", *PER_WORKER, *searched}
+    walk({k: v for k, v in container.items() if k not in skip}, "")
+    return {k: v for k, v in flat.items() if k not in skip}
 
 
 def _wait_for_setup(study: optuna.Study, timeout_s: float = 30.0) -> None:

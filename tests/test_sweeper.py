@@ -410,3 +410,29 @@ def test_lr_wd_cycle_preset_gives_a_pareto_front_of_accuracy_and_epochs(tmp_path
     for t in study.trials:
         if t.state == TrialState.COMPLETE:
             assert t.values[1] == t.params["epochs"], "training cost = epochs run"
+
+
+def test_default_study_names_are_unique_even_for_sweeps_started_together(tmp_path):
+    base = [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+            "hydra.sweeper.n_trials=2", "x=interval(0, 1)"]  # fmt: skip
+    procs = [subprocess.Popen([*base, f"hydra.sweep.dir={tmp_path / f'sweep{i}'}"], cwd=tmp_path, env=env(), stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    assert all(p.wait(timeout=300) == 0 for p in procs), [p.stderr.read() for p in procs]
+    summaries = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
+    assert len(summaries) == 2 and all(s.n_trials == 2 for s in summaries)
+    assert all(s.study_name.startswith("tiny-") for s in summaries)
+
+
+def test_a_sweep_dir_belongs_to_one_study(tmp_path):
+    assert sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", study="a").returncode == 0
+    first = (tmp_path / "sweep" / "0" / "params.json").read_text()
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", study="b")
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(f"error: hydra.sweep.dir={tmp_path / 'sweep'} belongs to study 'a'")
+    assert (tmp_path / "sweep" / "0" / "params.json").read_text() == first, "the first study's job dirs are untouched"
+    assert sweep(tmp_path, "hydra.sweeper.n_trials=3", "x=interval(0, 1)", study="a").returncode == 0, "the same study may resume there"
+
+
+def test_resume_with_other_fixed_settings_is_refused(tmp_path):
+    assert sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", "epochs=3").returncode == 0
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=4", "x=interval(0, 1)", "epochs=1")
+    assert p.returncode == 2 and "was run with other fixed settings (epochs: 3 -> 1)" in p.stderr.strip().splitlines()[-1]
+    assert len(load(tmp_path).get_trials()) == 2
