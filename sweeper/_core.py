@@ -213,8 +213,11 @@ class SweeperCore:
         if not c.range_test:
             return None
         stored = _stored_bounds(storage, name)
-        if stored and stored.get("source") != "user":
-            bounds = seeding.Bounds.from_dict(stored)
+        if stored is not None and not (isinstance(stored, dict) and stored.get("source") == "user"):
+            try:
+                bounds = seeding.Bounds.from_dict(stored)
+            except ValueError as e:
+                raise StudyMismatch(f"study {name!r} holds bad max_lr bounds ({e}); use another hydra.sweeper.study_name.") from None
             log.info(f"{param} bounds [{bounds.low:.3g}, {bounds.high:.3g}] as stored in study {name!r} (from {bounds.describe()})")
             return bounds
         if c.range_test == "auto":

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -32,9 +33,25 @@ class Bounds:
         d = asdict(self)
         return {"min_lr": d.pop("low"), "max_lr": d.pop("high"), "suggested_max_lr": d.pop("suggested"), **d}
 
+    def __post_init__(self) -> None:
+        """Bounds a search trusts: finite lrs > 0 with low <= high (the user's own come from a parsed interval)."""
+        ok = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0  # noqa: E731
+        if self.source not in SOURCES:
+            raise ValueError(f"bounds: source must be one of {list(SOURCES)}, got {self.source!r}.")
+        if self.source != "user" and not (ok(self.low) and ok(self.high) and self.low <= self.high):  # type: ignore[operator]
+            raise ValueError(f"bounds from {self.describe()} must be finite lrs with 0 < min_lr <= max_lr, got ({self.low!r}, {self.high!r}).")
+        if self.suggested is not None and not ok(self.suggested):
+            raise ValueError(f"bounds from {self.describe()}: suggested_max_lr must be a finite lr > 0, got {self.suggested!r}.")
+
     @classmethod
-    def from_dict(cls, d: dict) -> Bounds:
-        return cls(d["min_lr"], d["max_lr"], d.get("suggested_max_lr"), d["source"], d.get("path"), d.get("rule", ""))
+    def from_dict(cls, d: object) -> Bounds:
+        """Bounds as stored with a study; anything malformed is a ValueError naming what is wrong."""
+        if not isinstance(d, dict) or not {"min_lr", "max_lr", "source"} <= d.keys():
+            raise ValueError(f"bounds must be a mapping with min_lr, max_lr and source, got {d!r}.")
+        source, path = d["source"], d.get("path")
+        if isinstance(source, str) and source not in SOURCES and path is None:  # before 0.1.0: "auto: <path>" or the path itself
+            source, path = ("auto", source.removeprefix("auto: ")) if source.startswith("auto: ") else ("file", source)
+        return cls(d["min_lr"], d["max_lr"], d.get("suggested_max_lr"), source, path, d.get("rule", ""))
 
     def distribution(self) -> FloatDistribution:
         """The log-scale interval a seeded search draws ``max_lr`` from."""

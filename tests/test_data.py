@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
-from training.data import load_splits
+from training.data import load_splits, mnist1d, vision
 from training.data.splits import holdout
 
 from .conftest import CONF_DIR
@@ -116,3 +119,43 @@ def test_mnist_reads_idx_files(tmp_path, name, folder, compress):
 def test_missing_files_error_names_the_path_and_the_fix(tmp_path, name, folder):
     with pytest.raises(FileNotFoundError, match=rf"{tmp_path}/{folder}.*download"):
         load_splits(data_cfg(name, f"data_dir={tmp_path}", "data.source.download=false"))
+
+
+class _Payload:
+    """Pickles as a call to os.system: what a crafted data file would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_cifar_file_runs_nothing_and_is_a_one_line_error(tmp_path, caplog):
+    write_cifar(tmp_path, "cifar10", 40, 30)
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "wb") as fh:
+        pickle.dump({"data": _Payload(marker), "labels": [0]}, fh, protocol=2)
+    with pytest.raises(vision.UnsafeDataFile, match=r"data_batch_1 is not a plain CIFAR batch: it refers to (posix|os)\.system"):
+        load_splits(data_cfg("cifar10", f"data_dir={tmp_path}", "data.source.download=false"))
+    assert not marker.exists(), "nothing in the file ran"
+    assert "is not the official file (md5 differs)" in caplog.text
+
+
+def test_a_truncated_cifar_file_is_a_one_line_error_naming_it(tmp_path):
+    write_cifar(tmp_path, "cifar10", 40, 30)
+    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    batch.write_bytes(batch.read_bytes()[:100])
+    with pytest.raises(vision.UnsafeDataFile, match=rf"{batch} is not a readable CIFAR batch"):
+        load_splits(data_cfg("cifar10", f"data_dir={tmp_path}", "data.source.download=false"))
+
+
+def test_a_truncated_mnist1d_cache_is_named_and_made_again(tmp_path, caplog):
+    cfg = data_cfg("mnist1d", f"data_dir={tmp_path}")
+    source = {k: v for k, v in OmegaConf.to_container(cfg.source, resolve=True).items() if k not in ("_target_", "root")}
+    first = mnist1d.load(str(tmp_path), **source)
+    cache = next((tmp_path / "mnist1d").glob("*.npz"))
+    cache.write_bytes(cache.read_bytes()[:1000])
+    again = mnist1d.load(str(tmp_path), **source)
+    assert f"the MNIST-1D cache {cache} is unreadable" in caplog.text
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))

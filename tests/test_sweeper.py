@@ -436,3 +436,31 @@ def test_resume_with_other_fixed_settings_is_refused(tmp_path):
     p = sweep(tmp_path, "hydra.sweeper.n_trials=4", "x=interval(0, 1)", "epochs=1")
     assert p.returncode == 2 and "was run with other fixed settings (epochs: 3 -> 1)" in p.stderr.strip().splitlines()[-1]
     assert len(load(tmp_path).get_trials()) == 2
+
+
+@pytest.mark.parametrize(
+    "bounds,message",
+    [
+        ({"min_lr": float("nan"), "max_lr": 0.6}, "bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr=nan"),
+        ({"min_lr": 0.05, "max_lr": float("inf")}, "got min_lr=0.05, max_lr=inf"),
+        ("0.1", "bounds must be a mapping with min_lr and max_lr, got '0.1'"),
+        ({"min_lr": "abc", "max_lr": 0.6}, "got min_lr='abc'"),
+        ({"min_lr": 0.05}, "bounds must be a mapping with min_lr and max_lr"),
+    ],
+)
+def test_bad_range_test_bounds_are_one_line_errors_before_anything_is_stored(tmp_path, bounds, message):
+    rt = write_range_test(tmp_path)
+    result = json.loads((rt / "range_test.json").read_text())
+    result["bounds"] = bounds
+    (rt / "range_test.json").write_text(json.dumps(result))  # Python's json writes NaN and Infinity, and reads them back
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", f"hydra.sweeper.range_test={rt}", "hydra.sweeper.seed_param=x")
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("error: range test file") and message in p.stderr
+    assert optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}") == [], "no study (and no zombie trial) was stored"
+
+
+def test_a_study_holding_bad_bounds_is_refused_in_one_line(tmp_path):
+    test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path)
+    load(tmp_path).set_user_attr("bounds", {"min_lr": float("nan"), "max_lr": 0.6, "source": "file", "path": "x"})
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=5", f"hydra.sweeper.range_test={tmp_path / 'rt'}", "hydra.sweeper.seed_param=x")
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("error: study 's' holds bad max_lr bounds")
+    assert len(load(tmp_path).get_trials()) == 3

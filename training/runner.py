@@ -22,6 +22,7 @@ from training.augment import Augment
 from training.checks import ConfigError, check_train_config
 from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES
 from training.data import Splits, load_splits
+from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Precision, Stepper, evaluate, fit
 from training.runlog import MetricsFile, Progress, write_json
 from training.runtime import resolve_device, resolve_precision, seed_everything
@@ -82,7 +83,7 @@ def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
     precision = resolve_precision(cfg.precision, device)
     try:
         data = load_splits(cfg.data).to(device)  # before seeding: generators may touch global RNGs
-    except FileNotFoundError as e:
+    except (FileNotFoundError, UnsafeDataFile) as e:
         raise ConfigError(str(e)) from None
     if len(data.train_y) < cfg.batch_size:
         raise ConfigError(f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}.")

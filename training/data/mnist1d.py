@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from training.runlog import atomic_path
+
+log = logging.getLogger(__name__)
 
 
 def load(root: str, **generation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -37,15 +41,23 @@ def load(root: str, **generation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     args.update(generation)
     key = hashlib.sha1(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(root).expanduser() / "mnist1d" / f"{key}.npz"
-    if not path.exists():
-        py_state, np_state = random.getstate(), np.random.get_state()
+    if path.exists():
         try:
-            data = make_dataset(type("Args", (), args))
-        finally:
-            random.setstate(py_state)
-            np.random.set_state(np_state)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:  # parallel jobs never read half a file
-            np.savez(tmp, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
-    with np.load(path) as d:
+            return _read(path)
+        except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as e:  # truncated or foreign: made again
+            log.warning(f"data_dir: the MNIST-1D cache {path} is unreadable ({type(e).__name__}: {e}); generating it again")
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        data = make_dataset(type("Args", (), args))
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:  # parallel jobs never read half a file
+        np.savez(tmp, x=data["x"], y=data["y"], x_test=data["x_test"], y_test=data["y_test"])
+    return _read(path)
+
+
+def _read(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as d:  # arrays only: nothing in the file runs
         return d["x"][:, None, :], d["y"], d["x_test"][:, None, :], d["y_test"]

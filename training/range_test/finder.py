@@ -118,4 +118,23 @@ def load_range_test(path: str | Path) -> dict:
         raise ValueError(f"range test file {p} is corrupt: lrs, losses and smoothed_losses differ in length.")
     for key in ("losses", "smoothed_losses"):  # JSON stores non-finite values as null
         result[key] = [math.nan if v is None else v for v in result[key]]
+    _check_bounds(result, p)
     return result
+
+
+def _finite_positive(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _check_bounds(result: dict, p: Path) -> None:
+    """``bounds`` (and ``suggested_max_lr``) are what a search trusts: both null (an unusable
+    curve), or finite lrs > 0 with min_lr <= max_lr. Python's JSON reader admits NaN and Infinity."""
+    b = result["bounds"]
+    if not isinstance(b, dict) or "min_lr" not in b or "max_lr" not in b:
+        raise ValueError(f"range test file {p}: bounds must be a mapping with min_lr and max_lr, got {b!r}.")
+    lo, hi = b["min_lr"], b["max_lr"]
+    if (lo is None) != (hi is None) or (lo is not None and not (_finite_positive(lo) and _finite_positive(hi) and lo <= hi)):
+        raise ValueError(f"range test file {p}: bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr={lo!r}, max_lr={hi!r}.")
+    s = result.get("suggested_max_lr")
+    if s is not None and not _finite_positive(s):
+        raise ValueError(f"range test file {p}: suggested_max_lr must be null or a finite lr > 0, got {s!r}.")
