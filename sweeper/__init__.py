@@ -15,12 +15,24 @@ from typing import TYPE_CHECKING
 
 from training.lazy import lazy_names
 
-__all__ = ["SearchSpaceError", "SweepError", "SweeperCore", "SweeperSettings", "default_url", "open_storage", "parse_space", "redact", "trial_callbacks"]
+__all__ = [
+    "SearchSpaceError",
+    "StorageError",
+    "SweepError",
+    "SweeperCore",
+    "SweeperSettings",
+    "default_url",
+    "open_storage",
+    "parse_space",
+    "redact",
+    "trial_callbacks",
+]
 
 __getattr__ = lazy_names(
     __name__,
     {
         "SearchSpaceError": "sweeper._space",
+        "StorageError": "sweeper._storage",
         "SweepError": "sweeper._core",
         "SweeperCore": "sweeper._core",
         "SweeperSettings": "sweeper.settings",
@@ -36,6 +48,6 @@ if TYPE_CHECKING:
     from sweeper._core import SweeperCore, SweepError
     from sweeper._space import SearchSpaceError
     from sweeper._space import parse as parse_space
-    from sweeper._storage import default_url, open_storage, redact
+    from sweeper._storage import StorageError, default_url, open_storage, redact
     from sweeper._trial import trial_callbacks
     from sweeper.settings import SweeperSettings

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
@@ -35,9 +36,10 @@ from optuna.pruners import NopPruner
 from optuna.trial import TrialState
 
 from sweeper import _seeding as seeding
+from sweeper._jobs import GuardedTask, watch_ctrl_c
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
-from sweeper._storage import default_url, open_storage, redact
+from sweeper._storage import default_url, describe_fault, open_storage, redact
 from sweeper._study import StudyMismatch, claim_sweep_dir, fail_zombies, fixed_settings, open_study
 from sweeper._trial import worker_id
 from sweeper.settings import SweeperSettings
@@ -92,7 +94,11 @@ class SweeperCore:
         if self.settings.compose_cache:  # compose once per shape of overrides, not once per job
             hydra_context = HydraContext(config_loader=CachedConfigLoader(hydra_context.config_loader), callbacks=hydra_context.callbacks)
         self.hydra_context = hydra_context
-        self.launcher: Launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context, task_function=task_function)
+        self.launcher: Launcher = Plugins.instance().instantiate_launcher(
+            config=config,
+            hydra_context=hydra_context,
+            task_function=GuardedTask(task_function),  # a job's sys.exit fails its trial only
+        )
         self.sweep_dir = Path(config.hydra.sweep.dir)
         # the storage as written (``${oc.env:...}`` stays a placeholder in job overrides)
         raw = OmegaConf.to_container(config.hydra.sweeper, resolve=False)
@@ -124,9 +130,13 @@ class SweeperCore:
 
     def sweep(self, arguments: list[str]) -> None:
         try:
-            self._sweep(arguments)
+            with watch_ctrl_c():
+                self._sweep(arguments)
         except (SweepError, SearchSpaceError, StudyMismatch, ValueError, FileNotFoundError) as e:  # bad input: one line
             print(f"error: {e}", file=sys.stderr, flush=True)
+            sys.exit(2)
+        except (sqlalchemy.exc.SQLAlchemyError, OSError) as e:  # the storage failed mid-sweep (disk full, server gone)
+            print(f"error: {describe_fault(self.settings.storage or default_url(), e)}", file=sys.stderr, flush=True)
             sys.exit(2)
 
     def _sweep(self, arguments: list[str]) -> None:
@@ -251,7 +261,10 @@ class SweeperCore:
                 self._check_failure_rate(sw)
         except BaseException as e:  # Ctrl-C, a stop on failures, a crash: no trial of ours stays RUNNING
             reason = "sweep interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"sweep stopped: {type(e).__name__}: {e}"[:500]
-            self._fail(sw, list(sw.open.values()), "interrupted", reason)
+            try:
+                self._fail(sw, list(sw.open.values()), "interrupted", reason)
+            except Exception as fail_error:  # the storage itself may be what failed; a resume reaps them
+                log.warning(f"could not mark trials {sorted(sw.open)} failed ({type(fail_error).__name__}); a resume will")
             raise
 
     def _run_batch(self, sw: Sweep, batch: list[tuple[optuna.Trial, int]]) -> list[tuple[optuna.Trial, int]]:

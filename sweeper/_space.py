@@ -37,6 +37,8 @@ def _distribution(o: Override) -> BaseDistribution:
     if isinstance(value, ChoiceSweep):
         return CategoricalDistribution([_plain(v) for v in value.list])
     if isinstance(value, RangeSweep):
+        if value.tags:  # a range is a stepped grid: a log scale would silently be dropped
+            raise SearchSpaceError(f"{key}: range() takes no tags (got {sorted(value.tags)}); for a log-scale int use tag(log, int(interval(a, b))).")
         start, stop, step = value.start, value.stop, value.step
         if start is None or stop is None:
             raise SearchSpaceError(f"{key}: range() needs a start and a stop, got {value}.")

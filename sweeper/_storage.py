@@ -20,12 +20,32 @@ def default_url() -> str:
     return f"sqlite:///{DEFAULT_DB.resolve()}"
 
 
+class StorageError(ValueError):
+    """The study storage cannot be opened or used; the message says why in one line (password hidden)."""
+
+
+def describe_fault(url: str, e: BaseException) -> str:
+    """One line for a storage fault: the URL without its password, the error's first line."""
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    return f"the study storage {redact(url)} cannot be used ({type(e).__name__}: {first})"
+
+
 @lru_cache(maxsize=8)
 def open_storage(url: str) -> optuna.storages.RDBStorage:
     """An RDB storage; SQLite gets a busy timeout so parallel workers never lose a write.
 
     Cached per URL: jobs run in the sweeper's process reuse its engine instead of
-    building one per trial."""
+    building one per trial. Any fault (a garbage URL, a missing driver, a server that does
+    not answer, a file that is not a database, an old schema) is a :class:`StorageError`."""
+    try:
+        return _open(url)
+    except StorageError:
+        raise
+    except Exception as e:  # sqlalchemy, the driver and optuna raise many kinds
+        raise StorageError(describe_fault(url, e)) from None
+
+
+def _open(url: str) -> optuna.storages.RDBStorage:
     if not url.startswith("sqlite"):
         return _create(url, None)
     database = make_url(url).database
@@ -44,8 +64,9 @@ def _create(url: str, engine_kwargs: dict | None, attempts: int = 10) -> optuna.
     for attempt in range(attempts):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
-            if attempt == attempts - 1:
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as e:
+            racing = isinstance(e, sqlalchemy.exc.IntegrityError) or "locked" in str(e)
+            if not racing or attempt == attempts - 1:  # only the creation race is worth a retry
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")

@@ -7,17 +7,22 @@ is loaded or any job trains.
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 
+from hydra.errors import HydraException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from training.checks import ConfigError
 
 CONFIG_PATH = "pkg://conf"  # the apps' configs: the `conf` package, wherever it is installed
+OPTIONAL_GROUPS = ("experiment", "sweep")  # groups that may be null; a run needs every other one
+MAX_CHECKED_JOBS = 256
 
 
 def conf_dir() -> Path:
@@ -52,24 +57,36 @@ def check_group_choices(args: Sequence[str], conf: Path) -> None:
             continue
         allowed = sorted(p.stem for p in group.glob("*.yaml"))
         for option in value.split(","):
+            if option == "null" and key not in OPTIONAL_GROUPS:
+                raise ConfigError(f"{key}=null: a run needs one {key} option; allowed: {', '.join(allowed)}.")
             if option not in allowed and option != "null":
                 raise ConfigError(f"{key}={option} is not an option of '{key}'; allowed: {', '.join(allowed)}.")
 
 
 def job_overrides(args: Sequence[str]) -> list[list[str]]:
-    """The jobs a basic-sweeper multirun of ``args`` launches (Hydra's grid expansion).
+    """The jobs a basic-sweeper multirun of ``args`` launches (Hydra's grid expansion); for the
+    search syntax of the supersweep sweeper (``interval()``, ``tag(log, ...)``) the ends of each
+    interval stand for it, so a bad bound is caught before the first trial trains.
 
-    Only plain config overrides count: flags and ``hydra.*`` are Hydra's own.
+    Only plain config overrides count: flags and ``hydra.*`` are Hydra's own. Beyond
+    ``MAX_CHECKED_JOBS`` combinations, each value is checked with the other axes at their first.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import IntervalSweep
 
     plain = [a for a in args if "=" in a and not a.startswith(("-", "hydra.", "hydra/"))]
     axes = []
     for o in OverridesParser.create().parse_overrides(plain):
-        key = o.get_key_element()
-        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+        key, value = o.get_key_element(), o.value()
+        if isinstance(value, IntervalSweep):
+            values = [str(value.start), str(value.end)]
+        else:
+            values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
         axes.append([f"{key}={v}" for v in values])
-    return [list(job) for job in itertools.product(*axes)]
+    if math.prod(len(a) for a in axes) <= MAX_CHECKED_JOBS:
+        return [list(job) for job in itertools.product(*axes)]
+    first = [a[0] for a in axes]
+    return [[*first[:i], v, *first[i + 1 :]] for i, axis in enumerate(axes) for v in axis]
 
 
 def check_each_job(args: Sequence[str], config_name: str, check: Callable[[DictConfig], None]) -> None:
@@ -88,6 +105,8 @@ def check_each_job(args: Sequence[str], config_name: str, check: Callable[[DictC
                 check(compose(config_name, overrides=job))
             except ConfigError as e:
                 raise ConfigError(f"{e} (job {' '.join(job)})") from None
+            except (HydraException, OmegaConfBaseException) as e:  # an unknown key, a bad value: Hydra's own words, one line
+                raise ConfigError(f"{' '.join(str(e).split())} (job {' '.join(job)})") from None
 
 
 def preflight(config_name: str, check: Callable[[DictConfig], None] | None = None) -> None:

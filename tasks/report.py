@@ -42,7 +42,7 @@ def main(cfg: DictConfig) -> None:
             write_overlay(Path(cfg.range_tests))
             return
         from reports import IMAGE_HINT, ReportError, find_study, write_grid_report, write_report
-        from sweeper import default_url
+        from sweeper import StorageError, default_url
 
         study_name, storage = cfg.study_name, cfg.storage
         grid = None
@@ -57,7 +57,7 @@ def main(cfg: DictConfig) -> None:
         kw = {"pareto_x": cfg.pareto_x, "pareto_y": cfg.pareto_y, "lr": cfg.lr_param, "wd": cfg.wd_param, "images": cfg.images}
         try:
             s = write_grid_report(grid, out, **kw) if grid is not None else write_report(find_study(study_name, storage), out, **kw)
-        except ReportError as e:
+        except (ReportError, StorageError) as e:
             raise ConfigError(str(e)) from None
         for name, why in s["skipped"].items():
             log.info(f"{name}: not drawn ({why})")

@@ -226,6 +226,36 @@ def test_bad_rungs_are_one_line_errors_before_any_trial(tmp_path, args, message)
     assert not (tmp_path / "sweep" / "0").exists()
 
 
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["y=tag(log, range(32, 256, 32))"], "error: y: range() takes no tags (got ['log'])"),
+        (["hydra.sweeper.storage=foo://bar"], "error: the study storage foo://bar cannot be used (NoSuchModuleError"),
+        (["hydra.sweeper.storage=postgresql://u:secret@127.0.0.1:1/db"], "error: the study storage postgresql://u:***@127.0.0.1:1/db cannot be used"),
+        (["hydra.sweeper.storage=sqlite:///{tmp}/not_a_db.txt"], "file is not a database)"),
+        (["hydra.sweeper.storage=sqlite:///{tmp}"], "unable to open database file)"),  # a directory
+    ],
+)
+def test_bad_space_and_storage_faults_are_one_line_errors(tmp_path, args, message):
+    (tmp_path / "not_a_db.txt").write_text("hello")
+    p = sweep(tmp_path, "x=interval(0, 1)", *(a.format(tmp=tmp_path) for a in args))
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and lines[-1].startswith("error: ") and message in lines[-1] and "Traceback" not in p.stderr, p.stderr
+    assert "secret" not in p.stderr + p.stdout
+
+
+def test_a_typo_in_range_test_overrides_is_an_error(tmp_path):
+    from omegaconf import OmegaConf
+
+    from training.range_test import config_for_run
+
+    settings = dict.fromkeys(("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every"), 1)
+    run_cfg = OmegaConf.create({"max_lr": 0.1, "wd": 1e-4})
+    assert config_for_run(run_cfg, settings, ["num_iter=50"]).num_iter == 50
+    with pytest.raises(ValueError, match="'num_itr=50': num_itr is not a setting of the range test"):
+        config_for_run(run_cfg, settings, ["num_itr=50"])
+
+
 def test_study_with_other_space_or_direction_is_refused(tmp_path):
     assert sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)").returncode == 0
     p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 2)")
@@ -464,3 +494,12 @@ def test_a_study_holding_bad_bounds_is_refused_in_one_line(tmp_path):
     p = sweep(tmp_path, "hydra.sweeper.n_trials=5", f"hydra.sweeper.range_test={tmp_path / 'rt'}", "hydra.sweeper.seed_param=x")
     assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("error: study 's' holds bad max_lr bounds")
     assert len(load(tmp_path).get_trials()) == 3
+
+
+@pytest.mark.parametrize("arg,reason", [("exit_above=0.5", "the job exited (sys.exit(3))"), ("interrupt_above=0.5", "raised KeyboardInterrupt itself")])
+def test_a_job_that_exits_fails_its_trial_and_the_sweep_goes_on(tmp_path, arg, reason):
+    p = sweep(tmp_path, "hydra/sweeper/sampler=grid", "x=choice(0.1, 0.9, 0.2)", arg, "hydra.sweeper.max_failure_rate=1.0")
+    assert p.returncode == 0, p.stderr
+    trials = {t.params["x"]: t for t in load(tmp_path).get_trials()}
+    assert len(trials) == 3 and trials[0.9].state == TrialState.FAIL and reason in trials[0.9].user_attrs["reason"]
+    assert trials[0.1].state == trials[0.2].state == TrialState.COMPLETE

@@ -162,6 +162,11 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["schedule=foo"], "error: schedule=foo is not an option of 'schedule'; allowed: constant, cosine,"),
         (["-m", "wd=1e-4,-1e-4"], "error: wd must be a finite number >= 0"),
         (["data=cifar10", "model=resnet20", "data.source.download=false"], "error: data_dir: "),
+        (["data=null"], "error: data=null: a run needs one data option; allowed: cifar10,"),
+        (["schedule=null"], "error: schedule=null: a run needs one schedule option"),
+        (["~wd"], "error: wd must be set"),
+        (["-m", "epochs=2,3", "foo=1"], "error: Could not override 'foo'. To append to your config use +foo=1 (job epochs=2 foo=1 "),
+        (["-m", "hydra/sweeper=supersweep", "wd=interval(-1e-3, 1e-3)"], "error: wd must be a finite number >= 0, got -0.001. (job wd=-0.001 "),
     ],
 )
 def test_cli_bad_input_one_line_and_nonzero_exit(tmp_path, args, needle):

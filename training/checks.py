@@ -45,8 +45,21 @@ def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
         )
 
 
+RUN_KEYS = ("data", "model", "optimizer", "regularization", "wd", "momentum", "batch_size", "seed", "device", "precision", "threads")
+TRAIN_KEYS = ("schedule", "max_lr", "epochs", "warmup_epochs", "objective")
+RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")
+
+
+def require(cfg: DictConfig, keys: tuple[str, ...]) -> None:
+    """Every key is set (``data=null`` or ``~wd`` would fail deep inside a run otherwise)."""
+    missing = [k for k in keys if cfg.get(k) is None]
+    if missing:
+        raise ConfigError(f"{missing[0]} must be set (a run needs {', '.join(missing)}); it was removed or set to null.")
+
+
 def check_run_config(cfg: DictConfig) -> None:
     """The knobs and groups every run shares (conf/common.yaml)."""
+    require(cfg, RUN_KEYS)
     check_number("wd", cfg.wd, low=0, low_inclusive=True)
     check_number("momentum", cfg.momentum, low=0, low_inclusive=True, high=0.999999)
     check_number("batch_size", cfg.batch_size, low=1, low_inclusive=True, integer=True)
@@ -64,6 +77,7 @@ def check_run_config(cfg: DictConfig) -> None:
 
 def check_train_config(cfg: DictConfig) -> None:
     """Everything ``tasks.train`` needs, checked from config alone."""
+    require(cfg, TRAIN_KEYS + RUN_KEYS)
     check_number("max_lr", cfg.max_lr, low=0, low_inclusive=False)
     check_number("epochs", cfg.epochs, low=1, low_inclusive=True, integer=True)
     check_number("warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9)
@@ -81,6 +95,7 @@ MIN_RANGE_TEST_ITERS = 20  # fastai's trimming drops num_iter//10 + 5 points
 
 def check_range_test_config(cfg: DictConfig) -> None:
     """Everything ``tasks.range_test`` needs, checked from config alone."""
+    require(cfg, RANGE_TEST_KEYS + RUN_KEYS)
     check_number("start_lr", cfg.start_lr, low=0, low_inclusive=False)
     check_number("end_lr", cfg.end_lr, low=0, low_inclusive=False)
     if cfg.start_lr >= cfg.end_lr:

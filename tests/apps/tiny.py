@@ -4,6 +4,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,10 @@ def main(cfg) -> float:
         os.kill(os.getpid(), signal.SIGKILL)
     if cfg.x > cfg.raise_above:
         raise RuntimeError(f"x={cfg.x} is above raise_above")
+    if cfg.x > cfg.exit_above:
+        sys.exit(3)
+    if cfg.x > cfg.interrupt_above:
+        raise KeyboardInterrupt
     if cfg.x < cfg.nan_below:
         return math.nan
     callbacks = trial_callbacks(cfg) if cfg.report else []

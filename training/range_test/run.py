@@ -76,5 +76,12 @@ def config_for_run(run_cfg: DictConfig, settings: Mapping[str, Any], overrides: 
     for k in KNOBS:
         cfg[k] = settings[k]
     cfg.max_lr = cfg.end_lr  # optimizer configs read it; the test sets the lr every step
+    for line in overrides:  # a typo must not vanish into a new key
+        key = line.split("=", 1)[0]
+        if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
+            raise ValueError(f"range test override {line!r}: {key} is not a setting of the range test; its own are {', '.join(KNOBS)}.")
     cfg.merge_with_dotlist(list(overrides))
     return cfg
+
+
+_MISSING = object()

@@ -1,0 +1,59 @@
+"""A job's own exit is its trial's failure, not the end of the sweep.
+
+Hydra's launchers catch a job's ``Exception`` but not ``SystemExit`` (a task's
+``sys.exit(2)`` after a one-line config error) or ``KeyboardInterrupt``: either ends the
+whole sweep. :class:`GuardedTask` turns both into :class:`JobExit`, an ordinary failure of
+that trial, except a ``KeyboardInterrupt`` from a real Ctrl-C (a SIGINT that
+:func:`watch_ctrl_c` saw), which still stops the sweep.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+INTERRUPTED = threading.Event()  # set by a SIGINT to this process while a sweep runs
+
+
+class JobExit(RuntimeError):
+    """A job exited or raised KeyboardInterrupt by itself: its trial fails, the sweep goes on."""
+
+
+class GuardedTask:
+    """The task function as launchers run it (a class, so launchers that pickle it can)."""
+
+    def __init__(self, task: Callable[[Any], Any]) -> None:
+        self.task = task
+
+    def __call__(self, cfg: Any) -> Any:
+        try:
+            return self.task(cfg)
+        except SystemExit as e:
+            raise JobExit(f"the job exited (sys.exit({e.code!r}))") from None
+        except KeyboardInterrupt:
+            if INTERRUPTED.is_set():  # Ctrl-C: stop the sweep
+                raise
+            raise JobExit("the job raised KeyboardInterrupt itself (no Ctrl-C reached the sweep)") from None
+
+
+@contextmanager
+def watch_ctrl_c() -> Iterator[None]:
+    """Record a SIGINT before Python's default handler raises KeyboardInterrupt. A handler
+    someone else installed (or SIGINT ignored, as in a shell's background job) is left alone."""
+    INTERRUPTED.clear()
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        INTERRUPTED.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
