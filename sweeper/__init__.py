@@ -25,6 +25,8 @@ __all__ = [
     "open_storage",
     "parse_space",
     "redact",
+    "resolve_reference",
+    "shown",
     "trial_callbacks",
 ]
 
@@ -40,6 +42,8 @@ __getattr__ = lazy_names(
         "open_storage": "sweeper._storage",
         "parse_space": "sweeper._space:parse",
         "redact": "sweeper._storage",
+        "resolve_reference": "sweeper._storage",
+        "shown": "sweeper._storage",
         "trial_callbacks": "sweeper._trial",
     },
 )
@@ -48,6 +52,6 @@ if TYPE_CHECKING:
     from sweeper._core import SweeperCore, SweepError
     from sweeper._space import SearchSpaceError
     from sweeper._space import parse as parse_space
-    from sweeper._storage import StorageError, default_url, open_storage, redact
+    from sweeper._storage import StorageError, default_url, open_storage, redact, resolve_reference, shown
     from sweeper._trial import trial_callbacks
     from sweeper.settings import SweeperSettings

@@ -70,7 +70,10 @@ class CachedConfigLoader(ConfigLoader):
         job = cfg.hydra.job.config.override_dirname
         with open_dict(cfg.hydra):
             cfg.hydra.overrides.task = [o.input_line for o in app]
-            cfg.hydra.overrides.hydra = [*master_config.hydra.overrides.hydra, *(o.input_line for o in parsed if o.is_hydra_override())]
+            # as written: iterating the ListConfig would resolve ${oc.env:...} into the job's .hydra/hydra.yaml
+            hydra_lines = OmegaConf.to_container(master_config.hydra.overrides.hydra, resolve=False)
+            assert isinstance(hydra_lines, list)
+            cfg.hydra.overrides.hydra = [*hydra_lines, *(o.input_line for o in parsed if o.is_hydra_override())]
             # as Hydra's ConfigLoaderImpl builds it: sorted ``key=value`` lines, then the separators
             lines = sorted(str(o.input_line) for o in app if o.key_or_group not in job.exclude_keys)
             cfg.hydra.job.override_dirname = job.item_sep.join(lines).replace("=", job.kv_sep)

@@ -39,7 +39,7 @@ from sweeper import _seeding as seeding
 from sweeper._jobs import GuardedTask, watch_ctrl_c
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
-from sweeper._storage import default_url, describe_fault, open_storage, redact
+from sweeper._storage import default_url, describe_fault, literal_password, open_storage, redact
 from sweeper._study import StudyMismatch, claim_sweep_dir, fail_zombies, fixed_settings, open_study
 from sweeper._trial import worker_id
 from sweeper.settings import SweeperSettings
@@ -130,6 +130,11 @@ class SweeperCore:
 
     def sweep(self, arguments: list[str]) -> None:
         try:
+            if literal_password(self.raw_storage):  # Hydra writes the command line into multirun.yaml: refuse it
+                raise SweepError(
+                    f"hydra.sweeper.storage={redact(str(self.raw_storage))} holds a literal password, which would be written into every job's "
+                    "files and printed; put the URL in an environment variable and pass hydra.sweeper.storage='${oc.env:OPTUNA_DB}'."
+                )
             with watch_ctrl_c():
                 self._sweep(arguments)
         except (SweepError, SearchSpaceError, StudyMismatch, ValueError, FileNotFoundError) as e:  # bad input: one line
@@ -181,7 +186,7 @@ class SweeperCore:
             if bounds.suggested is not None and not c.lr_levels:  # levels: the suggestion is not one of them
                 study.enqueue_trial({c.seed_param: bounds.suggested}, user_attrs={"enqueued_from": "range test suggestion"})
         self._loop(Sweep(study, space, fixed, objectives, budgets))
-        write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), fixed)
+        write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), str(self.raw_storage), fixed)
 
     def _check_product(self, space: dict, fixed: list[str]) -> None:
         """``product_param`` needs both it and ``seed_param`` searched, and ``wd`` left to it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +86,37 @@ def _fast_commits(engine: sqlalchemy.engine.Engine) -> None:
 
     sqlalchemy.event.listen(engine, "connect", on_connect)
     engine.dispose()  # connections opened before the listener are replaced
+
+
+ENV_REFERENCE = re.compile(r"\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def literal_password(raw: str | None) -> bool:
+    """A storage URL written with its password in it (not behind ``${oc.env:VAR}``)."""
+    if not raw or "${" in raw:
+        return False
+    try:
+        return make_url(raw).password is not None
+    except Exception:
+        return False
+
+
+def resolve_reference(raw: str) -> str:
+    """A stored storage reference made usable: ``${oc.env:VAR}`` is read from the environment
+    (nothing else in it is evaluated); a plain URL is returned as it is."""
+    m = ENV_REFERENCE.fullmatch(raw.strip())
+    if m is None:
+        return raw
+    if m.group(1) not in os.environ:
+        raise StorageError(f"the study storage is {raw}, and the environment variable {m.group(1)} is not set here.")
+    return os.environ[m.group(1)]
+
+
+def shown(raw: str, url: str) -> str:
+    """How to name a storage on the console: ``"$VAR"`` when it was given as ``${oc.env:VAR}``
+    (a command the user can paste), else the URL with its password hidden."""
+    m = ENV_REFERENCE.fullmatch(raw.strip())
+    return f'"${m.group(1)}"' if m else redact(url)
 
 
 def redact(url: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import hydra
 import yaml
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from tasks._cli import CONFIG_PATH, exit_on_config_error
 from training.checks import ConfigError
@@ -19,11 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str] | None:
-    """The study and storage a supersweep sweep dir names; None for a Hydra grid's dir."""
+    """The study and storage (as the sweep was given it) a supersweep sweep dir names; None for a Hydra grid's dir."""
     path = sweep_dir.expanduser() / "optimization_results.yaml"
     if path.is_file():
         results = yaml.safe_load(path.read_text())
-        return results["study_name"], results["storage"]
+        return results["study_name"], results.get("storage_source") or results["storage"]
     from reports import grid_job_dirs
 
     if grid_job_dirs(sweep_dir.expanduser()):
@@ -31,6 +31,23 @@ def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str] | None:
     raise ConfigError(
         f"sweep_dir: {path} not found and no */.hydra/overrides.yaml under {sweep_dir}: neither a sweep dir of the supersweep sweeper nor a Hydra multirun dir."
     )
+
+
+def _storage(cfg: DictConfig, recorded: str | None) -> tuple[str, str]:
+    """``(url, how to show it)``: ``storage=`` as given (Hydra resolves ``${oc.env:VAR}``), else
+    what the sweep dir recorded, else the default. The password is never shown."""
+    from sweeper import default_url, resolve_reference, shown
+
+    written = OmegaConf.to_container(cfg, resolve=False).get("storage")  # type: ignore[union-attr]
+    if written is not None:
+        raw, url = str(written), str(cfg.storage)
+    elif recorded is not None:
+        if "***" in recorded:
+            raise ConfigError(f"sweep_dir: the sweep's storage {recorded} has its password hidden; pass storage='${{oc.env:VAR}}' with the URL in VAR.")
+        raw, url = recorded, resolve_reference(recorded)
+    else:
+        raw = url = default_url()
+    return url, shown(raw, url)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="report")
@@ -42,21 +59,23 @@ def main(cfg: DictConfig) -> None:
             write_overlay(Path(cfg.range_tests))
             return
         from reports import IMAGE_HINT, ReportError, find_study, write_grid_report, write_report
-        from sweeper import StorageError, default_url
+        from sweeper import StorageError
 
-        study_name, storage = cfg.study_name, cfg.storage
-        grid = None
+        study_name, recorded, grid = cfg.study_name, None, None
         if cfg.sweep_dir is not None:
             found = _study_from_sweep_dir(Path(cfg.sweep_dir))
             if found is None:
                 grid = Path(cfg.sweep_dir).expanduser()
             else:
-                study_name, storage = found[0], storage or found[1]
-        storage = storage or default_url()
+                study_name, recorded = found
         out = Path(HydraConfig.get().runtime.output_dir)
         kw = {"pareto_x": cfg.pareto_x, "pareto_y": cfg.pareto_y, "lr": cfg.lr_param, "wd": cfg.wd_param, "images": cfg.images}
         try:
-            s = write_grid_report(grid, out, **kw) if grid is not None else write_report(find_study(study_name, storage), out, **kw)
+            if grid is not None:
+                s = write_grid_report(grid, out, **kw)
+            else:
+                storage, storage_shown = _storage(cfg, recorded)
+                s = write_report(find_study(study_name, storage), out, **kw)
         except (ReportError, StorageError) as e:
             raise ConfigError(str(e)) from None
         for name, why in s["skipped"].items():
@@ -70,7 +89,7 @@ def main(cfg: DictConfig) -> None:
             for warning in s["balance"]["warnings"]:
                 print(f"warning: {warning}")
         if grid is None:
-            print(f"live dashboard: optuna-dashboard {storage}  (then open http://127.0.0.1:8080)")
+            print(f"live dashboard: optuna-dashboard {storage_shown}  (then open http://127.0.0.1:8080)")
 
 
 if __name__ == "__main__":

@@ -76,3 +76,16 @@ def test_a_config_pickle_cannot_name_is_deep_copied_instead(monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "_Typed", type("_Typed", (), {}))  # the name now means another class
     template = _template(cfg)
     assert not isinstance(template, bytes) and template == cfg and template is not cfg
+
+
+def test_a_secret_behind_oc_env_stays_a_placeholder_in_every_job(monkeypatch):
+    """The storage given as ${oc.env:VAR} must reach no job's .hydra/hydra.yaml resolved (issue 13)."""
+    monkeypatch.setenv("SS_SECRET_DB", "postgresql://u:hunter2@127.0.0.1/db")
+    GlobalHydra.instance().clear()
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(ROOT / "conf")))
+    master = loader.load_configuration("train", ["hydra/sweeper=supersweep", "hydra.sweeper.storage=${oc.env:SS_SECRET_DB}"], RunMode.MULTIRUN)
+    cached = CachedConfigLoader(loader)
+    for job in (FIRST, [o.replace("0.1", "0.2") for o in FIRST]):  # the second comes from the cache
+        cfg = cached.load_sweep_config(master, job)
+        hydra_yaml = OmegaConf.to_yaml(OmegaConf.to_container(cfg.hydra, resolve=False))
+        assert "hunter2" not in hydra_yaml and "${oc.env:SS_SECRET_DB}" in hydra_yaml
