@@ -40,7 +40,7 @@ from sweeper._jobs import GuardedTask, watch_ctrl_c
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._storage import default_url, describe_fault, literal_password, open_storage, redact
-from sweeper._study import StudyMismatch, claim_sweep_dir, fail_zombies, fixed_settings, open_study
+from sweeper._study import StudyMismatch, WorkerTagged, claim_sweep_dir, fail_zombies, fixed_settings, open_study
 from sweeper._trial import worker_id
 from sweeper.settings import SweeperSettings
 from training.contract import OBJECTIVES, STOPPED, TRIAL_ATTRS, read_summary
@@ -66,6 +66,7 @@ class Sweep:
     """One sweep's state: what it searches and the trials it has in hand."""
 
     study: optuna.Study
+    storage: optuna.storages.BaseStorage
     space: dict[str, BaseDistribution]
     fixed: list[str]  # overrides every job gets
     objectives: dict[str, str]
@@ -172,7 +173,7 @@ class SweeperCore:
         self._check_product(space, fixed)
         make_sampler = c.sampler  # a partial: the grid sampler needs the search space, known only now
         is_grid = getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
-        sampler = make_sampler(**({"search_space": grid_values(space)} if is_grid else {}))
+        sampler = WorkerTagged(make_sampler(**({"search_space": grid_values(space)} if is_grid else {})), storage, worker_id())
         budgets = self._budgets(task_cfg, space, objectives, c.pruner)
         study, resumed = open_study(
             name=name, storage=storage, directions=list(objectives.values()), metrics=list(objectives), space=space, sampler=sampler, pruner=c.pruner,
@@ -185,7 +186,7 @@ class SweeperCore:
             study.set_user_attr("bounds", bounds.as_dict())
             if bounds.suggested is not None and not c.lr_levels:  # levels: the suggestion is not one of them
                 study.enqueue_trial({c.seed_param: bounds.suggested}, user_attrs={"enqueued_from": "range test suggestion"})
-        self._loop(Sweep(study, space, fixed, objectives, budgets))
+        self._loop(Sweep(study, storage, space, fixed, objectives, budgets))
         write_results(self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), redact(url), str(self.raw_storage), fixed)
 
     def _check_product(self, space: dict, fixed: list[str]) -> None:
@@ -248,18 +249,18 @@ class SweeperCore:
     def _loop(self, sw: Sweep) -> None:
         n_trials, n_jobs = self.settings.n_trials, self.settings.n_jobs
         promoted: list[tuple[optuna.Trial, int]] = []  # (trial, rung) waiting for its next, longer run
-        me = worker_id()
         study = sw.study
         try:
             while True:
+                # a worker on this host that died mid-trial: fail its trial now, not at the next resume
+                fail_zombies(study, sw.storage, self.settings.stale_after_s, False, mine=set(sw.open), when="during the sweep of another worker")
                 batch, promoted = promoted[:n_jobs], promoted[n_jobs:]  # survivors first, as in ASHA
                 done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)))
                 new = 0 if _grid_exhausted(study) else min(n_jobs - len(batch), n_trials - done)
                 if not batch and new <= 0:
                     break
                 for _ in range(max(new, 0)):
-                    trial = study.ask(fixed_distributions=sw.space)
-                    trial.set_user_attr("worker", me)
+                    trial = study.ask(fixed_distributions=sw.space)  # the sampler has tagged it with this worker
                     sw.open[trial.number] = trial
                     batch.append((trial, 0))
                 promoted += self._run_batch(sw, batch)
@@ -268,6 +269,7 @@ class SweeperCore:
             reason = "sweep interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"sweep stopped: {type(e).__name__}: {e}"[:500]
             try:
                 self._fail(sw, list(sw.open.values()), "interrupted", reason)
+                fail_zombies(study, sw.storage, self.settings.stale_after_s, False, when="when its sweep stopped")  # e.g. a crash inside ask()
             except Exception as fail_error:  # the storage itself may be what failed; a resume reaps them
                 log.warning(f"could not mark trials {sorted(sw.open)} failed ({type(fail_error).__name__}); a resume will")
             raise
@@ -390,7 +392,8 @@ def _stored_bounds(storage: Any, name: str) -> dict | None:
 
 
 def _grid_exhausted(study: optuna.Study) -> bool:
-    return isinstance(study.sampler, optuna.samplers.GridSampler) and study.sampler.is_exhausted(study)
+    sampler = study.sampler.inner if isinstance(study.sampler, WorkerTagged) else study.sampler
+    return isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study)
 
 
 def _tell(study: optuna.Study, trial: optuna.Trial, values: list[float] | None, state: TrialState) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,8 +154,47 @@ def trial_handle(study: optuna.Study, storage: optuna.storages.BaseStorage, numb
     return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, number))
 
 
-def fail_zombies(study: optuna.Study, storage: optuna.storages.BaseStorage, stale_after_s: float, retry: bool) -> list[int]:
-    """Fail RUNNING trials whose sweep is gone; with ``retry``, enqueue their params again."""
+class WorkerTagged(optuna.samplers.BaseSampler):
+    """The sweep's sampler, recording which sweep process asked a trial as soon as the trial
+    exists (Optuna calls ``before_trial`` right after creating it, before any sampling): a
+    crash later inside ``ask`` leaves a RUNNING trial that is known to be this worker's."""
+
+    def __init__(self, inner: optuna.samplers.BaseSampler, storage: optuna.storages.BaseStorage, worker: str) -> None:
+        self.inner, self.storage, self.worker = inner, storage, worker
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.storage.get_study_id_from_name(study.study_name), trial.number)
+        self.storage.set_trial_user_attr(trial_id, "worker", self.worker)
+        self.inner.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[str, BaseDistribution]:
+        return self.inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return self.inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
+        return self.inner.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+        self.inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()
+
+
+def fail_zombies(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    stale_after_s: float,
+    retry: bool,
+    *,
+    mine: Collection[int] = (),
+    when: str = "on resume",
+) -> list[int]:
+    """Fail RUNNING trials whose sweep is gone (a dead process on this host, or no sign of life
+    from another host for ``stale_after_s``), and this process's own RUNNING trials not in
+    ``mine`` (left by a crash inside ``ask``); with ``retry``, enqueue their params again."""
     host = socket.gethostname()
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -162,18 +202,22 @@ def fail_zombies(study: optuna.Study, storage: optuna.storages.BaseStorage, stal
         w_host, _, w_pid = worker.rpartition(":")
         last_sign = t.user_attrs.get("heartbeat") or (t.datetime_start.timestamp() if t.datetime_start else 0)
         if w_host == host and w_pid.isdigit():
-            dead = not _alive(int(w_pid)) and int(w_pid) != os.getpid()
+            dead = not _alive(int(w_pid)) if int(w_pid) != os.getpid() else t.number not in mine
         else:
             dead = time.time() - last_sign > stale_after_s
         if not dead:
             continue
         handle = trial_handle(study, storage, t.number)
         handle.set_user_attr("status", "failed")
-        handle.set_user_attr("reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed on resume")
-        study.tell(handle, state=TrialState.FAIL, skip_if_finished=True)
+        handle.set_user_attr("reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed {when}")
+        try:
+            study.tell(handle, state=TrialState.FAIL, skip_if_finished=True)
+        except RuntimeError as e:  # a grid sampler's study.stop() once the grid is done: the state is stored
+            if "Study.stop" not in str(e):
+                raise
         failed.append(t.number)
         if retry:
             study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
     if failed:
-        log.warning(f"failed {len(failed)} trial(s) left RUNNING by a sweep that is gone: {failed}" + (" (re-enqueued)" if retry else ""))
+        log.warning(f"failed {len(failed)} trial(s) left RUNNING by a sweep that is gone ({when}): {failed}" + (" (re-enqueued)" if retry else ""))
     return failed

@@ -48,7 +48,9 @@ def postgres_server() -> Iterator[str]:
         sh(bindir / "pg_ctl", "-D", data, "-l", home / "log", "-w", "-o", f"-p {port} -k {home} -c listen_addresses=127.0.0.1", "start")
         try:
             env = {**os.environ, "PGPASSWORD": password}
-            subprocess.run([bindir / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "ss", "optuna"], check=True, env=env, capture_output=True, timeout=60)
+            subprocess.run(
+                [bindir / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "ss", "optuna"], check=True, env=env, capture_output=True, timeout=60
+            )
             yield f"postgresql://ss:{password}@127.0.0.1:{port}/optuna"
         finally:
             sh(bindir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")

@@ -69,7 +69,15 @@ def test_no_file_or_console_line_holds_the_password(pg_url, tmp_path):
 
 def test_a_literal_password_is_refused_before_any_job(pg_url, tmp_path):
     password = make_url(pg_url).password
-    cmd = [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", f"hydra.sweeper.storage={pg_url}", f"hydra.sweep.dir={tmp_path / 'sweep'}", "x=interval(0, 1)"]
+    cmd = [
+        sys.executable,
+        TINY,
+        "-m",
+        "hydra/sweeper=supersweep",
+        f"hydra.sweeper.storage={pg_url}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "x=interval(0, 1)",
+    ]
     p = run(cmd, tmp_path, pg_url)
     last = p.stderr.strip().splitlines()[-1]
     assert p.returncode == 2 and last.startswith("error: hydra.sweeper.storage=postgresql://ss:***@") and "${oc.env:OPTUNA_DB}" in last

@@ -231,14 +231,15 @@ def test_bad_rungs_are_one_line_errors_before_any_trial(tmp_path, args, message)
     [
         (["y=tag(log, range(32, 256, 32))"], "error: y: range() takes no tags (got ['log'])"),
         (["hydra.sweeper.storage=foo://bar"], "error: the study storage foo://bar cannot be used (NoSuchModuleError"),
-        (["hydra.sweeper.storage=postgresql://u:secret@127.0.0.1:1/db"], "error: the study storage postgresql://u:***@127.0.0.1:1/db cannot be used"),
+        (["hydra.sweeper.storage=${oc.env:SS_BAD_DB}"], "error: the study storage postgresql://u:***@127.0.0.1:1/db cannot be used"),  # nobody listens
         (["hydra.sweeper.storage=sqlite:///{tmp}/not_a_db.txt"], "file is not a database)"),
         (["hydra.sweeper.storage=sqlite:///{tmp}"], "unable to open database file)"),  # a directory
     ],
 )
-def test_bad_space_and_storage_faults_are_one_line_errors(tmp_path, args, message):
+def test_bad_space_and_storage_faults_are_one_line_errors(tmp_path, monkeypatch, args, message):
+    monkeypatch.setenv("SS_BAD_DB", "postgresql://u:secret@127.0.0.1:1/db")
     (tmp_path / "not_a_db.txt").write_text("hello")
-    p = sweep(tmp_path, "x=interval(0, 1)", *(a.format(tmp=tmp_path) for a in args))
+    p = sweep(tmp_path, "x=interval(0, 1)", *(a.replace("{tmp}", str(tmp_path)) for a in args))
     lines = p.stderr.strip().splitlines()
     assert p.returncode == 2 and lines[-1].startswith("error: ") and message in lines[-1] and "Traceback" not in p.stderr, p.stderr
     assert "secret" not in p.stderr + p.stdout
@@ -503,3 +504,34 @@ def test_a_job_that_exits_fails_its_trial_and_the_sweep_goes_on(tmp_path, arg, r
     trials = {t.params["x"]: t for t in load(tmp_path).get_trials()}
     assert len(trials) == 3 and trials[0.9].state == TrialState.FAIL and reason in trials[0.9].user_attrs["reason"]
     assert trials[0.1].state == trials[0.2].state == TrialState.COMPLETE
+
+
+def test_a_crash_inside_ask_leaves_no_running_trial(tmp_path):
+    p = sweep(tmp_path, "hydra.sweeper.n_trials=3", "x=interval(0, 1)", "hydra/sweeper/sampler=random",
+              "hydra.sweeper.sampler._target_=tests.apps.crashing_sampler.CrashOnSecondTrial")  # fmt: skip
+    assert p.returncode != 0 and "sampler crash inside ask()" in p.stderr
+    trials = load(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL], "the trial ask() created before it crashed is failed at once"
+    assert trials[1].user_attrs["worker"].startswith(f"{os.uname().nodename}:") and "when its sweep stopped" in trials[1].user_attrs["reason"]
+
+
+def test_a_live_worker_reaps_a_dead_workers_running_trial(tmp_path):
+    """A RUNNING trial of a process on this host that is gone is failed during another worker's sweep."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=6", "x=interval(0, 1)", "sleep_s=0.3")
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # once the worker runs its first trial, plant a dead worker's RUNNING trial
+        time.sleep(0.2)
+        try:
+            study = load(tmp_path)
+            if study.get_trials(states=(TrialState.RUNNING,)):
+                break
+        except Exception:
+            continue
+    zombie = study.ask({"x": FloatDistribution(0, 1)})
+    zombie.set_user_attr("worker", f"{os.uname().nodename}:{gone.stdout.strip()}")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    t = load(tmp_path).trials[zombie.number]
+    assert t.state == TrialState.FAIL and "failed during the sweep of another worker" in t.user_attrs["reason"]
