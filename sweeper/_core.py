@@ -141,7 +141,11 @@ class SweeperCore:
         except (SweepError, SearchSpaceError, StudyMismatch, ValueError, FileNotFoundError) as e:  # bad input: one line
             print(f"error: {e}", file=sys.stderr, flush=True)
             sys.exit(2)
-        except (sqlalchemy.exc.SQLAlchemyError, OSError) as e:  # the storage failed mid-sweep (disk full, server gone)
+        except (
+            sqlalchemy.exc.SQLAlchemyError,
+            optuna.exceptions.StorageInternalError,
+            OSError,
+        ) as e:  # the storage failed mid-sweep (disk full, read-only, server gone)
             print(f"error: {describe_fault(self.settings.storage or default_url(), e)}", file=sys.stderr, flush=True)
             sys.exit(2)
 

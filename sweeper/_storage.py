@@ -28,8 +28,9 @@ class StorageError(ValueError):
 
 def describe_fault(url: str, e: BaseException) -> str:
     """One line for a storage fault: the URL without its password, the error's first line."""
-    first = (str(e).strip().splitlines() or [""])[0][:300]
-    return f"the study storage {redact(url)} cannot be used ({type(e).__name__}: {first})"
+    cause = e.__cause__ or e  # Optuna wraps the driver's error: the driver says what happened
+    first = (str(cause).strip().splitlines() or [""])[0][:300]
+    return f"the study storage {redact(url)} cannot be used ({type(cause).__name__}: {first})"
 
 
 @lru_cache(maxsize=8)

@@ -535,3 +535,13 @@ def test_a_live_worker_reaps_a_dead_workers_running_trial(tmp_path):
     assert proc.returncode == 0, err
     t = load(tmp_path).trials[zombie.number]
     assert t.state == TrialState.FAIL and "failed during the sweep of another worker" in t.user_attrs["reason"]
+
+
+def test_a_storage_that_fails_mid_sweep_is_one_line(tmp_path):
+    """A read-only database (a full disk fails the same way: at the first write)."""
+    assert sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)", study="a").returncode == 0
+    ro = f'hydra.sweeper.storage="sqlite:///file:{tmp_path / "optuna.db"}?mode=ro&uri=true"'
+    cmd = [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", ro, "hydra.sweeper.study_name=b", f"hydra.sweep.dir={tmp_path / 'b'}", "x=interval(0, 1)"]
+    p = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
+    last = p.stderr.strip().splitlines()[-1]
+    assert p.returncode == 2 and last.startswith("error: the study storage sqlite:///") and "readonly database" in last and "Traceback" not in p.stderr
