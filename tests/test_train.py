@@ -233,3 +233,11 @@ def test_a_run_that_collapses_without_nan_is_recorded_like_a_diverged_one(tmp_pa
     assert summary["status"] == "collapsed" and "near chance" in summary["reason"]
     assert math.isnan(value) and summary["objective_value"] is None  # JSON null for NaN
     assert all(math.isfinite(m["train_loss"]) for m in metrics)
+
+
+def test_a_preset_run_ends_with_expected_vs_got(tmp_path, caplog):
+    caplog.set_level("INFO")
+    run(cfg_for("experiment=super_convergence_mnist1d", "epochs=2"), tmp_path)
+    _, summary = read_run(tmp_path)
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("expected test_acc"))
+    assert line.startswith("expected test_acc 0.971 (BENCHMARKS.md, Presets") and f"got {summary['test_acc']} (final)" in line
