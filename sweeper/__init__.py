@@ -4,7 +4,7 @@ Public: :class:`SweeperSettings` (``hydra.sweeper.*``), :class:`SweeperCore` (th
 loop over a Hydra launcher), :func:`trial_callbacks` (the job side: a task function passes
 them to its training loop to report epochs and stop when pruned), :func:`parse_space`
 (override strings -> Optuna distributions), :func:`open_storage`, :func:`default_url`,
-:func:`redact`. The rest (``_space``, ``_seeding``, ``_study``, ``_core``, ``_trial``,
+:func:`redact`. The rest (``_space``, ``_seeding``, ``_study``, ``_core``, ``_trial``, ``_jobs``, ``_outcome``,
 ``_compose``, ``_storage``, ``_results``) is private. The names load on first use, so
 Hydra's plugin scan stays cheap.
 """

@@ -17,7 +17,6 @@ cycle is the fair comparison (bench/bench_search.py measures both).
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import sys
 import time
@@ -28,7 +27,6 @@ from typing import Any
 import optuna
 import sqlalchemy
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution
@@ -37,13 +35,14 @@ from optuna.trial import TrialState
 
 from sweeper import _seeding as seeding
 from sweeper._jobs import GuardedTask, watch_ctrl_c
+from sweeper._outcome import Outcome, job_outcome
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._storage import default_url, describe_fault, literal_password, open_storage, redact
 from sweeper._study import StudyMismatch, WorkerTagged, claim_sweep_dir, fail_zombies, fixed_settings, open_study
 from sweeper._trial import worker_id
 from sweeper.settings import SweeperSettings
-from training.contract import OBJECTIVES, STOPPED, TRIAL_ATTRS, read_summary
+from training.contract import OBJECTIVES
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +51,6 @@ DIRECTIONS = ("maximize", "minimize")
 
 class SweepError(RuntimeError):
     """The sweep cannot start or must stop; the message says why in one line."""
-
-
-@dataclass
-class Outcome:
-    state: TrialState
-    values: list[float] | None
-    attrs: dict[str, Any]
 
 
 @dataclass
@@ -290,7 +282,7 @@ class SweeperCore:
             return []
         promoted = []
         for (t, rung), ret in zip(batch, returns, strict=True):
-            outcome = _outcome(ret, sw.objectives)
+            outcome = job_outcome(ret, sw.objectives)
             if sw.budgets:
                 sw.spent[t.number] = sw.spent.get(t.number, 0) + (outcome.attrs.get("epochs") or 0)
                 outcome.attrs["epochs_total"] = sw.spent[t.number]
@@ -363,29 +355,6 @@ class SweeperCore:
         key, b = self.settings.rung_key, sw.budgets[rung]
         own = [o for o in sw.fixed if o.split("=", 1)[0].lstrip("+~") != key]
         return [*own, *searched, f"{key}={b}", *bridge, f"hydra.sweep.subdir={trial.number}-{key}{b}"]
-
-
-def _outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
-    """A job's result as a trial outcome: from its ``summary.json`` (the run contract) when it wrote one."""
-    job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
-    try:
-        value = ret.return_value
-    except BaseException as e:  # the job raised
-        return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:500], "job_dir": str(job_dir)})
-    summary = read_summary(job_dir) if job_dir else None
-    attrs: dict[str, Any] = {"job_dir": str(job_dir)}
-    if summary is not None:
-        attrs.update({k: summary.get(k) for k in TRIAL_ATTRS})
-        if summary.get("status") in STOPPED:
-            return Outcome(TrialState.PRUNED, None, attrs)
-        values = [summary.get(m) if m != "value" else value for m in objectives]
-    else:
-        values = list(value) if isinstance(value, (list, tuple)) else [value]
-        attrs["status"] = "completed"
-    if len(values) != len(objectives) or any(v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
-        attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
-        return Outcome(TrialState.FAIL, None, attrs)
-    return Outcome(TrialState.COMPLETE, [float(v) for v in values if v is not None], attrs)
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

@@ -1,0 +1,43 @@
+"""A launched job's result as a trial outcome, read through the run contract (``summary.json``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn
+from optuna.trial import TrialState
+
+from training.contract import STOPPED, TRIAL_ATTRS, read_summary
+
+
+@dataclass
+class Outcome:
+    state: TrialState
+    values: list[float] | None
+    attrs: dict[str, Any]
+
+
+def job_outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
+    """A job's result as a trial outcome: from its ``summary.json`` (the run contract) when it wrote one."""
+    job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
+    try:
+        value = ret.return_value
+    except BaseException as e:  # the job raised
+        return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:500], "job_dir": str(job_dir)})
+    summary = read_summary(job_dir) if job_dir else None
+    attrs: dict[str, Any] = {"job_dir": str(job_dir)}
+    if summary is not None:
+        attrs.update({k: summary.get(k) for k in TRIAL_ATTRS})
+        if summary.get("status") in STOPPED:
+            return Outcome(TrialState.PRUNED, None, attrs)
+        values = [summary.get(m) if m != "value" else value for m in objectives]
+    else:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        attrs["status"] = "completed"
+    if len(values) != len(objectives) or any(v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
+        attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
+        return Outcome(TrialState.FAIL, None, attrs)
+    return Outcome(TrialState.COMPLETE, [float(v) for v in values if v is not None], attrs)
