@@ -17,7 +17,7 @@ def cfg_for(*overrides: str):
         return compose("train", overrides=list(overrides))
 
 
-@pytest.mark.parametrize("group", ["data", "model", "optimizer", "schedule", "regularization"])
+@pytest.mark.parametrize("group", ["data", "model", "optimizer", "schedule", "regularization", "averaging", "wrapper"])
 def test_group_has_options(group):
     assert config_options(group), f"conf/{group} is empty"
 
@@ -82,3 +82,15 @@ def test_every_experiment_preset_composes_checks_and_states_its_source(experimen
     check_train_config(cfg)
     assert 0 < cfg.expected.test_acc <= 1 and cfg.expected.source
     assert instantiate(cfg.model) is not None
+
+
+@pytest.mark.parametrize("wrapper", config_options("wrapper"))
+@pytest.mark.parametrize("averaging", config_options("averaging"))
+def test_every_wrapper_and_averaging_option_builds(wrapper, averaging):
+    cfg = cfg_for(f"wrapper={wrapper}", f"averaging={averaging}")
+    check_train_config(cfg)
+    net = instantiate(cfg.model)
+    opt = instantiate(cfg.wrapper)(instantiate(cfg.optimizer)(instantiate(cfg.regularization.weight_decay).param_groups(net)))
+    assert opt.param_groups and callable(opt.step)
+    avg = instantiate(cfg.averaging)(net)
+    assert avg.evaluated() is net or averaging != "none"

@@ -45,8 +45,8 @@ def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
         )
 
 
-RUN_KEYS = ("data", "model", "optimizer", "regularization", "wd", "momentum", "batch_size", "seed", "device", "precision", "threads")
-TRAIN_KEYS = ("schedule", "max_lr", "epochs", "warmup_epochs", "objective")
+RUN_KEYS = ("data", "model", "optimizer", "wrapper", "regularization", "wd", "momentum", "batch_size", "seed", "device", "precision", "threads")
+TRAIN_KEYS = ("schedule", "averaging", "max_lr", "epochs", "warmup_epochs", "objective")
 RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")
 
 

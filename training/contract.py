@@ -30,7 +30,8 @@ EPOCH_KEYS = ("epoch", "step", "lr", "momentum", "train_loss", "train_acc", "val
 
 SUMMARY_KEYS = (
     "status", "reason", "objective", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "final_val_loss",
-    "test_loss", "test_acc", "test_loss_at_best", "test_acc_at_best", "epochs", "steps", "wall_s", "objective_value",
+    "test_loss", "test_acc", "test_loss_at_best", "test_acc_at_best", "raw_best_val_acc", "raw_test_loss", "raw_test_acc",
+    "epochs", "steps", "wall_s", "objective_value",
 )  # fmt: skip
 
 STATUSES = ("completed", "diverged", "collapsed", "pruned")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.augment import Augment
+from training.averaging import Averaging, NoAveraging
 from training.data import Splits
+from training.optim import StepRule
 from training.regularization import WeightDecay
 from training.schedules import Schedule
 
@@ -55,7 +57,7 @@ class Precision:
         return torch.autocast(device.type, dtype=self.autocast_dtype)
 
 
-def set_hparams(optimizer: torch.optim.Optimizer, lr: float, momentum: float | None) -> None:
+def set_hparams(optimizer: StepRule, lr: float, momentum: float | None) -> None:
     """Write the schedule's lr and momentum (beta1 for Adam-style) into every group."""
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -100,32 +102,61 @@ class Stepper:
     """One optimizer step at a given (lr, momentum): shared by training and the LR range test."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
+    optimizer: StepRule
     weight_decay: WeightDecay
     label_smoothing: float
     augment: Augment
     generator: torch.Generator
     precision: Precision
+    on_gradients: Callable[[], None] | None = None  # sees the loss gradient at the current weights (the lr estimate)
+    after_step: Callable[[], None] | None = None  # after every optimizer step (an EMA of the weights)
 
     def __call__(self, xb: torch.Tensor, yb: torch.Tensor, lr: float, momentum: float | None) -> tuple[float, torch.Tensor]:
         """Train on one batch; returns its loss (before the step) and the logits.
 
         A non-finite loss returns at once, before ``backward``: the weights stay as they were.
+        With SAM the gradient for the step is taken again at the perturbed weights (BatchNorm
+        statistics are not updated by that second pass).
         """
         if self.augment.active:
             xb = self.augment(xb, self.generator)
         set_hparams(self.optimizer, lr, momentum)
+        xb = _format(xb, self.precision)
         with self.precision.context(xb.device):
-            out = self.model(_format(xb, self.precision))
+            out = self.model(xb)
             loss = F.cross_entropy(out, yb, label_smoothing=self.label_smoothing)
         value = loss.item()  # one sync per step: a non-finite loss must stop this very step
         if not math.isfinite(value):
             return value, out
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.on_gradients is not None:
+            self.on_gradients()
+        if getattr(self.optimizer, "two_pass", False):  # SAM: the gradient at w + e
+            self.optimizer.perturb()  # type: ignore[attr-defined]
+            self.optimizer.zero_grad(set_to_none=True)
+            with _frozen_norm_stats(self.model), self.precision.context(xb.device):
+                F.cross_entropy(self.model(xb), yb, label_smoothing=self.label_smoothing).backward()
+            self.optimizer.restore()  # type: ignore[attr-defined]
         self.weight_decay.apply(self.optimizer, lr)
         self.optimizer.step()
+        if self.after_step is not None:
+            self.after_step()
         return value, out
+
+
+@contextlib.contextmanager
+def _frozen_norm_stats(model: nn.Module) -> Iterator[None]:
+    """BatchNorm layers normalize with the batch as usual but leave their running statistics alone."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
 
 
 def fit(
@@ -136,9 +167,13 @@ def fit(
     epochs: int,
     batch_size: int,
     callbacks: Sequence[Callable[[dict], None]] = (),
+    averaging: Averaging | None = None,
+    probes: Mapping[str, Callable[[], float | None]] | None = None,
 ) -> FitResult:
     """Train for ``epochs``; evaluate on validation after each; stop at a non-finite loss."""
     model, device = step_fn.model, data.train_x.device
+    averaging = averaging if averaging is not None else NoAveraging(model)
+    probes = probes or {}
     steps_per_epoch = len(data.train_y) // batch_size
     result = FitResult(status="completed")
     step = 0
@@ -157,7 +192,15 @@ def fit(
             step += 1
             loss_sum += loss_value
             correct += (out.argmax(1) == yb).sum()
-        val_loss, val_acc = evaluate(model, data.val_x, data.val_y, step_fn.precision)
+        averaging.after_epoch(epoch, epochs, _inputs(data.train_x, batch_size, step_fn.precision))
+        judged = averaging.evaluated()  # the average once it exists, else the raw weights
+        val_loss, val_acc = evaluate(judged, data.val_x, data.val_y, step_fn.precision)
+        extra: dict[str, float | None] = {}
+        if averaging.active:
+            raw = (val_loss, val_acc) if judged is model else evaluate(model, data.val_x, data.val_y, step_fn.precision)
+            extra = {"raw_val_loss": raw[0], "raw_val_acc": raw[1]}
+        for name, probe in probes.items():
+            extra[name] = probe()
         metrics = {
             "epoch": epoch,
             "step": step,
@@ -167,6 +210,7 @@ def fit(
             "train_acc": correct.item() / (steps_per_epoch * batch_size),
             "val_loss": val_loss,
             "val_acc": val_acc,
+            **extra,
             "epoch_s": time.perf_counter() - t0,
         }
         result.history.append(metrics)
@@ -183,6 +227,12 @@ def fit(
     return result
 
 
-def _current_momentum(optimizer: torch.optim.Optimizer) -> float | None:
+def _inputs(x: torch.Tensor, batch_size: int, precision: Precision) -> Iterator[torch.Tensor]:
+    """The training inputs in order, unaugmented, for recomputing BatchNorm statistics."""
+    for i in range(0, len(x), batch_size):
+        yield _format(x[i : i + batch_size], precision)
+
+
+def _current_momentum(optimizer: StepRule) -> float | None:
     group = optimizer.param_groups[0]
     return group["betas"][0] if "betas" in group else group.get("momentum")

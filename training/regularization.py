@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from training.optim import StepRule
+
 
 @dataclass(frozen=True)
 class WeightDecay:
@@ -35,7 +37,7 @@ class WeightDecay:
         return [g for g in ({"params": decay, "decay": True}, {"params": rest, "decay": False}) if g["params"]]
 
     @torch.no_grad()
-    def apply(self, optimizer: torch.optim.Optimizer, lr: float) -> None:
+    def apply(self, optimizer: StepRule, lr: float) -> None:
         if self.rate == 0:
             return
         for group in optimizer.param_groups:

@@ -7,6 +7,7 @@ epoch callbacks in (the sweeper's pruning reporter, for one).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -24,6 +25,7 @@ from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES
 from training.data import Splits, load_splits
 from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Precision, Stepper, evaluate, fit
+from training.lr_estimate import SecantLrEstimate
 from training.runlog import MetricsFile, Progress, write_json
 from training.runtime import resolve_device, resolve_precision, seed_everything
 from training.schedules import with_warmup
@@ -33,9 +35,18 @@ log = logging.getLogger(__name__)
 Evaluation = tuple[float | None, float | None]  # (loss, accuracy); None for an empty split
 
 
-def summarize(result: FitResult, test: Evaluation, test_at_best: Evaluation, wall_s: float, objective: str, num_classes: int | None = None) -> dict:
+def summarize(
+    result: FitResult,
+    test: Evaluation,
+    test_at_best: Evaluation,
+    wall_s: float,
+    objective: str,
+    num_classes: int | None = None,
+    raw_test: Evaluation = (None, None),
+) -> dict:
     """``summary.json``: selection metrics from validation only; test reported apart, for the
-    final model and for the model of the best validation epoch (never used to select)."""
+    final model and for the model of the best validation epoch (never used to select). With
+    weight averaging these are the averaged model's, and ``raw_*`` the raw weights'."""
     h = result.history
     with_val = [m for m in h if m["val_acc"] is not None]
     best = max(with_val, key=lambda m: m["val_acc"], default=None)
@@ -55,6 +66,9 @@ def summarize(result: FitResult, test: Evaluation, test_at_best: Evaluation, wal
         "test_acc": test[1],
         "test_loss_at_best": test_at_best[0],
         "test_acc_at_best": test_at_best[1],
+        "raw_best_val_acc": max((m["raw_val_acc"] for m in h if m.get("raw_val_acc") is not None), default=None),
+        "raw_test_loss": raw_test[0],
+        "raw_test_acc": raw_test[1],
         "epochs": len(h),
         "steps": result.steps,
         "wall_s": wall_s,
@@ -92,7 +106,7 @@ def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     weight_decay = instantiate(cfg.regularization.weight_decay)
-    optimizer = instantiate(cfg.optimizer)(weight_decay.param_groups(model))
+    optimizer = instantiate(cfg.wrapper)(instantiate(cfg.optimizer)(weight_decay.param_groups(model)))  # wrapper=none: the base itself
     stepper = Stepper(model, optimizer, weight_decay, cfg.regularization.label_smoothing, Augment(**cfg.data.augment), generator, precision)
     return data, stepper
 
@@ -104,15 +118,24 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     check_train_config(cfg)
     data, stepper = prepare(cfg)
     steps_per_epoch = len(data.train_y) // cfg.batch_size
-    schedule = with_warmup(
-        instantiate(cfg.schedule),
-        total_steps=cfg.epochs * steps_per_epoch,
-        steps_per_epoch=steps_per_epoch,
-        warmup_steps=round(cfg.warmup_epochs * steps_per_epoch),
-    )
+    total = cfg.epochs * steps_per_epoch
+    try:  # SWA runs the schedule for its first part, then its own lr segment
+        averaging = instantiate(cfg.averaging)(stepper.model)
+        main_steps = averaging.main_steps(total, steps_per_epoch)
+        warmup = round(cfg.warmup_epochs * steps_per_epoch)
+        schedule = averaging.extend(
+            with_warmup(instantiate(cfg.schedule), total_steps=main_steps, steps_per_epoch=steps_per_epoch, warmup_steps=warmup),
+            main_steps,
+            total,
+            steps_per_epoch,
+        )
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    estimate = SecantLrEstimate(stepper.model) if cfg.get("lr_estimate") else None
+    stepper = dataclasses.replace(stepper, on_gradients=estimate, after_step=averaging.after_step if averaging.active else None)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = Progress(cfg.epochs, name=out_dir.name)
-    best_weights = BestWeights(stepper.model)
+    best_weights = BestWeights(averaging.evaluated)
     try:
         result = fit(
             stepper,
@@ -121,15 +144,21 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
             callbacks=[MetricsFile(out_dir / "metrics.jsonl"), progress, best_weights, *callbacks],
+            averaging=averaging,
+            probes={"lr_estimate": estimate.value} if estimate else None,
         )
     finally:
         progress.close()
     test: Evaluation = (None, None)
     test_at_best: Evaluation = (None, None)
-    if result.status != "diverged":  # each kept model is tested once: the final one and the best-validation one
-        test = evaluate(stepper.model, data.test_x, data.test_y, stepper.precision)
+    raw_test: Evaluation = (None, None)
+    if result.status != "diverged":  # each kept model is tested once: the final (averaged) one, the raw one, the best-validation one
+        judged = averaging.evaluated()
+        test = evaluate(judged, data.test_x, data.test_y, stepper.precision)
+        if averaging.active:
+            raw_test = test if judged is stepper.model else evaluate(stepper.model, data.test_x, data.test_y, stepper.precision)
         test_at_best = best_weights.evaluate(result, data, stepper.precision) or test
-    summary = summarize(result, test, test_at_best, time.perf_counter() - t0, cfg.objective, cfg.data.get("num_classes"))
+    summary = summarize(result, test, test_at_best, time.perf_counter() - t0, cfg.objective, cfg.data.get("num_classes"), raw_test)
     write_json(out_dir / "summary.json", summary)
     _report(summary, out_dir)
     if cfg.get("expected"):  # a preset's measured numbers: say how this run compares
@@ -143,20 +172,22 @@ class BestWeights:
     """Epoch callback: a copy of the weights of the best validation epoch so far (the first
     of equals, as ``summarize`` picks it), so the selected model can be tested at the end."""
 
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
+    def __init__(self, judged: Callable[[], nn.Module]) -> None:
+        self.judged = judged  # the module validation judged this epoch (the average, once there is one)
+        self.model: nn.Module | None = None
         self.epoch: int | None = None
         self.val_acc = -math.inf
         self.state: dict[str, torch.Tensor] | None = None
 
     def __call__(self, m: dict) -> None:
         if m["val_acc"] is not None and m["val_acc"] > self.val_acc:
-            self.epoch, self.val_acc = m["epoch"], m["val_acc"]
+            self.epoch, self.val_acc, self.model = m["epoch"], m["val_acc"], self.judged()
             self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def evaluate(self, result: FitResult, data: Splits, precision: Precision) -> Evaluation | None:
         """Test metrics of the best-validation weights; None when those are the final ones."""
-        if self.state is None or not result.history or self.epoch == result.history[-1]["epoch"]:
+        last = bool(result.history) and self.epoch == result.history[-1]["epoch"] and self.model is self.judged()
+        if self.model is None or self.state is None or last:
             return None
         self.model.load_state_dict(self.state)
         return evaluate(self.model, data.test_x, data.test_y, precision)
