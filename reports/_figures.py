@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from reports._balance import analyze_balance, smoothed_surface
-from reports._study_data import ReportError, Row
+from reports._study_data import ReportError, Row, job_metrics
 from training.contract import FAILED_RUNS
 
 STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}
@@ -135,4 +135,32 @@ def curves(rows: Sequence[Row]) -> go.Figure:
                 go.Scatter(x=[ep[-1]], y=[acc[-1]], mode="markers", marker={"symbol": "x", "size": 10, "color": "#ff7f0e"}, showlegend=False, hoverinfo="skip")
             )
     fig.update_layout(title="Validation accuracy per epoch (dotted + x: pruned)", xaxis_title="epoch", yaxis_title="val_acc")
+    return fig
+
+
+def lr_estimate(rows: Sequence[Row], objectives: list[str], maximize: bool, bounds: dict, top: int = 5) -> go.Figure:
+    """Smith & Topin's Hessian-free lr estimate per epoch against the schedule's lr, for the
+    best runs that logged it (``lr_estimate=true``), with the range test's bounds when known."""
+    logged = []
+    for r in rows:
+        metrics = job_metrics(r.job_dir) if r.state == "complete" else None
+        if metrics and any(m.get("lr_estimate") is not None for m in metrics):
+            logged.append((r, metrics))
+    if not logged:
+        raise ReportError("no complete trial logged lr_estimate (train with lr_estimate=true)")
+    sign = 1 if maximize else -1
+    logged.sort(key=lambda rm: -sign * (rm[0].metric(objectives[0], objectives) or 0.0))
+    fig = go.Figure()
+    palette = go.Figure().layout.template.layout.colorway or ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
+    for i, (r, metrics) in enumerate(logged[:top]):
+        color = palette[i % len(palette)]
+        epochs = [m["epoch"] for m in metrics]
+        fig.add_trace(go.Scatter(x=epochs, y=[m.get("lr_estimate") for m in metrics], mode="lines+markers", name=f"#{r.number} estimate",
+                                 line={"color": color}, hovertext=_hover(r), hoverinfo="text+y"))  # fmt: skip
+        fig.add_trace(go.Scatter(x=epochs, y=[m["lr"] for m in metrics], mode="lines", name=f"#{r.number} schedule lr", line={"color": color, "dash": "dot"}))
+    for key, label in (("min_lr", "range test min_lr"), ("max_lr", "range test max_lr")):
+        if bounds.get(key):
+            fig.add_hline(y=bounds[key], line={"color": "#888", "dash": "dash"}, annotation_text=label)
+    fig.update_yaxes(type="log", title="learning rate")
+    fig.update_layout(title="Hessian-free lr estimate (Smith & Topin) vs the schedule's lr, per epoch", xaxis_title="epoch")
     return fig

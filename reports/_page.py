@@ -135,6 +135,10 @@ def write_trials_report(t: Trials, out: Path, *, pareto_x: str | None, pareto_y:
         except Exception as e:  # too few trials or params for this plot
             skipped[name] = f"{type(e).__name__}: {e}"
     plots.append(("curves", figures.curves(rs)))
+    try:
+        plots.append(("lr_estimate", figures.lr_estimate(rs, objs, dirs[0] == "maximize", t.bounds)))
+    except ReportError as e:
+        skipped["lr_estimate"] = str(e)
     for name, fig in plots:
         fig.write_html(out / f"{name}.html", include_plotlyjs="directory")
         written.append(name)

@@ -48,17 +48,18 @@ class Row:
         return float(v) if isinstance(v, (int, float)) else None
 
 
-def job_curve(job_dir: str | None) -> list[tuple[int, float]] | None:
-    """Per-epoch validation accuracy from a job dir's metrics.jsonl; None when it has none."""
+def job_metrics(job_dir: str | None) -> list[dict] | None:
+    """A job dir's metrics.jsonl, one dict per epoch; None when it has none."""
     path = Path(job_dir) / "metrics.jsonl" if job_dir else None
     if path is None or not path.is_file():
         return None
-    pts = []
-    for line in path.read_text().splitlines():
-        m = json.loads(line)
-        if m.get("val_acc") is not None:
-            pts.append((m["epoch"], m["val_acc"]))
-    return pts
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def job_curve(job_dir: str | None) -> list[tuple[int, float]] | None:
+    """Per-epoch validation accuracy from a job dir's metrics.jsonl; None when it has none."""
+    metrics = job_metrics(job_dir)
+    return None if metrics is None else [(m["epoch"], m["val_acc"]) for m in metrics if m.get("val_acc") is not None]
 
 
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:

@@ -100,8 +100,9 @@ def test_swa_averages_equal_a_hand_written_swa_utils_loop():
     spe = len(data.train_y) // cfg.batch_size
     main = swa.main_steps(4 * spe, spe)
     snapshots = []
-    fit(stepper, data, swa.extend(constant(total_steps=main, steps_per_epoch=spe, max_lr=0.1), main, 4 * spe, spe), epochs=4,
-        batch_size=cfg.batch_size, averaging=swa, callbacks=[lambda m: snapshots.append({k: v.clone() for k, v in stepper.model.state_dict().items()})])  # fmt: skip
+    snapshot = lambda m: snapshots.append({k: v.clone() for k, v in stepper.model.state_dict().items()})  # noqa: E731
+    schedule = swa.extend(constant(total_steps=main, steps_per_epoch=spe, max_lr=0.1), main, 4 * spe, spe)
+    fit(stepper, data, schedule, epochs=4, batch_size=cfg.batch_size, averaging=swa, callbacks=[snapshot])
     by_hand = AveragedModel(stepper.model)
     copy = type(stepper.model)(**{k: v for k, v in cfg.model.items() if k != "_target_"})
     for snap in snapshots[2:]:  # epochs 3 and 4

@@ -218,3 +218,22 @@ def test_report_reads_a_hydra_grid_dir(tmp_path):
     job = json.loads((grid / table[0]["number"] / "summary.json").read_text())
     assert float(table[0]["best_val_acc"]) == pytest.approx(job["best_val_acc"]) and table[0]["max_lr"] in ("0.05", "0.2", "0.8")
     assert summary["best"][0]["replay"].startswith("python -m tasks.train ") and "max_lr=" in summary["best"][0]["replay"]
+
+
+def test_lr_estimate_is_drawn_against_the_schedule_when_logged(tmp_path):
+    study = constructed_study(lambda lr: 1e-5)
+    summary = write_report(study, tmp_path / "none", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
+    assert summary["skipped"]["lr_estimate"].startswith("no complete trial logged lr_estimate")
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "lr": 0.1 / e, "val_acc": 0.5, "lr_estimate": 0.3 + e / 10}) + "\n" for e in (1, 2, 3)))
+    best = max(study.trials, key=lambda t: t.value).number
+    logged = optuna.create_study(direction="maximize")
+    logged.set_user_attr("metrics", ["best_val_acc"])
+    logged.set_user_attr("bounds", {"min_lr": 0.06, "max_lr": 0.6, "source": "file", "path": None})
+    for t in study.trials:  # the best trial's job dir holds a metrics.jsonl with lr_estimate
+        attrs = {**t.user_attrs, **({"job_dir": str(job)} if t.number == best else {})}
+        logged.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.value, user_attrs=attrs))
+    study = logged
+    summary = write_report(study, tmp_path / "rep", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
+    assert "lr_estimate" in summary["written"] and "range test max_lr" in (tmp_path / "rep" / "lr_estimate.html").read_text()

@@ -545,3 +545,13 @@ def test_a_storage_that_fails_mid_sweep_is_one_line(tmp_path):
     p = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
     last = p.stderr.strip().splitlines()[-1]
     assert p.returncode == 2 and last.startswith("error: the study storage sqlite:///") and "readonly database" in last and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_sam_preset_searches_rho_jointly_with_lr_and_wd(tmp_path):
+    p = train_sweep(tmp_path, "sweep=lr_wd_sam", "data=digits", "model=mlp", "epochs=2", "hydra.sweeper.n_trials=3", "hydra.sweeper.rungs=[]",
+                    "hydra/sweeper/pruner=none", "hydra.sweeper.range_test_overrides=['num_iter=40']")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 3 and all(set(t.params) == {"max_lr", "wd", "wrapper.rho"} for t in trials)
+    assert all(0.01 <= t.params["wrapper.rho"] <= 1.0 for t in trials) and trials[0].state == TrialState.COMPLETE
