@@ -217,7 +217,7 @@ def test_best_weights_keeps_the_first_best_epoch_and_restores_it():
     import torch
 
     model = torch.nn.Linear(2, 2)
-    keep = BestWeights(model)
+    keep = BestWeights(lambda: model)
     for epoch, acc in enumerate([0.5, 0.7, 0.7, 0.6], start=1):
         with torch.no_grad():
             model.weight.fill_(float(epoch))
