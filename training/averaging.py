@@ -46,6 +46,14 @@ class NoAveraging:  # also the interface the loop uses (see ``Averaging``)
     def evaluated(self) -> nn.Module:
         return self.model
 
+    def state_dict(self) -> dict:
+        average = getattr(self, "average", None)
+        return {"average": average.state_dict()} if average is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            self.average.load_state_dict(state["average"])  # type: ignore[attr-defined]
+
 
 class SWA(NoAveraging):
     active = True

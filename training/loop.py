@@ -169,15 +169,17 @@ def fit(
     callbacks: Sequence[Callable[[dict], None]] = (),
     averaging: Averaging | None = None,
     probes: Mapping[str, Callable[[], float | None]] | None = None,
+    resume: FitResult | None = None,
 ) -> FitResult:
-    """Train for ``epochs``; evaluate on validation after each; stop at a non-finite loss."""
+    """Train for ``epochs``; evaluate on validation after each; stop at a non-finite loss.
+    ``resume``: the epochs a checkpoint holds (its history and step count) are not trained again."""
     model, device = step_fn.model, data.train_x.device
     averaging = averaging if averaging is not None else NoAveraging(model)
     probes = probes or {}
     steps_per_epoch = len(data.train_y) // batch_size
-    result = FitResult(status="completed")
-    step = 0
-    for epoch in range(1, epochs + 1):
+    result = resume if resume is not None else FitResult(status="completed")
+    step = result.steps
+    for epoch in range(len(result.history) + 1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
         loss_sum, correct = 0.0, torch.zeros((), device=device, dtype=torch.int64)

@@ -44,5 +44,12 @@ class SecantLrEstimate:
                     self.avg = self.beta * self.avg + (1 - self.beta) * estimate
         self.prev = (weights, grads)
 
+    def state_dict(self) -> dict:
+        return {"avg": self.avg, "n": self.n, "last": self.last, "prev": list(self.prev) if self.prev else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.avg, self.n, self.last = state["avg"], state["n"], state["last"]
+        self.prev = (list(state["prev"][0]), list(state["prev"][1])) if state["prev"] else None
+
     def value(self) -> float | None:
         return self.avg / (1 - self.beta**self.n) if self.n else None

@@ -25,6 +25,10 @@ class StepRule(Protocol):
 
     def step(self) -> Any: ...
 
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
 
 def no_wrapper(base: torch.optim.Optimizer) -> torch.optim.Optimizer:
     """``wrapper=none``: the base optimizer as it is."""
@@ -52,6 +56,12 @@ class _Wrapper:
         for group in self.base.param_groups:
             yield from group["params"]
 
+    def state_dict(self) -> dict[str, Any]:
+        return self.base.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.base.load_state_dict(state)
+
 
 class Lookahead(_Wrapper):
     """Lookahead (Zhang et al. 2019): the base optimizer moves fast weights for ``k`` steps,
@@ -66,6 +76,15 @@ class Lookahead(_Wrapper):
         super().__init__(base)
         self.k, self.alpha, self.steps = k, float(alpha), 0
         self.slow = [p.detach().clone() for p in self.params()]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"base": self.base.state_dict(), "slow": self.slow, "steps": self.steps}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.base.load_state_dict(state["base"])
+        torch._foreach_copy_(self.slow, list(state["slow"]))
+        self.steps = int(state["steps"])
 
     @torch.no_grad()
     def step(self) -> None:

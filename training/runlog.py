@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,9 @@ def write_json(path: Path, obj: dict) -> None:
 class MetricsFile:
     """Appends one JSON line per epoch, flushed at once (a killed run keeps its epochs)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, history: Sequence[dict] = ()) -> None:
         self.path = path
-        path.write_text("")
+        write_text(path, "".join(json.dumps(_jsonable(m)) + "\n" for m in history))  # a resumed run: its epochs so far
 
     def __call__(self, metrics: dict) -> None:
         with self.path.open("a") as fh:

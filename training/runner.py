@@ -17,22 +17,22 @@ from pathlib import Path
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from torch import nn
 
+from training import checkpoint
 from training.augment import Augment
+from training.best import BestWeights, Evaluation
+from training.checkpoint import Checkpointer
 from training.checks import ConfigError, check_train_config
 from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES
 from training.data import Splits, load_splits
 from training.data.vision import UnsafeDataFile
-from training.loop import FitResult, Precision, Stepper, evaluate, fit
+from training.loop import FitResult, Stepper, evaluate, fit
 from training.lr_estimate import SecantLrEstimate
 from training.runlog import MetricsFile, Progress, write_json
 from training.runtime import resolve_device, resolve_precision, seed_everything
 from training.schedules import with_warmup
 
 log = logging.getLogger(__name__)
-
-Evaluation = tuple[float | None, float | None]  # (loss, accuracy); None for an empty split
 
 
 def summarize(
@@ -134,8 +134,13 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     estimate = SecantLrEstimate(stepper.model) if cfg.get("lr_estimate") else None
     stepper = dataclasses.replace(stepper, on_gradients=estimate, after_step=averaging.after_step if averaging.active else None)
     out_dir.mkdir(parents=True, exist_ok=True)
-    progress = Progress(cfg.epochs, name=out_dir.name)
     best_weights = BestWeights(averaging.evaluated)
+    every = int(cfg.checkpoint.every) if cfg.get("checkpoint") else 0
+    saver = Checkpointer(out_dir / checkpoint.FILE, every, checkpoint.fingerprint(cfg), stepper, averaging, best_weights, estimate)
+    resume = saver.restore()  # the same command again in the same run dir continues where it stopped
+    if resume is not None:
+        log.info(f"resuming from {saver.path} after epoch {len(resume.history)}")
+    progress = Progress(cfg.epochs, name=out_dir.name)
     try:
         result = fit(
             stepper,
@@ -143,12 +148,14 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
             schedule,
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
-            callbacks=[MetricsFile(out_dir / "metrics.jsonl"), progress, best_weights, *callbacks],
+            callbacks=[MetricsFile(out_dir / "metrics.jsonl", saver.history), progress, best_weights, saver, *callbacks],
             averaging=averaging,
             probes={"lr_estimate": estimate.value} if estimate else None,
+            resume=resume,
         )
     finally:
         progress.close()
+    saver.remove()  # the run ended (completed, stopped or diverged): nothing to continue
     test: Evaluation = (None, None)
     test_at_best: Evaluation = (None, None)
     raw_test: Evaluation = (None, None)
@@ -166,31 +173,6 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
             f"expected test_acc {cfg.expected.test_acc} ({cfg.expected.source}); got {summary['test_acc']} (final), {summary['test_acc_at_best']} (best epoch)"
         )
     return summary["objective_value"]
-
-
-class BestWeights:
-    """Epoch callback: a copy of the weights of the best validation epoch so far (the first
-    of equals, as ``summarize`` picks it), so the selected model can be tested at the end."""
-
-    def __init__(self, judged: Callable[[], nn.Module]) -> None:
-        self.judged = judged  # the module validation judged this epoch (the average, once there is one)
-        self.model: nn.Module | None = None
-        self.epoch: int | None = None
-        self.val_acc = -math.inf
-        self.state: dict[str, torch.Tensor] | None = None
-
-    def __call__(self, m: dict) -> None:
-        if m["val_acc"] is not None and m["val_acc"] > self.val_acc:
-            self.epoch, self.val_acc, self.model = m["epoch"], m["val_acc"], self.judged()
-            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-
-    def evaluate(self, result: FitResult, data: Splits, precision: Precision) -> Evaluation | None:
-        """Test metrics of the best-validation weights; None when those are the final ones."""
-        last = bool(result.history) and self.epoch == result.history[-1]["epoch"] and self.model is self.judged()
-        if self.model is None or self.state is None or last:
-            return None
-        self.model.load_state_dict(self.state)
-        return evaluate(self.model, data.test_x, data.test_y, precision)
 
 
 def _report(s: dict, out_dir: Path) -> None:

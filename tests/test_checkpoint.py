@@ -1,0 +1,93 @@
+"""Checkpoint and resume: an interrupted run, run again, ends bitwise as an uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.checks import ConfigError
+from training.runner import run
+
+from .conftest import ROOT
+from .test_train import cfg_for
+
+
+class Interrupt(Exception):
+    """Stands for a crash or a kill after an epoch's checkpoint was written."""
+
+
+def stop_at(epoch: int):
+    def callback(m: dict) -> None:
+        if m["epoch"] == epoch:
+            raise Interrupt
+
+    return callback
+
+
+def read(run_dir: Path) -> tuple[list[dict], dict]:
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for m in metrics:
+        m.pop("epoch_s")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.pop("wall_s")
+    return metrics, summary
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [(), ("averaging=swa", "wrapper=lookahead", "lr_estimate=true"), ("averaging=ema", "wrapper=sam", "model.dropout=0.2", "checkpoint.every=2")],
+)
+def test_a_resumed_run_ends_bitwise_as_an_uninterrupted_one(tmp_path, overrides):
+    cfg = cfg_for("epochs=8", *overrides)
+    run(cfg, tmp_path / "straight")
+    with pytest.raises(Interrupt):
+        run(cfg, tmp_path / "resumed", callbacks=[stop_at(5)])
+    assert (tmp_path / "resumed" / "checkpoint.pt").is_file() and not (tmp_path / "resumed" / "summary.json").exists()
+    run(cfg, tmp_path / "resumed")  # the same command, the same run dir
+    assert read(tmp_path / "resumed") == read(tmp_path / "straight")
+    assert not (tmp_path / "resumed" / "checkpoint.pt").exists(), "removed when the run ends"
+
+
+def test_a_checkpoint_of_another_config_is_refused_naming_the_difference(tmp_path):
+    with pytest.raises(Interrupt):
+        run(cfg_for("epochs=6"), tmp_path, callbacks=[stop_at(2)])
+    with pytest.raises(ConfigError, match=r"checkpoint.pt was written for another config \(epochs: 6 -> 8\)"):
+        run(cfg_for("epochs=8"), tmp_path)
+    with pytest.raises(ConfigError, match=r"model.channels: 32 -> 16"):
+        run(cfg_for("epochs=6", "model.channels=16"), tmp_path)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_a_checkpoint_is_loaded_as_plain_tensors_only(tmp_path):
+    torch.save({"format": 1, "payload": _Payload()}, tmp_path / "checkpoint.pt")
+    with pytest.raises(ConfigError, match="is not a readable checkpoint"):
+        run(cfg_for("epochs=2"), tmp_path)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_the_same_command_finishes_identically(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = lambda d: [sys.executable, "-m", "tasks.train", "epochs=40", "model.channels=64", f"hydra.run.dir={d}"]  # noqa: E731
+    subprocess.run(cmd(tmp_path / "straight"), env=env, check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen(cmd(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 10):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not (tmp_path / "killed" / "summary.json").exists(), "killed before the end"
+    subprocess.run(cmd(tmp_path / "killed"), env=env, check=True, capture_output=True, timeout=600)
+    assert read(tmp_path / "killed") == read(tmp_path / "straight")

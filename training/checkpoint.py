@@ -1,0 +1,156 @@
+"""Checkpoint and resume of a run: everything the next epoch depends on, in the run dir.
+
+``checkpoint.pt`` holds the model, the optimizer (and its wrapper's state), the weight
+average, the lr estimate's last iterate, the best-validation weights so far, every RNG the
+run draws from (torch, the data-order generator, numpy, Python), the step, and the metrics
+so far. It is written atomically (temp file + rename) every ``checkpoint.every`` epochs and
+read with ``torch.load(weights_only=True)``: plain tensors and containers, nothing that
+runs. Running the same command again with the same run dir continues from it, and the run
+ends exactly as an uninterrupted one would (CPU; timings aside). A checkpoint written for
+another config is refused with one line naming what differs. The file is removed when the
+run ends.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from training.averaging import Averaging
+from training.best import BestWeights
+from training.checks import ConfigError
+from training.loop import FitResult, Stepper
+from training.lr_estimate import SecantLrEstimate
+from training.runlog import atomic_path
+
+FILE = "checkpoint.pt"
+FORMAT = 1
+# what a checkpoint must have been written for; runtime keys (device, threads, data_dir) may differ
+IDENTITY = (
+    "data", "model", "optimizer", "wrapper", "regularization", "schedule", "averaging",
+    "epochs", "batch_size", "seed", "max_lr", "wd", "momentum", "warmup_epochs", "precision", "lr_estimate",
+)  # fmt: skip
+
+
+def fingerprint(cfg: DictConfig) -> dict[str, Any]:
+    """The config a checkpoint belongs to, flattened to ``{dotted.key: value}``."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            flat[prefix[:-1]] = node if isinstance(node, (int, float, str, bool)) or node is None else str(node)
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    walk({k: container.get(k) for k in IDENTITY if k != "data"} | {"data": _without(container.get("data"), "source.root")}, "")
+    return flat
+
+
+def _without(node: Any, dotted: str) -> Any:
+    """``node`` minus one nested key (the data cache's location is not part of a run's identity)."""
+    if not isinstance(node, dict):
+        return node
+    head, _, rest = dotted.partition(".")
+    return {k: (_without(v, rest) if rest and k == head else v) for k, v in node.items() if not (k == head and not rest)}
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load(path: Path, expected: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
+    """The checkpoint in ``path`` if there is one for this config; None if there is none."""
+    if not path.is_file():
+        return None
+    try:
+        state: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # truncated, or not a checkpoint of ours: refuse rather than guess
+        raise ConfigError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete it to start over.") from None
+    stored = state.get("fingerprint", {})
+    if state.get("format") != FORMAT or stored != expected:
+        keys = sorted(k for k in set(stored) | set(expected) if stored.get(k) != expected.get(k))
+        shown = ", ".join(f"{k}: {stored.get(k)!r} -> {expected.get(k)!r}" for k in keys[:4]) + (" ..." if len(keys) > 4 else "")
+        raise ConfigError(f"{path} was written for another config ({shown or 'format ' + str(state.get('format'))}); use another run dir or delete it.")
+    return state
+
+
+def rng_state(generator: torch.Generator) -> dict[str, Any]:
+    """Every RNG a run draws from, as tensors and plain values (``weights_only`` loads them)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "generator": generator.get_state(),
+        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(cached)],
+        "python": [version, list(internal), gauss],
+    }
+
+
+def set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    generator.set_state(state["generator"].cpu())
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+@dataclass
+class Checkpointer:
+    """Epoch callback that writes the run's checkpoint every ``every`` epochs (0: never), and
+    restores a run from it. The parts are the run's own objects; this only gathers their state."""
+
+    path: Path
+    every: int
+    expected: dict[str, Any]
+    stepper: Stepper
+    averaging: Averaging
+    best: BestWeights
+    estimate: SecantLrEstimate | None
+    history: list[dict] = field(default_factory=list)
+
+    def __call__(self, metrics: dict) -> None:
+        self.history.append(metrics)
+        if self.every and metrics["epoch"] % self.every == 0:
+            save(self.path, self.state(metrics["step"]))
+
+    def state(self, step: int) -> dict[str, Any]:
+        s = self.stepper
+        return {
+            "format": FORMAT, "fingerprint": self.expected, "step": step, "history": self.history,
+            "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(), "averaging": self.averaging.state_dict(),
+            "best": self.best.state_dict(s.model), "estimate": self.estimate.state_dict() if self.estimate else None,
+            "rng": rng_state(s.generator),
+        }  # fmt: skip
+
+    def restore(self) -> FitResult | None:
+        """The epochs done so far, with every part set back to where they left it; None without a checkpoint."""
+        s = self.stepper
+        state = load(self.path, self.expected, next(s.model.parameters()).device)
+        if state is None:
+            return None
+        s.model.load_state_dict(state["model"])
+        s.optimizer.load_state_dict(state["optimizer"])
+        self.averaging.load_state_dict(state["averaging"])
+        self.best.load_state_dict(state["best"], s.model)
+        if self.estimate is not None and state["estimate"] is not None:
+            self.estimate.load_state_dict(state["estimate"])
+        set_rng_state(state["rng"], s.generator)
+        self.history = list(state["history"])
+        return FitResult(status="completed", history=list(self.history), steps=int(state["step"]))
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
