@@ -91,3 +91,26 @@ def test_kill_9_mid_run_then_the_same_command_finishes_identically(tmp_path):
     assert not (tmp_path / "killed" / "summary.json").exists(), "killed before the end"
     subprocess.run(cmd(tmp_path / "killed"), env=env, check=True, capture_output=True, timeout=600)
     assert read(tmp_path / "killed") == read(tmp_path / "straight")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR2])
+def test_a_stop_signal_checkpoints_at_a_step_boundary_and_the_run_resumes_identically(tmp_path, sig):
+    """SLURM's and submitit's preemption warnings: the run writes its checkpoint mid-epoch, ends
+    by the signal (default handler), and the same command finishes as an uninterrupted run."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = lambda d: [sys.executable, "-m", "tasks.train", "epochs=30", "model.channels=64", "checkpoint.every=0", f"hydra.run.dir={d}"]  # noqa: E731
+    subprocess.run(cmd(tmp_path / "straight"), env=env, check=True, capture_output=True, timeout=600)
+    proc = subprocess.Popen(cmd(tmp_path / "stopped"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    metrics = tmp_path / "stopped" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 5):
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == -sig, out
+    assert f"{sig.name} after step" in out and (tmp_path / "stopped" / "checkpoint.pt").is_file()
+    state = torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)
+    assert state["partial"] is not None, "written at a step boundary inside an epoch (checkpoint.every=0: no epoch checkpoints)"
+    subprocess.run(cmd(tmp_path / "stopped"), env=env, check=True, capture_output=True, timeout=600)
+    assert read(tmp_path / "stopped") == read(tmp_path / "straight")

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from training.averaging import Averaging
 from training.best import BestWeights
 from training.checks import ConfigError
-from training.loop import FitResult, Stepper
+from training.loop import FitResult, PartialEpoch, Preempted, Stepper
 from training.lr_estimate import SecantLrEstimate
 from training.runlog import atomic_path
 
@@ -127,10 +127,15 @@ class Checkpointer:
         if self.every and metrics["epoch"] % self.every == 0:
             save(self.path, self.state(metrics["step"]))
 
-    def state(self, step: int) -> dict[str, Any]:
+    def save_partial(self, preempted: Preempted) -> None:
+        """A checkpoint at a step boundary inside an epoch (a stop signal arrived)."""
+        p = preempted.partial
+        save(self.path, self.state(preempted.steps, {"epoch": p.epoch, "batch": p.batch, "perm": p.perm, "loss_sum": p.loss_sum, "correct": p.correct}))
+
+    def state(self, step: int, partial: dict[str, Any] | None = None) -> dict[str, Any]:
         s = self.stepper
         return {
-            "format": FORMAT, "fingerprint": self.expected, "step": step, "history": self.history,
+            "format": FORMAT, "fingerprint": self.expected, "step": step, "history": self.history, "partial": partial,
             "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(), "averaging": self.averaging.state_dict(),
             "best": self.best.state_dict(s.model), "estimate": self.estimate.state_dict() if self.estimate else None,
             "rng": rng_state(s.generator),
@@ -150,7 +155,9 @@ class Checkpointer:
             self.estimate.load_state_dict(state["estimate"])
         set_rng_state(state["rng"], s.generator)
         self.history = list(state["history"])
-        return FitResult(status="completed", history=list(self.history), steps=int(state["step"]))
+        p = state.get("partial")
+        partial = PartialEpoch(p["epoch"], p["batch"], p["perm"], p["loss_sum"], p["correct"]) if p else None
+        return FitResult(status="completed", history=list(self.history), steps=int(state["step"]), partial=partial)
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -42,6 +42,26 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
     steps: int = 0
     reason: str | None = None
+    partial: PartialEpoch | None = None  # a resumed run: where the interrupted epoch stood
+
+
+@dataclass
+class PartialEpoch:
+    """An epoch stopped at a step boundary: its batch order, the next batch, the running sums."""
+
+    epoch: int
+    batch: int
+    perm: torch.Tensor
+    loss_sum: float
+    correct: torch.Tensor
+
+
+class Preempted(Exception):
+    """A stop signal arrived: the run stopped at a step boundary, at ``partial``, after ``steps``."""
+
+    def __init__(self, signal_name: str, partial: PartialEpoch, steps: int) -> None:
+        super().__init__(f"{signal_name} at step {steps}")
+        self.signal_name, self.partial, self.steps = signal_name, partial, steps
 
 
 @dataclass(frozen=True)
@@ -170,9 +190,12 @@ def fit(
     averaging: Averaging | None = None,
     probes: Mapping[str, Callable[[], float | None]] | None = None,
     resume: FitResult | None = None,
+    stop: Callable[[], str | None] | None = None,
 ) -> FitResult:
     """Train for ``epochs``; evaluate on validation after each; stop at a non-finite loss.
-    ``resume``: the epochs a checkpoint holds (its history and step count) are not trained again."""
+    ``resume``: the epochs a checkpoint holds (its history and step count) are not trained again,
+    and an interrupted epoch continues at its next batch. ``stop``: polled before every step; a
+    signal's name there raises :class:`Preempted` at that step boundary."""
     model, device = step_fn.model, data.train_x.device
     averaging = averaging if averaging is not None else NoAveraging(model)
     probes = probes or {}
@@ -182,8 +205,17 @@ def fit(
     for epoch in range(len(result.history) + 1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        loss_sum, correct = 0.0, torch.zeros((), device=device, dtype=torch.int64)
-        for idx in batches(len(data.train_y), batch_size, step_fn.generator, device):
+        part, result.partial = result.partial, None
+        if part is not None and part.epoch == epoch:
+            perm, first, loss_sum, correct = part.perm, part.batch, part.loss_sum, part.correct
+        else:  # the same draw as batches(): one seeded permutation per epoch
+            perm, first = torch.randperm(len(data.train_y), device=device, generator=step_fn.generator), 0
+            loss_sum, correct = 0.0, torch.zeros((), device=device, dtype=torch.int64)
+        for i in range(first, steps_per_epoch):
+            signal_name = stop() if stop is not None else None
+            if signal_name:
+                raise Preempted(signal_name, PartialEpoch(epoch, i, perm, loss_sum, correct), step)
+            idx = perm[i * batch_size : (i + 1) * batch_size]
             lr, momentum = schedule(step)
             yb = data.train_y[idx]
             loss_value, out = step_fn(data.train_x[idx], yb, lr, momentum)

@@ -26,8 +26,9 @@ from training.checks import ConfigError, check_train_config
 from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES
 from training.data import Splits, load_splits
 from training.data.vision import UnsafeDataFile
-from training.loop import FitResult, Stepper, evaluate, fit
+from training.loop import FitResult, Preempted, Stepper, evaluate, fit
 from training.lr_estimate import SecantLrEstimate
+from training.preemption import StopSignals
 from training.runlog import MetricsFile, Progress, write_json
 from training.runtime import resolve_device, resolve_precision, seed_everything
 from training.schedules import with_warmup
@@ -141,18 +142,26 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     if resume is not None:
         log.info(f"resuming from {saver.path} after epoch {len(resume.history)}")
     progress = Progress(cfg.epochs, name=out_dir.name)
+    stop = StopSignals()
     try:
-        result = fit(
-            stepper,
-            data,
-            schedule,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            callbacks=[MetricsFile(out_dir / "metrics.jsonl", saver.history), progress, best_weights, saver, *callbacks],
-            averaging=averaging,
-            probes={"lr_estimate": estimate.value} if estimate else None,
-            resume=resume,
-        )
+        with stop:
+            result = fit(
+                stepper,
+                data,
+                schedule,
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                callbacks=[MetricsFile(out_dir / "metrics.jsonl", saver.history), progress, best_weights, saver, *callbacks],
+                averaging=averaging,
+                probes={"lr_estimate": estimate.value} if estimate else None,
+                resume=resume,
+                stop=stop,
+            )
+    except Preempted as p:  # SIGTERM / SIGUSR2: checkpoint at this step boundary, then let the signal do its work
+        saver.save_partial(p)
+        log.warning(f"{p.signal_name} after step {p.steps}: checkpoint {saver.path} written; the same command resumes from it")
+        stop.pass_on()
+        raise SystemExit(128 + int(stop.received or 0)) from None  # the signal's handler returned: exit as the signal would
     finally:
         progress.close()
     saver.remove()  # the run ended (completed, stopped or diverged): nothing to continue
