@@ -35,7 +35,7 @@ from optuna.trial import TrialState
 
 from sweeper import _seeding as seeding
 from sweeper._jobs import GuardedTask, watch_ctrl_c
-from sweeper._outcome import Outcome, job_outcome
+from sweeper._outcome import Outcome, dir_outcome, job_outcome
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._storage import default_url, describe_fault, literal_password, open_storage, redact
@@ -275,14 +275,13 @@ class SweeperCore:
         overrides = [self._job_overrides(sw, t, rung) for t, rung in batch]
         trials = [t for t, _ in batch]
         try:
-            returns = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
-        except Exception as e:  # the launcher lost the batch (e.g. a worker process was killed)
-            log.error(f"trials {[t.number for t in trials]} failed in the launcher: {type(e).__name__}: {e}")
-            self._fail(sw, trials, "failed", f"launcher: {type(e).__name__}: {e}"[:500])
-            return []
+            outcomes = [job_outcome(ret, sw.objectives) for ret in self.launcher.launch(overrides, initial_job_idx=trials[0].number)]
+        except Exception as e:  # the launcher lost the batch (a job process was killed): each job's own run dir says how it ended
+            reason = f"launcher: {type(e).__name__}: {e}"[:500]
+            log.error(f"the launcher lost the batch of trials {[t.number for t in trials]} ({type(e).__name__}); reading each job's run dir")
+            outcomes = [dir_outcome(self.sweep_dir / _subdir(o), sw.objectives, reason) for o in overrides]
         promoted = []
-        for (t, rung), ret in zip(batch, returns, strict=True):
-            outcome = job_outcome(ret, sw.objectives)
+        for (t, rung), outcome in zip(batch, outcomes, strict=True):
             if sw.budgets:
                 sw.spent[t.number] = sw.spent.get(t.number, 0) + (outcome.attrs.get("epochs") or 0)
                 outcome.attrs["epochs_total"] = sw.spent[t.number]
@@ -355,6 +354,10 @@ class SweeperCore:
         key, b = self.settings.rung_key, sw.budgets[rung]
         own = [o for o in sw.fixed if o.split("=", 1)[0].lstrip("+~") != key]
         return [*own, *searched, f"{key}={b}", *bridge, f"hydra.sweep.subdir={trial.number}-{key}{b}"]
+
+
+def _subdir(overrides: list[str]) -> str:
+    return next(o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra.sweep.subdir="))
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

@@ -27,6 +27,19 @@ def job_outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
         value = ret.return_value
     except BaseException as e:  # the job raised
         return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:500], "job_dir": str(job_dir)})
+    return _from_summary(job_dir, value, objectives)
+
+
+def dir_outcome(job_dir: Path, objectives: dict[str, str], reason: str) -> Outcome:
+    """A job whose return the launcher lost (a killed or cancelled sibling broke the batch): its
+    result from its run dir when it finished and wrote ``summary.json``, else a failure."""
+    summary = read_summary(job_dir)
+    if summary is None:
+        return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": reason, "job_dir": str(job_dir)})
+    return _from_summary(job_dir, summary.get("value"), objectives)
+
+
+def _from_summary(job_dir: Path | None, value: Any, objectives: dict[str, str]) -> Outcome:
     summary = read_summary(job_dir) if job_dir else None
     attrs: dict[str, Any] = {"job_dir": str(job_dir)}
     if summary is not None:

@@ -20,6 +20,7 @@ def main(cfg) -> float:
     out = Path(HydraConfig.get().runtime.output_dir)
     (out / "params.json").write_text(json.dumps({"x": cfg.x, "y": cfg.y, "wd": cfg.wd}))
     if cfg.x > cfg.kill_above:
+        time.sleep(cfg.kill_delay_s)
         os.kill(os.getpid(), signal.SIGKILL)
     if cfg.x > cfg.raise_above:
         raise RuntimeError(f"x={cfg.x} is above raise_above")
