@@ -213,6 +213,8 @@ class SweeperCore:
             raise SweepError("hydra.sweeper.rungs needs a single objective: Optuna prunes single-objective studies only.")
         if isinstance(pruner, NopPruner):
             raise SweepError("hydra.sweeper.rungs needs a pruner: hydra/sweeper/pruner=successive_halving | hyperband | median.")
+        if self.settings.rung_continue and not ("init_from" in task_cfg and "checkpoint" in task_cfg):
+            raise SweepError("hydra.sweeper.rung_continue needs a task with init_from and checkpoint.final settings (tasks.train has them).")
         return [*rungs, full]
 
     def _seed(self, space: dict, task_cfg: DictConfig, storage: Any, name: str) -> seeding.Bounds | None:
@@ -349,11 +351,18 @@ class SweeperCore:
             return [*sw.fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]  # job dirs never collide, across workers and resumes
         # rung mode: complete runs that only heartbeat; the sweeper reports each run's result
         bridge.append("+trial.report=false")
-        if rung == len(sw.budgets) - 1:
-            return [*sw.fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]
         key, b = self.settings.rung_key, sw.budgets[rung]
-        own = [o for o in sw.fixed if o.split("=", 1)[0].lstrip("+~") != key]
-        return [*own, *searched, f"{key}={b}", *bridge, f"hydra.sweep.subdir={trial.number}-{key}{b}"]
+        subdir = str(trial.number) if rung == len(sw.budgets) - 1 else f"{trial.number}-{key}{b}"
+        if not self.settings.rung_continue:
+            if rung == len(sw.budgets) - 1:
+                return [*sw.fixed, *searched, *bridge, f"hydra.sweep.subdir={subdir}"]
+            own = [o for o in sw.fixed if o.split("=", 1)[0].lstrip("+~") != key]
+            return [*own, *searched, f"{key}={b}", *bridge, f"hydra.sweep.subdir={subdir}"]
+        # MORL: each run trains the next budget's increment as a new cycle, from the previous run's weights
+        own = [o for o in sw.fixed if o.split("=", 1)[0].lstrip("+~") not in (key, "init_from", "checkpoint.final")]
+        previous = sw.budgets[rung - 1] if rung else 0
+        start = [f"init_from={format_value(str(self.sweep_dir / f'{trial.number}-{key}{previous}'))}"] if rung else []
+        return [*own, *searched, f"{key}={b - previous}", "checkpoint.final=true", *start, *bridge, f"hydra.sweep.subdir={subdir}"]
 
 
 def _subdir(overrides: list[str]) -> str:

@@ -37,6 +37,9 @@ class SweeperSettings:
     product_param: str | None = None
     rungs: list[int] = field(default_factory=list)  # e.g. [1, 3]: short complete runs (rung_key=1, 3) the pruner promotes from; []: prune per epoch
     rung_key: str = "epochs"  # the task setting a rung shortens; the full run uses the task's own value
+    # MORL (Kim et al. 2022): a promoted trial continues from its last rung run's weights with a new lr cycle of the
+    # remaining epochs, instead of training from scratch (needs a task with init_from and checkpoint.final)
+    rung_continue: bool = False
     max_failure_rate: float = 0.5  # stop when failed / finished trials exceeds this
     retry_failed: bool = False  # on resume, re-enqueue trials a dead sweep left RUNNING
     compose_cache: bool = True  # compose a job's config once per shape of overrides, then set values (tests/test_compose.py)

@@ -114,3 +114,19 @@ def test_a_stop_signal_checkpoints_at_a_step_boundary_and_the_run_resumes_identi
     assert state["partial"] is not None, "written at a step boundary inside an epoch (checkpoint.every=0: no epoch checkpoints)"
     subprocess.run(cmd(tmp_path / "stopped"), env=env, check=True, capture_output=True, timeout=600)
     assert read(tmp_path / "stopped") == read(tmp_path / "straight")
+
+
+def test_init_from_starts_from_another_runs_final_weights(tmp_path):
+    run(cfg_for("epochs=2", "checkpoint.final=true"), tmp_path / "first")
+    final = torch.load(tmp_path / "first" / "final.pt", weights_only=True)["model"]
+    seen = {}
+
+    def first_epoch(m: dict) -> None:  # the weights after epoch 1 moved away from the loaded ones, which were used
+        seen.setdefault("val_acc", m["val_acc"])
+
+    run(cfg_for("epochs=1", f"init_from={tmp_path / 'first'}", "max_lr=1e-9"), tmp_path / "second", callbacks=[first_epoch])
+    _, first = read(tmp_path / "first")
+    assert seen["val_acc"] == pytest.approx(first["final_val_acc"], abs=0.01), "a near-zero lr keeps the loaded weights' accuracy"
+    assert final  # the file holds the weights as plain tensors
+    with pytest.raises(ConfigError, match="init_from: .* not found"):
+        run(cfg_for("epochs=1", f"init_from={tmp_path / 'missing'}"), tmp_path / "third")

@@ -558,3 +558,25 @@ def test_sam_preset_searches_rho_jointly_with_lr_and_wd(tmp_path):
     trials = load(tmp_path).get_trials()
     assert len(trials) == 3 and all(set(t.params) == {"max_lr", "wd", "wrapper.rho"} for t in trials)
     assert all(0.01 <= t.params["wrapper.rho"] <= 1.0 for t in trials) and trials[0].state == TrialState.COMPLETE
+
+
+@pytest.mark.slow
+def test_rung_continue_trains_each_increment_from_the_previous_runs_weights(tmp_path):
+    """MORL: a promoted trial's next run starts from its last run's final weights and trains only the new epochs."""
+    p = train_sweep(tmp_path, "hydra/sweeper=supersweep", "data=digits", "model=mlp", "epochs=5", "max_lr=tag(log, interval(0.05, 0.5))",
+                    "hydra.sweeper.n_trials=4",
+                    "hydra.sweeper.rungs=[1,2]", "hydra.sweeper.rung_continue=true", "hydra/sweeper/pruner=successive_halving",
+                    "hydra.sweeper.pruner.min_resource=1", "hydra.sweeper.pruner.reduction_factor=2")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    full = [t for t in load(tmp_path).get_trials() if t.state == TrialState.COMPLETE]
+    assert full, "at least one trial was promoted to the full run"
+    for t in full:
+        lines = yaml.safe_load((tmp_path / "sweep" / str(t.number) / ".hydra" / "overrides.yaml").read_text())
+        assert "epochs=3" in lines and f"init_from={tmp_path / 'sweep' / f'{t.number}-epochs2'}" in [o.replace("'", "") for o in lines]
+        assert t.user_attrs["epochs_total"] == 5, "1 + 1 + 3 epochs: no epoch trained twice"
+        assert (tmp_path / "sweep" / f"{t.number}-epochs2" / "final.pt").is_file()
+
+
+def test_rung_continue_needs_a_task_that_can_continue(tmp_path):
+    p = sweep(tmp_path, "x=interval(0, 1)", "epochs=4", "hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "hydra.sweeper.rung_continue=true")
+    assert p.returncode == 2 and "rung_continue needs a task with init_from" in p.stderr.strip().splitlines()[-1]

@@ -30,6 +30,7 @@ from training.lr_estimate import SecantLrEstimate
 from training.runlog import atomic_path
 
 FILE = "checkpoint.pt"
+FINAL = "final.pt"  # a completed run's weights, with checkpoint.final=true
 FORMAT = 1
 # what a checkpoint must have been written for; runtime keys (device, threads, data_dir) may differ
 IDENTITY = (
@@ -82,6 +83,19 @@ def load(path: Path, expected: dict[str, Any], device: torch.device) -> dict[str
         shown = ", ".join(f"{k}: {stored.get(k)!r} -> {expected.get(k)!r}" for k in keys[:4]) + (" ..." if len(keys) > 4 else "")
         raise ConfigError(f"{path} was written for another config ({shown or 'format ' + str(state.get('format'))}); use another run dir or delete it.")
     return state
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    """Model weights from another run (``final.pt``, or the run dir holding it), as plain tensors."""
+    path = path.expanduser()
+    path = path / FINAL if path.is_dir() else path
+    if not path.is_file():
+        raise ConfigError(f"init_from: {path} not found (a run with checkpoint.final=true writes {FINAL}).")
+    try:
+        state = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
+        model.load_state_dict(state["model"])
+    except Exception as e:
+        raise ConfigError(f"init_from: {path} does not hold weights for this model ({type(e).__name__}: {str(e).splitlines()[0][:200]}).") from None
 
 
 def rng_state(generator: torch.Generator) -> dict[str, Any]:

@@ -132,6 +132,8 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         )
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    if cfg.get("init_from"):  # continue from another run's final weights with this run's own schedule (a new cycle)
+        checkpoint.load_weights(Path(cfg.init_from), stepper.model)
     estimate = SecantLrEstimate(stepper.model) if cfg.get("lr_estimate") else None
     stepper = dataclasses.replace(stepper, on_gradients=estimate, after_step=averaging.after_step if averaging.active else None)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +167,8 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     finally:
         progress.close()
     saver.remove()  # the run ended (completed, stopped or diverged): nothing to continue
+    if cfg.checkpoint.get("final") and result.status == "completed":  # a later run may continue from these weights (init_from=)
+        checkpoint.save(out_dir / checkpoint.FINAL, {"model": stepper.model.state_dict()})
     test: Evaluation = (None, None)
     test_at_best: Evaluation = (None, None)
     raw_test: Evaluation = (None, None)
