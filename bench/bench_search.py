@@ -232,13 +232,13 @@ def first_within(rows: list[dict], target: float) -> int | None:
 
 
 def report() -> None:
-    g = json.loads((OUT / "grid.json").read_text())
-    target = max(r["best_val_acc"] for r in g) - 0.01
-    b = json.loads((OUT / "bounds.json").read_text())
-    print(f"grid best {target + 0.01:.4f} (target {target:.4f}); range-test bounds [{b['low']:.3g}, {b['high']:.3g}],", end=" ")
-    print(f"first trial {b['suggested']:.3g}, range test cost {b['range_test_epochs']:.2f} epochs")
     tpe_runs = [json.loads(f.read_text()) for f in sorted(OUT.glob("tpe_seed*.json"))]
-    if tpe_runs:
+    if (OUT / "grid.json").exists() and tpe_runs:  # part (1) ran
+        g = json.loads((OUT / "grid.json").read_text())
+        target = max(r["best_val_acc"] for r in g) - 0.01
+        b = json.loads((OUT / "bounds.json").read_text())
+        print(f"grid best {target + 0.01:.4f} (target {target:.4f}); range-test bounds [{b['low']:.3g}, {b['high']:.3g}],", end=" ")
+        print(f"first trial {b['suggested']:.3g}, range test cost {b['range_test_epochs']:.2f} epochs")
         for k in ("seeded", "unseeded"):
             n = [first_within(r[k], target) for r in tpe_runs]
             med = statistics.median(x if x is not None else 10**6 for x in n)
