@@ -100,7 +100,10 @@ PRUNE_ARMS = {
     "hyperband_rungs": ["hydra/sweeper/pruner=hyperband", "hydra.sweeper.rungs=[1,3]"],
     # MORL (issue 12): the same rungs, each promoted run continuing from the last with a new cycle
     "sha_rungs_continue": [
-        "hydra/sweeper/pruner=successive_halving", "hydra.sweeper.pruner.min_resource=1", "hydra.sweeper.rungs=[1,3]", "hydra.sweeper.rung_continue=true",
+        "hydra/sweeper/pruner=successive_halving",
+        "hydra.sweeper.pruner.min_resource=1",
+        "hydra.sweeper.rungs=[1,3]",
+        "hydra.sweeper.rung_continue=true",
     ],  # fmt: skip
 }
 

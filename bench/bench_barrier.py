@@ -1,0 +1,79 @@
+"""Batch mode vs workers pulling trials, with mixed trial lengths (issue 12, point 5).
+
+A launcher batch is synchronous: a pruned trial's slot idles until the slowest trial of its
+batch ends. Workers that each run the sweeper with ``n_jobs=1`` on one study pull the next
+trial as soon as theirs ends. Both arms run the same 16 trials of ``tests/apps/tiny.py``
+(4 epochs of ``sleep_s`` each, the median pruner stopping some after 1 epoch: mixed
+lengths) on 2 slots, interleaved, with repeats:
+
+- ``batch``: one sweeper, ``hydra/launcher=joblib`` with 2 processes, ``hydra.sweeper.n_jobs=2``;
+- ``pull``: two sweeper processes, ``n_jobs=1`` each, sharing the study (the README's recipe).
+
+Trials per hour over the span from the first trial's start to the last one's end, and idle
+slot time: 1 - (sum of trial durations) / (2 slots x span).
+
+    python bench/bench_barrier.py [--repeats 3 --sleep 0.3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import optuna
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = str(ROOT / "tests" / "apps" / "tiny.py")
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+TRIALS = 16
+
+
+def args(tmp: Path, sleep: float, *extra: str) -> list[str]:
+    return [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", f"hydra.sweeper.storage=sqlite:///{tmp / 'o.db'}", "hydra.sweeper.study_name=b",
+            f"hydra.sweep.dir={tmp / 'sweep'}", f"hydra.sweeper.n_trials={TRIALS}", "x=interval(0, 1)", "epochs=4", f"sleep_s={sleep}",
+            "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=0",
+            "hydra/sweeper/sampler=random", *extra]  # fmt: skip
+
+
+def measure(arm: str, sleep: float, seed: int) -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        seeded = f"hydra.sweeper.sampler.seed={seed}"
+        if arm == "batch":
+            subprocess.run(args(tmp, sleep, seeded, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2"),
+                           cwd=tmp, env=ENV, check=True, capture_output=True)  # fmt: skip
+        else:
+            procs = [subprocess.Popen(args(tmp, sleep, f"hydra.sweeper.sampler.seed={seed * 10 + i}"), cwd=tmp, env=ENV,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(2)]  # fmt: skip
+            assert all(p.wait() == 0 for p in procs)
+        trials = [t for t in optuna.load_study(study_name="b", storage=f"sqlite:///{tmp / 'o.db'}").trials if t.datetime_complete]
+        span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
+        busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials)
+        pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
+        return len(trials) / span * 3600, 1 - busy / (2 * span), pruned
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sleep", type=float, default=0.3)
+    a = ap.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    runs: dict[str, list[tuple[float, float, int]]] = {"batch": [], "pull": []}
+    for seed in range(a.repeats):  # interleaved
+        for arm in runs:
+            runs[arm].append(measure(arm, a.sleep, seed))
+    print("| mode | trials/hour (median, min-max) | idle slot time (median) | pruned trials per run |")
+    print("|---|---|---|---|")
+    for arm, rs in runs.items():
+        rate = [r[0] for r in rs]
+        print(f"| {arm} | {statistics.median(rate):.0f} ({min(rate):.0f}-{max(rate):.0f}) | {statistics.median(r[1] for r in rs):.0%} | {[r[2] for r in rs]} |")
+
+
+if __name__ == "__main__":
+    main()
