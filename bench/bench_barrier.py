@@ -1,16 +1,17 @@
 """Batch mode vs workers pulling trials, with mixed trial lengths (issue 12, point 5).
 
-A launcher batch is synchronous: a pruned trial's slot idles until the slowest trial of its
-batch ends. Workers that each run the sweeper with ``n_jobs=1`` on one study pull the next
-trial as soon as theirs ends. Both arms run the same 16 trials of ``tests/apps/tiny.py``
-(4 epochs of ``sleep_s`` each, the median pruner stopping some after 1 epoch: mixed
-lengths) on 2 slots, interleaved, with repeats:
+A launcher batch is synchronous: a short (e.g. pruned) trial's slot idles until the slowest
+trial of its batch ends. Workers that each run the sweeper with ``n_jobs=1`` on one study
+pull the next trial as soon as theirs ends. Both arms run the same 16 trials of
+``tests/apps/tiny.py`` (a grid of x; half of them 1 epoch of ``sleep_s``, as a pruned trial
+would be, half 4 epochs) on 2 slots, in the grid's seeded random order, interleaved, with
+repeats:
 
 - ``batch``: one sweeper, ``hydra/launcher=joblib`` with 2 processes, ``hydra.sweeper.n_jobs=2``;
 - ``pull``: two sweeper processes, ``n_jobs=1`` each, sharing the study (the README's recipe).
 
 Trials per hour over the span from the first trial's start to the last one's end, and idle
-slot time: 1 - (sum of trial durations) / (2 slots x span).
+slot time: 1 - (sum of the jobs' own run times) / (2 slots x span).
 
     python bench/bench_barrier.py [--repeats 3 --sleep 0.3]
 """
@@ -35,9 +36,8 @@ TRIALS = 16
 
 def args(tmp: Path, sleep: float, *extra: str) -> list[str]:
     return [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", f"hydra.sweeper.storage=sqlite:///{tmp / 'o.db'}", "hydra.sweeper.study_name=b",
-            f"hydra.sweep.dir={tmp / 'sweep'}", f"hydra.sweeper.n_trials={TRIALS}", "x=interval(0, 1)", "epochs=4", f"sleep_s={sleep}",
-            "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=0",
-            "hydra/sweeper/sampler=random", *extra]  # fmt: skip
+            f"hydra.sweep.dir={tmp / 'sweep'}", f"hydra.sweeper.n_trials={TRIALS}", f"x=choice({', '.join(f'{i / TRIALS:.4f}' for i in range(TRIALS))})",
+            "epochs=4", "short_below=0.5", f"sleep_s={sleep}", "hydra/sweeper/sampler=grid", *extra]  # fmt: skip
 
 
 def measure(arm: str, sleep: float, seed: int) -> tuple[float, float, int]:
@@ -53,9 +53,11 @@ def measure(arm: str, sleep: float, seed: int) -> tuple[float, float, int]:
             assert all(p.wait() == 0 for p in procs)
         trials = [t for t in optuna.load_study(study_name="b", storage=f"sqlite:///{tmp / 'o.db'}").trials if t.datetime_complete]
         span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
-        busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials)
-        pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in trials)
-        return len(trials) / span * 3600, 1 - busy / (2 * span), pruned
+        # a job's own run time: from its params.json (written as it starts) to its summary.json (as it ends); a
+        # trial's ask-to-tell time would count a batch's wait as work
+        jobs = [(p.parent / "summary.json", p) for p in (tmp / "sweep").glob("*/params.json")]
+        busy = sum(s.stat().st_mtime - p.stat().st_mtime for s, p in jobs if s.exists())
+        return len(trials) / span * 3600, 1 - busy / (2 * span), len(trials)
 
 
 def main() -> None:
@@ -64,11 +66,11 @@ def main() -> None:
     ap.add_argument("--sleep", type=float, default=0.3)
     a = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    runs: dict[str, list[tuple[float, float, int]]] = {"batch": [], "pull": []}
+    runs: dict[str, list[tuple[float, float, int]]] = {"batch": [], "pull": []}  # (trials/hour, idle fraction, trials)
     for seed in range(a.repeats):  # interleaved
         for arm in runs:
             runs[arm].append(measure(arm, a.sleep, seed))
-    print("| mode | trials/hour (median, min-max) | idle slot time (median) | pruned trials per run |")
+    print("| mode | trials/hour (median, min-max) | idle slot time (median) | trials per run |")
     print("|---|---|---|---|")
     for arm, rs in runs.items():
         rate = [r[0] for r in rs]

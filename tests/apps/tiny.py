@@ -33,7 +33,7 @@ def main(cfg) -> float:
     callbacks = trial_callbacks(cfg) if cfg.report else []
     status, value = "completed", None
     try:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(1, (1 if cfg.x < cfg.short_below else cfg.epochs) + 1):
             time.sleep(cfg.sleep_s)
             value = (cfg.x - 0.3) ** 2 + cfg.y / 10 + 1.0 / epoch
             for cb in callbacks:
