@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 
 from reports._balance import analyze_balance, smoothed_surface
 from reports._study_data import ReportError, Row, job_metrics
+from training.checks import is_finite_positive
 from training.contract import FAILED_RUNS
 
 STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}
@@ -58,7 +59,7 @@ def balance(rows: Sequence[Row], objectives: list[str], metric: str, maximize: b
     verdict (:func:`reports._balance.analyze_balance`) in the title."""
     usable = [
         r for r in rows
-        if _positive(r.params.get(lr)) and _positive(r.params.get(wd))
+        if is_finite_positive(r.params.get(lr)) and is_finite_positive(r.params.get(wd))
         and ((r.state == "complete" and r.metric(metric, objectives) is not None) or r.status in FAILED_RUNS)
     ]  # fmt: skip
     if sum(r.state == "complete" for r in usable) < 2:
@@ -99,10 +100,6 @@ def balance(rows: Sequence[Row], objectives: list[str], metric: str, maximize: b
     fig.update_yaxes(type="log", title=wd, range=[math.log10(result.wd_range[0]) - 0.2, math.log10(result.wd_range[1]) + 0.2])
     fig.update_layout(title={"text": f"Regularization balance ({metric})<br><sub>{result.verdict}</sub>"}, legend={"orientation": "h", "y": -0.2})
     return fig, result.as_dict()
-
-
-def _positive(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 
 
 def _iso_lines(fig: go.Figure, lr_range: tuple[float, float], wd_range: tuple[float, float]) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
+from training.checks import is_finite_positive
 from training.range_test import config_for_run, load_range_test, range_test, suggested_max_lr
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,11 @@ class Bounds:
 
     def __post_init__(self) -> None:
         """Bounds a search trusts: finite lrs > 0 with low <= high (the user's own come from a parsed interval)."""
-        ok = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0  # noqa: E731
         if self.source not in SOURCES:
             raise ValueError(f"bounds: source must be one of {list(SOURCES)}, got {self.source!r}.")
-        if self.source != "user" and not (ok(self.low) and ok(self.high) and self.low <= self.high):  # type: ignore[operator]
+        if self.source != "user" and not (is_finite_positive(self.low) and is_finite_positive(self.high) and self.low <= self.high):  # type: ignore[operator]
             raise ValueError(f"bounds from {self.describe()} must be finite lrs with 0 < min_lr <= max_lr, got ({self.low!r}, {self.high!r}).")
-        if self.suggested is not None and not ok(self.suggested):
+        if self.suggested is not None and not is_finite_positive(self.suggested):
             raise ValueError(f"bounds from {self.describe()}: suggested_max_lr must be a finite lr > 0, got {self.suggested!r}.")
 
     @classmethod

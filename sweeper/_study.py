@@ -22,6 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.trial import TrialState
 
+from training.checks import flatten
+
 log = logging.getLogger(__name__)
 
 
@@ -117,18 +119,8 @@ def fixed_settings(task_cfg: DictConfig, searched: list[str]) -> dict[str, Any]:
     the per-worker runtime keys."""
     container = OmegaConf.to_container(task_cfg, resolve=False)
     assert isinstance(container, dict)
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict) and node:
-            for k, v in node.items():
-                walk(v, f"{prefix}{k}.")
-        else:
-            flat[prefix[:-1]] = node
-
     skip = {"hydra", "trial", *PER_WORKER, *searched}
-    walk({k: v for k, v in container.items() if k not in skip}, "")
-    return {k: v for k, v in flat.items() if k not in skip}
+    return {k: v for k, v in flatten({k: v for k, v in container.items() if k not in skip}).items() if k not in skip}
 
 
 def _wait_for_setup(study: optuna.Study, timeout_s: float = 30.0) -> None:
@@ -161,9 +153,13 @@ class WorkerTagged(optuna.samplers.BaseSampler):
 
     def __init__(self, inner: optuna.samplers.BaseSampler, storage: optuna.storages.BaseStorage, worker: str) -> None:
         self.inner, self.storage, self.worker = inner, storage, worker
+        self.study_ids: dict[str, int] = {}  # a study's id never changes: one lookup per sweep, not per trial
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.storage.get_study_id_from_name(study.study_name), trial.number)
+        if study.study_name not in self.study_ids:
+            self.study_ids[study.study_name] = self.storage.get_study_id_from_name(study.study_name)
+        study_id = self.study_ids[study.study_name]
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         self.storage.set_trial_user_attr(trial_id, "worker", self.worker)
         self.inner.before_trial(study, trial)
 

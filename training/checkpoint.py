@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from training.averaging import Averaging
 from training.best import BestWeights
-from training.checks import ConfigError
+from training.checks import ConfigError, flatten
 from training.loop import FitResult, PartialEpoch, Preempted, Stepper
 from training.lr_estimate import SecantLrEstimate
 from training.runlog import atomic_path
@@ -41,19 +41,9 @@ IDENTITY = (
 
 def fingerprint(cfg: DictConfig) -> dict[str, Any]:
     """The config a checkpoint belongs to, flattened to ``{dotted.key: value}``."""
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{prefix}{k}.")
-        else:
-            flat[prefix[:-1]] = node if isinstance(node, (int, float, str, bool)) or node is None else str(node)
-
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
-    walk({k: container.get(k) for k in IDENTITY if k != "data"} | {"data": _without(container.get("data"), "source.root")}, "")
-    return flat
+    return flatten({k: container.get(k) for k in IDENTITY if k != "data"} | {"data": _without(container.get("data"), "source.root")})
 
 
 def _without(node: Any, dotted: str) -> Any:

@@ -23,6 +23,18 @@ class ConfigError(ValueError):
     """Bad user input, reported as one line before anything runs."""
 
 
+def is_finite_positive(value: Any) -> bool:
+    """A real number (not a bool), finite and > 0: what an lr, a bound or a log-axis value must be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A config container as ``{dotted.key: leaf}``; lists and empty mappings are leaves."""
+    if isinstance(node, dict) and node:
+        return {k: v for key, child in node.items() for k, v in flatten(child, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: node}
+
+
 def check_number(key: str, value: Any, *, low: float, low_inclusive: bool, high: float = math.inf, integer: bool = False) -> None:
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value > high or value < low or (value == low and not low_inclusive):

@@ -138,7 +138,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     stepper = dataclasses.replace(stepper, on_gradients=estimate, after_step=averaging.after_step if averaging.active else None)
     out_dir.mkdir(parents=True, exist_ok=True)
     best_weights = BestWeights(averaging.evaluated)
-    every = int(cfg.checkpoint.every) if cfg.get("checkpoint") else 0
+    every = int(cfg.get("checkpoint", {}).get("every", 0))
     saver = Checkpointer(out_dir / checkpoint.FILE, every, checkpoint.fingerprint(cfg), stepper, averaging, best_weights, estimate)
     resume = saver.restore()  # the same command again in the same run dir continues where it stopped
     if resume is not None:
@@ -167,7 +167,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     finally:
         progress.close()
     saver.remove()  # the run ended (completed, stopped or diverged): nothing to continue
-    if cfg.checkpoint.get("final") and result.status == "completed":  # a later run may continue from these weights (init_from=)
+    if cfg.get("checkpoint", {}).get("final") and result.status == "completed":  # a later run may continue from these weights (init_from=)
         checkpoint.save(out_dir / checkpoint.FINAL, {"model": stepper.model.state_dict()})
     test: Evaluation = (None, None)
     test_at_best: Evaluation = (None, None)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.checks import is_finite_positive
 from training.data import Splits
 from training.loop import Stepper, batches, evaluate
 from training.schedules import anneal_exp, anneal_linear
@@ -122,10 +123,6 @@ def load_range_test(path: str | Path) -> dict:
     return result
 
 
-def _finite_positive(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
 def _check_bounds(result: dict, p: Path) -> None:
     """``bounds`` (and ``suggested_max_lr``) are what a search trusts: both null (an unusable
     curve), or finite lrs > 0 with min_lr <= max_lr. Python's JSON reader admits NaN and Infinity."""
@@ -133,8 +130,8 @@ def _check_bounds(result: dict, p: Path) -> None:
     if not isinstance(b, dict) or "min_lr" not in b or "max_lr" not in b:
         raise ValueError(f"range test file {p}: bounds must be a mapping with min_lr and max_lr, got {b!r}.")
     lo, hi = b["min_lr"], b["max_lr"]
-    if (lo is None) != (hi is None) or (lo is not None and not (_finite_positive(lo) and _finite_positive(hi) and lo <= hi)):
+    if (lo is None) != (hi is None) or (lo is not None and not (is_finite_positive(lo) and is_finite_positive(hi) and lo <= hi)):
         raise ValueError(f"range test file {p}: bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr={lo!r}, max_lr={hi!r}.")
     s = result.get("suggested_max_lr")
-    if s is not None and not _finite_positive(s):
+    if s is not None and not is_finite_positive(s):
         raise ValueError(f"range test file {p}: suggested_max_lr must be null or a finite lr > 0, got {s!r}.")
