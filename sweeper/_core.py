@@ -1,8 +1,8 @@
 """The ask/tell loop behind the Hydra plugin (importable and testable without Hydra's scan).
 
-Per batch: ask ``n_jobs`` trials, turn each into override strings (the trial stays
-replayable by hand), launch them through any Hydra launcher, read each job's
-outcome back and tell the study. Diverged runs become PRUNED (worse than any
+Ask trials until ``n_jobs`` are in flight, turn each into override strings (the trial stays
+replayable by hand), launch them (``_pool``: a batch through any Hydra launcher, or
+submitit jobs each collected as it ends), read each job's outcome back and tell the study. Diverged runs become PRUNED (worse than any
 completed trial for the sampler) with the reason in user attrs; a raising job
 becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a
 job dies.
@@ -35,7 +35,8 @@ from optuna.trial import TrialState
 
 from sweeper import _seeding as seeding
 from sweeper._jobs import GuardedTask, watch_ctrl_c
-from sweeper._outcome import Outcome, dir_outcome, job_outcome
+from sweeper._outcome import Outcome
+from sweeper._pool import BatchPool, Pool, SubmititPool, is_submitit
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._storage import default_url, describe_fault, literal_password, open_storage, redact
@@ -246,52 +247,51 @@ class SweeperCore:
 
     def _loop(self, sw: Sweep) -> None:
         n_trials, n_jobs = self.settings.n_trials, self.settings.n_jobs
+        pool = self._pool(sw)
         promoted: list[tuple[optuna.Trial, int]] = []  # (trial, rung) waiting for its next, longer run
         study = sw.study
         try:
             while True:
                 # a worker on this host that died mid-trial: fail its trial now, not at the next resume
                 fail_zombies(study, sw.storage, self.settings.stale_after_s, False, mine=set(sw.open), when="during the sweep of another worker")
-                batch, promoted = promoted[:n_jobs], promoted[n_jobs:]  # survivors first, as in ASHA
+                free = n_jobs - pool.in_flight
+                batch, promoted = promoted[:free], promoted[free:]  # survivors first, as in ASHA
                 done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)))
-                new = 0 if _grid_exhausted(study) else min(n_jobs - len(batch), n_trials - done)
-                if not batch and new <= 0:
-                    break
+                new = 0 if _grid_exhausted(study) else min(free - len(batch), n_trials - done)
                 for _ in range(max(new, 0)):
                     trial = study.ask(fixed_distributions=sw.space)  # the sampler has tagged it with this worker
                     sw.open[trial.number] = trial
                     batch.append((trial, 0))
-                promoted += self._run_batch(sw, batch)
+                pool.start([((t.number, rung), self._job_overrides(sw, t, rung)) for t, rung in batch])
+                if not pool.in_flight:
+                    break
+                for (number, rung), outcome in pool.wait():  # all told before a stop: no finished run is lost
+                    promoted += self._told(sw, sw.open[number], rung, outcome)
                 self._check_failure_rate(sw)
-        except BaseException as e:  # Ctrl-C, a stop on failures, a crash: no trial of ours stays RUNNING
+        except BaseException as e:  # Ctrl-C, a stop on failures, a crash: no trial of ours stays RUNNING, no job of ours runs on
             reason = "sweep interrupted (Ctrl-C)" if isinstance(e, KeyboardInterrupt) else f"sweep stopped: {type(e).__name__}: {e}"[:500]
             try:
+                pool.cancel()
                 self._fail(sw, list(sw.open.values()), "interrupted", reason)
                 fail_zombies(study, sw.storage, self.settings.stale_after_s, False, when="when its sweep stopped")  # e.g. a crash inside ask()
             except Exception as fail_error:  # the storage itself may be what failed; a resume reaps them
                 log.warning(f"could not mark trials {sorted(sw.open)} failed ({type(fail_error).__name__}); a resume will")
             raise
 
-    def _run_batch(self, sw: Sweep, batch: list[tuple[optuna.Trial, int]]) -> list[tuple[optuna.Trial, int]]:
-        """Launch one job per (trial, rung), tell each finished trial; return the promoted ones."""
-        overrides = [self._job_overrides(sw, t, rung) for t, rung in batch]
-        trials = [t for t, _ in batch]
-        try:
-            outcomes = [job_outcome(ret, sw.objectives) for ret in self.launcher.launch(overrides, initial_job_idx=trials[0].number)]
-        except Exception as e:  # the launcher lost the batch (a job process was killed): each job's own run dir says how it ended
-            reason = f"launcher: {type(e).__name__}: {e}"[:500]
-            log.error(f"the launcher lost the batch of trials {[t.number for t in trials]} ({type(e).__name__}); reading each job's run dir")
-            outcomes = [dir_outcome(self.sweep_dir / _subdir(o), sw.objectives, reason) for o in overrides]
-        promoted = []
-        for (t, rung), outcome in zip(batch, outcomes, strict=True):
-            if sw.budgets:
-                sw.spent[t.number] = sw.spent.get(t.number, 0) + (outcome.attrs.get("epochs") or 0)
-                outcome.attrs["epochs_total"] = sw.spent[t.number]
-                if rung < len(sw.budgets) - 1 and outcome.state == TrialState.COMPLETE and self._survives(sw, t, rung, outcome):
-                    promoted.append((t, rung + 1))
-                    continue
-            self._finish(sw, t, outcome)
-        return promoted
+    def _pool(self, sw: Sweep) -> Pool:
+        if is_submitit(self.launcher):  # no batch barrier: n_jobs cluster jobs in flight, cancellable
+            return SubmititPool(self.launcher, self.sweep_dir, sw.objectives)
+        return BatchPool(self.launcher, self.sweep_dir, sw.objectives)
+
+    def _told(self, sw: Sweep, t: optuna.Trial, rung: int, outcome: Outcome) -> list[tuple[optuna.Trial, int]]:
+        """Tell a finished run's trial, or promote it to its next rung (returned)."""
+        if sw.budgets:
+            sw.spent[t.number] = sw.spent.get(t.number, 0) + (outcome.attrs.get("epochs") or 0)
+            outcome.attrs["epochs_total"] = sw.spent[t.number]
+            if rung < len(sw.budgets) - 1 and outcome.state == TrialState.COMPLETE and self._survives(sw, t, rung, outcome):
+                return [(t, rung + 1)]
+        self._finish(sw, t, outcome)
+        return []
 
     def _survives(self, sw: Sweep, trial: optuna.Trial, rung: int, outcome: Outcome) -> bool:
         """Report a short run's objective at step = its budget; the pruner promotes or prunes."""
@@ -319,7 +319,8 @@ class SweeperCore:
         log.info(f"trial {trial.number}: {a.get('status')} {outcome.values or ''} {a.get('reason') or ''}".rstrip())
 
     def _check_failure_rate(self, sw: Sweep) -> None:
-        rate = sw.failed / sw.finished if sw.finished else 0.0
+        """Judged once ``n_jobs`` trials have finished: one killed job of those in flight is not a rate of 1."""
+        rate = sw.failed / sw.finished if sw.finished >= self.settings.n_jobs else 0.0
         if rate > self.settings.max_failure_rate:
             raise SweepError(
                 f"{sw.failed} of {sw.finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={self.settings.max_failure_rate}); "
@@ -363,10 +364,6 @@ class SweeperCore:
         previous = sw.budgets[rung - 1] if rung else 0
         start = [f"init_from={format_value(str(self.sweep_dir / f'{trial.number}-{key}{previous}'))}"] if rung else []
         return [*own, *searched, f"{key}={b - previous}", "checkpoint.final=true", *start, *bridge, f"hydra.sweep.subdir={subdir}"]
-
-
-def _subdir(overrides: list[str]) -> str:
-    return next(o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra.sweep.subdir="))
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

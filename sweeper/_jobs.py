@@ -4,7 +4,8 @@ Hydra's launchers catch a job's ``Exception`` but not ``SystemExit`` (a task's
 ``sys.exit(2)`` after a one-line config error) or ``KeyboardInterrupt``: either ends the
 whole sweep. :class:`GuardedTask` turns both into :class:`JobExit`, an ordinary failure of
 that trial, except a ``KeyboardInterrupt`` from a real Ctrl-C (a SIGINT that
-:func:`watch_ctrl_c` saw), which still stops the sweep.
+:func:`watch_ctrl_c` saw), which still stops the sweep, and the exit of a preempted run
+that checkpointed and handed its signal on (submitit requeues the job by exiting).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from training.preemption import handed_on
 
 INTERRUPTED = threading.Event()  # set by a SIGINT to this process while a sweep runs
 
@@ -32,6 +35,8 @@ class GuardedTask:
         try:
             return self.task(cfg)
         except SystemExit as e:
+            if handed_on():  # preempted: checkpointed, and submitit's handler requeues the job by exiting
+                raise
             raise JobExit(f"the job exited (sys.exit({e.code!r}))") from None
         except KeyboardInterrupt:
             if INTERRUPTED.is_set():  # Ctrl-C: stop the sweep

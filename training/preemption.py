@@ -13,6 +13,13 @@ from types import TracebackType
 from typing import Any
 
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
+_HANDED_ON = threading.Event()  # this process checkpointed and handed a stop signal on: its exit is the requeue's
+
+
+def handed_on() -> bool:
+    """Whether a run in this process stopped on a signal and handed it on (a requeue is under way):
+    a job wrapper must then let the exit through rather than call it the trial's failure."""
+    return _HANDED_ON.is_set()
 
 
 class StopSignals:
@@ -45,6 +52,7 @@ class StopSignals:
             return
         handler = self.previous.get(s, signal.SIG_DFL)
         signal.signal(s, handler)
+        _HANDED_ON.set()
         if callable(handler):
             handler(s, None)
         elif handler == signal.SIG_DFL:

@@ -1,0 +1,150 @@
+"""How the sweep's jobs run: a launcher batch, or submitit jobs kept in flight.
+
+Any Hydra launcher runs a batch and returns when its slowest job ends (:class:`BatchPool`).
+hydra-submitit's launchers (``hydra/launcher=submitit_slurm | submitit_local``) are driven
+job by job instead (:class:`SubmititPool`): ``n_jobs`` trials stay in flight, the next one
+is asked as soon as any ends, and :meth:`cancel` (Ctrl-C, a failure-rate stop) cancels the
+jobs still queued or running on the cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from hydra.core.singleton import Singleton
+from hydra.plugins.launcher import Launcher
+
+from sweeper._outcome import Outcome, dir_outcome, job_outcome
+
+log = logging.getLogger(__name__)
+
+Key = tuple[int, int]  # (trial number, rung): what a job runs
+
+
+class Pool(Protocol):
+    def start(self, jobs: list[tuple[Key, list[str]]]) -> None: ...
+
+    @property
+    def in_flight(self) -> int: ...
+
+    def wait(self) -> list[tuple[Key, Outcome]]: ...
+
+    def cancel(self) -> list[Key]: ...
+
+
+def subdir(overrides: list[str]) -> str:
+    return next(o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra.sweep.subdir="))
+
+
+class BatchPool:
+    """Any Hydra launcher: ``wait`` launches what was started as one batch and returns every job."""
+
+    def __init__(self, launcher: Launcher, sweep_dir: Path, objectives: dict[str, str]) -> None:
+        self.launcher, self.sweep_dir, self.objectives = launcher, sweep_dir, objectives
+        self.pending: list[tuple[Key, list[str]]] = []
+
+    def start(self, jobs: list[tuple[Key, list[str]]]) -> None:
+        self.pending += jobs
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.pending)
+
+    def wait(self) -> list[tuple[Key, Outcome]]:
+        batch, self.pending = self.pending, []
+        overrides = [o for _, o in batch]
+        try:
+            outcomes = [job_outcome(ret, self.objectives) for ret in self.launcher.launch(overrides, initial_job_idx=batch[0][0][0])]
+        except Exception as e:  # the launcher lost the batch (a job process was killed): each job's own run dir says how it ended
+            reason = f"launcher: {type(e).__name__}: {e}"[:500]
+            log.error(f"the launcher lost the batch of trials {[k[0] for k, _ in batch]} ({type(e).__name__}); reading each job's run dir")
+            outcomes = [dir_outcome(self.sweep_dir / subdir(o), self.objectives, reason) for o in overrides]
+        return [(k, outcome) for (k, _), outcome in zip(batch, outcomes, strict=True)]
+
+    def cancel(self) -> list[Key]:
+        """Nothing outlives a batch: its local processes end with the launcher's call."""
+        return []
+
+
+def is_submitit(launcher: Launcher) -> bool:
+    """hydra-submitit's launchers (an optional plugin: recognised without importing it)."""
+    return any(c.__name__ == "BaseSubmititLauncher" for c in type(launcher).__mro__) and hasattr(launcher, "params")
+
+
+class SubmititPool:
+    """One submitit job per run, submitted at once and collected as soon as it ends."""
+
+    POLL_S = 1.0  # a finished job's result file is checked this often; the cluster's job states less often (submitit's cache)
+    FORCE_S = 30.0  # a cancelled or killed job writes no result: ask the cluster for the states at least this often
+
+    def __init__(self, launcher: Any, sweep_dir: Path, objectives: dict[str, str], sleep: Callable[[float], None] = time.sleep) -> None:
+        import submitit
+
+        self.launcher, self.sweep_dir, self.objectives, self.sleep = launcher, sweep_dir, objectives, sleep
+        self.jobs: dict[Key, tuple[Any, list[str]]] = {}
+        self.executor = submitit.AutoExecutor(cluster=launcher._EXECUTOR, **_init_params(launcher))
+        self.executor.update_parameters(**_job_params(launcher))
+        self.last_forced = time.monotonic()
+
+    def start(self, jobs: list[tuple[Key, list[str]]]) -> None:
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        for key, overrides in jobs:  # the launcher's own job function: what hydra-submitit's launch() would submit
+            job = self.executor.submit(self.launcher, list(overrides), "hydra.sweep.dir", key[0], f"job_id_for_{key[0]}", Singleton.get_state())
+            log.info(f"trial {key[0]}: submitted as job {job.job_id}")
+            self.jobs[key] = (job, overrides)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.jobs)
+
+    def wait(self) -> list[tuple[Key, Outcome]]:
+        while True:
+            force = time.monotonic() - self.last_forced > self.FORCE_S
+            if force:
+                self.last_forced = time.monotonic()
+            done = [k for k, (job, _) in self.jobs.items() if job.done(force_check=force)]
+            if done:
+                return [(k, self._outcome(*self.jobs.pop(k))) for k in done]
+            self.sleep(self.POLL_S)
+
+    def _outcome(self, job: Any, overrides: list[str]) -> Outcome:
+        try:
+            return job_outcome(job.result(), self.objectives)
+        except Exception as e:  # cancelled, killed, out of time or memory: the run dir says whether it finished anyway
+            reason = f"job {job.job_id}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:500]
+            return dir_outcome(self.sweep_dir / subdir(overrides), self.objectives, reason)
+
+    def cancel(self) -> list[Key]:
+        """Cancel every job still queued or running (``scancel`` on SLURM); returns their keys."""
+        keys = list(self.jobs)
+        for job, _ in self.jobs.values():
+            try:
+                job.cancel(check=False)
+            except Exception as e:  # noqa: BLE001 - the others are still cancelled
+                log.warning(f"could not cancel job {job.job_id}: {type(e).__name__}: {e}")
+        if keys:
+            log.warning(f"cancelled the jobs of trials {sorted(k[0] for k in keys)}: {', '.join(str(j.job_id) for j, _ in self.jobs.values())}")
+        self.jobs.clear()
+        return keys
+
+
+# hydra-submitit's launch() builds its executor from the launcher's params this way; its launcher
+# offers no call that submits one job and returns the handle, which in-flight jobs need.
+def _init_params(launcher: Any) -> dict[str, Any]:
+    p = launcher.params
+    init = {"folder": p["submitit_folder"]}
+    if "max_num_timeout" in p:
+        init[f"{launcher._EXECUTOR}_max_num_timeout"] = p["max_num_timeout"]
+    return init
+
+
+def _job_params(launcher: Any) -> dict[str, Any]:
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
+
+    shared = set(OmegaConf.structured(BaseQueueConf).keys())
+    return {k if k in shared else f"{launcher._EXECUTOR}_{k}": v for k, v in launcher.params.items() if k not in ("submitit_folder", "max_num_timeout")}
