@@ -10,15 +10,22 @@ repeats:
 - ``batch``: one sweeper, ``hydra/launcher=joblib`` with 2 processes, ``hydra.sweeper.n_jobs=2``;
 - ``pull``: two sweeper processes, ``n_jobs=1`` each, sharing the study (the README's recipe).
 
+With ``--slurm`` the arms are SLURM jobs on a real single-node cluster (tests/cluster.py; needs
+root and Debian's slurm-wlm, slurmdbd, munge, mariadb-server), ``n_jobs=2``:
+
+- ``slurm_batch``: ``hydra.sweeper.in_flight=false``, a job array per batch (hydra-submitit's launch);
+- ``slurm_in_flight``: one job per trial, the next submitted as soon as any ends.
+
 Trials per hour over the span from the first trial's start to the last one's end, and idle
 slot time: 1 - (sum of the jobs' own run times) / (2 slots x span).
 
-    python bench/bench_barrier.py [--repeats 3 --sleep 0.3]
+    python bench/bench_barrier.py [--repeats 3 --sleep 0.3] [--slurm]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -31,6 +38,7 @@ import optuna
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "tests" / "apps" / "tiny.py")
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+SLURM = ["hydra/launcher=submitit_slurm", "hydra.launcher.timeout_min=60", "hydra.launcher.cpus_per_task=1", "hydra.sweeper.n_jobs=2"]
 TRIALS = 16
 
 
@@ -44,7 +52,10 @@ def measure(arm: str, sleep: float, seed: int) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         seeded = f"hydra.sweeper.sampler.seed={seed}"
-        if arm == "batch":
+        if arm.startswith("slurm"):
+            subprocess.run(args(tmp, sleep, seeded, *SLURM, f"hydra.sweeper.in_flight={arm == 'slurm_in_flight'}"),
+                           cwd=tmp, env=ENV, check=True, capture_output=True)  # fmt: skip
+        elif arm == "batch":
             subprocess.run(args(tmp, sleep, seeded, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2"),
                            cwd=tmp, env=ENV, check=True, capture_output=True)  # fmt: skip
         else:
@@ -64,12 +75,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sleep", type=float, default=0.3)
+    ap.add_argument("--slurm", action="store_true", help="SLURM jobs on a single-node cluster started for the run")
     a = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    runs: dict[str, list[tuple[float, float, int]]] = {"batch": [], "pull": []}  # (trials/hour, idle fraction, trials)
-    for seed in range(a.repeats):  # interleaved
-        for arm in runs:
-            runs[arm].append(measure(arm, a.sleep, seed))
+    arms = ("slurm_batch", "slurm_in_flight") if a.slurm else ("batch", "pull")
+    runs: dict[str, list[tuple[float, float, int]]] = {arm: [] for arm in arms}  # (trials/hour, idle fraction, trials)
+    with contextlib.ExitStack() as stack:
+        if a.slurm:
+            sys.path.insert(0, str(ROOT))
+            from tests.cluster import slurm_cluster
+
+            ENV.update(stack.enter_context(slurm_cluster()))
+        for seed in range(a.repeats):  # interleaved
+            for arm in runs:
+                runs[arm].append(measure(arm, a.sleep, seed))
     print("| mode | trials/hour (median, min-max) | idle slot time (median) | trials per run |")
     print("|---|---|---|---|")
     for arm, rs in runs.items():

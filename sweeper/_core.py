@@ -279,7 +279,7 @@ class SweeperCore:
             raise
 
     def _pool(self, sw: Sweep) -> Pool:
-        if is_submitit(self.launcher):  # no batch barrier: n_jobs cluster jobs in flight, cancellable
+        if self.settings.in_flight and is_submitit(self.launcher):  # no batch barrier: n_jobs cluster jobs in flight, cancellable
             return SubmititPool(self.launcher, self.sweep_dir, sw.objectives)
         return BatchPool(self.launcher, self.sweep_dir, sw.objectives)
 
