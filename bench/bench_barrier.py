@@ -14,7 +14,9 @@ With ``--slurm`` the arms are SLURM jobs on a real single-node cluster (tests/cl
 root and Debian's slurm-wlm, slurmdbd, munge, mariadb-server), ``n_jobs=2``:
 
 - ``slurm_batch``: ``hydra.sweeper.in_flight=false``, a job array per batch (hydra-submitit's launch);
-- ``slurm_in_flight``: one job per trial, the next submitted as soon as any ends.
+- ``slurm_in_flight``: one job per trial, the next submitted as soon as any ends;
+- ``slurm_pull``: two worker jobs (``sbatch --wrap``), each a sweeper with ``n_jobs=1`` running
+  its trials in its own process (the README's alternative without a sweeper on the login node).
 
 Trials per hour over the span from the first trial's start to the last one's end, and idle
 slot time: 1 - (sum of the jobs' own run times) / (2 slots x span).
@@ -27,10 +29,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import optuna
@@ -52,7 +56,13 @@ def measure(arm: str, sleep: float, seed: int) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         seeded = f"hydra.sweeper.sampler.seed={seed}"
-        if arm.startswith("slurm"):
+        if arm == "slurm_pull":
+            workers = [subprocess.run(["sbatch", "--parsable", "-c", "1", "-o", str(tmp / "worker-%j.out"), "--wrap",
+                                       shlex.join(args(tmp, sleep, f"hydra.sweeper.sampler.seed={seed * 10 + i}"))],
+                                      cwd=tmp, env=ENV, check=True, capture_output=True, text=True).stdout.strip() for i in range(2)]  # fmt: skip
+            while subprocess.run(["squeue", "-h", "-j", ",".join(workers)], env=ENV, capture_output=True, text=True).stdout.strip():
+                time.sleep(0.5)
+        elif arm.startswith("slurm"):
             subprocess.run(args(tmp, sleep, seeded, *SLURM, f"hydra.sweeper.in_flight={arm == 'slurm_in_flight'}"),
                            cwd=tmp, env=ENV, check=True, capture_output=True)  # fmt: skip
         elif arm == "batch":
@@ -78,7 +88,7 @@ def main() -> None:
     ap.add_argument("--slurm", action="store_true", help="SLURM jobs on a single-node cluster started for the run")
     a = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    arms = ("slurm_batch", "slurm_in_flight") if a.slurm else ("batch", "pull")
+    arms = ("slurm_batch", "slurm_in_flight", "slurm_pull") if a.slurm else ("batch", "pull")
     runs: dict[str, list[tuple[float, float, int]]] = {arm: [] for arm in arms}  # (trials/hour, idle fraction, trials)
     with contextlib.ExitStack() as stack:
         if a.slurm:

@@ -1,11 +1,11 @@
 """The ask/tell loop behind the Hydra plugin (importable and testable without Hydra's scan).
 
-Ask trials until ``n_jobs`` are in flight, turn each into override strings (the trial stays
-replayable by hand), launch them (``_pool``: a batch through any Hydra launcher, or
-submitit jobs each collected as it ends), read each job's outcome back and tell the study. Diverged runs become PRUNED (worse than any
-completed trial for the sampler) with the reason in user attrs; a raising job
-becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a
-job dies.
+Ask trials until ``n_jobs`` are in flight, turn each into override strings (the trial
+stays replayable by hand), launch them (``_pool``: a batch through any Hydra launcher, or
+submitit jobs each collected as it ends), read each job's outcome back and tell the study.
+Diverged runs become PRUNED (worse than any completed trial for the sampler) with the
+reason in user attrs; a raising job becomes FAIL; nothing is left RUNNING when the sweep
+ends, is interrupted or a job dies, and no job of the sweep is left on a cluster.
 
 With ``rungs`` (e.g. ``[1, 3]`` epochs) a trial first trains short *complete* runs: the
 sweeper reports each run's objective at step = its budget and asks the pruner whether to
@@ -36,7 +36,7 @@ from optuna.trial import TrialState
 from sweeper import _seeding as seeding
 from sweeper._jobs import GuardedTask, watch_ctrl_c
 from sweeper._outcome import Outcome
-from sweeper._pool import BatchPool, Pool, SubmititPool, is_submitit
+from sweeper._pool import make_pool
 from sweeper._results import replay_command, write_results
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._storage import default_url, describe_fault, literal_password, open_storage, redact
@@ -48,6 +48,7 @@ from training.contract import OBJECTIVES
 log = logging.getLogger(__name__)
 
 DIRECTIONS = ("maximize", "minimize")
+HEARTBEAT_S = 60.0
 
 
 class SweepError(RuntimeError):
@@ -68,6 +69,7 @@ class Sweep:
     spent: dict[int, int] = field(default_factory=dict)  # rung mode: each trial's epochs (rung_key) over its runs
     finished: int = 0
     failed: int = 0
+    heartbeat: float = 0.0  # when the sweep last vouched for its open trials
 
     @property
     def name(self) -> str:
@@ -247,7 +249,7 @@ class SweeperCore:
 
     def _loop(self, sw: Sweep) -> None:
         n_trials, n_jobs = self.settings.n_trials, self.settings.n_jobs
-        pool = self._pool(sw)
+        pool = make_pool(self.launcher, self.settings.in_flight, self.sweep_dir, sw.objectives)
         promoted: list[tuple[optuna.Trial, int]] = []  # (trial, rung) waiting for its next, longer run
         study = sw.study
         try:
@@ -265,7 +267,7 @@ class SweeperCore:
                 pool.start([((t.number, rung), self._job_overrides(sw, t, rung)) for t, rung in batch])
                 if not pool.in_flight:
                     break
-                for (number, rung), outcome in pool.wait():  # all told before a stop: no finished run is lost
+                for (number, rung), outcome in pool.wait(lambda: self._heartbeat(sw)):  # all told before a stop: no finished run is lost
                     promoted += self._told(sw, sw.open[number], rung, outcome)
                 self._check_failure_rate(sw)
         except BaseException as e:  # Ctrl-C, a stop on failures, a crash: no trial of ours stays RUNNING, no job of ours runs on
@@ -278,10 +280,14 @@ class SweeperCore:
                 log.warning(f"could not mark trials {sorted(sw.open)} failed ({type(fail_error).__name__}); a resume will")
             raise
 
-    def _pool(self, sw: Sweep) -> Pool:
-        if self.settings.in_flight and is_submitit(self.launcher):  # no batch barrier: n_jobs cluster jobs in flight, cancellable
-            return SubmititPool(self.launcher, self.sweep_dir, sw.objectives)
-        return BatchPool(self.launcher, self.sweep_dir, sw.objectives)
+    def _heartbeat(self, sw: Sweep) -> None:
+        """A job queued on a cluster shows no sign of life itself: the live sweep vouches for its
+        trials, so a sweep on another host does not fail them as stale (``stale_after_s``)."""
+        now = time.time()
+        if now - sw.heartbeat >= HEARTBEAT_S:
+            sw.heartbeat = now
+            for t in sw.open.values():
+                t.set_user_attr("heartbeat", now)
 
     def _told(self, sw: Sweep, t: optuna.Trial, rung: int, outcome: Outcome) -> list[tuple[optuna.Trial, int]]:
         """Tell a finished run's trial, or promote it to its next rung (returned)."""

@@ -31,7 +31,7 @@ class Pool(Protocol):
     @property
     def in_flight(self) -> int: ...
 
-    def wait(self) -> list[tuple[Key, Outcome]]: ...
+    def wait(self, on_poll: Callable[[], None]) -> list[tuple[Key, Outcome]]: ...
 
     def cancel(self) -> list[Key]: ...
 
@@ -54,7 +54,8 @@ class BatchPool:
     def in_flight(self) -> int:
         return len(self.pending)
 
-    def wait(self) -> list[tuple[Key, Outcome]]:
+    def wait(self, on_poll: Callable[[], None]) -> list[tuple[Key, Outcome]]:
+        """Blocks in the launcher until the batch ends (``on_poll`` is not called)."""
         batch, self.pending = self.pending, []
         overrides = [o for _, o in batch]
         try:
@@ -73,6 +74,12 @@ class BatchPool:
 def is_submitit(launcher: Launcher) -> bool:
     """hydra-submitit's launchers (an optional plugin: recognised without importing it)."""
     return any(c.__name__ == "BaseSubmititLauncher" for c in type(launcher).__mro__) and hasattr(launcher, "params")
+
+
+def make_pool(launcher: Launcher, in_flight: bool, sweep_dir: Path, objectives: dict[str, str]) -> Pool:
+    if in_flight and is_submitit(launcher):  # no batch barrier: n_jobs cluster jobs in flight, cancellable
+        return SubmititPool(launcher, sweep_dir, objectives)
+    return BatchPool(launcher, sweep_dir, objectives)
 
 
 class SubmititPool:
@@ -101,7 +108,8 @@ class SubmititPool:
     def in_flight(self) -> int:
         return len(self.jobs)
 
-    def wait(self) -> list[tuple[Key, Outcome]]:
+    def wait(self, on_poll: Callable[[], None]) -> list[tuple[Key, Outcome]]:
+        """The runs that ended (at least one); ``on_poll`` runs between checks."""
         while True:
             force = time.monotonic() - self.last_forced > self.FORCE_S
             if force:
@@ -109,6 +117,7 @@ class SubmititPool:
             done = [k for k, (job, _) in self.jobs.items() if job.done(force_check=force)]
             if done:
                 return [(k, self._outcome(*self.jobs.pop(k))) for k in done]
+            on_poll()
             self.sleep(self.POLL_S)
 
     def _outcome(self, job: Any, overrides: list[str]) -> Outcome:
