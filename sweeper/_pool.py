@@ -87,6 +87,7 @@ class SubmititPool:
 
     POLL_S = 1.0  # a finished job's result file is checked this often; the cluster's job states less often (submitit's cache)
     FORCE_S = 30.0  # a cancelled or killed job writes no result: ask the cluster for the states at least this often
+    SETTLE_S = 15.0  # how long a stop waits for the jobs it cancelled to end
 
     def __init__(self, launcher: Any, sweep_dir: Path, objectives: dict[str, str], sleep: Callable[[float], None] = time.sleep) -> None:
         import submitit
@@ -137,8 +138,21 @@ class SubmititPool:
                 log.warning(f"could not cancel job {job.job_id}: {type(e).__name__}: {e}")
         if keys:
             log.warning(f"cancelled the jobs of trials {sorted(k[0] for k in keys)}: {', '.join(str(j.job_id) for j, _ in self.jobs.values())}")
+            self._settle([job for job, _ in self.jobs.values()])
         self.jobs.clear()
         return keys
+
+    def _settle(self, jobs: list[Any]) -> None:
+        """Wait a little for cancelled jobs to end, so none still runs (or prints) after the sweep's
+        last line; a second Ctrl-C stops the wait. One forced state query per round serves all jobs."""
+        deadline = time.monotonic() + self.SETTLE_S
+        try:
+            while jobs and time.monotonic() < deadline:
+                jobs = [j for j in jobs if not j.done(force_check=j is jobs[0])]
+                if jobs:
+                    self.sleep(self.POLL_S)
+        except KeyboardInterrupt:
+            pass
 
 
 # hydra-submitit's launch() builds its executor from the launcher's params this way; its launcher

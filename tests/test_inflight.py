@@ -46,3 +46,15 @@ def test_ctrl_c_cancels_the_local_jobs_in_flight(tmp_path):
     # submitit's local jobs are processes (each would sleep on for 300 s): none is left
     left = subprocess.run(["pgrep", "-f", f"submitit.*{tmp_path}"], capture_output=True, text=True).stdout.split()
     assert not left, left
+
+
+def test_a_failure_rate_stop_cancels_the_jobs_still_in_flight(tmp_path):
+    """Random sampler, seed 6: x = 0.89 (fails at once), 0.33 (runs 300 s), 0.82 (fails): two of
+    two finished trials failed, the sweep stops and cancels the running one."""
+    p = sweep(tmp_path, *LOCAL, "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=6", "x=interval(0, 1)", "raise_above=0.5",
+              "sleep_s=300", "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2", "hydra.sweeper.max_failure_rate=0.5", timeout=240)  # fmt: skip
+    assert p.returncode == 2 and "max_failure_rate" in p.stderr.strip().splitlines()[-1], p.stderr
+    trials = {t.number: t for t in load(tmp_path).get_trials()}
+    assert trials[1].params["x"] < 0.5 < min(trials[0].params["x"], trials[2].params["x"])  # the seed's order, as the docstring says
+    assert trials[1].state == TrialState.FAIL and "sweep stopped" in trials[1].user_attrs["reason"]
+    assert "cancelled the jobs of trials [1]" in p.stdout + p.stderr
