@@ -354,8 +354,8 @@ class SweeperCore:
             f"+trial.storage={self.raw_storage}",
             f"+trial.metric={next(iter(sw.objectives))}",
         ]
-        if not sw.budgets:
-            return [*sw.fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.number}"]  # job dirs never collide, across workers and resumes
+        if not sw.budgets:  # job dirs never collide, across workers and resumes; a retry continues in its zombie's dir
+            return [*sw.fixed, *searched, *bridge, f"hydra.sweep.subdir={trial.user_attrs.get('resume_subdir', trial.number)}"]
         # rung mode: complete runs that only heartbeat; the sweeper reports each run's result
         bridge.append("+trial.report=false")
         key, b = self.settings.rung_key, sw.budgets[rung]

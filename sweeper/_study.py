@@ -213,7 +213,8 @@ def fail_zombies(
                 raise
         failed.append(t.number)
         if retry:
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+            # the retry runs in the zombie's job dir: a run that checkpointed (a preempted worker) resumes there
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "resume_subdir": t.user_attrs.get("resume_subdir", str(t.number))})
     if failed:
         log.warning(f"failed {len(failed)} trial(s) left RUNNING by a sweep that is gone ({when}): {failed}" + (" (re-enqueued)" if retry else ""))
     return failed

@@ -301,7 +301,10 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
         assert load(tmp_path).trials[number].params["x"] == x
         assert json.loads((tmp_path / "sweep" / str(number) / "params.json").read_text())["x"] == pytest.approx(x)
     dirs = {int(d.name) for d in (tmp_path / "sweep").glob("[0-9]*")}
-    assert {t.number for t in trials if t.state == TrialState.COMPLETE} <= dirs <= {t.number for t in trials}
+    in_own_dir = {t.number for t in trials if t.state == TrialState.COMPLETE and "retry_of" not in t.user_attrs}
+    assert in_own_dir <= dirs <= {t.number for t in trials}
+    for z in zombies:  # the retry ran in its zombie's dir, where a checkpoint of the run would be
+        assert Path(retried[z.number].user_attrs["job_dir"]).name == str(z.number)
 
 
 def test_ctrl_c_leaves_no_running_trial(tmp_path):
