@@ -33,7 +33,7 @@ class Pool(Protocol):
 
     def wait(self, on_poll: Callable[[], None]) -> list[tuple[Key, Outcome]]: ...
 
-    def cancel(self) -> list[Key]: ...
+    def cancel(self) -> None: ...
 
 
 def subdir(overrides: list[str]) -> str:
@@ -66,9 +66,8 @@ class BatchPool:
             outcomes = [dir_outcome(self.sweep_dir / subdir(o), self.objectives, reason) for o in overrides]
         return [(k, outcome) for (k, _), outcome in zip(batch, outcomes, strict=True)]
 
-    def cancel(self) -> list[Key]:
+    def cancel(self) -> None:
         """Nothing outlives a batch: its local processes end with the launcher's call."""
-        return []
 
 
 def is_submitit(launcher: Launcher) -> bool:
@@ -89,10 +88,10 @@ class SubmititPool:
     FORCE_S = 30.0  # a cancelled or killed job writes no result: ask the cluster for the states at least this often
     SETTLE_S = 15.0  # how long a stop waits for the jobs it cancelled to end
 
-    def __init__(self, launcher: Any, sweep_dir: Path, objectives: dict[str, str], sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, launcher: Any, sweep_dir: Path, objectives: dict[str, str]) -> None:
         import submitit
 
-        self.launcher, self.sweep_dir, self.objectives, self.sleep = launcher, sweep_dir, objectives, sleep
+        self.launcher, self.sweep_dir, self.objectives = launcher, sweep_dir, objectives
         self.jobs: dict[Key, tuple[Any, list[str]]] = {}
         self.executor = submitit.AutoExecutor(cluster=launcher._EXECUTOR, **_init_params(launcher))
         self.executor.update_parameters(**_job_params(launcher))
@@ -113,13 +112,13 @@ class SubmititPool:
         """The runs that ended (at least one); ``on_poll`` runs between checks."""
         while True:
             force = time.monotonic() - self.last_forced > self.FORCE_S
-            if force:
+            if force:  # one forced query refreshes the states of all jobs
                 self.last_forced = time.monotonic()
-            done = [k for k, (job, _) in self.jobs.items() if job.done(force_check=force)]
+            done = [k for i, (k, (job, _)) in enumerate(self.jobs.items()) if job.done(force_check=force and i == 0)]
             if done:
                 return [(k, self._outcome(*self.jobs.pop(k))) for k in done]
             on_poll()
-            self.sleep(self.POLL_S)
+            time.sleep(self.POLL_S)
 
     def _outcome(self, job: Any, overrides: list[str]) -> Outcome:
         try:
@@ -128,8 +127,8 @@ class SubmititPool:
             reason = f"job {job.job_id}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:500]
             return dir_outcome(self.sweep_dir / subdir(overrides), self.objectives, reason)
 
-    def cancel(self) -> list[Key]:
-        """Cancel every job still queued or running (``scancel`` on SLURM); returns their keys."""
+    def cancel(self) -> None:
+        """Cancel every job still queued or running (``scancel`` on SLURM)."""
         keys = list(self.jobs)
         for job, _ in self.jobs.values():
             try:
@@ -140,7 +139,6 @@ class SubmititPool:
             log.warning(f"cancelled the jobs of trials {sorted(k[0] for k in keys)}: {', '.join(str(j.job_id) for j, _ in self.jobs.values())}")
             self._settle([job for job, _ in self.jobs.values()])
         self.jobs.clear()
-        return keys
 
     def _settle(self, jobs: list[Any]) -> None:
         """Wait a little for cancelled jobs to end, so none still runs (or prints) after the sweep's
@@ -150,7 +148,7 @@ class SubmititPool:
             while jobs and time.monotonic() < deadline:
                 jobs = [j for j in jobs if not j.done(force_check=j is jobs[0])]
                 if jobs:
-                    self.sleep(self.POLL_S)
+                    time.sleep(self.POLL_S)
         except KeyboardInterrupt:
             pass
 

@@ -27,13 +27,14 @@ import pytest
 
 from .services import _free_port
 
-DAEMONS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct", "scancel")
+DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
+CLIENTS = ("mariadb-install-db", "mariadb", "sbatch", "sacct", "scancel", "sinfo", "squeue", "scontrol")
 
 
 def _missing() -> str | None:
     if os.geteuid() != 0:
         return "the SLURM tests need root (slurmd starts jobs as their user; munged and MariaDB run as root here)"
-    lost = [d for d in DAEMONS if shutil.which(d, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin") is None]
+    lost = [d for d in DAEMONS + CLIENTS if shutil.which(d, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin") is None]
     if lost:
         return f"SLURM tests: {', '.join(lost)} not installed (.ci/run installs slurm-wlm slurmdbd munge mariadb-server)"
     return None
