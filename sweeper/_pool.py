@@ -2,9 +2,10 @@
 
 Any Hydra launcher runs a batch and returns when its slowest job ends (:class:`BatchPool`).
 hydra-submitit's launchers (``hydra/launcher=submitit_slurm | submitit_local``) are driven
-job by job instead (:class:`SubmititPool`): ``n_jobs`` trials stay in flight, the next one
-is asked as soon as any ends, and :meth:`cancel` (Ctrl-C, a failure-rate stop) cancels the
-jobs still queued or running on the cluster.
+through submitit's job handles instead (:class:`SubmititPool`): ``n_jobs`` trials stay in
+flight and the next one is asked as soon as any ends (or, with ``in_flight=false``, a job
+array per batch that waits for all of it), and :meth:`cancel` (Ctrl-C, a failure-rate stop)
+cancels the jobs still queued or running on the cluster.
 """
 
 from __future__ import annotations
@@ -76,31 +77,39 @@ def is_submitit(launcher: Launcher) -> bool:
 
 
 def make_pool(launcher: Launcher, in_flight: bool, sweep_dir: Path, objectives: dict[str, str]) -> Pool:
-    if in_flight and is_submitit(launcher):  # no batch barrier: n_jobs cluster jobs in flight, cancellable
-        return SubmititPool(launcher, sweep_dir, objectives)
+    if is_submitit(launcher):  # cluster jobs with handles: collected as they end, cancelled when the sweep stops
+        return SubmititPool(launcher, sweep_dir, objectives, arrays=not in_flight)
     return BatchPool(launcher, sweep_dir, objectives)
 
 
 class SubmititPool:
-    """One submitit job per run, submitted at once and collected as soon as it ends."""
+    """One submitit job per run, collected as soon as it ends; ``arrays``: each batch is one job
+    array, collected when all of it has ended (hydra-submitit's own launch, cancellable)."""
 
     POLL_S = 1.0  # a finished job's result file is checked this often; the cluster's job states less often (submitit's cache)
     FORCE_S = 30.0  # a cancelled or killed job writes no result: ask the cluster for the states at least this often
     SETTLE_S = 15.0  # how long a stop waits for the jobs it cancelled to end
 
-    def __init__(self, launcher: Any, sweep_dir: Path, objectives: dict[str, str]) -> None:
+    def __init__(self, launcher: Any, sweep_dir: Path, objectives: dict[str, str], arrays: bool = False) -> None:
         import submitit
 
-        self.launcher, self.sweep_dir, self.objectives = launcher, sweep_dir, objectives
+        self.launcher, self.sweep_dir, self.objectives, self.arrays = launcher, sweep_dir, objectives, arrays
         self.jobs: dict[Key, tuple[Any, list[str]]] = {}
         self.executor = submitit.AutoExecutor(cluster=launcher._EXECUTOR, **_init_params(launcher))
         self.executor.update_parameters(**_job_params(launcher))
         self.last_forced = time.monotonic()
 
     def start(self, jobs: list[tuple[Key, list[str]]]) -> None:
+        if not jobs:
+            return
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        for key, overrides in jobs:  # the launcher's own job function: what hydra-submitit's launch() would submit
-            job = self.executor.submit(self.launcher, list(overrides), "hydra.sweep.dir", key[0], f"job_id_for_{key[0]}", Singleton.get_state())
+        # the launcher's own job function and arguments: what hydra-submitit's launch() submits
+        calls = [(list(o), "hydra.sweep.dir", k[0], f"job_id_for_{k[0]}", Singleton.get_state()) for k, o in jobs]
+        if self.arrays:
+            submitted = self.executor.map_array(self.launcher, *zip(*calls, strict=True))
+        else:
+            submitted = [self.executor.submit(self.launcher, *call) for call in calls]
+        for (key, overrides), job in zip(jobs, submitted, strict=True):
             log.info(f"trial {key[0]}: submitted as job {job.job_id}")
             self.jobs[key] = (job, overrides)
 
@@ -115,7 +124,7 @@ class SubmititPool:
             if force:  # one forced query refreshes the states of all jobs
                 self.last_forced = time.monotonic()
             done = [k for i, (k, (job, _)) in enumerate(self.jobs.items()) if job.done(force_check=force and i == 0)]
-            if done:
+            if done and not (self.arrays and len(done) < len(self.jobs)):
                 return [(k, self._outcome(*self.jobs.pop(k))) for k in done]
             on_poll()
             time.sleep(self.POLL_S)

@@ -24,8 +24,8 @@ class SweeperSettings:
     storage: str | None = None  # null: sqlite:///multirun/optuna.db; any Optuna RDB URL, ${oc.env:VAR} kept out of logs
     n_trials: int = 20  # total for the study: a resumed or parallel sweep stops when the study has this many
     n_jobs: int = 1  # trials run at once: per launcher batch, or kept in flight (in_flight)
-    # hydra-submitit launchers (submitit_slurm, submitit_local): submit each trial as its own job, keep n_jobs in flight and
-    # cancel them when the sweep stops; false: a job array per batch that waits for its slowest job (hydra-submitit's launch())
+    # hydra-submitit launchers (submitit_slurm, submitit_local): submit each trial as its own job and keep n_jobs in flight;
+    # false: a job array per batch that waits for its slowest job (as hydra-submitit's launch()). Either is cancelled on a stop
     in_flight: bool = True
     objectives: dict[str, str] = field(default_factory=dict)  # {summary metric: direction}; empty: the task's `objective`
     params: dict[str, str] = field(default_factory=dict)  # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)

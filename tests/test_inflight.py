@@ -30,8 +30,10 @@ def test_a_new_trial_starts_as_soon_as_a_short_one_ends(tmp_path):
     assert all((runs[x] / "summary.json").stat().st_mtime < long_end for x in (0.1, 0.2)), "a short trial waited for the long one"
 
 
-def test_ctrl_c_cancels_the_local_jobs_in_flight(tmp_path):
-    args = tiny_args(tmp_path, *LOCAL, "x=interval(0, 1)", "sleep_s=300", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2")
+@pytest.mark.parametrize("in_flight", [True, False])
+def test_ctrl_c_cancels_the_local_jobs_in_flight(tmp_path, in_flight):
+    args = tiny_args(tmp_path, *LOCAL, "x=interval(0, 1)", "sleep_s=300", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2",
+                     f"hydra.sweeper.in_flight={in_flight}")  # fmt: skip
     restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
     proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=restore_sigint)
     deadline = time.monotonic() + 120
