@@ -107,8 +107,10 @@ def test_a_preempted_trial_resumes_from_its_checkpoint(cluster, tmp_path):
     until(lambda: (run / "metrics.jsonl").exists() and (run / "metrics.jsonl").read_text().count("\n") >= 1, "the first epoch", p)
     job = job_id(run)
     slurm(cluster, "scancel", "--signal=USR2", job)
-    # SLURM holds a requeued job back for about 2 minutes (its begin time); let it start now
+    # SLURM holds a requeued job back for about 2 minutes (its begin time), so that its first run
+    # has ended on the node; once the node is idle, let it start now (earlier, its second run fails)
     until(lambda: "BeginTime" in slurm(cluster, "squeue", "-h", "-j", job, "-o", "%r"), "the requeued job pending", p)
+    until(lambda: slurm(cluster, "sinfo", "-h", "-o", "%t").strip() == "idle", "the node idle after the first run", p)
     slurm(cluster, "scontrol", "update", f"JobId={job}", "StartTime=now")
     out, _ = p.communicate(timeout=300)
     assert p.returncode == 0, out
