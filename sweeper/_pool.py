@@ -121,9 +121,10 @@ class SubmititPool:
         """The runs that ended (at least one); ``on_poll`` runs between checks."""
         while True:
             force = time.monotonic() - self.last_forced > self.FORCE_S
-            if force:  # one forced query refreshes the states of all jobs
+            if force:
                 self.last_forced = time.monotonic()
-            done = [k for i, (k, (job, _)) in enumerate(self.jobs.items()) if job.done(force_check=force and i == 0)]
+            ended = _ended([job for job, _ in self.jobs.values()], force)
+            done = [k for k, e in zip(list(self.jobs), ended, strict=True) if e]
             if done and not (self.arrays and len(done) < len(self.jobs)):
                 return [(k, self._outcome(*self.jobs.pop(k))) for k in done]
             on_poll()
@@ -155,11 +156,16 @@ class SubmititPool:
         deadline = time.monotonic() + self.SETTLE_S
         try:
             while jobs and time.monotonic() < deadline:
-                jobs = [j for j in jobs if not j.done(force_check=j is jobs[0])]
+                jobs = [j for j, e in zip(jobs, _ended(jobs, force=True), strict=True) if not e]
                 if jobs:
                     time.sleep(self.POLL_S)
         except KeyboardInterrupt:
             pass
+
+
+def _ended(jobs: list[Any], force: bool) -> list[bool]:
+    """Whether each job has ended; ``force``: ask the cluster now, once (the answer serves every job)."""
+    return [j.done(force_check=force and i == 0) for i, j in enumerate(jobs)]
 
 
 # hydra-submitit's launch() builds its executor from the launcher's params this way; its launcher

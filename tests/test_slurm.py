@@ -128,7 +128,7 @@ def test_a_preempted_trial_resumes_from_its_checkpoint(cluster, tmp_path):
 
 def test_ctrl_c_cancels_the_jobs_in_flight_and_fails_their_trials(cluster, tmp_path):
     p = sweep(cluster, tmp_path, "ctrlc", "x=interval(0, 1)", "sleep_s=300", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2")
-    until(lambda: slurm(cluster, "squeue", "-h", "-t", "RUNNING", "-o", "%i").split().__len__() == 2, "2 jobs running", p)
+    until(lambda: len(slurm(cluster, "squeue", "-h", "-t", "RUNNING", "-o", "%i").split()) == 2, "2 jobs running", p)
     jobs = slurm(cluster, "squeue", "-h", "-o", "%i").split()
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=120)
