@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 DEMO_STUDY := demo-$(shell date +%Y%m%d-%H%M%S)
 DEMO_DIR ?= multirun/$(DEMO_STUDY)
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded, 
 
 test: $(VENV)/.installed  ## the whole test suite, slow end-to-end tests included
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed  ## ruff (format at 100 columns, lint, complexity C901) and mypy, as pre-commit runs them
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_train.py $(ARGS)

@@ -36,14 +36,21 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "balance"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 EPOCHS = 15  # as sweep=lr_wd and sweep=balance
-GRID_LR = np.geomspace(0.0194, 1.94, 9)  # 1.5 decades below to half a decade above the range test's max_lr bound (0.614)
+GRID_LR = np.geomspace(
+    0.0194, 1.94, 9
+)  # 1.5 decades below to half a decade above the range test's max_lr bound (0.614)
 GRID_WD = 10 ** (-5 + np.arange(14) / 3)  # 1e-5 .. 2.2e-1, a third of a decade apart
 PLAIN = {"max_lr": (0.0194, 1.94), "wd": (1e-5, 1e-1)}
-PRODUCT = {"max_lr": (0.0194, 1.94), "lr_x_wd": (1e-6, 1e-2)}  # the same four decades, along the diagonal
+PRODUCT = {
+    "max_lr": (0.0194, 1.94),
+    "lr_x_wd": (1e-6, 1e-2),
+}  # the same four decades, along the diagonal
 
 
 def app(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=ENV, check=True, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=ENV, check=True, capture_output=True, text=True
+    )
 
 
 def report(sweep_dir: Path, out: Path) -> dict:
@@ -55,7 +62,18 @@ def grid() -> None:
     sweep = OUT / "grid"
     lrs = ",".join(f"{v:.3g}" for v in GRID_LR)
     wds = ",".join(f"{v:.3g}" for v in GRID_WD)
-    app("tasks.train", "-m", f"max_lr={lrs}", f"wd={wds}", "seed=0,1,2", f"epochs={EPOCHS}", "threads=1", "device=cpu", f"hydra.sweep.dir={sweep}", cwd=OUT)
+    app(
+        "tasks.train",
+        "-m",
+        f"max_lr={lrs}",
+        f"wd={wds}",
+        "seed=0,1,2",
+        f"epochs={EPOCHS}",
+        "threads=1",
+        "device=cpu",
+        f"hydra.sweep.dir={sweep}",
+        cwd=OUT,
+    )
     b = report(sweep, OUT / "grid_report")["balance"]
     print(b["verdict"], *b["warnings"], sep="\n")
 
@@ -63,8 +81,18 @@ def grid() -> None:
 def preset() -> None:
     for seeds in ("0,1", "2,3"):
         name = f"preset_seeds{seeds.replace(',', '')}"
-        app("tasks.train", "-m", "sweep=balance", f"seed=choice({seeds})", f"hydra.sweeper.storage=sqlite:///{OUT / 'preset.db'}",
-            f"hydra.sweeper.study_name={name}", f"hydra.sweep.dir={OUT / name}", "threads=1", "device=cpu", cwd=OUT)  # fmt: skip
+        app(
+            "tasks.train",
+            "-m",
+            "sweep=balance",
+            f"seed=choice({seeds})",
+            f"hydra.sweeper.storage=sqlite:///{OUT / 'preset.db'}",
+            f"hydra.sweeper.study_name={name}",
+            f"hydra.sweep.dir={OUT / name}",
+            "threads=1",
+            "device=cpu",
+            cwd=OUT,
+        )
         b = report(OUT / name, OUT / f"{name}_report")["balance"]
         print(name, b["verdict"], *b["warnings"], sep="\n")
 
@@ -73,10 +101,15 @@ def grid_target() -> float:
     """The best cell of the dense grid (mean best_val_acc over its seeds) minus 1 point."""
     cells: dict[tuple[str, str], list[float]] = {}
     for s in (OUT / "grid").glob("*/summary.json"):
-        overrides = dict(o.split("=", 1) for o in yaml.safe_load((s.parent / ".hydra" / "overrides.yaml").read_text()))
+        overrides = dict(
+            o.split("=", 1)
+            for o in yaml.safe_load((s.parent / ".hydra" / "overrides.yaml").read_text())
+        )
         summary = json.loads(s.read_text())
         if summary["status"] == "completed":
-            cells.setdefault((overrides["max_lr"], overrides["wd"]), []).append(summary["best_val_acc"])
+            cells.setdefault((overrides["max_lr"], overrides["wd"]), []).append(
+                summary["best_val_acc"]
+            )
     return max(statistics.mean(v) for v in cells.values()) - 0.01
 
 
@@ -87,7 +120,12 @@ def train_cfg(*overrides: str):
 
 def one_run(tmp: Path, **params: float | int | str) -> dict:
     out = tmp / f"r{len(list(tmp.iterdir()))}"
-    run(train_cfg(*(f"{k}={v!r}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())), out)
+    run(
+        train_cfg(
+            *(f"{k}={v!r}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+        ),
+        out,
+    )
     return json.loads((out / "summary.json").read_text())
 
 
@@ -97,8 +135,15 @@ def ridge(seeds: list[int], n: int) -> None:
     results = {"target": target, "runs": {}}
     for space_name, space in (("plain", PLAIN), ("product", PRODUCT)):
         for seed in seeds:
-            study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True))
-            dists = {k: optuna.distributions.FloatDistribution(*v, log=True) for k, v in space.items()}
+            study = optuna.create_study(
+                direction="maximize",
+                sampler=optuna.samplers.TPESampler(
+                    seed=seed, n_startup_trials=5, multivariate=True
+                ),
+            )
+            dists = {
+                k: optuna.distributions.FloatDistribution(*v, log=True) for k, v in space.items()
+            }
             values = []
             with tempfile.TemporaryDirectory() as d:
                 for _ in range(n):
@@ -108,7 +153,11 @@ def ridge(seeds: list[int], n: int) -> None:
                         p["wd"] = p.pop("lr_x_wd") / p["max_lr"]
                     s = one_run(Path(d), max_lr=p["max_lr"], wd=p["wd"], epochs=EPOCHS, seed=0)
                     ok = s["status"] == "completed"
-                    study.tell(t, s["best_val_acc"] if ok else None, state=None if ok else optuna.trial.TrialState.PRUNED)
+                    study.tell(
+                        t,
+                        s["best_val_acc"] if ok else None,
+                        state=None if ok else optuna.trial.TrialState.PRUNED,
+                    )
                     values.append(s["best_val_acc"] if ok else None)
             results["runs"][f"{space_name}/{seed}"] = values
             hit = next((i + 1 for i, v in enumerate(values) if v is not None and v >= target), None)
@@ -127,21 +176,57 @@ def convergence(seeds: list[int]) -> None:
     for bn in (True, False):
         with tempfile.TemporaryDirectory() as d:
             with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-                rt_cfg = compose("range_test", overrides=["threads=1", "device=cpu", f"model.batch_norm={str(bn).lower()}"])
+                rt_cfg = compose(
+                    "range_test",
+                    overrides=["threads=1", "device=cpu", f"model.batch_norm={str(bn).lower()}"],
+                )
             peak = range_test(rt_cfg, Path(d) / "rt")["suggested_max_lr"]
-            step = [one_run(Path(d), **{"schedule": "step", "max_lr": 0.3, "epochs": 100, "seed": s, "model.batch_norm": str(bn).lower()}) for s in seeds]
+            step = [
+                one_run(
+                    Path(d),
+                    **{
+                        "schedule": "step",
+                        "max_lr": 0.3,
+                        "epochs": 100,
+                        "seed": s,
+                        "model.batch_norm": str(bn).lower(),
+                    },
+                )
+                for s in seeds
+            ]
             cycle = {
-                e: [one_run(Path(d), **{"max_lr": float(peak), "epochs": e, "seed": s, "model.batch_norm": str(bn).lower()}) for s in seeds]
+                e: [
+                    one_run(
+                        Path(d),
+                        **{
+                            "max_lr": float(peak),
+                            "epochs": e,
+                            "seed": s,
+                            "model.batch_norm": str(bn).lower(),
+                        },
+                    )
+                    for s in seeds
+                ]
                 for e in (10, 20, 30, 50, 75, 100)
-            }  # fmt: skip
+            }
         mean = lambda runs, k: statistics.mean(r[k] if r[k] is not None else 0.0 for r in runs)  # noqa: E731
         target = mean(step, "best_val_acc")
         curve = {e: mean(runs, "best_val_acc") for e, runs in cycle.items()}
         rows["bn" if bn else "no_bn"] = {
-            "peak": peak, "step_best_val": target, "step_test": mean(step, "test_acc_at_best"), "step_status": [r["status"] for r in step],
-            "cycle": {e: {"best_val": curve[e], "test": mean(runs, "test_acc_at_best"), "status": [r["status"] for r in runs]} for e, runs in cycle.items()},
+            "peak": peak,
+            "step_best_val": target,
+            "step_test": mean(step, "test_acc_at_best"),
+            "step_status": [r["status"] for r in step],
+            "cycle": {
+                e: {
+                    "best_val": curve[e],
+                    "test": mean(runs, "test_acc_at_best"),
+                    "status": [r["status"] for r in runs],
+                }
+                for e, runs in cycle.items()
+            },
             "epochs_to_match": epochs_to_match(curve, target),
-        }  # fmt: skip
+        }
         print("bn" if bn else "no_bn", json.dumps(rows["bn" if bn else "no_bn"]), flush=True)
     (OUT / "convergence.json").write_text(json.dumps(rows))
 
@@ -152,7 +237,9 @@ def summarize() -> None:
         if f.is_file():
             b = json.loads(f.read_text())["balance"]
             ci = b["slope_ci"] or [math.nan, math.nan]
-            print(f"| {name.removesuffix('_report')} | {b['runs']} | {len(b['levels'])} | {b['slope']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] | {b['verdict']} |")
+            print(
+                f"| {name.removesuffix('_report')} | {b['runs']} | {len(b['levels'])} | {b['slope']:+.2f} [{ci[0]:+.2f}, {ci[1]:+.2f}] | {b['verdict']} |"
+            )
     f = OUT / "ridge.json"
     if f.is_file():
         r = json.loads(f.read_text())
@@ -161,11 +248,23 @@ def summarize() -> None:
         for gap in (0.01, 0.005):
             for space in ("plain", "product"):
                 runs = [vals for k, vals in r["runs"].items() if k.startswith(space)]
-                hits = [next((i + 1 for i, v in enumerate(vals) if v is not None and v >= best_cell - gap), None) for vals in runs]
+                hits = [
+                    next(
+                        (
+                            i + 1
+                            for i, v in enumerate(vals)
+                            if v is not None and v >= best_cell - gap
+                        ),
+                        None,
+                    )
+                    for vals in runs
+                ]
                 found = sorted(h for h in hits if h is not None)
                 med = statistics.median(found) if len(found) == len(hits) else "n/a"
                 best = statistics.mean(max(v for v in vals if v is not None) for vals in runs)
-                print(f"| {gap * 100:g} point | {space} | {hits} | {med} | {len(found)}/{len(hits)} | {best:.4f} |")
+                print(
+                    f"| {gap * 100:g} point | {space} | {hits} | {med} | {len(found)}/{len(hits)} | {best:.4f} |"
+                )
     f = OUT / "convergence.json"
     if f.is_file():
         print(json.dumps(json.loads(f.read_text()), indent=1))
@@ -178,8 +277,13 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=40)
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    {"grid": grid, "preset": preset, "ridge": lambda: ridge(args.seeds, args.trials), "convergence": lambda: convergence(args.seeds[:2]),
-     "report": summarize}[args.part]()  # fmt: skip
+    {
+        "grid": grid,
+        "preset": preset,
+        "ridge": lambda: ridge(args.seeds, args.trials),
+        "convergence": lambda: convergence(args.seeds[:2]),
+        "report": summarize,
+    }[args.part]()
 
 
 if __name__ == "__main__":

@@ -34,11 +34,19 @@ def write_random_cifar10(root: Path, n_train: int = 50_000, n_test: int = 10_000
     per = n_train // 5
     for name, n in [(f"data_batch_{i}", per) for i in range(1, 6)] + [("test_batch", n_test)]:
         with open(d / name, "wb") as fh:
-            pickle.dump({"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), "labels": rng.integers(0, 10, n).tolist()}, fh)
+            pickle.dump(
+                {
+                    "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                    "labels": rng.integers(0, 10, n).tolist(),
+                },
+                fh,
+            )
 
 
 def images_per_s(out: Path, n_train: int, batch: int) -> float:
-    epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][1:]  # epoch 1 warms up
+    epochs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][
+        1:
+    ]  # epoch 1 warms up
     return (n_train // batch) * batch * len(epochs) / sum(m["epoch_s"] for m in epochs)
 
 
@@ -66,7 +74,9 @@ def main() -> None:
             "wd=5e-4",
         ]
         with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-            cfgs = {p: compose("train", overrides=[*common, f"precision={p}"]) for p in ("fp32", "bf16")}
+            cfgs = {
+                p: compose("train", overrides=[*common, f"precision={p}"]) for p in ("fp32", "bf16")
+            }
             mnist1d = compose("train", overrides=["device=cuda"])
         speeds: dict[str, list[float]] = {"fp32": [], "bf16": []}
         for r in range(a.repeats):
@@ -75,9 +85,13 @@ def main() -> None:
                 run(cfgs[p], out)
                 speeds[p].append(images_per_s(out, 45_000, a.batch_size))
         for p, v in speeds.items():
-            print(f"{a.model} cifar10-format {p} channels_last: median {statistics.median(v):.0f} img/s (min {min(v):.0f}, max {max(v):.0f})")
+            print(
+                f"{a.model} cifar10-format {p} channels_last: median {statistics.median(v):.0f} img/s (min {min(v):.0f}, max {max(v):.0f})"
+            )
         ratios = [b / f for b, f in zip(speeds["bf16"], speeds["fp32"], strict=True)]
-        print(f"bf16/fp32 speed ratio: median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}) over {a.repeats} repeats")
+        print(
+            f"bf16/fp32 speed ratio: median {statistics.median(ratios):.2f} (min {min(ratios):.2f}, max {max(ratios):.2f}) over {a.repeats} repeats"
+        )
         t0 = time.perf_counter()
         run(mnist1d, tmp / "mnist1d")
         s = json.loads((tmp / "mnist1d" / "summary.json").read_text())

@@ -42,7 +42,9 @@ def one(overrides: list[str], base: list[str] = BASE) -> tuple[dict, list[dict],
         t0 = time.perf_counter()
         run(cfg, Path(d))
         wall = time.perf_counter() - t0
-        metrics = [json.loads(line) for line in (Path(d) / "metrics.jsonl").read_text().splitlines()]
+        metrics = [
+            json.loads(line) for line in (Path(d) / "metrics.jsonl").read_text().splitlines()
+        ]
         return json.loads((Path(d) / "summary.json").read_text()), metrics, wall
 
 
@@ -58,7 +60,9 @@ def row(label: str, runs: list[tuple[dict, list[dict], float]], epochs: int) -> 
 
 
 def compare(seeds: list[int]) -> None:
-    print("| method | epochs | seeds | best val_acc (mean +- sd) | test_acc at that epoch (mean +- sd [min, max]) | wall s/run |")
+    print(
+        "| method | epochs | seeds | best val_acc (mean +- sd) | test_acc at that epoch (mean +- sd [min, max]) | wall s/run |"
+    )
     print("|---|---|---|---|---|---|")
     walls = {}
     for label, overrides in METHODS.items():
@@ -75,12 +79,23 @@ def estimate() -> None:
         rt_cfg = compose("range_test", overrides=["threads=1", "device=cpu"])
     with tempfile.TemporaryDirectory() as d:
         rt = range_test(rt_cfg, Path(d))
-    print(f"range test: bounds [{rt['bounds']['min_lr']:.3g}, {rt['bounds']['max_lr']:.3g}], suggested max_lr {rt['suggested_max_lr']:.3g}")
+    print(
+        f"range test: bounds [{rt['bounds']['min_lr']:.3g}, {rt['bounds']['max_lr']:.3g}], suggested max_lr {rt['suggested_max_lr']:.3g}"
+    )
     for overrides in ([], ["max_lr=0.3", "epochs=50"]):
         _, metrics, _ = one(["lr_estimate=true", *overrides], base=["threads=1", "device=cpu"])
-        picks = [m for m in metrics if m["epoch"] in (1, 2, 5, len(metrics) // 4, len(metrics) // 2, 3 * len(metrics) // 4, len(metrics))]
-        cells = ", ".join(f"epoch {m['epoch']}: {m['lr_estimate']:.3g} (lr {m['lr']:.3g})" for m in picks)
-        print(f"cnn1d one-cycle {' '.join(overrides) or 'defaults (max_lr 0.1, 25 epochs)'}: {cells}")
+        picks = [
+            m
+            for m in metrics
+            if m["epoch"]
+            in (1, 2, 5, len(metrics) // 4, len(metrics) // 2, 3 * len(metrics) // 4, len(metrics))
+        ]
+        cells = ", ".join(
+            f"epoch {m['epoch']}: {m['lr_estimate']:.3g} (lr {m['lr']:.3g})" for m in picks
+        )
+        print(
+            f"cnn1d one-cycle {' '.join(overrides) or 'defaults (max_lr 0.1, 25 epochs)'}: {cells}"
+        )
 
 
 def main() -> None:

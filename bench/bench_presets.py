@@ -26,16 +26,23 @@ CONF = str(Path(__file__).resolve().parents[1] / "conf")
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--presets", nargs="+", default=["super_convergence_mnist1d", "step_baseline_mnist1d"])
+    ap.add_argument(
+        "--presets", nargs="+", default=["super_convergence_mnist1d", "step_baseline_mnist1d"]
+    )
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    print("| preset | epochs | seeds | best val_acc | best epoch | test_acc (mean +- sd [min, max]) |")
+    print(
+        "| preset | epochs | seeds | best val_acc | best epoch | test_acc (mean +- sd [min, max]) |"
+    )
     print("|---|---|---|---|---|---|")
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         for preset in args.presets:
             summaries = []
             for seed in args.seeds:
-                cfg = compose("train", overrides=[f"experiment={preset}", f"seed={seed}", "device=cpu", "threads=1"])
+                cfg = compose(
+                    "train",
+                    overrides=[f"experiment={preset}", f"seed={seed}", "device=cpu", "threads=1"],
+                )
                 with tempfile.TemporaryDirectory() as d:
                     run(cfg, Path(d))
                     summaries.append(json.loads((Path(d) / "summary.json").read_text()))

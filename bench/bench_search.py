@@ -47,7 +47,9 @@ WIDE_LR, WD = (1e-4, 10.0), (1e-6, 1e-2)
 
 def cfg(*overrides: str, name: str = "train"):
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(name, overrides=[*BASE, *(["epochs=10"] if name == "train" else []), *overrides])
+        return compose(
+            name, overrides=[*BASE, *(["epochs=10"] if name == "train" else []), *overrides]
+        )
 
 
 def trial_run(max_lr: float, wd: float, tmp: Path, epochs: int = 10) -> dict:
@@ -55,11 +57,19 @@ def trial_run(max_lr: float, wd: float, tmp: Path, epochs: int = 10) -> dict:
     max_lr, wd = float(max_lr), float(wd)  # numpy 2 reprs as np.float64(...), not an override value
     run(cfg(f"max_lr={max_lr!r}", f"wd={wd!r}", f"epochs={epochs}"), out)
     s = json.loads((out / "summary.json").read_text())
-    return {"max_lr": max_lr, "wd": wd, "best_val_acc": s["best_val_acc"] or 0.0, "epochs": s["epochs"], "status": s["status"]}
+    return {
+        "max_lr": max_lr,
+        "wd": wd,
+        "best_val_acc": s["best_val_acc"] or 0.0,
+        "epochs": s["epochs"],
+        "status": s["status"],
+    }
 
 
 def grid(tmp: Path) -> None:
-    rows = [trial_run(lr, wd, tmp) for lr in np.geomspace(*WIDE_LR, 8) for wd in np.geomspace(*WD, 8)]
+    rows = [
+        trial_run(lr, wd, tmp) for lr in np.geomspace(*WIDE_LR, 8) for wd in np.geomspace(*WD, 8)
+    ]
     (OUT / "grid.json").write_text(json.dumps(rows))
     print("grid best", max(r["best_val_acc"] for r in rows))
 
@@ -67,12 +77,24 @@ def grid(tmp: Path) -> None:
 def seeded_bounds(tmp: Path) -> dict:
     result = range_test(cfg(name="range_test"), tmp / "range_test")
     seed = from_result(result, "file", "bench")
-    return {"low": seed.low, "high": seed.high, "suggested": seed.suggested, "range_test_epochs": result["epochs"]}
+    return {
+        "low": seed.low,
+        "high": seed.high,
+        "suggested": seed.suggested,
+        "range_test_epochs": result["epochs"],
+    }
 
 
-def tpe(seed: int, lr_bounds: tuple[float, float], first_lr: float | None, n: int, tmp: Path) -> list[dict]:
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
-    space = {"max_lr": optuna.distributions.FloatDistribution(*lr_bounds, log=True), "wd": optuna.distributions.FloatDistribution(*WD, log=True)}
+def tpe(
+    seed: int, lr_bounds: tuple[float, float], first_lr: float | None, n: int, tmp: Path
+) -> list[dict]:
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+    )
+    space = {
+        "max_lr": optuna.distributions.FloatDistribution(*lr_bounds, log=True),
+        "wd": optuna.distributions.FloatDistribution(*WD, log=True),
+    }
     if first_lr is not None:
         study.enqueue_trial({"max_lr": first_lr})
     rows = []
@@ -90,13 +112,17 @@ def tpe(seed: int, lr_bounds: tuple[float, float], first_lr: float | None, n: in
 PRUNE_ARMS = {
     "none": ["hydra/sweeper/pruner=none"],
     "hyperband_epochs": ["hydra/sweeper/pruner=hyperband"],
-    "sha_rungs": ["hydra/sweeper/pruner=successive_halving", "hydra.sweeper.pruner.min_resource=1", "hydra.sweeper.rungs=[1,3]"],
+    "sha_rungs": [
+        "hydra/sweeper/pruner=successive_halving",
+        "hydra.sweeper.pruner.min_resource=1",
+        "hydra.sweeper.rungs=[1,3]",
+    ],
     "sha4_rungs": [
         "hydra/sweeper/pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.pruner.reduction_factor=4",
         "hydra.sweeper.rungs=[1,4]",
-    ],  # fmt: skip
+    ],
     "hyperband_rungs": ["hydra/sweeper/pruner=hyperband", "hydra.sweeper.rungs=[1,3]"],
     # MORL (issue 12): the same rungs, each promoted run continuing from the last with a new cycle
     "sha_rungs_continue": [
@@ -104,11 +130,13 @@ PRUNE_ARMS = {
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.rungs=[1,3]",
         "hydra.sweeper.rung_continue=true",
-    ],  # fmt: skip
+    ],
 }
 
 
-def prune_arm(seed: int, arm: str, epochs: int, range_test_dir: Path, tmp: Path, n_trials: int = 30) -> dict:
+def prune_arm(
+    seed: int, arm: str, epochs: int, range_test_dir: Path, tmp: Path, n_trials: int = 30
+) -> dict:
     """One real sweep (the plugin, Hydra's launcher, a SQLite study) and what it spent and found."""
     url = f"sqlite:///{tmp / f'{arm}{seed}.db'}"
     cmd = [
@@ -130,12 +158,18 @@ def prune_arm(seed: int, arm: str, epochs: int, range_test_dir: Path, tmp: Path,
     ]
     if "hyperband" in arm:
         cmd.append(f"hydra.sweeper.pruner.max_resource={epochs}")
-    subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True)
+    subprocess.run(
+        cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True
+    )
     trials = optuna.load_study(study_name="b", storage=url).trials
-    best = max((t for t in trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: t.value)
+    best = max(
+        (t for t in trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: t.value
+    )
     return {
         "timeline": timeline(tmp / f"{arm}{seed}"),
-        "epochs": sum(t.user_attrs.get("epochs_total", t.user_attrs.get("epochs") or 0) for t in trials),
+        "epochs": sum(
+            t.user_attrs.get("epochs_total", t.user_attrs.get("epochs") or 0) for t in trials
+        ),
         "full_runs": sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials),
         "best_val_acc": best.value,
         "test_acc_of_best": best.user_attrs["test_acc"],
@@ -146,11 +180,16 @@ def prune_arm(seed: int, arm: str, epochs: int, range_test_dir: Path, tmp: Path,
 def timeline(sweep_dir: Path) -> list[list[float]]:
     """[epochs spent so far, best val acc of a full run so far] after each run (rung or full),
     in the order the runs finished: what a search had spent when it first reached a value."""
-    runs = sorted((f.stat().st_mtime, f.parent.name, json.loads(f.read_text())) for f in sweep_dir.glob("*/summary.json"))
+    runs = sorted(
+        (f.stat().st_mtime, f.parent.name, json.loads(f.read_text()))
+        for f in sweep_dir.glob("*/summary.json")
+    )
     spent, best, out = 0, 0.0, []
     for _, name, s in runs:
         spent += s.get("epochs") or 0
-        if name.isdigit() and s.get("status") == "completed":  # a full run (rung runs are N-epochsK)
+        if (
+            name.isdigit() and s.get("status") == "completed"
+        ):  # a full run (rung runs are N-epochsK)
             best = max(best, s.get("best_val_acc") or 0.0)
         out.append([spent, best])
     return out
@@ -167,7 +206,13 @@ def fidelity(tmp: Path, full: int, points: int = 24, rungs: tuple[int, ...] = (1
 
     b = json.loads((OUT / "bounds.json").read_text())
     rng = np.random.default_rng(0)
-    pts = [(float(np.exp(rng.uniform(*np.log([b["low"], b["high"]])))), float(np.exp(rng.uniform(*np.log(WD))))) for _ in range(points)]
+    pts = [
+        (
+            float(np.exp(rng.uniform(*np.log([b["low"], b["high"]])))),
+            float(np.exp(rng.uniform(*np.log(WD)))),
+        )
+        for _ in range(points)
+    ]
     rows = []
     for lr, wd in pts:
         row = {"max_lr": lr, "wd": wd, "full": trial_run(lr, wd, tmp, full)["best_val_acc"]}
@@ -179,7 +224,9 @@ def fidelity(tmp: Path, full: int, points: int = 24, rungs: tuple[int, ...] = (1
     (OUT / f"fidelity_e{full}.json").write_text(json.dumps(rows))
     for k in rows[0]:
         if k.startswith("r"):
-            print(f"{k}: Spearman vs the {full}-epoch run {spearmanr([r[k] for r in rows], [r['full'] for r in rows])[0]:.2f}")
+            print(
+                f"{k}: Spearman vs the {full}-epoch run {spearmanr([r[k] for r in rows], [r['full'] for r in rows])[0]:.2f}"
+            )
 
 
 def main() -> None:
@@ -188,7 +235,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4])
     ap.add_argument("--trials", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=15, help="prune: epochs of a full run")
-    ap.add_argument("--arms", nargs="*", default=None, help="tpe: seeded/unseeded; prune: " + "/".join(PRUNE_ARMS))
+    ap.add_argument(
+        "--arms",
+        nargs="*",
+        default=None,
+        help="tpe: seeded/unseeded; prune: " + "/".join(PRUNE_ARMS),
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -240,30 +292,54 @@ def report() -> None:
         g = json.loads((OUT / "grid.json").read_text())
         target = max(r["best_val_acc"] for r in g) - 0.01
         b = json.loads((OUT / "bounds.json").read_text())
-        print(f"grid best {target + 0.01:.4f} (target {target:.4f}); range-test bounds [{b['low']:.3g}, {b['high']:.3g}],", end=" ")
-        print(f"first trial {b['suggested']:.3g}, range test cost {b['range_test_epochs']:.2f} epochs")
+        print(
+            f"grid best {target + 0.01:.4f} (target {target:.4f}); range-test bounds [{b['low']:.3g}, {b['high']:.3g}],",
+            end=" ",
+        )
+        print(
+            f"first trial {b['suggested']:.3g}, range test cost {b['range_test_epochs']:.2f} epochs"
+        )
         for k in ("seeded", "unseeded"):
             n = [first_within(r[k], target) for r in tpe_runs]
             med = statistics.median(x if x is not None else 10**6 for x in n)
-            print(f"TPE {k}: trials to within 1 point per seed {n} -> median {med if med < 10**6 else 'not reached'}")
-    for epochs in sorted({int(f.name.split("_e")[-1].split("_")[0]) for f in OUT.glob("prune_*_e*_seed*.json")}):
-        prune = {arm: [json.loads(f.read_text()) for f in sorted(OUT.glob(f"prune_{arm}_e{epochs}_seed*.json"))] for arm in PRUNE_ARMS}
+            print(
+                f"TPE {k}: trials to within 1 point per seed {n} -> median {med if med < 10**6 else 'not reached'}"
+            )
+    for epochs in sorted(
+        {int(f.name.split("_e")[-1].split("_")[0]) for f in OUT.glob("prune_*_e*_seed*.json")}
+    ):
+        prune = {
+            arm: [
+                json.loads(f.read_text())
+                for f in sorted(OUT.glob(f"prune_{arm}_e{epochs}_seed*.json"))
+            ]
+            for arm in PRUNE_ARMS
+        }
         none = statistics.median(r["epochs"] for r in prune["none"])
         print(f"\nfull runs of {epochs} epochs, 30 trials")
-        print("| arm | total epochs per seed | median | fewer than none | full runs | best val acc per seed | median | test acc of that trial | median |")
+        print(
+            "| arm | total epochs per seed | median | fewer than none | full runs | best val acc per seed | median | test acc of that trial | median |"
+        )
         print("|---|---|---|---|---|---|---|---|---|")
         for arm, rs in prune.items():
             if rs:
-                ep, val, test, full = ([x[k] for x in rs] for k in ("epochs", "best_val_acc", "test_acc_of_best", "full_runs"))
-                print(f"| {arm} | {', '.join(map(str, ep))} | {statistics.median(ep)} | {none / statistics.median(ep):.2f}x | {statistics.median(full)} | "
-                      f"{', '.join(f'{v:.4f}' for v in val)} | {statistics.median(val):.4f} | {', '.join(f'{v:.3f}' for v in test)} | "
-                      f"{statistics.median(test):.3f} |")  # fmt: skip
+                ep, val, test, full = (
+                    [x[k] for x in rs]
+                    for k in ("epochs", "best_val_acc", "test_acc_of_best", "full_runs")
+                )
+                print(
+                    f"| {arm} | {', '.join(map(str, ep))} | {statistics.median(ep)} | {none / statistics.median(ep):.2f}x | {statistics.median(full)} | "
+                    f"{', '.join(f'{v:.4f}' for v in val)} | {statistics.median(val):.4f} | {', '.join(f'{v:.3f}' for v in test)} | "
+                    f"{statistics.median(test):.3f} |"
+                )
         timed = {arm: rs for arm, rs in prune.items() if rs and all("timeline" in r for r in rs)}
         if "none" in timed:
             # equal best accuracy as in part (1): epochs each search spends before a full run comes within 1 point of
             # the best the unpruned search finds (median over seeds)
             target = statistics.median(r["best_val_acc"] for r in timed["none"]) - 0.01
-            print(f"\nepochs until a full run reaches val acc >= {target:.4f} (1 point below the unpruned median best)")
+            print(
+                f"\nepochs until a full run reaches val acc >= {target:.4f} (1 point below the unpruned median best)"
+            )
             print("| arm | epochs per seed | median | fewer than none |")
             print("|---|---|---|---|")
             base = None
@@ -271,8 +347,10 @@ def report() -> None:
                 n = [epochs_to(r["timeline"], target) for r in rs]
                 med = statistics.median(x if x is not None else 10**6 for x in n)
                 base = base or med
-                print(f"| {arm} | {', '.join(str(x) if x is not None else 'never' for x in n)} | {med if med < 10**6 else 'not reached'} | "
-                      f"{base / med:.2f}x |")  # fmt: skip
+                print(
+                    f"| {arm} | {', '.join(str(x) if x is not None else 'never' for x in n)} | {med if med < 10**6 else 'not reached'} | "
+                    f"{base / med:.2f}x |"
+                )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 TORCH = [sys.executable, "-c", "import torch"]
-TORCH_OPTIM = [sys.executable, "-c", "import torch; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1).zero_grad()"]
+TORCH_OPTIM = [
+    sys.executable,
+    "-c",
+    "import torch; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1).zero_grad()",
+]
 
 
 def wall(cmd: list[str]) -> float:
@@ -51,7 +55,11 @@ def main() -> None:
     n = ap.parse_args().repeats
     with tempfile.TemporaryDirectory() as d:
         to_first_step(Path(d) / "warm")  # caches the data set
-        arms: dict[str, list[float]] = {"import torch": [], "import torch + an optimizer": [], "tasks.train to its first step": []}
+        arms: dict[str, list[float]] = {
+            "import torch": [],
+            "import torch + an optimizer": [],
+            "tasks.train to its first step": [],
+        }
         for i in range(n):  # interleaved: drift hits every arm alike
             arms["import torch"].append(wall(TORCH))
             arms["import torch + an optimizer"].append(wall(TORCH_OPTIM))
@@ -60,7 +68,9 @@ def main() -> None:
     print("| process | median s (min-max) | minus import torch |")
     print("|---|---|---|")
     for name, xs in arms.items():
-        print(f"| {name} | {statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f}) | {statistics.median(xs) - base:+.2f} |")
+        print(
+            f"| {name} | {statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f}) | {statistics.median(xs) - base:+.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -32,14 +32,34 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def ours(n: int, tmp: Path, *extra: str) -> list[str]:
-    return [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", "report=false", "x=interval(0, 1)", f"hydra.sweeper.n_trials={n}",
-            f"hydra.sweeper.storage=sqlite:///{tmp / 'o.db'}", "hydra.sweeper.study_name=s", f"hydra.sweep.dir={tmp / 'sweep'}", *extra]  # fmt: skip
+    return [
+        sys.executable,
+        TINY,
+        "-m",
+        "hydra/sweeper=supersweep",
+        "report=false",
+        "x=interval(0, 1)",
+        f"hydra.sweeper.n_trials={n}",
+        f"hydra.sweeper.storage=sqlite:///{tmp / 'o.db'}",
+        "hydra.sweeper.study_name=s",
+        f"hydra.sweep.dir={tmp / 'sweep'}",
+        *extra,
+    ]
 
 
 OVERHEAD_ARMS = {
-    "hydra_basic": lambda n, tmp: [sys.executable, TINY, "-m", "report=false", f"y=range(0, {n})", f"hydra.sweep.dir={tmp / 'sweep'}"],
+    "hydra_basic": lambda n, tmp: [
+        sys.executable,
+        TINY,
+        "-m",
+        "report=false",
+        f"y=range(0, {n})",
+        f"hydra.sweep.dir={tmp / 'sweep'}",
+    ],
     "ours": ours,
-    "ours_random": lambda n, tmp: ours(n, tmp, "hydra/sweeper/sampler=random"),  # the same minus TPE's own work
+    "ours_random": lambda n, tmp: ours(
+        n, tmp, "hydra/sweeper/sampler=random"
+    ),  # the same minus TPE's own work
     "ours_no_compose_cache": lambda n, tmp: ours(n, tmp, "hydra.sweeper.compose_cache=false"),
 }
 
@@ -49,7 +69,9 @@ def per_trial_ms(arm: str, n: int) -> float:
     starts), so process start-up and the first compose are left out."""
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        subprocess.run(OVERHEAD_ARMS[arm](n, tmp), cwd=tmp, env=ENV, check=True, capture_output=True)
+        subprocess.run(
+            OVERHEAD_ARMS[arm](n, tmp), cwd=tmp, env=ENV, check=True, capture_output=True
+        )
         starts = sorted(f.stat().st_mtime for f in (tmp / "sweep").glob("*/.hydra/config.yaml"))
         assert len(starts) == n, f"{arm}: {len(starts)} jobs, expected {n}"
         return (starts[-1] - starts[0]) / (n - 1) * 1000
@@ -76,14 +98,33 @@ def workers(trials: int, epochs: int) -> None:
         with tempfile.TemporaryDirectory() as d:
             tmp = Path(d)
             url = f"sqlite:///{tmp / 'o.db'}"
-            cmd = [sys.executable, "-m", "tasks.train", "-m", "hydra/sweeper=supersweep", f"hydra.sweeper.storage={url}",
-                   "hydra.sweeper.study_name=w", f"hydra.sweeper.n_trials={trials}", "max_lr=tag(log, interval(0.05, 0.2))",
-                   f"epochs={epochs}", "threads=1", f"hydra.sweep.dir={tmp / 'sweep'}"]  # fmt: skip
-            procs = [subprocess.Popen(cmd, cwd=tmp, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                     for _ in range(n_workers)]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "tasks.train",
+                "-m",
+                "hydra/sweeper=supersweep",
+                f"hydra.sweeper.storage={url}",
+                "hydra.sweeper.study_name=w",
+                f"hydra.sweeper.n_trials={trials}",
+                "max_lr=tag(log, interval(0.05, 0.2))",
+                f"epochs={epochs}",
+                "threads=1",
+                f"hydra.sweep.dir={tmp / 'sweep'}",
+            ]
+            procs = [
+                subprocess.Popen(
+                    cmd, cwd=tmp, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+                for _ in range(n_workers)
+            ]
             for p in procs:
                 p.wait()
-            done = sorted(t.datetime_complete.timestamp() for t in optuna.load_study(study_name="w", storage=url).trials if t.datetime_complete)
+            done = sorted(
+                t.datetime_complete.timestamp()
+                for t in optuna.load_study(study_name="w", storage=url).trials
+                if t.datetime_complete
+            )
             # workers finish their first trials together: count completions after the first of each
             rates[n_workers] = (len(done) - n_workers) / (done[-1] - done[0]) * 60
             print(f"| {n_workers} | {len(done)} | {rates[n_workers]:.1f} |", flush=True)

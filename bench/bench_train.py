@@ -37,9 +37,13 @@ def baseline(cfg, epochs: int, batch_size: int, device: torch.device) -> float:
     data = load_splits(cfg.data).to(device)
     torch.manual_seed(0)
     model = instantiate(cfg.model).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.max_lr, momentum=0.9, nesterov=True, weight_decay=cfg.wd)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.max_lr, momentum=0.9, nesterov=True, weight_decay=cfg.wd
+    )
     steps = len(data.train_y) // batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.max_lr, total_steps=epochs * steps, pct_start=0.25)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.max_lr, total_steps=epochs * steps, pct_start=0.25
+    )
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(len(data.train_y), device=device)
@@ -71,12 +75,20 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--long-epochs", type=int, default=100, help="epochs of the single timed one-cycle run")
+    ap.add_argument(
+        "--long-epochs", type=int, default=100, help="epochs of the single timed one-cycle run"
+    )
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(a.threads)
     device = torch.device(a.device)
-    overrides = [f"epochs={a.epochs}", f"batch_size={a.batch_size}", f"threads={a.threads}", f"device={a.device}", "max_lr=0.1"]
+    overrides = [
+        f"epochs={a.epochs}",
+        f"batch_size={a.batch_size}",
+        f"threads={a.threads}",
+        f"device={a.device}",
+        "max_lr=0.1",
+    ]
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("train", overrides=overrides)
         long_cfg = compose("train", overrides=[*overrides, f"epochs={a.long_epochs}"])
@@ -87,7 +99,11 @@ def main() -> None:
         baseline(cfg, a.epochs, a.batch_size, device)
         t_base, t_ours = [], []
         for r in range(a.repeats):
-            order = [("base", baseline), ("ours", None)] if r % 2 == 0 else [("ours", None), ("base", baseline)]
+            order = (
+                [("base", baseline), ("ours", None)]
+                if r % 2 == 0
+                else [("ours", None), ("base", baseline)]
+            )
             for name, _ in order:
                 if name == "base":
                     t_base.append(baseline(cfg, a.epochs, a.batch_size, device))
@@ -95,11 +111,21 @@ def main() -> None:
                     t_ours.append(ours(cfg, Path(tmp) / f"r{r}"))
         long_s = ours(long_cfg, Path(tmp) / "long")
     ratios = [b / o for b, o in zip(t_base, t_ours, strict=True)]
-    version = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"baseline samples/s: median {samples / statistics.median(t_base):.0f} (min {samples / max(t_base):.0f}, max {samples / min(t_base):.0f})")
-    print(f"ours     samples/s: median {samples / statistics.median(t_ours):.0f} (min {samples / max(t_ours):.0f}, max {samples / min(t_ours):.0f})")
-    print(f"ratio ours/baseline: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}) over {a.repeats} interleaved repeats")
-    print(f"one {a.long_epochs}-epoch one-cycle run (batch {a.batch_size}, incl. build + eval + files): {long_s:.2f} s")
+    version = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"baseline samples/s: median {samples / statistics.median(t_base):.0f} (min {samples / max(t_base):.0f}, max {samples / min(t_base):.0f})"
+    )
+    print(
+        f"ours     samples/s: median {samples / statistics.median(t_ours):.0f} (min {samples / max(t_ours):.0f}, max {samples / min(t_ours):.0f})"
+    )
+    print(
+        f"ratio ours/baseline: median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}) over {a.repeats} interleaved repeats"
+    )
+    print(
+        f"one {a.long_epochs}-epoch one-cycle run (batch {a.batch_size}, incl. build + eval + files): {long_s:.2f} s"
+    )
     print(
         f"| {version} | {a.device} | {a.threads} | {a.batch_size} | {a.epochs} | {samples / statistics.median(t_base):.0f} | "
         f"{samples / statistics.median(t_ours):.0f} | {statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f}) | {long_s:.2f} s |"

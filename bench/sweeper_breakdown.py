@@ -61,8 +61,17 @@ def main() -> None:
     ]:
         timed(owner, name, label)
     with tempfile.TemporaryDirectory() as d:
-        sys.argv = [str(ROOT / "tests/apps/tiny.py"), "-m", "hydra/sweeper=supersweep", "report=false", "x=interval(0, 1)", f"hydra.sweeper.n_trials={n}",
-                    f"hydra.sweeper.storage=sqlite:///{d}/o.db", "hydra.sweeper.study_name=s", f"hydra.sweep.dir={d}/sweep"]  # fmt: skip
+        sys.argv = [
+            str(ROOT / "tests/apps/tiny.py"),
+            "-m",
+            "hydra/sweeper=supersweep",
+            "report=false",
+            "x=interval(0, 1)",
+            f"hydra.sweeper.n_trials={n}",
+            f"hydra.sweeper.storage=sqlite:///{d}/o.db",
+            "hydra.sweeper.study_name=s",
+            f"hydra.sweep.dir={d}/sweep",
+        ]
         t0 = time.perf_counter()
         try:
             runpy.run_path(sys.argv[0], run_name="__main__")

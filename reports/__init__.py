@@ -13,6 +13,17 @@ from reports._page import IMAGE_HINT, write_grid_report, write_report
 from reports._study_data import ReportError, Row, find_study, objectives, rows
 
 __all__ = [
-    "IMAGE_HINT", "BalanceResult", "ReportError", "Row", "analyze_balance", "find_study", "grid_job_dirs", "grid_rows", "objectives", "rows",
-    "smoothed_surface", "write_grid_report", "write_report",
-]  # fmt: skip
+    "IMAGE_HINT",
+    "BalanceResult",
+    "ReportError",
+    "Row",
+    "analyze_balance",
+    "find_study",
+    "grid_job_dirs",
+    "grid_rows",
+    "objectives",
+    "rows",
+    "smoothed_surface",
+    "write_grid_report",
+    "write_report",
+]

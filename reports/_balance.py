@@ -91,30 +91,49 @@ def _best_wd(log_lr, log_wd, value, centres, grid, h_lr, h_wd) -> tuple[np.ndarr
     return grid[best], smooth[np.arange(len(centres)), best]
 
 
-def smoothed_surface(lr: Sequence[float], wd: Sequence[float], value: Sequence[float | None], *, maximize: bool, points: int = 40) -> dict:
+def smoothed_surface(
+    lr: Sequence[float],
+    wd: Sequence[float],
+    value: Sequence[float | None],
+    *,
+    maximize: bool,
+    points: int = 40,
+) -> dict:
     """The kernel-smoothed objective on a log-spaced ``points`` x ``points`` mesh over the runs'
     range, with the analysis' bandwidths (for the balance map's heatmap)."""
     log_lr, log_wd, signed = _prepared(lr, wd, value, maximize)
     h_lr, h_wd = _bandwidth(log_lr), _bandwidth(log_wd)
     g_lr = np.linspace(log_lr.min(), log_lr.max(), points)
     g_wd = np.linspace(log_wd.min(), log_wd.max(), points)
-    w = np.exp(-0.5 * ((g_lr[None, :, None] - log_lr) / h_lr) ** 2) * np.exp(-0.5 * ((g_wd[:, None, None] - log_wd) / h_wd) ** 2)  # (wd, lr, runs)
+    w = np.exp(-0.5 * ((g_lr[None, :, None] - log_lr) / h_lr) ** 2) * np.exp(
+        -0.5 * ((g_wd[:, None, None] - log_wd) / h_wd) ** 2
+    )  # (wd, lr, runs)
     z = (w * signed).sum(-1) / np.maximum(w.sum(-1), 1e-12)
-    return {"lr": (10**g_lr).tolist(), "wd": (10**g_wd).tolist(), "value": (z if maximize else -z).tolist()}
+    return {
+        "lr": (10**g_lr).tolist(),
+        "wd": (10**g_wd).tolist(),
+        "value": (z if maximize else -z).tolist(),
+    }
 
 
-def _prepared(lr: Sequence[float], wd: Sequence[float], value: Sequence[float | None], maximize: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _prepared(
+    lr: Sequence[float], wd: Sequence[float], value: Sequence[float | None], maximize: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """log10 lr, log10 wd and the objective signed so that larger is better; runs without a
     value (diverged, collapsed) count as the worst value seen."""
     lr_a, wd_a = np.asarray(lr, dtype=float), np.asarray(wd, dtype=float)
     v = np.array([math.nan if x is None else float(x) for x in value])
     if not (len(lr_a) == len(wd_a) == len(v)):
-        raise ValueError(f"lr, wd and value must have equal lengths, got {len(lr_a)}, {len(wd_a)}, {len(v)}.")
+        raise ValueError(
+            f"lr, wd and value must have equal lengths, got {len(lr_a)}, {len(wd_a)}, {len(v)}."
+        )
     keep = (lr_a > 0) & (wd_a > 0)
     lr_a, wd_a, v = lr_a[keep], wd_a[keep], v[keep]
     finite = np.isfinite(v)
     if finite.sum() < 2:
-        raise ValueError(f"the balance analysis needs at least 2 finished runs with max_lr > 0 and wd > 0, got {int(finite.sum())}.")
+        raise ValueError(
+            f"the balance analysis needs at least 2 finished runs with max_lr > 0 and wd > 0, got {int(finite.sum())}."
+        )
     signed = v if maximize else -v
     signed = np.where(finite, signed, np.min(signed[finite]))
     return np.log10(lr_a), np.log10(wd_a), signed
@@ -161,7 +180,9 @@ def analyze_balance(
     boot_top = np.empty(bootstrap, dtype=int)  # the best lr level in each resample
     for b in range(bootstrap):
         pick = rng.integers(0, n, n)
-        boot_best[b], boot_val = _best_wd(log_lr[pick], log_wd[pick], signed[pick], centres, grid, h_lr, h_wd)
+        boot_best[b], boot_val = _best_wd(
+            log_lr[pick], log_wd[pick], signed[pick], centres, grid, h_lr, h_wd
+        )
         boot_slope[b] = _slope(centres, boot_best[b]) if len(centres) >= 2 else math.nan
         boot_top[b] = int(np.argmax(boot_val))
     tail = (1 - confidence) / 2 * 100
@@ -172,13 +193,23 @@ def analyze_balance(
     levels = []
     for i, c in enumerate(centres):
         # on an edge, and the interval agrees (a flat surface's interval spans the range: no claim)
-        edge = "high" if best[i] >= grid[-1] - edge_tol and lo[i] > middle else "low" if best[i] <= grid[0] + edge_tol and hi[i] < middle else None
+        edge = (
+            "high"
+            if best[i] >= grid[-1] - edge_tol and lo[i] > middle
+            else "low"
+            if best[i] <= grid[0] + edge_tol and hi[i] < middle
+            else None
+        )
         levels.append(
             Level(
-                lr=float(10**c), runs=int((level_of == i).sum()), best_wd=float(10 ** best[i]), best_wd_ci=(float(10 ** lo[i]), float(10 ** hi[i])),
-                best_value=float(best_val[i] if maximize else -best_val[i]), edge=edge,
+                lr=float(10**c),
+                runs=int((level_of == i).sum()),
+                best_wd=float(10 ** best[i]),
+                best_wd_ci=(float(10 ** lo[i]), float(10 ** hi[i])),
+                best_value=float(best_val[i] if maximize else -best_val[i]),
+                edge=edge,
             )
-        )  # fmt: skip
+        )
 
     warnings = []
     for side, word in (("high", "above"), ("low", "below")):
@@ -190,9 +221,15 @@ def analyze_balance(
                 f"best wd sits on the {'upper' if side == 'high' else 'lower'} edge of the searched range at max_lr {lrs}: extend wd {word} {bound:.3g}"
             )
     overall = int(np.argmax(best_val))
-    if len(centres) >= 2 and overall in (0, len(centres) - 1) and np.mean(boot_top == overall) >= confidence:
+    if (
+        len(centres) >= 2
+        and overall in (0, len(centres) - 1)
+        and np.mean(boot_top == overall) >= confidence
+    ):
         word = "below" if overall == 0 else "above"
-        warnings.append(f"the best lr level is the {'lowest' if overall == 0 else 'highest'} searched ({levels[overall].lr:.3g}): extend max_lr {word} it")
+        warnings.append(
+            f"the best lr level is the {'lowest' if overall == 0 else 'highest'} searched ({levels[overall].lr:.3g}): extend max_lr {word} it"
+        )
 
     slope = slope_ci = None
     pct = f"{confidence:.0%}"
@@ -212,8 +249,17 @@ def analyze_balance(
         if warnings and any(lv.edge for lv in levels):
             verdict += " (some best wds sit on the edge of the searched range: see warnings)"
     return BalanceResult(
-        metric=metric, maximize=maximize, runs=n, levels=levels, slope=slope, slope_ci=slope_ci, confidence=confidence, bootstrap=bootstrap,
-        verdict=verdict, warnings=warnings, wd_range=(float(10 ** log_wd.min()), float(10 ** log_wd.max())),
+        metric=metric,
+        maximize=maximize,
+        runs=n,
+        levels=levels,
+        slope=slope,
+        slope_ci=slope_ci,
+        confidence=confidence,
+        bootstrap=bootstrap,
+        verdict=verdict,
+        warnings=warnings,
+        wd_range=(float(10 ** log_wd.min()), float(10 ** log_wd.max())),
         lr_range=(float(10 ** log_lr.min()), float(10 ** log_lr.max())),
         bandwidth={"log10_lr": h_lr, "log10_wd": h_wd},
-    )  # fmt: skip
+    )

@@ -17,7 +17,9 @@ STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728"}
 
 
 def _hover(r: Row) -> str:
-    params = "<br>".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.params.items())
+    params = "<br>".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.params.items()
+    )
     return f"trial {r.number} ({r.status})<br>{params}<br>replay: {r.replay}"
 
 
@@ -28,7 +30,9 @@ def pareto_front(points: Sequence[tuple[float, float]], x_min: bool, y_max: bool
     return [not any(o[0] <= q[0] and o[1] <= q[1] and o != q for o in p) for q in p]
 
 
-def pareto(rows: Sequence[Row], objectives: list[str], x: str, y: str, x_min: bool, y_max: bool) -> go.Figure:
+def pareto(
+    rows: Sequence[Row], objectives: list[str], x: str, y: str, x_min: bool, y_max: bool
+) -> go.Figure:
     usable, pts = [], []
     for r in rows:
         px, py = r.metric(x, objectives), r.metric(y, objectives)
@@ -36,7 +40,9 @@ def pareto(rows: Sequence[Row], objectives: list[str], x: str, y: str, x_min: bo
             usable.append(r)
             pts.append((px, py))
     if not usable:
-        raise ReportError(f"no complete trial has both {x!r} and {y!r}; available: objectives {objectives}, epochs, wall_s, test_acc, params.")
+        raise ReportError(
+            f"no complete trial has both {x!r} and {y!r}; available: objectives {objectives}, epochs, wall_s, test_acc, params."
+        )
     front = pareto_front(pts, x_min, y_max)
     fig = go.Figure()
     for on_front, name, opacity in ((False, "dominated", 0.25), (True, "Pareto front", 1.0)):
@@ -45,73 +51,139 @@ def pareto(rows: Sequence[Row], objectives: list[str], x: str, y: str, x_min: bo
             sel.sort(key=lambda pr: pr[0][0])
             fig.add_trace(
                 go.Scatter(
-                    x=[p[0] for p, _ in sel], y=[p[1] for p, _ in sel], mode="markers+lines" if on_front else "markers", name=name,
-                    opacity=opacity, marker={"size": 10}, line={"shape": "hv"}, hovertext=[_hover(r) for _, r in sel], hoverinfo="text",
+                    x=[p[0] for p, _ in sel],
+                    y=[p[1] for p, _ in sel],
+                    mode="markers+lines" if on_front else "markers",
+                    name=name,
+                    opacity=opacity,
+                    marker={"size": 10},
+                    line={"shape": "hv"},
+                    hovertext=[_hover(r) for _, r in sel],
+                    hoverinfo="text",
                 )
-            )  # fmt: skip
-    fig.update_layout(title=f"Pareto front: {y} ({'max' if y_max else 'min'}) vs {x} ({'min' if x_min else 'max'})", xaxis_title=x, yaxis_title=y)
+            )
+    fig.update_layout(
+        title=f"Pareto front: {y} ({'max' if y_max else 'min'}) vs {x} ({'min' if x_min else 'max'})",
+        xaxis_title=x,
+        yaxis_title=y,
+    )
     return fig
 
 
-def balance(rows: Sequence[Row], objectives: list[str], metric: str, maximize: bool, lr: str, wd: str) -> tuple[go.Figure, dict]:
+def balance(
+    rows: Sequence[Row], objectives: list[str], metric: str, maximize: bool, lr: str, wd: str
+) -> tuple[go.Figure, dict]:
     """The regularization-balance map: the smoothed objective over (lr, wd), the runs, the best
     wd per lr level with its interval, the fitted balance line, iso-lines of lr x wd, and the
     verdict (:func:`reports._balance.analyze_balance`) in the title."""
     usable = [
-        r for r in rows
-        if is_finite_positive(r.params.get(lr)) and is_finite_positive(r.params.get(wd))
-        and ((r.state == "complete" and r.metric(metric, objectives) is not None) or r.status in FAILED_RUNS)
-    ]  # fmt: skip
+        r
+        for r in rows
+        if is_finite_positive(r.params.get(lr))
+        and is_finite_positive(r.params.get(wd))
+        and (
+            (r.state == "complete" and r.metric(metric, objectives) is not None)
+            or r.status in FAILED_RUNS
+        )
+    ]
     if sum(r.state == "complete" for r in usable) < 2:
-        raise ReportError(f"the LR x WD map needs complete trials that searched {lr!r} and {wd!r} (> 0); this study has {len(usable)}.")
+        raise ReportError(
+            f"the LR x WD map needs complete trials that searched {lr!r} and {wd!r} (> 0); this study has {len(usable)}."
+        )
     lrs, wds = [float(r.params[lr]) for r in usable], [float(r.params[wd]) for r in usable]
     values = [r.metric(metric, objectives) if r.state == "complete" else None for r in usable]
     result = analyze_balance(lrs, wds, values, metric=metric, maximize=maximize)
     surface = smoothed_surface(lrs, wds, values, maximize=maximize)
     fig = go.Figure()
     fig.add_trace(
-        go.Heatmap(x=surface["lr"], y=surface["wd"], z=surface["value"], colorscale="Viridis", reversescale=not maximize,
-                   colorbar={"title": f"{metric}<br>(smoothed)"}, name="smoothed objective")
-    )  # fmt: skip
+        go.Heatmap(
+            x=surface["lr"],
+            y=surface["wd"],
+            z=surface["value"],
+            colorscale="Viridis",
+            reversescale=not maximize,
+            colorbar={"title": f"{metric}<br>(smoothed)"},
+            name="smoothed objective",
+        )
+    )
     fig.add_trace(
         go.Scatter(
-            x=lrs, y=wds, mode="markers", name="runs (x: diverged / collapsed)", hovertext=[_hover(r) for r in usable], hoverinfo="text",
-            marker={"color": "white", "size": 6, "line": {"color": "black", "width": 1}, "symbol": ["circle" if v is not None else "x" for v in values]},
+            x=lrs,
+            y=wds,
+            mode="markers",
+            name="runs (x: diverged / collapsed)",
+            hovertext=[_hover(r) for r in usable],
+            hoverinfo="text",
+            marker={
+                "color": "white",
+                "size": 6,
+                "line": {"color": "black", "width": 1},
+                "symbol": ["circle" if v is not None else "x" for v in values],
+            },
         )
-    )  # fmt: skip
+    )
     lv = result.levels
     fig.add_trace(
         go.Scatter(
-            x=[v.lr for v in lv], y=[v.best_wd for v in lv], mode="lines+markers", name=f"best wd per lr ({result.confidence:.0%} interval)",
+            x=[v.lr for v in lv],
+            y=[v.best_wd for v in lv],
+            mode="lines+markers",
+            name=f"best wd per lr ({result.confidence:.0%} interval)",
             line={"color": "red", "width": 3},
             error_y={
-                "type": "data", "symmetric": False,
-                "array": [v.best_wd_ci[1] - v.best_wd for v in lv], "arrayminus": [v.best_wd - v.best_wd_ci[0] for v in lv],
+                "type": "data",
+                "symmetric": False,
+                "array": [v.best_wd_ci[1] - v.best_wd for v in lv],
+                "arrayminus": [v.best_wd - v.best_wd_ci[0] for v in lv],
             },
         )
-    )  # fmt: skip
+    )
     if result.slope is not None:
         x = np.log10([v.lr for v in lv])
         y = np.log10([v.best_wd for v in lv])
         fit = y.mean() + result.slope * (x - x.mean())
-        fig.add_trace(go.Scatter(x=10**x, y=10**fit, mode="lines", name=f"balance line, slope {result.slope:+.2f}", line={"color": "red", "dash": "dash"}))
+        fig.add_trace(
+            go.Scatter(
+                x=10**x,
+                y=10**fit,
+                mode="lines",
+                name=f"balance line, slope {result.slope:+.2f}",
+                line={"color": "red", "dash": "dash"},
+            )
+        )
     _iso_lines(fig, result.lr_range, result.wd_range)
     fig.update_xaxes(type="log", title=lr)
-    fig.update_yaxes(type="log", title=wd, range=[math.log10(result.wd_range[0]) - 0.2, math.log10(result.wd_range[1]) + 0.2])
-    fig.update_layout(title={"text": f"Regularization balance ({metric})<br><sub>{result.verdict}</sub>"}, legend={"orientation": "h", "y": -0.2})
+    fig.update_yaxes(
+        type="log",
+        title=wd,
+        range=[math.log10(result.wd_range[0]) - 0.2, math.log10(result.wd_range[1]) + 0.2],
+    )
+    fig.update_layout(
+        title={"text": f"Regularization balance ({metric})<br><sub>{result.verdict}</sub>"},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return fig, result.as_dict()
 
 
-def _iso_lines(fig: go.Figure, lr_range: tuple[float, float], wd_range: tuple[float, float]) -> None:
+def _iso_lines(
+    fig: go.Figure, lr_range: tuple[float, float], wd_range: tuple[float, float]
+) -> None:
     """Dotted lines of constant lr x wd (slope -1 on log axes) at every decade crossing the map."""
     lo, hi = math.log10(lr_range[0] * wd_range[0]), math.log10(lr_range[1] * wd_range[1])
     for e in range(math.ceil(lo), math.floor(hi) + 1):
         fig.add_trace(
             go.Scatter(
-                x=list(lr_range), y=[10**e / lr_range[0], 10**e / lr_range[1]], mode="lines", line={"color": "#888", "dash": "dot", "width": 1},
-                name="lr x wd = const", legendgroup="iso", showlegend=e == math.ceil(lo), hoverinfo="text", hovertext=f"lr x wd = 1e{e}",
+                x=list(lr_range),
+                y=[10**e / lr_range[0], 10**e / lr_range[1]],
+                mode="lines",
+                line={"color": "#888", "dash": "dot", "width": 1},
+                name="lr x wd = const",
+                legendgroup="iso",
+                showlegend=e == math.ceil(lo),
+                hoverinfo="text",
+                hovertext=f"lr x wd = 1e{e}",
             )
-        )  # fmt: skip
+        )
 
 
 def curves(rows: Sequence[Row]) -> go.Figure:
@@ -122,20 +194,41 @@ def curves(rows: Sequence[Row]) -> go.Figure:
         ep, acc = zip(*r.curve, strict=True)
         fig.add_trace(
             go.Scatter(
-                x=ep, y=acc, mode="lines", name=f"#{r.number} {r.status}",
-                line={"color": STATE_COLORS.get(r.state, "#7f7f7f"), "dash": "dot" if r.state == "pruned" else "solid"},
-                opacity=0.8, hovertext=_hover(r), hoverinfo="text+y",
+                x=ep,
+                y=acc,
+                mode="lines",
+                name=f"#{r.number} {r.status}",
+                line={
+                    "color": STATE_COLORS.get(r.state, "#7f7f7f"),
+                    "dash": "dot" if r.state == "pruned" else "solid",
+                },
+                opacity=0.8,
+                hovertext=_hover(r),
+                hoverinfo="text+y",
             )
-        )  # fmt: skip
+        )
         if r.state == "pruned":
             fig.add_trace(
-                go.Scatter(x=[ep[-1]], y=[acc[-1]], mode="markers", marker={"symbol": "x", "size": 10, "color": "#ff7f0e"}, showlegend=False, hoverinfo="skip")
+                go.Scatter(
+                    x=[ep[-1]],
+                    y=[acc[-1]],
+                    mode="markers",
+                    marker={"symbol": "x", "size": 10, "color": "#ff7f0e"},
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
             )
-    fig.update_layout(title="Validation accuracy per epoch (dotted + x: pruned)", xaxis_title="epoch", yaxis_title="val_acc")
+    fig.update_layout(
+        title="Validation accuracy per epoch (dotted + x: pruned)",
+        xaxis_title="epoch",
+        yaxis_title="val_acc",
+    )
     return fig
 
 
-def lr_estimate(rows: Sequence[Row], objectives: list[str], maximize: bool, bounds: dict, top: int = 5) -> go.Figure:
+def lr_estimate(
+    rows: Sequence[Row], objectives: list[str], maximize: bool, bounds: dict, top: int = 5
+) -> go.Figure:
     """Smith & Topin's Hessian-free lr estimate per epoch against the schedule's lr, for the
     best runs that logged it (``lr_estimate=true``), with the range test's bounds when known."""
     logged = []
@@ -148,16 +241,44 @@ def lr_estimate(rows: Sequence[Row], objectives: list[str], maximize: bool, boun
     sign = 1 if maximize else -1
     logged.sort(key=lambda rm: -sign * (rm[0].metric(objectives[0], objectives) or 0.0))
     fig = go.Figure()
-    palette = go.Figure().layout.template.layout.colorway or ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
+    palette = go.Figure().layout.template.layout.colorway or [
+        "#1f77b4",
+        "#ff7f0e",
+        "#2ca02c",
+        "#d62728",
+        "#9467bd",
+    ]
     for i, (r, metrics) in enumerate(logged[:top]):
         color = palette[i % len(palette)]
         epochs = [m["epoch"] for m in metrics]
-        fig.add_trace(go.Scatter(x=epochs, y=[m.get("lr_estimate") for m in metrics], mode="lines+markers", name=f"#{r.number} estimate",
-                                 line={"color": color}, hovertext=_hover(r), hoverinfo="text+y"))  # fmt: skip
-        fig.add_trace(go.Scatter(x=epochs, y=[m["lr"] for m in metrics], mode="lines", name=f"#{r.number} schedule lr", line={"color": color, "dash": "dot"}))
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[m.get("lr_estimate") for m in metrics],
+                mode="lines+markers",
+                name=f"#{r.number} estimate",
+                line={"color": color},
+                hovertext=_hover(r),
+                hoverinfo="text+y",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=[m["lr"] for m in metrics],
+                mode="lines",
+                name=f"#{r.number} schedule lr",
+                line={"color": color, "dash": "dot"},
+            )
+        )
     for key, label in (("min_lr", "range test min_lr"), ("max_lr", "range test max_lr")):
         if bounds.get(key):
-            fig.add_hline(y=bounds[key], line={"color": "#888", "dash": "dash"}, annotation_text=label)
+            fig.add_hline(
+                y=bounds[key], line={"color": "#888", "dash": "dash"}, annotation_text=label
+            )
     fig.update_yaxes(type="log", title="learning rate")
-    fig.update_layout(title="Hessian-free lr estimate (Smith & Topin) vs the schedule's lr, per epoch", xaxis_title="epoch")
+    fig.update_layout(
+        title="Hessian-free lr estimate (Smith & Topin) vs the schedule's lr, per epoch",
+        xaxis_title="epoch",
+    )
     return fig

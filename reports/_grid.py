@@ -23,13 +23,17 @@ __all__ = ["grid_job_dirs", "grid_rows"]
 def grid_job_dirs(sweep_dir: Path) -> list[Path]:
     """The job dirs of a Hydra multirun dir, in job order (numeric names first)."""
     dirs = [p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")]
-    return sorted(dirs, key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name))
+    return sorted(
+        dirs, key=lambda d: (not d.name.isdigit(), int(d.name) if d.name.isdigit() else 0, d.name)
+    )
 
 
 def _overrides(job_dir: Path) -> tuple[list[str], dict[str, Any]]:
     lines = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
     if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
-        raise ReportError(f"{job_dir / '.hydra' / 'overrides.yaml'} is not a list of override strings.")
+        raise ReportError(
+            f"{job_dir / '.hydra' / 'overrides.yaml'} is not a list of override strings."
+        )
     params = {}
     for o in OverridesParser.create().parse_overrides(lines):
         value = o.value()
@@ -50,27 +54,60 @@ def grid_rows(sweep_dir: Path, lr: str, wd: str) -> tuple[list[Row], str]:
         config_file = job_dir / ".hydra" / "config.yaml"
         config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
         for key in (lr, wd):
-            if key not in params and isinstance(config, dict) and isinstance(config.get(key), (int, float)):
+            if (
+                key not in params
+                and isinstance(config, dict)
+                and isinstance(config.get(key), (int, float))
+            ):
                 params[key] = config[key]
         s = read_summary(job_dir)
         number = int(job_dir.name) if job_dir.name.isdigit() else i
         replay = " ".join(["python -m tasks.train", *lines])
         if s is None:
-            rows.append(Row(number, "fail", "failed", params, None, None, None, None, "no summary.json: the job crashed or was killed", str(job_dir), replay))
+            rows.append(
+                Row(
+                    number,
+                    "fail",
+                    "failed",
+                    params,
+                    None,
+                    None,
+                    None,
+                    None,
+                    "no summary.json: the job crashed or was killed",
+                    str(job_dir),
+                    replay,
+                )
+            )
             continue
         objectives.add(s.get("objective"))
         raw = s.get("objective_value")
         value = float(raw) if isinstance(raw, (int, float)) and math.isfinite(raw) else None
-        state = "pruned" if s.get("status") in STOPPED else "complete" if value is not None else "fail"
+        state = (
+            "pruned" if s.get("status") in STOPPED else "complete" if value is not None else "fail"
+        )
         rows.append(
             Row(
-                number, state, s.get("status") or state, params, [value] if state == "complete" and value is not None else None, s.get("epochs"),
-                s.get("wall_s"), s.get("test_acc"), s.get("reason"), str(job_dir), replay, job_curve(str(job_dir)) or [], s.get("test_acc_at_best"),
+                number,
+                state,
+                s.get("status") or state,
+                params,
+                [value] if state == "complete" and value is not None else None,
+                s.get("epochs"),
+                s.get("wall_s"),
+                s.get("test_acc"),
+                s.get("reason"),
+                str(job_dir),
+                replay,
+                job_curve(str(job_dir)) or [],
+                s.get("test_acc_at_best"),
             )
-        )  # fmt: skip
+        )
     if not rows:
         raise ReportError(f"{sweep_dir} holds no job dirs (*/.hydra/overrides.yaml).")
     named = sorted(o for o in objectives if o in OBJECTIVES)
     if len(named) != 1:
-        raise ReportError(f"the runs in {sweep_dir} do not share one objective (found {sorted(map(str, objectives))}); report them apart.")
+        raise ReportError(
+            f"the runs in {sweep_dir} do not share one objective (found {sorted(map(str, objectives))}); report them apart."
+        )
     return rows, named[0]

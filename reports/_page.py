@@ -48,7 +48,21 @@ def _trials_csv(rs: list[Row], objs: list[str], path: Path) -> None:
     params = sorted({k for r in rs for k in r.params})
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["number", "state", "status", *objs, *params, "epochs", "wall_s", "test_acc", "test_acc_at_best", "job_dir", "reason"])
+        w.writerow(
+            [
+                "number",
+                "state",
+                "status",
+                *objs,
+                *params,
+                "epochs",
+                "wall_s",
+                "test_acc",
+                "test_acc_at_best",
+                "job_dir",
+                "reason",
+            ]
+        )
         for r in rs:
             vals = r.values if r.values is not None else [""] * len(objs)
             w.writerow(
@@ -80,23 +94,77 @@ class Trials:
     bounds: dict = field(default_factory=dict)
 
 
-def write_report(study: optuna.Study, out: Path, *, pareto_x: str | None, pareto_y: str | None, lr: str, wd: str, images: bool | None = None) -> dict:
+def write_report(
+    study: optuna.Study,
+    out: Path,
+    *,
+    pareto_x: str | None,
+    pareto_y: str | None,
+    lr: str,
+    wd: str,
+    images: bool | None = None,
+) -> dict:
     """All report files for an Optuna study into ``out``; returns what was written and what was skipped (and why)."""
     rs = rows(study)
     if not rs:
         raise ReportError(f"study {study.study_name!r} has no trials yet; nothing to report.")
-    trials = Trials(study.study_name, rs, objectives(study), [d.name.lower() for d in study.directions], study, study.user_attrs.get("bounds") or {})
-    return write_trials_report(trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images)
+    trials = Trials(
+        study.study_name,
+        rs,
+        objectives(study),
+        [d.name.lower() for d in study.directions],
+        study,
+        study.user_attrs.get("bounds") or {},
+    )
+    return write_trials_report(
+        trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
+    )
 
 
-def write_grid_report(sweep_dir: Path, out: Path, *, pareto_x: str | None, pareto_y: str | None, lr: str, wd: str, images: bool | None = None) -> dict:
+def write_grid_report(
+    sweep_dir: Path,
+    out: Path,
+    *,
+    pareto_x: str | None,
+    pareto_y: str | None,
+    lr: str,
+    wd: str,
+    images: bool | None = None,
+) -> dict:
     """All report files for a Hydra basic-sweeper grid (its job dirs) into ``out``."""
     rs, objective = grid_rows(sweep_dir, lr, wd)
     trials = Trials(str(sweep_dir), rs, [objective], [OBJECTIVES[objective]])
-    return write_trials_report(trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images)
+    return write_trials_report(
+        trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
+    )
 
 
-def write_trials_report(t: Trials, out: Path, *, pareto_x: str | None, pareto_y: str | None, lr: str, wd: str, images: bool | None = None) -> dict:
+def _pareto_axes(
+    objs: list[str], dirs: list[str], x: str | None, y: str | None
+) -> tuple[str, str, str, str]:
+    """(x, its direction, y, its direction): two objectives by default, else the objective
+    against training cost (epochs)."""
+    if x is not None and y is not None:
+        lookup = dict(zip(objs, dirs, strict=True))
+        return x, lookup.get(x, "minimize"), y, lookup.get(y, "maximize")
+    if len(objs) >= 2:
+        (x, x_dir), (y, y_dir) = sorted(
+            zip(objs, dirs, strict=True), key=lambda o: o[1] == "maximize"
+        )[:2]
+        return x, x_dir, y, y_dir
+    return "epochs", "minimize", objs[0], dirs[0]
+
+
+def write_trials_report(
+    t: Trials,
+    out: Path,
+    *,
+    pareto_x: str | None,
+    pareto_y: str | None,
+    lr: str,
+    wd: str,
+    images: bool | None = None,
+) -> dict:
     """All report files into ``out`` (see :func:`write_report`)."""
     rs, objs, dirs = t.rows, t.objectives, t.directions
     out.mkdir(parents=True, exist_ok=True)
@@ -105,18 +173,17 @@ def write_trials_report(t: Trials, out: Path, *, pareto_x: str | None, pareto_y:
     skipped: dict[str, str] = {}
     notes: dict = {}
 
-    # Pareto: two objectives by default, else the objective against training cost (epochs)
-    if pareto_x is None or pareto_y is None:
-        if len(objs) >= 2:
-            (pareto_x, x_dir), (pareto_y, y_dir) = sorted(zip(objs, dirs, strict=True), key=lambda o: o[1] == "maximize")[:2]
-        else:
-            pareto_x, x_dir, pareto_y, y_dir = "epochs", "minimize", objs[0], dirs[0]
-    else:
-        lookup = dict(zip(objs, dirs, strict=True))
-        x_dir, y_dir = lookup.get(pareto_x, "minimize"), lookup.get(pareto_y, "maximize")
+    pareto_x, x_dir, pareto_y, y_dir = _pareto_axes(objs, dirs, pareto_x, pareto_y)
     plots: list[tuple[str, go.Figure]] = []
     try:
-        plots.append(("pareto", figures.pareto(rs, objs, pareto_x, pareto_y, x_dir == "minimize", y_dir == "maximize")))
+        plots.append(
+            (
+                "pareto",
+                figures.pareto(
+                    rs, objs, pareto_x, pareto_y, x_dir == "minimize", y_dir == "maximize"
+                ),
+            )
+        )
     except ReportError as e:
         skipped["pareto"] = str(e)
     try:
@@ -126,7 +193,11 @@ def write_trials_report(t: Trials, out: Path, *, pareto_x: str | None, pareto_y:
         skipped["lr_wd"] = str(e)
     target = (lambda tr: tr.values[0]) if len(objs) > 1 else None
     vis = optuna.visualization
-    for name, make in (("history", vis.plot_optimization_history), ("importance", vis.plot_param_importances), ("parallel", vis.plot_parallel_coordinate)):
+    for name, make in (
+        ("history", vis.plot_optimization_history),
+        ("importance", vis.plot_param_importances),
+        ("parallel", vis.plot_parallel_coordinate),
+    ):
         if t.study is None:
             skipped[name] = "needs an Optuna study (this is a Hydra grid)"
             continue
@@ -136,7 +207,9 @@ def write_trials_report(t: Trials, out: Path, *, pareto_x: str | None, pareto_y:
             skipped[name] = f"{type(e).__name__}: {e}"
     plots.append(("curves", figures.curves(rs)))
     try:
-        plots.append(("lr_estimate", figures.lr_estimate(rs, objs, dirs[0] == "maximize", t.bounds)))
+        plots.append(
+            ("lr_estimate", figures.lr_estimate(rs, objs, dirs[0] == "maximize", t.bounds))
+        )
     except ReportError as e:
         skipped["lr_estimate"] = str(e)
     for name, fig in plots:
@@ -189,7 +262,16 @@ def _best(t: Trials) -> list[dict]:
         sign = 1 if t.directions[0] == "maximize" else -1
         top = max(done, key=lambda r: sign * r.values[0])  # type: ignore[index]
         picked = [(top.number, top.values, top.params)]
-    return [{"number": n, "values": v, "params": p, "replay": by_number[n].replay, "job_dir": by_number[n].job_dir} for n, v, p in picked]
+    return [
+        {
+            "number": n,
+            "values": v,
+            "params": p,
+            "replay": by_number[n].replay,
+            "job_dir": by_number[n].job_dir,
+        }
+        for n, v, p in picked
+    ]
 
 
 def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row]) -> None:
@@ -215,10 +297,15 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
         f"<p>max_lr bounds: {esc(json.dumps(s['bounds']))}</p>" if s["bounds"] else "",
         "<h2>Best trial" + ("s (Pareto front)" if len(s["objectives"]) > 1 else "") + "</h2>",
         f"<table><tr><th>trial</th><th>values</th><th>params</th><th>replay</th></tr>{best_rows}</table>",
-        "<p>Files: " + " ".join(f"<a href='{n}.html'>{n}</a>" for n in s["written"]) + " <a href='trials.csv'>trials.csv</a></p>",
+        "<p>Files: "
+        + " ".join(f"<a href='{n}.html'>{n}</a>" for n in s["written"])
+        + " <a href='trials.csv'>trials.csv</a></p>",
         f"<h3>Not drawn</h3><ul>{skipped}</ul>" if skipped else "",
     ]
     for name, fig in plots:
-        parts.append(f"<h2 id='{name}'>{name}</h2>" + fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{name}"))
+        parts.append(
+            f"<h2 id='{name}'>{name}</h2>"
+            + fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"plot-{name}")
+        )
     parts.append("</body></html>")
     (out / "report.html").write_text("\n".join(parts))

@@ -36,7 +36,9 @@ class Row:
     job_dir: str | None
     replay: str
     curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, val_acc)
-    test_acc_at_best: float | None = None  # the best-validation epoch's weights (reported, never selected on)
+    test_acc_at_best: float | None = (
+        None  # the best-validation epoch's weights (reported, never selected on)
+    )
 
     def metric(self, key: str, objectives: list[str]) -> float | None:
         """An objective (by name), ``epochs``, ``wall_s``, ``test_acc`` or a param."""
@@ -59,7 +61,11 @@ def job_metrics(job_dir: str | None) -> list[dict] | None:
 def job_curve(job_dir: str | None) -> list[tuple[int, float]] | None:
     """Per-epoch validation accuracy from a job dir's metrics.jsonl; None when it has none."""
     metrics = job_metrics(job_dir)
-    return None if metrics is None else [(m["epoch"], m["val_acc"]) for m in metrics if m.get("val_acc") is not None]
+    return (
+        None
+        if metrics is None
+        else [(m["epoch"], m["val_acc"]) for m in metrics if m.get("val_acc") is not None]
+    )
 
 
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
@@ -67,7 +73,9 @@ def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
     pts = job_curve(t.user_attrs.get("job_dir"))
     if pts is not None:
         return pts
-    return sorted((int(k), v) for k, v in t.intermediate_values.items() if v is not None and math.isfinite(v))
+    return sorted(
+        (int(k), v) for k, v in t.intermediate_values.items() if v is not None and math.isfinite(v)
+    )
 
 
 def rows(study: optuna.Study) -> list[Row]:
@@ -80,9 +88,14 @@ def rows(study: optuna.Study) -> list[Row]:
                 state=t.state.name.lower(),
                 **{k: a.get(k) for k in TRIAL_ATTRS if k not in ("status", "epochs")},
                 status=a.get("status") or t.state.name.lower(),
-                params={**t.params, **(a.get("derived_params") or {})},  # e.g. wd of a study that searched lr x wd
+                params={
+                    **t.params,
+                    **(a.get("derived_params") or {}),
+                },  # e.g. wd of a study that searched lr x wd
                 values=list(t.values) if t.values is not None else None,
-                epochs=a.get("epochs") if a.get("epochs") is not None else (max(t.intermediate_values) if t.intermediate_values else None),
+                epochs=a.get("epochs")
+                if a.get("epochs") is not None
+                else (max(t.intermediate_values) if t.intermediate_values else None),
                 job_dir=a.get("job_dir"),
                 replay=a.get("replay", ""),
                 curve=_curve(t),
@@ -93,7 +106,14 @@ def rows(study: optuna.Study) -> list[Row]:
 
 def objectives(study: optuna.Study) -> list[str]:
     names = study.user_attrs.get("metrics")
-    return list(names) if names else [f"value_{i}" if len(study.directions) > 1 else "value" for i in range(len(study.directions))]
+    return (
+        list(names)
+        if names
+        else [
+            f"value_{i}" if len(study.directions) > 1 else "value"
+            for i in range(len(study.directions))
+        ]
+    )
 
 
 def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
@@ -101,10 +121,14 @@ def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
     storage = open_storage(storage_url)
     summaries = optuna.get_all_study_summaries(storage)
     if not summaries:
-        raise ReportError(f"no studies in {redact(storage_url)}; run a sweep first (python -m tasks.train -m sweep=lr_wd).")
+        raise ReportError(
+            f"no studies in {redact(storage_url)}; run a sweep first (python -m tasks.train -m sweep=lr_wd)."
+        )
     if study_name is None:
         # the study started last (a study with no trial yet has no start time: it counts as oldest)
         study_name = max(summaries, key=lambda s: s.datetime_start or datetime.min).study_name
     elif study_name not in {s.study_name for s in summaries}:
-        raise ReportError(f"study_name={study_name} not in {redact(storage_url)}; studies there: {sorted(s.study_name for s in summaries)}.")
+        raise ReportError(
+            f"study_name={study_name} not in {redact(storage_url)}; studies there: {sorted(s.study_name for s in summaries)}."
+        )
     return optuna.load_study(study_name=study_name, storage=storage)

@@ -52,6 +52,13 @@ if TYPE_CHECKING:
     from sweeper._core import SweeperCore, SweepError
     from sweeper._space import SearchSpaceError
     from sweeper._space import parse as parse_space
-    from sweeper._storage import StorageError, default_url, open_storage, redact, resolve_reference, shown
+    from sweeper._storage import (
+        StorageError,
+        default_url,
+        open_storage,
+        redact,
+        resolve_reference,
+        shown,
+    )
     from sweeper._trial import trial_callbacks
     from sweeper.settings import SweeperSettings

@@ -54,9 +54,13 @@ class CachedConfigLoader(ConfigLoader):
         self.templates: dict[tuple, bytes | DictConfig] = {}
         self.groups: dict[str, bool] = {}
 
-    def load_sweep_config(self, master_config: DictConfig, sweep_overrides: list[str]) -> DictConfig:
+    def load_sweep_config(
+        self, master_config: DictConfig, sweep_overrides: list[str]
+    ) -> DictConfig:
         parsed = [_parse(line) for line in sweep_overrides]
-        patch = [o for o in parsed if self._patchable(o)]  # judged once per job: parsing values is not free
+        patch = [
+            o for o in parsed if self._patchable(o)
+        ]  # judged once per job: parsing values is not free
         shape = tuple(o.key_or_group if o in patch else o.input_line for o in parsed)
         template = self.templates.get(shape)
         if template is None:
@@ -73,7 +77,10 @@ class CachedConfigLoader(ConfigLoader):
             # as written: iterating the ListConfig would resolve ${oc.env:...} into the job's .hydra/hydra.yaml
             hydra_lines = OmegaConf.to_container(master_config.hydra.overrides.hydra, resolve=False)
             assert isinstance(hydra_lines, list)
-            cfg.hydra.overrides.hydra = [*hydra_lines, *(o.input_line for o in parsed if o.is_hydra_override())]
+            cfg.hydra.overrides.hydra = [
+                *hydra_lines,
+                *(o.input_line for o in parsed if o.is_hydra_override()),
+            ]
             # as Hydra's ConfigLoaderImpl builds it: sorted ``key=value`` lines, then the separators
             lines = sorted(str(o.input_line) for o in app if o.key_or_group not in job.exclude_keys)
             cfg.hydra.job.override_dirname = job.item_sep.join(lines).replace("=", job.kv_sep)
@@ -94,15 +101,24 @@ class CachedConfigLoader(ConfigLoader):
 
     def _is_group(self, key: str) -> bool:
         if key not in self.groups:
-            self.groups[key] = bool(self.inner.list_groups(key) or self.inner.get_group_options(key))
+            self.groups[key] = bool(
+                self.inner.list_groups(key) or self.inner.get_group_options(key)
+            )
         return self.groups[key]
 
     # --- everything else is Hydra's ---
 
     def load_configuration(
-        self, config_name: str | None, overrides: list[str], run_mode: RunMode, from_shell: bool = True, validate_sweep_overrides: bool = True
+        self,
+        config_name: str | None,
+        overrides: list[str],
+        run_mode: RunMode,
+        from_shell: bool = True,
+        validate_sweep_overrides: bool = True,
     ) -> DictConfig:
-        return self.inner.load_configuration(config_name, overrides, run_mode, from_shell, validate_sweep_overrides)
+        return self.inner.load_configuration(
+            config_name, overrides, run_mode, from_shell, validate_sweep_overrides
+        )
 
     def get_search_path(self) -> Any:
         return self.inner.get_search_path()
@@ -113,8 +129,16 @@ class CachedConfigLoader(ConfigLoader):
     def list_groups(self, parent_name: str) -> list[str]:
         return self.inner.list_groups(parent_name)
 
-    def get_group_options(self, group_name: str, results_filter: Any = None, config_name: str | None = "", overrides: Any = None) -> list[str]:
+    def get_group_options(
+        self,
+        group_name: str,
+        results_filter: Any = None,
+        config_name: str | None = "",
+        overrides: Any = None,
+    ) -> list[str]:
         return self.inner.get_group_options(group_name, results_filter, config_name, overrides)
 
-    def compute_defaults_list(self, config_name: str | None, overrides: list[str], run_mode: RunMode) -> Any:
+    def compute_defaults_list(
+        self, config_name: str | None, overrides: list[str], run_mode: RunMode
+    ) -> Any:
         return self.inner.compute_defaults_list(config_name, overrides, run_mode)

@@ -35,13 +35,17 @@ class GuardedTask:
         try:
             return self.task(cfg)
         except SystemExit as e:
-            if handed_on():  # preempted: checkpointed, and submitit's handler requeues the job by exiting
+            if (
+                handed_on()
+            ):  # preempted: checkpointed, and submitit's handler requeues the job by exiting
                 raise
             raise JobExit(f"the job exited (sys.exit({e.code!r}))") from None
         except KeyboardInterrupt:
             if INTERRUPTED.is_set():  # Ctrl-C: stop the sweep
                 raise
-            raise JobExit("the job raised KeyboardInterrupt itself (no Ctrl-C reached the sweep)") from None
+            raise JobExit(
+                "the job raised KeyboardInterrupt itself (no Ctrl-C reached the sweep)"
+            ) from None
 
 
 @contextmanager
@@ -49,7 +53,10 @@ def watch_ctrl_c() -> Iterator[None]:
     """Record a SIGINT before Python's default handler raises KeyboardInterrupt. A handler
     someone else installed (or SIGINT ignored, as in a shell's background job) is left alone."""
     INTERRUPTED.clear()
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
         yield
         return
 

@@ -26,7 +26,15 @@ def job_outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
     try:
         value = ret.return_value
     except BaseException as e:  # the job raised
-        return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": f"{type(e).__name__}: {e}"[:500], "job_dir": str(job_dir)})
+        return Outcome(
+            TrialState.FAIL,
+            None,
+            {
+                "status": "failed",
+                "reason": f"{type(e).__name__}: {e}"[:500],
+                "job_dir": str(job_dir),
+            },
+        )
     return _from_summary(job_dir, value, objectives)
 
 
@@ -35,7 +43,9 @@ def dir_outcome(job_dir: Path, objectives: dict[str, str], reason: str) -> Outco
     result from its run dir when it finished and wrote ``summary.json``, else a failure."""
     summary = read_summary(job_dir)
     if summary is None:
-        return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": reason, "job_dir": str(job_dir)})
+        return Outcome(
+            TrialState.FAIL, None, {"status": "failed", "reason": reason, "job_dir": str(job_dir)}
+        )
     return _from_summary(job_dir, summary.get("value"), objectives)
 
 
@@ -50,7 +60,12 @@ def _from_summary(job_dir: Path | None, value: Any, objectives: dict[str, str]) 
     else:
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         attrs["status"] = "completed"
-    if len(values) != len(objectives) or any(v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values):
-        attrs.update(status="failed", reason=attrs.get("reason") or f"objective values {values} are not finite numbers")
+    if len(values) != len(objectives) or any(
+        v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values
+    ):
+        attrs.update(
+            status="failed",
+            reason=attrs.get("reason") or f"objective values {values} are not finite numbers",
+        )
         return Outcome(TrialState.FAIL, None, attrs)
     return Outcome(TrialState.COMPLETE, [float(v) for v in values if v is not None], attrs)

@@ -38,7 +38,9 @@ class Pool(Protocol):
 
 
 def subdir(overrides: list[str]) -> str:
-    return next(o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra.sweep.subdir="))
+    return next(
+        o.split("=", 1)[1] for o in reversed(overrides) if o.startswith("hydra.sweep.subdir=")
+    )
 
 
 class BatchPool:
@@ -60,11 +62,18 @@ class BatchPool:
         batch, self.pending = self.pending, []
         overrides = [o for _, o in batch]
         try:
-            outcomes = [job_outcome(ret, self.objectives) for ret in self.launcher.launch(overrides, initial_job_idx=batch[0][0][0])]
+            outcomes = [
+                job_outcome(ret, self.objectives)
+                for ret in self.launcher.launch(overrides, initial_job_idx=batch[0][0][0])
+            ]
         except Exception as e:  # the launcher lost the batch (a job process was killed): each job's own run dir says how it ended
             reason = f"launcher: {type(e).__name__}: {e}"[:500]
-            log.error(f"the launcher lost the batch of trials {[k[0] for k, _ in batch]} ({type(e).__name__}); reading each job's run dir")
-            outcomes = [dir_outcome(self.sweep_dir / subdir(o), self.objectives, reason) for o in overrides]
+            log.error(
+                f"the launcher lost the batch of trials {[k[0] for k, _ in batch]} ({type(e).__name__}); reading each job's run dir"
+            )
+            outcomes = [
+                dir_outcome(self.sweep_dir / subdir(o), self.objectives, reason) for o in overrides
+            ]
         return [(k, outcome) for (k, _), outcome in zip(batch, outcomes, strict=True)]
 
     def cancel(self) -> None:
@@ -73,11 +82,17 @@ class BatchPool:
 
 def is_submitit(launcher: Launcher) -> bool:
     """hydra-submitit's launchers (an optional plugin: recognised without importing it)."""
-    return any(c.__name__ == "BaseSubmititLauncher" for c in type(launcher).__mro__) and hasattr(launcher, "params")
+    return any(c.__name__ == "BaseSubmititLauncher" for c in type(launcher).__mro__) and hasattr(
+        launcher, "params"
+    )
 
 
-def make_pool(launcher: Launcher, in_flight: bool, sweep_dir: Path, objectives: dict[str, str]) -> Pool:
-    if is_submitit(launcher):  # cluster jobs with handles: collected as they end, cancelled when the sweep stops
+def make_pool(
+    launcher: Launcher, in_flight: bool, sweep_dir: Path, objectives: dict[str, str]
+) -> Pool:
+    if is_submitit(
+        launcher
+    ):  # cluster jobs with handles: collected as they end, cancelled when the sweep stops
         return SubmititPool(launcher, sweep_dir, objectives, arrays=not in_flight)
     return BatchPool(launcher, sweep_dir, objectives)
 
@@ -90,10 +105,17 @@ class SubmititPool:
     FORCE_S = 30.0  # a cancelled or killed job writes no result: ask the cluster for the states at least this often
     SETTLE_S = 15.0  # how long a stop waits for the jobs it cancelled to end
 
-    def __init__(self, launcher: Any, sweep_dir: Path, objectives: dict[str, str], arrays: bool = False) -> None:
+    def __init__(
+        self, launcher: Any, sweep_dir: Path, objectives: dict[str, str], arrays: bool = False
+    ) -> None:
         import submitit
 
-        self.launcher, self.sweep_dir, self.objectives, self.arrays = launcher, sweep_dir, objectives, arrays
+        self.launcher, self.sweep_dir, self.objectives, self.arrays = (
+            launcher,
+            sweep_dir,
+            objectives,
+            arrays,
+        )
         self.jobs: dict[Key, tuple[Any, list[str]]] = {}
         self.executor = submitit.AutoExecutor(cluster=launcher._EXECUTOR, **_init_params(launcher))
         self.executor.update_parameters(**_job_params(launcher))
@@ -104,7 +126,10 @@ class SubmititPool:
             return
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         # the launcher's own job function and arguments: what hydra-submitit's launch() submits
-        calls = [(list(o), "hydra.sweep.dir", k[0], f"job_id_for_{k[0]}", Singleton.get_state()) for k, o in jobs]
+        calls = [
+            (list(o), "hydra.sweep.dir", k[0], f"job_id_for_{k[0]}", Singleton.get_state())
+            for k, o in jobs
+        ]
         if self.arrays:
             submitted = self.executor.map_array(self.launcher, *zip(*calls, strict=True))
         else:
@@ -134,7 +159,9 @@ class SubmititPool:
         try:
             return job_outcome(job.result(), self.objectives)
         except Exception as e:  # cancelled, killed, out of time or memory: the run dir says whether it finished anyway
-            reason = f"job {job.job_id}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:500]
+            reason = f"job {job.job_id}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[
+                :500
+            ]
             return dir_outcome(self.sweep_dir / subdir(overrides), self.objectives, reason)
 
     def cancel(self) -> None:
@@ -146,7 +173,9 @@ class SubmititPool:
             except Exception as e:  # noqa: BLE001 - the others are still cancelled
                 log.warning(f"could not cancel job {job.job_id}: {type(e).__name__}: {e}")
         if keys:
-            log.warning(f"cancelled the jobs of trials {sorted(k[0] for k in keys)}: {', '.join(str(j.job_id) for j, _ in self.jobs.values())}")
+            log.warning(
+                f"cancelled the jobs of trials {sorted(k[0] for k in keys)}: {', '.join(str(j.job_id) for j, _ in self.jobs.values())}"
+            )
             self._settle([job for job, _ in self.jobs.values()])
         self.jobs.clear()
 
@@ -183,4 +212,8 @@ def _job_params(launcher: Any) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     shared = set(OmegaConf.structured(BaseQueueConf).keys())
-    return {k if k in shared else f"{launcher._EXECUTOR}_{k}": v for k, v in launcher.params.items() if k not in ("submitit_folder", "max_num_timeout")}
+    return {
+        k if k in shared else f"{launcher._EXECUTOR}_{k}": v
+        for k, v in launcher.params.items()
+        if k not in ("submitit_folder", "max_num_timeout")
+    }

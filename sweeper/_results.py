@@ -31,13 +31,24 @@ def _trial_entry(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 
 def write_results(
-    sweep_dir: Path, study: optuna.Study, objectives: dict[str, str], bounds: dict | None, storage: str, storage_source: str, fixed: list[str]
+    sweep_dir: Path,
+    study: optuna.Study,
+    objectives: dict[str, str],
+    bounds: dict | None,
+    storage: str,
+    storage_source: str,
+    fixed: list[str],
 ) -> Path:
     """``storage`` is the URL with its password hidden; ``storage_source`` the storage as the
     sweep was given it, kept only when it holds no secret (``${oc.env:VAR}``, or a URL
     without a password), so that ``tasks.report sweep_dir=...`` can open the study again."""
     states = Counter(t.state.name.lower() for t in study.get_trials(deepcopy=False))
-    out: dict[str, Any] = {"name": "supersweep", "study_name": study.study_name, "storage": storage, "objectives": objectives}
+    out: dict[str, Any] = {
+        "name": "supersweep",
+        "study_name": study.study_name,
+        "storage": storage,
+        "objectives": objectives,
+    }
     if "***" not in storage or "${" in storage_source:
         out["storage_source"] = storage_source
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))

@@ -16,7 +16,11 @@ from training.range_test import config_for_run, load_range_test, range_test, sug
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("user", "file", "auto")  # given by hand | a range_test.json | a test run before the search
+SOURCES = (
+    "user",
+    "file",
+    "auto",
+)  # given by hand | a range_test.json | a test run before the search
 
 
 @dataclass(frozen=True)
@@ -31,16 +35,29 @@ class Bounds:
     def as_dict(self) -> dict:
         """As stored with the study (``bounds`` user attr) and in ``optimization_results.yaml``."""
         d = asdict(self)
-        return {"min_lr": d.pop("low"), "max_lr": d.pop("high"), "suggested_max_lr": d.pop("suggested"), **d}
+        return {
+            "min_lr": d.pop("low"),
+            "max_lr": d.pop("high"),
+            "suggested_max_lr": d.pop("suggested"),
+            **d,
+        }
 
     def __post_init__(self) -> None:
         """Bounds a search trusts: finite lrs > 0 with low <= high (the user's own come from a parsed interval)."""
         if self.source not in SOURCES:
             raise ValueError(f"bounds: source must be one of {list(SOURCES)}, got {self.source!r}.")
-        if self.source != "user" and not (is_finite_positive(self.low) and is_finite_positive(self.high) and self.low <= self.high):  # type: ignore[operator]
-            raise ValueError(f"bounds from {self.describe()} must be finite lrs with 0 < min_lr <= max_lr, got ({self.low!r}, {self.high!r}).")
+        low, high = self.low, self.high
+        ordered = low is not None and high is not None and low <= high
+        if self.source != "user" and not (
+            is_finite_positive(low) and is_finite_positive(high) and ordered
+        ):
+            raise ValueError(
+                f"bounds from {self.describe()} must be finite lrs with 0 < min_lr <= max_lr, got ({self.low!r}, {self.high!r})."
+            )
         if self.suggested is not None and not is_finite_positive(self.suggested):
-            raise ValueError(f"bounds from {self.describe()}: suggested_max_lr must be a finite lr > 0, got {self.suggested!r}.")
+            raise ValueError(
+                f"bounds from {self.describe()}: suggested_max_lr must be a finite lr > 0, got {self.suggested!r}."
+            )
 
     @classmethod
     def from_dict(cls, d: object) -> Bounds:
@@ -48,9 +65,17 @@ class Bounds:
         if not isinstance(d, dict) or not {"min_lr", "max_lr", "source"} <= d.keys():
             raise ValueError(f"bounds must be a mapping with min_lr, max_lr and source, got {d!r}.")
         source, path = d["source"], d.get("path")
-        if isinstance(source, str) and source not in SOURCES and path is None:  # before 0.1.0: "auto: <path>" or the path itself
-            source, path = ("auto", source.removeprefix("auto: ")) if source.startswith("auto: ") else ("file", source)
-        return cls(d["min_lr"], d["max_lr"], d.get("suggested_max_lr"), source, path, d.get("rule", ""))
+        if (
+            isinstance(source, str) and source not in SOURCES and path is None
+        ):  # before 0.1.0: "auto: <path>" or the path itself
+            source, path = (
+                ("auto", source.removeprefix("auto: "))
+                if source.startswith("auto: ")
+                else ("file", source)
+            )
+        return cls(
+            d["min_lr"], d["max_lr"], d.get("suggested_max_lr"), source, path, d.get("rule", "")
+        )
 
     def distribution(self) -> FloatDistribution:
         """The log-scale interval a seeded search draws ``max_lr`` from."""
@@ -72,9 +97,18 @@ class Bounds:
 def from_result(result: dict, source: str, path: str) -> Bounds:
     b = result["bounds"]
     if b["min_lr"] is None or b["max_lr"] is None:
-        raise ValueError(f"range test {path} has no bounds ({result.get('message') or 'unusable curve'}); rerun it with other settings.")
+        raise ValueError(
+            f"range test {path} has no bounds ({result.get('message') or 'unusable curve'}); rerun it with other settings."
+        )
     suggested = result.get("suggested_max_lr") or suggested_max_lr(b)
-    return Bounds(b["min_lr"], b["max_lr"], min(max(suggested, b["min_lr"]), b["max_lr"]), source, path, b["rule"])
+    return Bounds(
+        b["min_lr"],
+        b["max_lr"],
+        min(max(suggested, b["min_lr"]), b["max_lr"]),
+        source,
+        path,
+        b["rule"],
+    )
 
 
 def from_file(path: str) -> Bounds:

@@ -24,7 +24,12 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 
 class SearchSpaceError(ValueError):
@@ -38,7 +43,9 @@ def _distribution(o: Override) -> BaseDistribution:
         return CategoricalDistribution([_plain(v) for v in value.list])
     if isinstance(value, RangeSweep):
         if value.tags:  # a range is a stepped grid: a log scale would silently be dropped
-            raise SearchSpaceError(f"{key}: range() takes no tags (got {sorted(value.tags)}); for a log-scale int use tag(log, int(interval(a, b))).")
+            raise SearchSpaceError(
+                f"{key}: range() takes no tags (got {sorted(value.tags)}); for a log-scale int use tag(log, int(interval(a, b)))."
+            )
         start, stop, step = value.start, value.stop, value.step
         if start is None or stop is None:
             raise SearchSpaceError(f"{key}: range() needs a start and a stop, got {value}.")
@@ -46,7 +53,9 @@ def _distribution(o: Override) -> BaseDistribution:
             raise SearchSpaceError(f"{key}: range() needs a positive step, got {value}.")
         n = math.ceil((stop - start) / step - 1e-9)  # float noise must not admit the excluded end
         if n < 1:
-            raise SearchSpaceError(f"{key}: range({start}, {stop}, {step}) is empty (its end is excluded).")
+            raise SearchSpaceError(
+                f"{key}: range({start}, {stop}, {step}) is empty (its end is excluded)."
+            )
         last = start + (n - 1) * step
         if all(isinstance(v, int) for v in (start, stop, step)):
             return IntDistribution(int(start), int(last), step=int(step))
@@ -61,7 +70,9 @@ def _distribution(o: Override) -> BaseDistribution:
         if isinstance(lo, int) and isinstance(hi, int):
             return IntDistribution(lo, hi, log=log)
         return FloatDistribution(float(lo), float(hi), log=log)
-    raise SearchSpaceError(f"{key}: cannot search {o.input_line!r}; use interval(), range(), choice() or a comma list.")
+    raise SearchSpaceError(
+        f"{key}: cannot search {o.input_line!r}; use interval(), range(), choice() or a comma list."
+    )
 
 
 def _plain(v: Any) -> Any:
@@ -98,7 +109,9 @@ def grid_values(space: dict[str, BaseDistribution]) -> dict[str, list]:
             n = round((d.high - d.low) / d.step) + 1
             grid[name] = [d.low + i * d.step for i in range(n)]
         else:
-            raise SearchSpaceError(f"{name}: the grid sampler needs choice() or range(), not a continuous interval.")
+            raise SearchSpaceError(
+                f"{name}: the grid sampler needs choice() or range(), not a continuous interval."
+            )
     return grid
 
 
@@ -107,7 +120,11 @@ def format_value(v: Any) -> str:
     if isinstance(v, float):
         return repr(v)
     if isinstance(v, str):
-        return v if v.replace("_", "").replace("-", "").replace(".", "").isalnum() else "'" + v.replace("'", "\\'") + "'"
+        return (
+            v
+            if v.replace("_", "").replace("-", "").replace(".", "").isalnum()
+            else "'" + v.replace("'", "\\'") + "'"
+        )
     if v is None:
         return "null"
     return str(v).lower() if isinstance(v, bool) else str(v)

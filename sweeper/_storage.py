@@ -69,7 +69,9 @@ def _create(url: str, engine_kwargs: dict | None, attempts: int = 10) -> optuna.
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as e:
             # two workers creating the schema at once: "database is locked", "table ... already exists"
-            racing = isinstance(e, sqlalchemy.exc.IntegrityError) or any(m in str(e) for m in ("locked", "already exists"))
+            racing = isinstance(e, sqlalchemy.exc.IntegrityError) or any(
+                m in str(e) for m in ("locked", "already exists")
+            )
             if not racing or attempt == attempts - 1:  # only the creation race is worth a retry
                 raise
             time.sleep(0.2 * (attempt + 1))
@@ -110,7 +112,9 @@ def resolve_reference(raw: str) -> str:
     if m is None:
         return raw
     if m.group(1) not in os.environ:
-        raise StorageError(f"the study storage is {raw}, and the environment variable {m.group(1)} is not set here.")
+        raise StorageError(
+            f"the study storage is {raw}, and the environment variable {m.group(1)} is not set here."
+        )
     return os.environ[m.group(1)]
 
 

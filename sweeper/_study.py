@@ -32,7 +32,9 @@ class StudyMismatch(ValueError):
 
 
 def space_json(space: dict[str, BaseDistribution]) -> str:
-    return json.dumps({k: json.loads(distribution_to_json(v)) for k, v in sorted(space.items())}, sort_keys=True)
+    return json.dumps(
+        {k: json.loads(distribution_to_json(v)) for k, v in sorted(space.items())}, sort_keys=True
+    )
 
 
 def open_study(
@@ -54,31 +56,51 @@ def open_study(
     except KeyError:
         try:
             study = optuna.create_study(
-                study_name=name, storage=storage, sampler=sampler, pruner=pruner, directions=[optuna.study.StudyDirection[d.upper()] for d in directions]
+                study_name=name,
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                directions=[optuna.study.StudyDirection[d.upper()] for d in directions],
             )
         except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
-            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+            study = optuna.load_study(
+                study_name=name, storage=storage, sampler=sampler, pruner=pruner
+            )
         else:
             study.set_user_attr("metrics", metrics)
             study.set_user_attr("fixed_settings", settings)
-            study.set_user_attr("search_space", space_json(space))  # last: its presence means "set up"
+            study.set_user_attr(
+                "search_space", space_json(space)
+            )  # last: its presence means "set up"
             return study, False
     _wait_for_setup(study)
     stored = [d.name.lower() for d in study.directions]
     if stored != [d.lower() for d in directions]:
-        raise StudyMismatch(f"study {name!r} exists with directions {stored}, this sweep asks for {directions}; use another hydra.sweeper.study_name.")
+        raise StudyMismatch(
+            f"study {name!r} exists with directions {stored}, this sweep asks for {directions}; use another hydra.sweeper.study_name."
+        )
     if study.user_attrs.get("search_space") != space_json(space):
         raise StudyMismatch(
             f"study {name!r} exists with search space {study.user_attrs.get('search_space')}, this sweep asks for {space_json(space)}; "
             "use another hydra.sweeper.study_name."
         )
     if study.user_attrs.get("metrics", metrics) != metrics:
-        raise StudyMismatch(f"study {name!r} optimizes {study.user_attrs.get('metrics')}, this sweep asks for {metrics}; use another hydra.sweeper.study_name.")
+        raise StudyMismatch(
+            f"study {name!r} optimizes {study.user_attrs.get('metrics')}, this sweep asks for {metrics}; use another hydra.sweeper.study_name."
+        )
     stored_settings = study.user_attrs.get("fixed_settings")
     if stored_settings is not None and stored_settings != settings:
-        keys = sorted(k for k in set(stored_settings) | set(settings) if stored_settings.get(k) != settings.get(k))
-        shown = ", ".join(f"{k}: {stored_settings.get(k)!r} -> {settings.get(k)!r}" for k in keys[:5]) + (" ..." if len(keys) > 5 else "")
-        raise StudyMismatch(f"study {name!r} was run with other fixed settings ({shown}); use another hydra.sweeper.study_name.")
+        keys = sorted(
+            k
+            for k in set(stored_settings) | set(settings)
+            if stored_settings.get(k) != settings.get(k)
+        )
+        shown = ", ".join(
+            f"{k}: {stored_settings.get(k)!r} -> {settings.get(k)!r}" for k in keys[:5]
+        ) + (" ..." if len(keys) > 5 else "")
+        raise StudyMismatch(
+            f"study {name!r} was run with other fixed settings ({shown}); use another hydra.sweeper.study_name."
+        )
     return study, True
 
 
@@ -93,7 +115,9 @@ def claim_sweep_dir(sweep_dir: Path, name: str, storage: str) -> None:
     owner = {"study_name": name, "storage": storage}
     path = sweep_dir / OWNER_FILE
     try:
-        with path.open("x") as fh:  # exclusive create: of two sweeps starting together, one claims it
+        with path.open(
+            "x"
+        ) as fh:  # exclusive create: of two sweeps starting together, one claims it
             json.dump(owner, fh)
         return
     except FileExistsError:
@@ -101,7 +125,9 @@ def claim_sweep_dir(sweep_dir: Path, name: str, storage: str) -> None:
     try:
         claimed = json.loads(path.read_text())
     except (OSError, ValueError):
-        raise StudyMismatch(f"hydra.sweep.dir={sweep_dir}: {path} is unreadable; use another hydra.sweep.dir.") from None
+        raise StudyMismatch(
+            f"hydra.sweep.dir={sweep_dir}: {path} is unreadable; use another hydra.sweep.dir."
+        ) from None
     if claimed != owner:
         raise StudyMismatch(
             f"hydra.sweep.dir={sweep_dir} belongs to study {claimed.get('study_name')!r} ({claimed.get('storage')}); "
@@ -120,7 +146,11 @@ def fixed_settings(task_cfg: DictConfig, searched: list[str]) -> dict[str, Any]:
     container = OmegaConf.to_container(task_cfg, resolve=False)
     assert isinstance(container, dict)
     skip = {"hydra", "trial", *PER_WORKER, *searched}
-    return {k: v for k, v in flatten({k: v for k, v in container.items() if k not in skip}).items() if k not in skip}
+    return {
+        k: v
+        for k, v in flatten({k: v for k, v in container.items() if k not in skip}).items()
+        if k not in skip
+    }
 
 
 def _wait_for_setup(study: optuna.Study, timeout_s: float = 30.0) -> None:
@@ -140,10 +170,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def trial_handle(study: optuna.Study, storage: optuna.storages.BaseStorage, number: int) -> optuna.trial.Trial:
+def trial_handle(
+    study: optuna.Study, storage: optuna.storages.BaseStorage, number: int
+) -> optuna.trial.Trial:
     """A ``Trial`` for trial ``number`` of ``study``, via the public storage API."""
     study_id = storage.get_study_id_from_name(study.study_name)
-    return optuna.trial.Trial(study, storage.get_trial_id_from_study_id_trial_number(study_id, number))
+    return optuna.trial.Trial(
+        study, storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    )
 
 
 class WorkerTagged(optuna.samplers.BaseSampler):
@@ -151,9 +185,13 @@ class WorkerTagged(optuna.samplers.BaseSampler):
     exists (Optuna calls ``before_trial`` right after creating it, before any sampling): a
     crash later inside ``ask`` leaves a RUNNING trial that is known to be this worker's."""
 
-    def __init__(self, inner: optuna.samplers.BaseSampler, storage: optuna.storages.BaseStorage, worker: str) -> None:
+    def __init__(
+        self, inner: optuna.samplers.BaseSampler, storage: optuna.storages.BaseStorage, worker: str
+    ) -> None:
         self.inner, self.storage, self.worker = inner, storage, worker
-        self.study_ids: dict[str, int] = {}  # a study's id never changes: one lookup per sweep, not per trial
+        self.study_ids: dict[
+            str, int
+        ] = {}  # a study's id never changes: one lookup per sweep, not per trial
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if study.study_name not in self.study_ids:
@@ -163,16 +201,35 @@ class WorkerTagged(optuna.samplers.BaseSampler):
         self.storage.set_trial_user_attr(trial_id, "worker", self.worker)
         self.inner.before_trial(study, trial)
 
-    def infer_relative_search_space(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> dict[str, BaseDistribution]:
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: optuna.trial.FrozenTrial
+    ) -> dict[str, BaseDistribution]:
         return self.inner.infer_relative_search_space(study, trial)
 
-    def sample_relative(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    def sample_relative(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        search_space: dict[str, BaseDistribution],
+    ) -> dict[str, Any]:
         return self.inner.sample_relative(study, trial, search_space)
 
-    def sample_independent(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
         return self.inner.sample_independent(study, trial, param_name, param_distribution)
 
-    def after_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
         self.inner.after_trial(study, trial, state, values)
 
     def reseed_rng(self) -> None:
@@ -196,7 +253,9 @@ def fail_zombies(
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(t.user_attrs.get("worker", ""))
         w_host, _, w_pid = worker.rpartition(":")
-        last_sign = t.user_attrs.get("heartbeat") or (t.datetime_start.timestamp() if t.datetime_start else 0)
+        last_sign = t.user_attrs.get("heartbeat") or (
+            t.datetime_start.timestamp() if t.datetime_start else 0
+        )
         if w_host == host and w_pid.isdigit():
             dead = not _alive(int(w_pid)) if int(w_pid) != os.getpid() else t.number not in mine
         else:
@@ -205,16 +264,29 @@ def fail_zombies(
             continue
         handle = trial_handle(study, storage, t.number)
         handle.set_user_attr("status", "failed")
-        handle.set_user_attr("reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed {when}")
+        handle.set_user_attr(
+            "reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed {when}"
+        )
         try:
             study.tell(handle, state=TrialState.FAIL, skip_if_finished=True)
-        except RuntimeError as e:  # a grid sampler's study.stop() once the grid is done: the state is stored
+        except (
+            RuntimeError
+        ) as e:  # a grid sampler's study.stop() once the grid is done: the state is stored
             if "Study.stop" not in str(e):
                 raise
         failed.append(t.number)
         if retry:
             # the retry runs in the zombie's job dir: a run that checkpointed (a preempted worker) resumes there
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, "resume_subdir": t.user_attrs.get("resume_subdir", str(t.number))})
+            study.enqueue_trial(
+                t.params,
+                user_attrs={
+                    "retry_of": t.number,
+                    "resume_subdir": t.user_attrs.get("resume_subdir", str(t.number)),
+                },
+            )
     if failed:
-        log.warning(f"failed {len(failed)} trial(s) left RUNNING by a sweep that is gone ({when}): {failed}" + (" (re-enqueued)" if retry else ""))
+        log.warning(
+            f"failed {len(failed)} trial(s) left RUNNING by a sweep that is gone ({when}): {failed}"
+            + (" (re-enqueued)" if retry else "")
+        )
     return failed

@@ -30,7 +30,9 @@ class Reporter:
     """Epoch callback: heartbeat, then ``trial.report(value, epoch)`` and ``should_prune()`` ->
     StopTraining (only the heartbeat in rung mode, where the sweeper reports each whole run)."""
 
-    def __init__(self, trial: optuna.trial.Trial, metric: str, single_objective: bool, report: bool = True) -> None:
+    def __init__(
+        self, trial: optuna.trial.Trial, metric: str, single_objective: bool, report: bool = True
+    ) -> None:
         self.trial, self.single, self.report = trial, single_objective, report
         self.key, self.combine = EPOCH_VALUE.get(metric, (metric, None))
         self.value: float | None = None
@@ -40,10 +42,15 @@ class Reporter:
         v = m.get(self.key)
         if not self.report or not self.single or v is None or not math.isfinite(v):
             return
-        self.value = v if self.combine is None or self.value is None else self.combine(self.value, v)
+        self.value = (
+            v if self.combine is None or self.value is None else self.combine(self.value, v)
+        )
         self.trial.report(self.value, m["epoch"])
         if self.trial.should_prune():
-            raise StopTraining("pruned", f"pruned by {type(self.trial.study.pruner).__name__} after epoch {m['epoch']} ({self.key}={v:.4g})")
+            raise StopTraining(
+                "pruned",
+                f"pruned by {type(self.trial.study.pruner).__name__} after epoch {m['epoch']} ({self.key}={v:.4g})",
+            )
 
 
 def trial_callbacks(cfg: DictConfig) -> list[Callable[[dict], None]]:
@@ -58,5 +65,14 @@ def trial_callbacks(cfg: DictConfig) -> list[Callable[[dict], None]]:
     pruner = instantiate(pruner_cfg) if pruner_cfg else optuna.pruners.NopPruner()
     storage = open_storage(t.storage)
     study = optuna.load_study(study_name=t.study, storage=storage, pruner=pruner)
-    trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(t.study), int(t.number))
-    return [Reporter(optuna.trial.Trial(study, trial_id), str(t.metric), len(study.directions) == 1, bool(t.get("report", True)))]
+    trial_id = storage.get_trial_id_from_study_id_trial_number(
+        storage.get_study_id_from_name(t.study), int(t.number)
+    )
+    return [
+        Reporter(
+            optuna.trial.Trial(study, trial_id),
+            str(t.metric),
+            len(study.directions) == 1,
+            bool(t.get("report", True)),
+        )
+    ]

@@ -58,9 +58,13 @@ def check_group_choices(args: Sequence[str], conf: Path) -> None:
         allowed = sorted(p.stem for p in group.glob("*.yaml"))
         for option in value.split(","):
             if option == "null" and key not in OPTIONAL_GROUPS:
-                raise ConfigError(f"{key}=null: a run needs one {key} option; allowed: {', '.join(allowed)}.")
+                raise ConfigError(
+                    f"{key}=null: a run needs one {key} option; allowed: {', '.join(allowed)}."
+                )
             if option not in allowed and option != "null":
-                raise ConfigError(f"{key}={option} is not an option of '{key}'; allowed: {', '.join(allowed)}.")
+                raise ConfigError(
+                    f"{key}={option} is not an option of '{key}'; allowed: {', '.join(allowed)}."
+                )
 
 
 def job_overrides(args: Sequence[str]) -> list[list[str]]:
@@ -81,7 +85,11 @@ def job_overrides(args: Sequence[str]) -> list[list[str]]:
         if isinstance(value, IntervalSweep):
             values = [str(value.start), str(value.end)]
         else:
-            values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+            values = (
+                list(o.sweep_string_iterator())
+                if o.is_sweep_override()
+                else [o.get_value_element_as_str()]
+            )
         axes.append([f"{key}={v}" for v in values])
     if math.prod(len(a) for a in axes) <= MAX_CHECKED_JOBS:
         return [list(job) for job in itertools.product(*axes)]
@@ -89,7 +97,9 @@ def job_overrides(args: Sequence[str]) -> list[list[str]]:
     return [[*first[:i], v, *first[i + 1 :]] for i, axis in enumerate(axes) for v in axis]
 
 
-def check_each_job(args: Sequence[str], config_name: str, check: Callable[[DictConfig], None]) -> None:
+def check_each_job(
+    args: Sequence[str], config_name: str, check: Callable[[DictConfig], None]
+) -> None:
     """Compose and check every job of a multirun before the first one starts."""
     from hydra import compose, initialize_config_dir
 
@@ -105,7 +115,10 @@ def check_each_job(args: Sequence[str], config_name: str, check: Callable[[DictC
                 check(compose(config_name, overrides=job))
             except ConfigError as e:
                 raise ConfigError(f"{e} (job {' '.join(job)})") from None
-            except (HydraException, OmegaConfBaseException) as e:  # an unknown key, a bad value: Hydra's own words, one line
+            except (
+                HydraException,
+                OmegaConfBaseException,
+            ) as e:  # an unknown key, a bad value: Hydra's own words, one line
                 raise ConfigError(f"{' '.join(str(e).split())} (job {' '.join(job)})") from None
 
 

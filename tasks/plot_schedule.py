@@ -27,25 +27,35 @@ log = logging.getLogger(__name__)
 def build(cfg: DictConfig) -> tuple[Schedule, int]:
     check_number("epochs", cfg.epochs, low=1, low_inclusive=True, integer=True)
     check_number("steps_per_epoch", cfg.steps_per_epoch, low=1, low_inclusive=True, integer=True)
-    check_number("warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9)
+    check_number(
+        "warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9
+    )
     total = cfg.epochs * cfg.steps_per_epoch
     try:
         sched = with_warmup(
-            instantiate(cfg.schedule), total_steps=total, steps_per_epoch=cfg.steps_per_epoch, warmup_steps=round(cfg.warmup_epochs * cfg.steps_per_epoch)
+            instantiate(cfg.schedule),
+            total_steps=total,
+            steps_per_epoch=cfg.steps_per_epoch,
+            warmup_steps=round(cfg.warmup_epochs * cfg.steps_per_epoch),
         )
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return sched, total
 
 
-def schedule_html(steps: Sequence[int], lrs: Sequence[float], moms: Sequence[float | None], title: str, path: Path) -> None:
+def schedule_html(
+    steps: Sequence[int], lrs: Sequence[float], moms: Sequence[float | None], title: str, path: Path
+) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Scatter(x=list(steps), y=list(lrs), name="lr"), secondary_y=False)
     if moms and moms[0] is not None:
-        fig.add_trace(go.Scatter(x=list(steps), y=list(moms), name="momentum", line={"dash": "dot"}), secondary_y=True)
+        fig.add_trace(
+            go.Scatter(x=list(steps), y=list(moms), name="momentum", line={"dash": "dot"}),
+            secondary_y=True,
+        )
     fig.update_layout(title=title, xaxis_title="optimizer step")
     fig.update_yaxes(title_text="lr", secondary_y=False)
     fig.update_yaxes(title_text="momentum", secondary_y=True)
@@ -59,7 +69,13 @@ def write(sched: Schedule, total: int, out_dir: Path, title: str) -> None:
         w.writerow(["step", "lr", "momentum"])
         w.writerows((s, repr(lr), "" if m is None else repr(m)) for s, lr, m in rows)
 
-    schedule_html([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], title, out_dir / "schedule.html")
+    schedule_html(
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        title,
+        out_dir / "schedule.html",
+    )
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="plot_schedule")

@@ -43,7 +43,9 @@ def _storage(cfg: DictConfig, recorded: str | None) -> tuple[str, str]:
         raw, url = str(written), str(cfg.storage)
     elif recorded is not None:
         if "***" in recorded:
-            raise ConfigError(f"sweep_dir: the sweep's storage {recorded} has its password hidden; pass storage='${{oc.env:VAR}}' with the URL in VAR.")
+            raise ConfigError(
+                f"sweep_dir: the sweep's storage {recorded} has its password hidden; pass storage='${{oc.env:VAR}}' with the URL in VAR."
+            )
         raw, url = recorded, resolve_reference(recorded)
     else:
         raw = url = default_url()
@@ -69,7 +71,13 @@ def main(cfg: DictConfig) -> None:
             else:
                 study_name, recorded = found
         out = Path(HydraConfig.get().runtime.output_dir)
-        kw = {"pareto_x": cfg.pareto_x, "pareto_y": cfg.pareto_y, "lr": cfg.lr_param, "wd": cfg.wd_param, "images": cfg.images}
+        kw = {
+            "pareto_x": cfg.pareto_x,
+            "pareto_y": cfg.pareto_y,
+            "lr": cfg.lr_param,
+            "wd": cfg.wd_param,
+            "images": cfg.images,
+        }
         try:
             if grid is not None:
                 s = write_grid_report(grid, out, **kw)
@@ -83,13 +91,17 @@ def main(cfg: DictConfig) -> None:
         if not s["images"]:
             log.info(IMAGE_HINT)
         what = "grid" if grid is not None else "study"
-        print(f"report of {what} {s['study_name']!r} ({', '.join(f'{n} {k}' for k, n in s['trials'].items())}): {out / 'report.html'}")
+        print(
+            f"report of {what} {s['study_name']!r} ({', '.join(f'{n} {k}' for k, n in s['trials'].items())}): {out / 'report.html'}"
+        )
         if "balance" in s:
             print(f"regularization balance: {s['balance']['verdict']}")
             for warning in s["balance"]["warnings"]:
                 print(f"warning: {warning}")
         if grid is None:
-            print(f"live dashboard: optuna-dashboard {storage_shown}  (then open http://127.0.0.1:8080)")
+            print(
+                f"live dashboard: optuna-dashboard {storage_shown}  (then open http://127.0.0.1:8080)"
+            )
 
 
 if __name__ == "__main__":

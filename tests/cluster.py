@@ -28,13 +28,26 @@ import pytest
 from .services import _free_port
 
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
-CLIENTS = ("mariadb-install-db", "mariadb", "sbatch", "sacct", "scancel", "sinfo", "squeue", "scontrol")
+CLIENTS = (
+    "mariadb-install-db",
+    "mariadb",
+    "sbatch",
+    "sacct",
+    "scancel",
+    "sinfo",
+    "squeue",
+    "scontrol",
+)
 
 
 def _missing() -> str | None:
     if os.geteuid() != 0:
         return "the SLURM tests need root (slurmd starts jobs as their user; munged and MariaDB run as root here)"
-    lost = [d for d in DAEMONS + CLIENTS if shutil.which(d, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin") is None]
+    lost = [
+        d
+        for d in DAEMONS + CLIENTS
+        if shutil.which(d, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin") is None
+    ]
     if lost:
         return f"SLURM tests: {', '.join(lost)} not installed (.ci/run installs slurm-wlm slurmdbd munge mariadb-server)"
     return None
@@ -59,7 +72,9 @@ def _listening(port: int) -> bool:
 def _daemon(cmd: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
     """A daemon in the foreground, as our child: stopped with SIGTERM (then SIGKILL) by its PID."""
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     try:
         yield proc
     finally:
@@ -87,7 +102,11 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
     home = Path(tempfile.mkdtemp(prefix="supersweep-slurm-"))
     node = socket.gethostname().split(".")[0]
     ports = {k: _free_port() for k in ("db", "dbd", "ctld", "slurmd")}
-    env = {**os.environ, "SLURM_CONF": str(home / "slurm.conf"), "PATH": f"{os.environ.get('PATH', '')}:/usr/sbin"}
+    env = {
+        **os.environ,
+        "SLURM_CONF": str(home / "slurm.conf"),
+        "PATH": f"{os.environ.get('PATH', '')}:/usr/sbin",
+    }
     for d in ("munge", "mysql", "state", "spool", "log"):
         (home / d).mkdir(mode=0o700)
     munge_socket = home / "munge" / "munge.socket"
@@ -151,21 +170,55 @@ StorageLoc=slurm_acct_db
     logs = home / "log"
     try:
         with ExitStack() as stack:
-            munged = ["munged", "--foreground", "--force", f"--socket={munge_socket}", f"--key-file={key}", f"--pid-file={home / 'munge' / 'pid'}",
-                      f"--seed-file={home / 'munge' / 'seed'}", f"--log-file={logs / 'munged.log'}"]  # fmt: skip
+            munged = [
+                "munged",
+                "--foreground",
+                "--force",
+                f"--socket={munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={home / 'munge' / 'pid'}",
+                f"--seed-file={home / 'munge' / 'seed'}",
+                f"--log-file={logs / 'munged.log'}",
+            ]
             stack.enter_context(_daemon(munged, logs / "munged.out", env))
             _wait(munge_socket.exists, "munged", logs / "munged.log")
-            subprocess.run(["mariadb-install-db", "--user=root", f"--datadir={home / 'mysql'}", "--auth-root-authentication-method=socket"],
-                           check=True, capture_output=True, timeout=120)  # fmt: skip
+            subprocess.run(
+                [
+                    "mariadb-install-db",
+                    "--user=root",
+                    f"--datadir={home / 'mysql'}",
+                    "--auth-root-authentication-method=socket",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             db_socket = home / "mysql.sock"
-            mariadbd = ["mariadbd", "--no-defaults", "--user=root", f"--datadir={home / 'mysql'}", f"--socket={db_socket}", f"--port={ports['db']}",
-                        "--bind-address=127.0.0.1", "--skip-name-resolve", f"--pid-file={home / 'mysql.pid'}", "--innodb-buffer-pool-size=64M",
-                        "--innodb-lock-wait-timeout=900"]  # fmt: skip
+            mariadbd = [
+                "mariadbd",
+                "--no-defaults",
+                "--user=root",
+                f"--datadir={home / 'mysql'}",
+                f"--socket={db_socket}",
+                f"--port={ports['db']}",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                f"--pid-file={home / 'mysql.pid'}",
+                "--innodb-buffer-pool-size=64M",
+                "--innodb-lock-wait-timeout=900",
+            ]
             stack.enter_context(_daemon(mariadbd, logs / "mariadb.log", env))
             _wait(lambda: _listening(ports["db"]), "MariaDB", logs / "mariadb.log")
-            sql = (f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{db_password}'; "
-                   "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;")  # fmt: skip
-            subprocess.run(["mariadb", "--no-defaults", f"--socket={db_socket}", "-u", "root", "-e", sql], check=True, capture_output=True, timeout=60)
+            sql = (
+                f"CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{db_password}'; "
+                "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;"
+            )
+            subprocess.run(
+                ["mariadb", "--no-defaults", f"--socket={db_socket}", "-u", "root", "-e", sql],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
             stack.enter_context(_daemon(["slurmdbd", "-D"], logs / "slurmdbd.out", env))
             _wait(lambda: _listening(ports["dbd"]), "slurmdbd", logs / "slurmdbd.log")
             stack.enter_context(_daemon(["slurmctld", "-D", "-i"], logs / "slurmctld.out", env))
@@ -187,7 +240,9 @@ StorageLoc=slurm_acct_db
 
 
 def _node_idle(env: dict[str, str]) -> bool:
-    p = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True, timeout=30)
+    p = subprocess.run(
+        ["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True, timeout=30
+    )
     return p.returncode == 0 and p.stdout.strip() == "idle"
 
 
@@ -196,7 +251,9 @@ def _cancel_all(env: dict[str, str]) -> None:
     subprocess.run(["scancel", "--full", "--user=root"], env=env, capture_output=True, timeout=30)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        p = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True, timeout=30)
+        p = subprocess.run(
+            ["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True, timeout=30
+        )
         if p.returncode != 0 or not p.stdout.strip():
             return
         time.sleep(0.5)

@@ -43,14 +43,20 @@ def read(run_dir: Path) -> tuple[list[dict], dict]:
 
 @pytest.mark.parametrize(
     "overrides",
-    [(), ("averaging=swa", "wrapper=lookahead", "lr_estimate=true"), ("averaging=ema", "wrapper=sam", "model.dropout=0.2", "checkpoint.every=2")],
+    [
+        (),
+        ("averaging=swa", "wrapper=lookahead", "lr_estimate=true"),
+        ("averaging=ema", "wrapper=sam", "model.dropout=0.2", "checkpoint.every=2"),
+    ],
 )
 def test_a_resumed_run_ends_bitwise_as_an_uninterrupted_one(tmp_path, overrides):
     cfg = cfg_for("epochs=8", *overrides)
     run(cfg, tmp_path / "straight")
     with pytest.raises(Interrupt):
         run(cfg, tmp_path / "resumed", callbacks=[stop_at(5)])
-    assert (tmp_path / "resumed" / "checkpoint.pt").is_file() and not (tmp_path / "resumed" / "summary.json").exists()
+    assert (tmp_path / "resumed" / "checkpoint.pt").is_file() and not (
+        tmp_path / "resumed" / "summary.json"
+    ).exists()
     run(cfg, tmp_path / "resumed")  # the same command, the same run dir
     assert read(tmp_path / "resumed") == read(tmp_path / "straight")
     assert not (tmp_path / "resumed" / "checkpoint.pt").exists(), "removed when the run ends"
@@ -59,7 +65,9 @@ def test_a_resumed_run_ends_bitwise_as_an_uninterrupted_one(tmp_path, overrides)
 def test_a_checkpoint_of_another_config_is_refused_naming_the_difference(tmp_path):
     with pytest.raises(Interrupt):
         run(cfg_for("epochs=6"), tmp_path, callbacks=[stop_at(2)])
-    with pytest.raises(ConfigError, match=r"checkpoint.pt was written for another config \(epochs: 6 -> 8\)"):
+    with pytest.raises(
+        ConfigError, match=r"checkpoint.pt was written for another config \(epochs: 6 -> 8\)"
+    ):
         run(cfg_for("epochs=8"), tmp_path)
     with pytest.raises(ConfigError, match=r"model.channels: 32 -> 16"):
         run(cfg_for("epochs=6", "model.channels=16"), tmp_path)
@@ -79,12 +87,25 @@ def test_a_checkpoint_is_loaded_as_plain_tensors_only(tmp_path):
 @pytest.mark.slow
 def test_kill_9_mid_run_then_the_same_command_finishes_identically(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = lambda d: [sys.executable, "-m", "tasks.train", "epochs=40", "model.channels=64", f"hydra.run.dir={d}"]  # noqa: E731
-    subprocess.run(cmd(tmp_path / "straight"), env=env, check=True, capture_output=True, timeout=600)
-    proc = subprocess.Popen(cmd(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = lambda d: [
+        sys.executable,
+        "-m",
+        "tasks.train",
+        "epochs=40",
+        "model.channels=64",
+        f"hydra.run.dir={d}",
+    ]  # noqa: E731
+    subprocess.run(
+        cmd(tmp_path / "straight"), env=env, check=True, capture_output=True, timeout=600
+    )
+    proc = subprocess.Popen(
+        cmd(tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     metrics = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.time() + 300
-    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 10):
+    while time.time() < deadline and (
+        not metrics.exists() or len(metrics.read_text().splitlines()) < 10
+    ):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
@@ -95,23 +116,45 @@ def test_kill_9_mid_run_then_the_same_command_finishes_identically(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGUSR2])
-def test_a_stop_signal_checkpoints_at_a_step_boundary_and_the_run_resumes_identically(tmp_path, sig):
+def test_a_stop_signal_checkpoints_at_a_step_boundary_and_the_run_resumes_identically(
+    tmp_path, sig
+):
     """SLURM's and submitit's preemption warnings: the run writes its checkpoint mid-epoch, ends
     by the signal (default handler), and the same command finishes as an uninterrupted run."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = lambda d: [sys.executable, "-m", "tasks.train", "epochs=30", "model.channels=64", "checkpoint.every=0", f"hydra.run.dir={d}"]  # noqa: E731
-    subprocess.run(cmd(tmp_path / "straight"), env=env, check=True, capture_output=True, timeout=600)
-    proc = subprocess.Popen(cmd(tmp_path / "stopped"), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = lambda d: [
+        sys.executable,
+        "-m",
+        "tasks.train",
+        "epochs=30",
+        "model.channels=64",
+        "checkpoint.every=0",
+        f"hydra.run.dir={d}",
+    ]  # noqa: E731
+    subprocess.run(
+        cmd(tmp_path / "straight"), env=env, check=True, capture_output=True, timeout=600
+    )
+    proc = subprocess.Popen(
+        cmd(tmp_path / "stopped"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     metrics = tmp_path / "stopped" / "metrics.jsonl"
     deadline = time.time() + 300
-    while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) < 5):
+    while time.time() < deadline and (
+        not metrics.exists() or len(metrics.read_text().splitlines()) < 5
+    ):
         time.sleep(0.01)
     proc.send_signal(sig)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == -sig, out
     assert f"{sig.name} after step" in out and (tmp_path / "stopped" / "checkpoint.pt").is_file()
     state = torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)
-    assert state["partial"] is not None, "written at a step boundary inside an epoch (checkpoint.every=0: no epoch checkpoints)"
+    assert state["partial"] is not None, (
+        "written at a step boundary inside an epoch (checkpoint.every=0: no epoch checkpoints)"
+    )
     subprocess.run(cmd(tmp_path / "stopped"), env=env, check=True, capture_output=True, timeout=600)
     assert read(tmp_path / "stopped") == read(tmp_path / "straight")
 
@@ -121,12 +164,20 @@ def test_init_from_starts_from_another_runs_final_weights(tmp_path):
     final = torch.load(tmp_path / "first" / "final.pt", weights_only=True)["model"]
     seen = {}
 
-    def first_epoch(m: dict) -> None:  # the weights after epoch 1 moved away from the loaded ones, which were used
+    def first_epoch(
+        m: dict,
+    ) -> None:  # the weights after epoch 1 moved away from the loaded ones, which were used
         seen.setdefault("val_acc", m["val_acc"])
 
-    run(cfg_for("epochs=1", f"init_from={tmp_path / 'first'}", "max_lr=1e-9"), tmp_path / "second", callbacks=[first_epoch])
+    run(
+        cfg_for("epochs=1", f"init_from={tmp_path / 'first'}", "max_lr=1e-9"),
+        tmp_path / "second",
+        callbacks=[first_epoch],
+    )
     _, first = read(tmp_path / "first")
-    assert seen["val_acc"] == pytest.approx(first["final_val_acc"], abs=0.01), "a near-zero lr keeps the loaded weights' accuracy"
+    assert seen["val_acc"] == pytest.approx(first["final_val_acc"], abs=0.01), (
+        "a near-zero lr keeps the loaded weights' accuracy"
+    )
     assert final  # the file holds the weights as plain tensors
     with pytest.raises(ConfigError, match="init_from: .* not found"):
         run(cfg_for("epochs=1", f"init_from={tmp_path / 'missing'}"), tmp_path / "third")

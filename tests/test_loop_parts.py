@@ -54,13 +54,22 @@ def train_steps(make_opt, wd: WeightDecay | None, steps: int = 5) -> torch.Tenso
 
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_coupled_decay_equals_sgd_weight_decay(nesterov):
-    ours = train_steps(lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=nesterov), WeightDecay(0.01, decoupled=False, on_norm_and_bias=True))
-    native = train_steps(lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=nesterov, weight_decay=0.01), None)
+    ours = train_steps(
+        lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=nesterov),
+        WeightDecay(0.01, decoupled=False, on_norm_and_bias=True),
+    )
+    native = train_steps(
+        lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, nesterov=nesterov, weight_decay=0.01),
+        None,
+    )
     torch.testing.assert_close(ours, native)
 
 
 def test_decoupled_decay_equals_adamw():
-    ours = train_steps(lambda g: torch.optim.AdamW(g, lr=0.01, weight_decay=0.0), WeightDecay(0.1, decoupled=True, on_norm_and_bias=True))
+    ours = train_steps(
+        lambda g: torch.optim.AdamW(g, lr=0.01, weight_decay=0.0),
+        WeightDecay(0.1, decoupled=True, on_norm_and_bias=True),
+    )
     native = train_steps(lambda g: torch.optim.AdamW(g, lr=0.01, weight_decay=0.1), None)
     torch.testing.assert_close(ours, native)
 

@@ -55,7 +55,9 @@ def test_sam_takes_the_gradient_at_the_published_perturbation(adaptive):
     opt.restore()
     opt.step()
     g = a * w0
-    t = np.abs(w0) if adaptive else np.ones_like(w0)  # Foret et al.; adaptive: Kwon et al. (T_w = |w|)
+    t = (
+        np.abs(w0) if adaptive else np.ones_like(w0)
+    )  # Foret et al.; adaptive: Kwon et al. (T_w = |w|)
     e = rho * t * t * g / np.linalg.norm(t * g)
     assert np.allclose(w.detach().numpy(), w0 - lr * a * (w0 + e))
 
@@ -75,7 +77,12 @@ def test_secant_lr_estimate_is_the_inverse_curvature_on_a_quadratic():
 
 
 def test_swa_segment_equals_torch_swalr():
-    main, main_steps, anneal, swa_lr = constant(total_steps=10, steps_per_epoch=5, max_lr=0.4), 10, 6, 0.05
+    main, main_steps, anneal, swa_lr = (
+        constant(total_steps=10, steps_per_epoch=5, max_lr=0.4),
+        10,
+        6,
+        0.05,
+    )
     sched = swa_segment(main, main_steps, anneal, swa_lr, "cos")
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
     swalr = SWALR(opt, swa_lr=swa_lr, anneal_epochs=anneal, anneal_strategy="cos")
@@ -100,16 +107,30 @@ def test_swa_averages_equal_a_hand_written_swa_utils_loop():
     spe = len(data.train_y) // cfg.batch_size
     main = swa.main_steps(4 * spe, spe)
     snapshots = []
-    snapshot = lambda m: snapshots.append({k: v.clone() for k, v in stepper.model.state_dict().items()})  # noqa: E731
-    schedule = swa.extend(constant(total_steps=main, steps_per_epoch=spe, max_lr=0.1), main, 4 * spe, spe)
-    fit(stepper, data, schedule, epochs=4, batch_size=cfg.batch_size, averaging=swa, callbacks=[snapshot])
+    snapshot = lambda m: snapshots.append(
+        {k: v.clone() for k, v in stepper.model.state_dict().items()}
+    )  # noqa: E731
+    schedule = swa.extend(
+        constant(total_steps=main, steps_per_epoch=spe, max_lr=0.1), main, 4 * spe, spe
+    )
+    fit(
+        stepper,
+        data,
+        schedule,
+        epochs=4,
+        batch_size=cfg.batch_size,
+        averaging=swa,
+        callbacks=[snapshot],
+    )
     by_hand = AveragedModel(stepper.model)
     copy = type(stepper.model)(**{k: v for k, v in cfg.model.items() if k != "_target_"})
     for snap in snapshots[2:]:  # epochs 3 and 4
         copy.load_state_dict(snap)
         by_hand.update_parameters(copy)
     assert int(swa.average.n_averaged) == 2
-    for ours, theirs in zip(swa.average.module.parameters(), by_hand.module.parameters(), strict=True):
+    for ours, theirs in zip(
+        swa.average.module.parameters(), by_hand.module.parameters(), strict=True
+    ):
         assert torch.equal(ours, theirs)
 
 
@@ -123,8 +144,14 @@ def test_ema_is_updated_every_step_with_the_published_rule():
         ema.after_step()
         history.append([p.detach().clone() for p in stepper.model.parameters()])
 
-    fit(dataclasses.replace(stepper, after_step=after_step), data, constant(total_steps=100, steps_per_epoch=100, max_lr=0.1), epochs=1,
-        batch_size=cfg.batch_size, averaging=ema)  # fmt: skip
+    fit(
+        dataclasses.replace(stepper, after_step=after_step),
+        data,
+        constant(total_steps=100, steps_per_epoch=100, max_lr=0.1),
+        epochs=1,
+        batch_size=cfg.batch_size,
+        averaging=ema,
+    )
     expected = history[0]  # the first update copies the weights; then ema = 0.9 * ema + 0.1 * w
     for ws in history[1:]:
         expected = [0.9 * e + 0.1 * w for e, w in zip(expected, ws, strict=True)]
@@ -137,7 +164,13 @@ def test_ema_is_updated_every_step_with_the_published_rule():
     [
         ("wrapper=lookahead",),
         ("wrapper=sam",),
-        ("wrapper=sam", "wrapper.adaptive=true", "wrapper.rho=0.5", "optimizer=adamw", "regularization=decoupled"),
+        (
+            "wrapper=sam",
+            "wrapper.adaptive=true",
+            "wrapper.rho=0.5",
+            "optimizer=adamw",
+            "regularization=decoupled",
+        ),
         ("wrapper=lookahead", "averaging=ema", "averaging.decay=0.9", "schedule=triangular2"),
         ("wrapper=sam", "averaging=swa", "schedule=cosine", "lr_estimate=true"),
     ],
@@ -154,7 +187,10 @@ def test_methods_compose_with_schedules_weight_decay_and_averaging(tmp_path, ove
     if "averaging" in " ".join(overrides):
         assert summary["raw_test_acc"] is not None and all("raw_val_acc" in m for m in metrics)
     if "lr_estimate=true" in overrides:
-        assert all(m["lr_estimate"] is None or (math.isfinite(m["lr_estimate"]) and m["lr_estimate"] > 0) for m in metrics)
+        assert all(
+            m["lr_estimate"] is None or (math.isfinite(m["lr_estimate"]) and m["lr_estimate"] > 0)
+            for m in metrics
+        )
         assert metrics[-1]["lr_estimate"] is not None
 
 

@@ -24,8 +24,17 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_wheel_installs_and_runs_from_an_unrelated_directory(tmp_path, data_dir):
-    src, dist = tmp_path / "src", tmp_path / "dist"  # a clean copy: setuptools reuses a build/ dir it finds
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "multirun", "outputs", "__pycache__", "test-artifacts"))
+    src, dist = (
+        tmp_path / "src",
+        tmp_path / "dist",
+    )  # a clean copy: setuptools reuses a build/ dir it finds
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".*", "build", "*.egg-info", "multirun", "outputs", "__pycache__", "test-artifacts"
+        ),
+    )
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)])
     wheel = next(dist.glob("supersweep-*.whl"))
     # a fresh venv; its dependencies (torch & co., GBs) are borrowed from this one by a .pth
@@ -33,7 +42,9 @@ def test_wheel_installs_and_runs_from_an_unrelated_directory(tmp_path, data_dir)
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     py = str(venv / "bin" / "python")
-    fresh_site = run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    fresh_site = run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    ).stdout.strip()
     Path(fresh_site, "borrowed_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     run([sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "-q", str(wheel)])
 
@@ -41,13 +52,39 @@ def test_wheel_installs_and_runs_from_an_unrelated_directory(tmp_path, data_dir)
     elsewhere.mkdir()
     env = {**os.environ, "SUPERSWEEP_DATA": str(data_dir)}
     env.pop("PYTHONPATH", None)
-    where = run([py, "-c", "import conf, tasks, training; print(tasks.__file__, training.__file__, conf.__file__)"], cwd=elsewhere, env=env).stdout
+    where = run(
+        [
+            py,
+            "-c",
+            "import conf, tasks, training; print(tasks.__file__, training.__file__, conf.__file__)",
+        ],
+        cwd=elsewhere,
+        env=env,
+    ).stdout
     assert all(p.startswith(fresh_site) for p in where.split()), where
-    run([py, "-m", "tasks.train", "epochs=1", "threads=1", "hydra.run.dir=out"], cwd=elsewhere, env=env)
+    run(
+        [py, "-m", "tasks.train", "epochs=1", "threads=1", "hydra.run.dir=out"],
+        cwd=elsewhere,
+        env=env,
+    )
     summary = json.loads((elsewhere / "out" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs"] == 1
     # the sweeper plugin is found by Hydra's scan of the installed hydra_plugins
     db = f"sqlite:///{tmp_path / 'o.db'}"
-    run([py, "-m", "tasks.train", "-m", "hydra/sweeper=supersweep", "epochs=1", f"hydra.sweeper.storage={db}", "hydra.sweeper.n_trials=1", "wd=1e-4,1e-3",
-         "hydra.sweep.dir=sweep"], cwd=elsewhere, env=env)  # fmt: skip
+    run(
+        [
+            py,
+            "-m",
+            "tasks.train",
+            "-m",
+            "hydra/sweeper=supersweep",
+            "epochs=1",
+            f"hydra.sweeper.storage={db}",
+            "hydra.sweeper.n_trials=1",
+            "wd=1e-4,1e-3",
+            "hydra.sweep.dir=sweep",
+        ],
+        cwd=elsewhere,
+        env=env,
+    )
     assert (elsewhere / "sweep" / "optimization_results.yaml").is_file()

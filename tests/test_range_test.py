@@ -21,7 +21,19 @@ from training.runner import prepare, run
 
 from .conftest import CONF_DIR, ROOT
 
-JSON_KEYS = {"lrs", "losses", "smoothed_losses", "suggestions", "bounds", "diverged_at", "num_iter", "config", "seconds", "iterations", "epochs"}
+JSON_KEYS = {
+    "lrs",
+    "losses",
+    "smoothed_losses",
+    "suggestions",
+    "bounds",
+    "diverged_at",
+    "num_iter",
+    "config",
+    "seconds",
+    "iterations",
+    "epochs",
+}
 
 
 def cfg_for(*overrides: str, config: str = "range_test"):
@@ -38,12 +50,24 @@ def test_range_test_writes_schema_and_plot(tmp_path, data, model):
     result = range_test(cfg_for(f"data={data}", f"model={model}", "batch_size=64"), tmp_path)
     on_disk = load_range_test(tmp_path)
     assert JSON_KEYS <= on_disk.keys()
-    assert len(on_disk["lrs"]) == len(on_disk["losses"]) == len(on_disk["smoothed_losses"]) == result["iterations"] <= 100
+    assert (
+        len(on_disk["lrs"])
+        == len(on_disk["losses"])
+        == len(on_disk["smoothed_losses"])
+        == result["iterations"]
+        <= 100
+    )
     assert set(on_disk["suggestions"]) == {"valley", "steep", "minimum", "slide"}
     b = on_disk["bounds"]
     assert 0 < b["min_lr"] < b["max_lr"] <= 10 and b["rule"]
-    assert on_disk["lrs"][0] == pytest.approx(1e-7) and all(a < b for a, b in zip(on_disk["lrs"], on_disk["lrs"][1:], strict=False))
-    assert on_disk["config"]["data"]["name"] == data and on_disk["seconds"] > 0 and on_disk["epochs"] > 0
+    assert on_disk["lrs"][0] == pytest.approx(1e-7) and all(
+        a < b for a, b in zip(on_disk["lrs"], on_disk["lrs"][1:], strict=False)
+    )
+    assert (
+        on_disk["config"]["data"]["name"] == data
+        and on_disk["seconds"] > 0
+        and on_disk["epochs"] > 0
+    )
     html = (tmp_path / "range_test.html").read_text()
     assert "plotly" in html.lower() and "smoothed loss" in html
 
@@ -53,7 +77,9 @@ def test_gradual_divergence_stops_at_the_stop_factor(tmp_path):
     result = range_test(cfg, tmp_path)
     assert result["diverged_at"] is not None and result["iterations"] < 300
     sm = result["smoothed_losses"]
-    assert ("smoothed loss" in result["stop_reason"] and sm[-1] > 4 * min(sm)) or "non-finite" in result["stop_reason"]
+    assert (
+        "smoothed loss" in result["stop_reason"] and sm[-1] > 4 * min(sm)
+    ) or "non-finite" in result["stop_reason"]
 
 
 class NaNAfter(torch.nn.Module):
@@ -73,9 +99,21 @@ def test_sudden_nan_stops_at_that_iteration():
     cfg = cfg_for("num_iter=50")
     data, stepper = prepare(cfg)
     model = NaNAfter(stepper.model, n=17)
-    stepper = type(stepper)(model, stepper.optimizer, stepper.weight_decay, 0.0, stepper.augment, stepper.generator, stepper.precision)
+    stepper = type(stepper)(
+        model,
+        stepper.optimizer,
+        stepper.weight_decay,
+        0.0,
+        stepper.augment,
+        stepper.generator,
+        stepper.precision,
+    )
     curve = run_range_test(stepper, data, **curve_args(cfg, smooth=0.98))
-    assert len(curve.lrs) == 18 and math.isnan(curve.losses[-1]) and math.isnan(curve.smoothed_losses[-1])
+    assert (
+        len(curve.lrs) == 18
+        and math.isnan(curve.losses[-1])
+        and math.isnan(curve.smoothed_losses[-1])
+    )
     assert curve.diverged_at == curve.lrs[-1] and "non-finite" in curve.stop_reason
 
 
@@ -91,7 +129,10 @@ def test_range_test_leaves_no_state_behind(tmp_path):
     run(train, tmp_path / "before")
     range_test(cfg_for("num_iter=30"), tmp_path / "rt")
     run(train, tmp_path / "after")
-    read = lambda d: [{k: v for k, v in json.loads(line).items() if k != "epoch_s"} for line in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    read = lambda d: [
+        {k: v for k, v in json.loads(line).items() if k != "epoch_s"}
+        for line in (d / "metrics.jsonl").read_text().splitlines()
+    ]  # noqa: E731
     assert read(tmp_path / "before") == read(tmp_path / "after")
 
 
@@ -128,7 +169,11 @@ def test_missing_or_corrupt_range_test_json_names_the_file(tmp_path):
 
 def test_recommend_prefers_lowest_loss_then_larger_lr():
     t = lambda wd, loss, hi: {"wd": wd, "min_smoothed_loss": loss, "bounds": {"max_lr": hi}}  # noqa: E731
-    assert recommend([t(1e-5, 1.0, 0.5), t(1e-4, 0.5, 0.3), t(1e-3, 0.8, 1.0)]) | {"rule": ""} == {"max_lr": 0.3, "wd": 1e-4, "rule": ""}
+    assert recommend([t(1e-5, 1.0, 0.5), t(1e-4, 0.5, 0.3), t(1e-3, 0.8, 1.0)]) | {"rule": ""} == {
+        "max_lr": 0.3,
+        "wd": 1e-4,
+        "rule": "",
+    }
     # within 2% of the best loss: the larger max_lr wins (regularization balance)
     assert recommend([t(1e-5, 0.500, 0.2), t(1e-4, 0.505, 0.6)])["wd"] == 1e-4
     assert recommend([t(1e-5, math.inf, None)])["wd"] is None
@@ -136,7 +181,14 @@ def test_recommend_prefers_lowest_loss_then_larger_lr():
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "tasks.range_test", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.range_test", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -158,6 +210,11 @@ def test_cli_wd_multirun_writes_overlay_and_recommendation(tmp_path):
 
 def test_cli_bad_input_and_overlay_of_an_empty_dir(tmp_path):
     p = cli("start_lr=10", "end_lr=1", cwd=tmp_path)
-    assert p.returncode == 2 and p.stderr.strip() == "error: start_lr must be < end_lr, got start_lr=10 and end_lr=1."
+    assert (
+        p.returncode == 2
+        and p.stderr.strip() == "error: start_lr must be < end_lr, got start_lr=10 and end_lr=1."
+    )
     p = cli(f"overlay={tmp_path}", cwd=tmp_path)
-    assert p.returncode == 2 and p.stderr.strip().startswith(f"error: overlay: no */range_test.json under {tmp_path}")
+    assert p.returncode == 2 and p.stderr.strip().startswith(
+        f"error: overlay: no */range_test.json under {tmp_path}"
+    )

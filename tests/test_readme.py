@@ -31,7 +31,13 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_make_test_runs_pytest_after_setting_up():
-    dry = subprocess.run(["make", "-n", "test", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    dry = subprocess.run(
+        ["make", "-n", "test", "VENV=/nonexistent-venv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "-m venv /nonexistent-venv" in dry and "pip install" in dry and "-m pytest" in dry
 
 
@@ -44,13 +50,28 @@ def test_make_demo_runs_the_main_job(tmp_path):
     search = "SEARCH_ARGS=hydra.sweeper.n_trials=3 hydra.sweeper.rungs=[] hydra/sweeper/pruner=none"
     balance = "BALANCE_ARGS=hydra.sweeper.lr_levels=[-1,-0.5,0] 'wd=choice(1e-4,1e-2)' 'seed=choice(0)'"  # 3 x 2 x 1 runs
     report_args = f"REPORT_ARGS=storage={db} images=false"
-    make = ["make", "demo", f"VENV={venv}", f"DEMO_DIR={tmp_path}", f"ARGS=epochs=2 hydra.sweeper.storage={db}", search, balance, report_args]
+    make = [
+        "make",
+        "demo",
+        f"VENV={venv}",
+        f"DEMO_DIR={tmp_path}",
+        f"ARGS=epochs=2 hydra.sweeper.storage={db}",
+        search,
+        balance,
+        report_args,
+    ]
     p = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr
     out = p.stdout + p.stderr
     assert "range test: suggested max_lr" in out and "trial 2:" in out and "trial 5:" in out
     for part in ("search", "balance"):
-        assert f"{tmp_path / part / 'report' / 'report.html'}" in out and (tmp_path / part / "optimization_results.yaml").is_file()
+        assert (
+            f"{tmp_path / part / 'report' / 'report.html'}" in out
+            and (tmp_path / part / "optimization_results.yaml").is_file()
+        )
     assert f"optuna-dashboard {db}" in out and "regularization balance: " in out
     balance_report = json.loads((tmp_path / "balance" / "report" / "report.json").read_text())
-    assert balance_report["trials"] == {"complete": 6} and len(balance_report["balance"]["levels"]) == 3
+    assert (
+        balance_report["trials"] == {"complete": 6}
+        and len(balance_report["balance"]["levels"]) == 3
+    )

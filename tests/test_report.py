@@ -29,27 +29,46 @@ def real_study(tmp_path_factory) -> Path:
     """A small real sweep of tasks.train: seeded by a range test, pruned, one objective."""
     tmp = tmp_path_factory.mktemp("real")
     p = train_sweep(
-        tmp, "sweep=lr_wd", "data=digits", "model=mlp", "epochs=4", "hydra.sweeper.n_trials=6", "hydra.sweeper.range_test_overrides=['num_iter=40']",
-        "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=1",
-    )  # fmt: skip
+        tmp,
+        "sweep=lr_wd",
+        "data=digits",
+        "model=mlp",
+        "epochs=4",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=2",
+        "hydra.sweeper.pruner.n_warmup_steps=1",
+    )
     assert p.returncode == 0, p.stderr
     return tmp
 
 
 def report_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "tasks.report", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.report", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_report_of_a_real_single_objective_sweep(real_study, tmp_path):
     out = tmp_path / "rep"
-    p = report_cli(f"sweep_dir={real_study / 'sweep'}", f"hydra.run.dir={out}", "images=false", cwd=tmp_path)
+    p = report_cli(
+        f"sweep_dir={real_study / 'sweep'}", f"hydra.run.dir={out}", "images=false", cwd=tmp_path
+    )
     assert p.returncode == 0, p.stderr
     assert f"{out / 'report.html'}" in p.stdout and "optuna-dashboard sqlite:///" in p.stdout
     for name in ("pareto", "lr_wd", "history", "importance", "parallel", "curves", "range_test"):
         assert (out / f"{name}.html").is_file(), name
     page = (out / "report.html").read_text()
-    assert "plot-pareto" in page and "plot-lr_wd" in page and "python -m tasks.train" in page, "best trial's replay command shown"
+    assert "plot-pareto" in page and "plot-lr_wd" in page and "python -m tasks.train" in page, (
+        "best trial's replay command shown"
+    )
     summary = json.loads((out / "report.json").read_text())
     study = load(real_study)
     assert summary["best"][0]["number"] == study.best_trial.number
@@ -58,14 +77,21 @@ def test_report_of_a_real_single_objective_sweep(real_study, tmp_path):
         table = list(csv.DictReader(fh))
     assert [int(r["number"]) for r in table] == [t.number for t in study.trials]
     for r, t in zip(table, study.trials, strict=True):
-        assert r["state"] == t.state.name.lower() and float(r["max_lr"]) == pytest.approx(t.params["max_lr"])
+        assert r["state"] == t.state.name.lower() and float(r["max_lr"]) == pytest.approx(
+            t.params["max_lr"]
+        )
         if t.state == optuna.trial.TrialState.COMPLETE:
             assert float(r["best_val_acc"]) == pytest.approx(t.value) and int(r["epochs"]) == 4
 
 
 def test_default_is_the_latest_study_in_the_storage(real_study, tmp_path):
     out = tmp_path / "rep"
-    p = report_cli(f"storage=sqlite:///{real_study / 'optuna.db'}", f"hydra.run.dir={out}", "images=false", cwd=tmp_path)
+    p = report_cli(
+        f"storage=sqlite:///{real_study / 'optuna.db'}",
+        f"hydra.run.dir={out}",
+        "images=false",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads((out / "report.json").read_text())["study_name"] == "s"
 
@@ -83,7 +109,9 @@ def test_two_objective_report_draws_the_front_of_the_study(tmp_path):
     )
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)
-    summary = write_report(study, tmp_path / "rep", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
+    summary = write_report(
+        study, tmp_path / "rep", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False
+    )
     assert {b["number"] for b in summary["best"]} == {t.number for t in study.best_trials}
     html = (tmp_path / "rep" / "pareto.html").read_text()
     assert "Pareto front: best_val_acc (max) vs epochs (min)" in html
@@ -99,22 +127,46 @@ def constructed_study(best_wd_of_lr) -> optuna.Study:
             value = 1 - (math.log10(wd) - math.log10(best_wd_of_lr(lr))) ** 2 / 100
             study.add_trial(
                 optuna.trial.create_trial(
-                    params={"max_lr": lr, "wd": wd}, value=value, user_attrs={"epochs": 10},
-                    distributions={"max_lr": log_uniform(1e-4, 1, log=True), "wd": log_uniform(1e-7, 1e-2, log=True)},
+                    params={"max_lr": lr, "wd": wd},
+                    value=value,
+                    user_attrs={"epochs": 10},
+                    distributions={
+                        "max_lr": log_uniform(1e-4, 1, log=True),
+                        "wd": log_uniform(1e-7, 1e-2, log=True),
+                    },
                 )
-            )  # fmt: skip
+            )
     return study
 
 
-@pytest.mark.parametrize("rule,sign", [(lambda lr: 10**-6.5 / lr, -1), (lambda lr: 1e-3 * lr, +1)])  # optimum inside the wd grid
+@pytest.mark.parametrize(
+    "rule,sign", [(lambda lr: 10**-6.5 / lr, -1), (lambda lr: 1e-3 * lr, +1)]
+)  # optimum inside the wd grid
 def test_balance_trend_on_a_constructed_study(tmp_path, rule, sign):
-    summary = write_report(constructed_study(rule), tmp_path, pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
+    summary = write_report(
+        constructed_study(rule),
+        tmp_path,
+        pareto_x=None,
+        pareto_y=None,
+        lr="max_lr",
+        wd="wd",
+        images=False,
+    )
     b = summary["balance"]
-    assert b["slope"] == pytest.approx(sign * 1.0, abs=0.1) and b["slope_ci"][0] <= sign <= b["slope_ci"][1]
+    assert (
+        b["slope"] == pytest.approx(sign * 1.0, abs=0.1)
+        and b["slope_ci"][0] <= sign <= b["slope_ci"][1]
+    )
     assert b["verdict"].startswith(f"larger lr wants {'smaller' if sign < 0 else 'larger'} wd")
-    assert len(b["levels"]) == 6 and all(math.isclose(math.log10(lv["best_wd"]), math.log10(rule(lv["lr"])), abs_tol=0.3) for lv in b["levels"])
+    assert len(b["levels"]) == 6 and all(
+        math.isclose(math.log10(lv["best_wd"]), math.log10(rule(lv["lr"])), abs_tol=0.3)
+        for lv in b["levels"]
+    )
     page = (tmp_path / "report.html").read_text()
-    assert "Regularization balance</b>: larger lr wants" in page and "lr x wd = const" in (tmp_path / "lr_wd.html").read_text()
+    assert (
+        "Regularization balance</b>: larger lr wants" in page
+        and "lr x wd = const" in (tmp_path / "lr_wd.html").read_text()
+    )
 
 
 def test_pareto_front_rule():
@@ -125,9 +177,19 @@ def test_pareto_front_rule():
 def test_empty_study_and_missing_metric_are_clear_errors(tmp_path):
     empty = optuna.create_study()
     with pytest.raises(ReportError, match="has no trials yet"):
-        write_report(empty, tmp_path, pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
+        write_report(
+            empty, tmp_path, pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False
+        )
     study = constructed_study(lambda lr: 1e-5)
-    summary = write_report(study, tmp_path / "r", pareto_x="wall_s", pareto_y="best_val_acc", lr="max_lr", wd="weight_decay", images=False)
+    summary = write_report(
+        study,
+        tmp_path / "r",
+        pareto_x="wall_s",
+        pareto_y="best_val_acc",
+        lr="max_lr",
+        wd="weight_decay",
+        images=False,
+    )
     assert "no complete trial has both 'wall_s'" in summary["skipped"]["pareto"]
     assert "searched 'max_lr' and 'weight_decay'" in summary["skipped"]["lr_wd"]
 
@@ -141,9 +203,19 @@ def test_cli_errors_are_one_line(tmp_path):
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Chromium for kaleido")
 def test_png_and_svg_next_to_each_html_when_chrome_exists(tmp_path):
-    write_report(constructed_study(lambda lr: 1e-5), tmp_path, pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=True)
+    write_report(
+        constructed_study(lambda lr: 1e-5),
+        tmp_path,
+        pareto_x=None,
+        pareto_y=None,
+        lr="max_lr",
+        wd="wd",
+        images=True,
+    )
     for name in ("pareto", "lr_wd", "curves"):
-        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (tmp_path / f"{name}.svg").read_bytes()[:500]
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (
+            tmp_path / f"{name}.svg"
+        ).read_bytes()[:500]
 
 
 def free_port() -> int:
@@ -156,20 +228,35 @@ def test_dashboard_serves_the_study_on_loopback(real_study):
     port = free_port()
     exe = Path(sys.executable).with_name("optuna-dashboard")
     proc = subprocess.Popen(
-        [str(exe), f"sqlite:///{real_study / 'optuna.db'}", "--host", "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [
+            str(exe),
+            f"sqlite:///{real_study / 'optuna.db'}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         body = None
         for _ in range(60):
             try:
-                body = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2).read())
+                body = json.loads(
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2).read()
+                )
                 break
             except OSError:
                 time.sleep(0.5)
         assert body is not None, "dashboard did not answer"
         studies = {s["study_name"]: s for s in body["study_summaries"]}
         assert "s" in studies
-        detail = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/{studies['s']['study_id']}", timeout=5).read())
+        detail = json.loads(
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/studies/{studies['s']['study_id']}", timeout=5
+            ).read()
+        )
         assert len(detail["trials"]) == len(load(real_study).trials)
     finally:
         proc.terminate()
@@ -177,22 +264,56 @@ def test_dashboard_serves_the_study_on_loopback(real_study):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Chromium not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    not shutil.which("chromium"), reason="Chromium not installed (.ci/run installs it)"
+)
 def test_report_renders_in_headless_chromium_without_js_errors(real_study, tmp_path):
     out = tmp_path / "rep"
-    assert report_cli(f"sweep_dir={real_study / 'sweep'}", f"hydra.run.dir={out}", "images=false", cwd=tmp_path).returncode == 0
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=8000"]  # fmt: skip
+    assert (
+        report_cli(
+            f"sweep_dir={real_study / 'sweep'}",
+            f"hydra.run.dir={out}",
+            "images=false",
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=8000",
+    ]
     url = (out / "report.html").as_uri()
-    dom = subprocess.run(["chromium", *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        ["chromium", *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    console_errors = [line for line in dom.stderr.splitlines() if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)]
+    console_errors = [
+        line
+        for line in dom.stderr.splitlines()
+        if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)
+    ]
     assert not console_errors, console_errors
     assert dom.stdout.count('class="main-svg"') >= 6, "plotly drew every figure"
     artifacts = Path(os.environ.get("SUPERSWEEP_ARTIFACTS", ROOT / "test-artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
     shot = artifacts / "report.png"
-    subprocess.run(["chromium", *flags, "--window-size=1280,2400", f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        ["chromium", *flags, "--window-size=1280,2400", f"--screenshot={shot}", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert shot.stat().st_size > 20_000
 
 
@@ -202,38 +323,83 @@ def test_report_reads_a_hydra_grid_dir(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     grid = tmp_path / "grid"
     p = subprocess.run(
-        [sys.executable, "-m", "tasks.train", "-m", "data=digits", "model=mlp", "epochs=2", "max_lr=0.05,0.2,0.8", "wd=1e-4,1e-2", f"hydra.sweep.dir={grid}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tasks.train",
+            "-m",
+            "data=digits",
+            "model=mlp",
+            "epochs=2",
+            "max_lr=0.05,0.2,0.8",
+            "wd=1e-4,1e-2",
+            f"hydra.sweep.dir={grid}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr
     out = tmp_path / "rep"
     p = report_cli(f"sweep_dir={grid}", f"hydra.run.dir={out}", "images=false", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert f"report of grid '{grid}'" in p.stdout and "regularization balance: " in p.stdout and "optuna-dashboard" not in p.stdout
+    assert (
+        f"report of grid '{grid}'" in p.stdout
+        and "regularization balance: " in p.stdout
+        and "optuna-dashboard" not in p.stdout
+    )
     summary = json.loads((out / "report.json").read_text())
-    assert sum(summary["trials"].values()) == 6 and len(summary["balance"]["levels"]) == 3 and summary["balance"]["runs"] == 6
+    assert (
+        sum(summary["trials"].values()) == 6
+        and len(summary["balance"]["levels"]) == 3
+        and summary["balance"]["runs"] == 6
+    )
     assert summary["skipped"]["history"] == "needs an Optuna study (this is a Hydra grid)"
     with (out / "trials.csv").open() as fh:
         table = list(csv.DictReader(fh))
     job = json.loads((grid / table[0]["number"] / "summary.json").read_text())
-    assert float(table[0]["best_val_acc"]) == pytest.approx(job["best_val_acc"]) and table[0]["max_lr"] in ("0.05", "0.2", "0.8")
-    assert summary["best"][0]["replay"].startswith("python -m tasks.train ") and "max_lr=" in summary["best"][0]["replay"]
+    assert float(table[0]["best_val_acc"]) == pytest.approx(job["best_val_acc"]) and table[0][
+        "max_lr"
+    ] in ("0.05", "0.2", "0.8")
+    assert (
+        summary["best"][0]["replay"].startswith("python -m tasks.train ")
+        and "max_lr=" in summary["best"][0]["replay"]
+    )
 
 
 def test_lr_estimate_is_drawn_against_the_schedule_when_logged(tmp_path):
     study = constructed_study(lambda lr: 1e-5)
-    summary = write_report(study, tmp_path / "none", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
+    summary = write_report(
+        study, tmp_path / "none", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False
+    )
     assert summary["skipped"]["lr_estimate"].startswith("no complete trial logged lr_estimate")
     job = tmp_path / "job"
     job.mkdir()
-    (job / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "lr": 0.1 / e, "val_acc": 0.5, "lr_estimate": 0.3 + e / 10}) + "\n" for e in (1, 2, 3)))
+    (job / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps({"epoch": e, "lr": 0.1 / e, "val_acc": 0.5, "lr_estimate": 0.3 + e / 10})
+            + "\n"
+            for e in (1, 2, 3)
+        )
+    )
     best = max(study.trials, key=lambda t: t.value).number
     logged = optuna.create_study(direction="maximize")
     logged.set_user_attr("metrics", ["best_val_acc"])
     logged.set_user_attr("bounds", {"min_lr": 0.06, "max_lr": 0.6, "source": "file", "path": None})
     for t in study.trials:  # the best trial's job dir holds a metrics.jsonl with lr_estimate
         attrs = {**t.user_attrs, **({"job_dir": str(job)} if t.number == best else {})}
-        logged.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.value, user_attrs=attrs))
+        logged.add_trial(
+            optuna.trial.create_trial(
+                params=t.params, distributions=t.distributions, value=t.value, user_attrs=attrs
+            )
+        )
     study = logged
-    summary = write_report(study, tmp_path / "rep", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
-    assert "lr_estimate" in summary["written"] and "range test max_lr" in (tmp_path / "rep" / "lr_estimate.html").read_text()
+    summary = write_report(
+        study, tmp_path / "rep", pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False
+    )
+    assert (
+        "lr_estimate" in summary["written"]
+        and "range test max_lr" in (tmp_path / "rep" / "lr_estimate.html").read_text()
+    )

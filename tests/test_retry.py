@@ -20,12 +20,31 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_retried_trial_resumes_from_the_checkpoint_of_the_preempted_one(tmp_path):
-    args = [sys.executable, "-m", "tasks.train", "-m", "hydra/sweeper=supersweep", f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
-            "hydra.sweeper.study_name=s", f"hydra.sweep.dir={tmp_path / 'sweep'}", "data=mnist1d", "epochs=3", "batch_size=2", "threads=1",
-            "max_lr=interval(0.005, 0.01)"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "tasks.train",
+        "-m",
+        "hydra/sweeper=supersweep",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+        "hydra.sweeper.study_name=s",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        "data=mnist1d",
+        "epochs=3",
+        "batch_size=2",
+        "threads=1",
+        "max_lr=interval(0.005, 0.01)",
+    ]
     restore_sigterm = lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)  # noqa: E731
-    first = subprocess.Popen([*args, "hydra.sweeper.n_trials=1"], cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, preexec_fn=restore_sigterm)  # fmt: skip
+    first = subprocess.Popen(
+        [*args, "hydra.sweeper.n_trials=1"],
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=restore_sigterm,
+    )
     metrics = tmp_path / "sweep" / "0" / "metrics.jsonl"
     deadline = time.monotonic() + 180
     while not (metrics.exists() and metrics.read_text().count("\n") >= 1):
@@ -38,12 +57,25 @@ def test_a_retried_trial_resumes_from_the_checkpoint_of_the_preempted_one(tmp_pa
     assert load(tmp_path).trials[0].state == TrialState.RUNNING  # what a preempted worker leaves
 
     # the total counts the failed trial: one more for its retry
-    p = subprocess.run([*args, "hydra.sweeper.n_trials=2", "hydra.sweeper.retry_failed=true"], cwd=tmp_path, env=env(), capture_output=True,
-                       text=True, timeout=300)  # fmt: skip
+    p = subprocess.run(
+        [*args, "hydra.sweeper.n_trials=2", "hydra.sweeper.retry_failed=true"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     zombie, retry = load(tmp_path).trials
-    assert zombie.state == TrialState.FAIL and retry.state == TrialState.COMPLETE and retry.user_attrs["retry_of"] == 0
+    assert (
+        zombie.state == TrialState.FAIL
+        and retry.state == TrialState.COMPLETE
+        and retry.user_attrs["retry_of"] == 0
+    )
     assert retry.params == zombie.params
     log = (tmp_path / "sweep" / "0" / "train.log").read_text()
     assert re.search(r"resuming from .*checkpoint.pt after epoch 1", log), log
-    assert sorted(retry.intermediate_values) == [2, 3]  # the epochs it trained; epoch 1 is the zombie's
+    assert sorted(retry.intermediate_values) == [
+        2,
+        3,
+    ]  # the epochs it trained; epoch 1 is the zombie's

@@ -30,8 +30,17 @@ def run(cmd: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess:
 
 
 def tiny(tmp: Path, study: str, *args: str) -> list[str]:
-    return [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", "hydra.sweeper.storage=${oc.env:OPTUNA_DB}", f"hydra.sweeper.study_name={study}",
-            f"hydra.sweep.dir={tmp / study}", "x=interval(0, 1)", *args]  # fmt: skip
+    return [
+        sys.executable,
+        TINY,
+        "-m",
+        "hydra/sweeper=supersweep",
+        "hydra.sweeper.storage=${oc.env:OPTUNA_DB}",
+        f"hydra.sweeper.study_name={study}",
+        f"hydra.sweep.dir={tmp / study}",
+        "x=interval(0, 1)",
+        *args,
+    ]
 
 
 def files_holding(root: Path, secret: str) -> list[str]:
@@ -45,20 +54,50 @@ def test_no_file_or_console_line_holds_the_password(pg_url, tmp_path):
     for study, extra in [
         ("cache_on", ["hydra.sweeper.n_trials=4", "y=1,2"]),
         ("cache_off", ["hydra.sweeper.n_trials=3", "hydra.sweeper.compose_cache=false"]),
-        ("rungs", ["hydra.sweeper.n_trials=3", "epochs=3", "hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median"]),
+        (
+            "rungs",
+            [
+                "hydra.sweeper.n_trials=3",
+                "epochs=3",
+                "hydra.sweeper.rungs=[1]",
+                "hydra/sweeper/pruner=median",
+            ],
+        ),
     ]:
         p = run(tiny(tmp_path, study, *extra), tmp_path, pg_url)
         assert p.returncode == 0, p.stderr
         outputs.append(p.stdout + p.stderr)
-    workers = [subprocess.Popen(tiny(tmp_path, "workers", "hydra.sweeper.n_trials=6"), cwd=tmp_path, text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(Path(TINY).parents[2]), "OPTUNA_DB": pg_url})
-               for _ in range(2)]  # fmt: skip
+    workers = [
+        subprocess.Popen(
+            tiny(tmp_path, "workers", "hydra.sweeper.n_trials=6"),
+            cwd=tmp_path,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(Path(TINY).parents[2]), "OPTUNA_DB": pg_url},
+        )
+        for _ in range(2)
+    ]
     for w in workers:
         out, err = w.communicate(timeout=300)
         assert w.returncode == 0, err
         outputs.append(out + err)
-    for args in (["sweep_dir=" + str(tmp_path / "cache_on")], ["study_name=workers", "storage=${oc.env:OPTUNA_DB}"]):
-        p = run([sys.executable, "-m", "tasks.report", *args, f"hydra.run.dir={tmp_path / 'report' / args[0][:9]}", "images=false"], tmp_path, pg_url)
+    for args in (
+        ["sweep_dir=" + str(tmp_path / "cache_on")],
+        ["study_name=workers", "storage=${oc.env:OPTUNA_DB}"],
+    ):
+        p = run(
+            [
+                sys.executable,
+                "-m",
+                "tasks.report",
+                *args,
+                f"hydra.run.dir={tmp_path / 'report' / args[0][:9]}",
+                "images=false",
+            ],
+            tmp_path,
+            pg_url,
+        )
         assert p.returncode == 0, p.stderr
         assert 'optuna-dashboard "$OPTUNA_DB"' in p.stdout
         outputs.append(p.stdout + p.stderr)
@@ -80,6 +119,10 @@ def test_a_literal_password_is_refused_before_any_job(pg_url, tmp_path):
     ]
     p = run(cmd, tmp_path, pg_url)
     last = p.stderr.strip().splitlines()[-1]
-    assert p.returncode == 2 and last.startswith("error: hydra.sweeper.storage=postgresql://ss:***@") and "${oc.env:OPTUNA_DB}" in last
+    assert (
+        p.returncode == 2
+        and last.startswith("error: hydra.sweeper.storage=postgresql://ss:***@")
+        and "${oc.env:OPTUNA_DB}" in last
+    )
     assert password not in p.stderr + p.stdout
     assert not (tmp_path / "sweep" / "0").exists()

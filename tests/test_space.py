@@ -38,10 +38,22 @@ def test_plain_values_are_fixed_not_searched():
 
 
 @pytest.mark.parametrize("text", ["range(1, 3)", "choice(1, 2)", "1,2"])
-@pytest.mark.parametrize("sampler", [optuna.samplers.GridSampler, optuna.samplers.TPESampler, optuna.samplers.RandomSampler, optuna.samplers.QMCSampler])
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        optuna.samplers.GridSampler,
+        optuna.samplers.TPESampler,
+        optuna.samplers.RandomSampler,
+        optuna.samplers.QMCSampler,
+    ],
+)
 def test_every_sampler_draws_from_the_same_set(text, sampler):
     space, _ = parse({"p": text})
-    kwargs = {"search_space": grid_values(space)} if sampler is optuna.samplers.GridSampler else {"seed": 0}
+    kwargs = (
+        {"search_space": grid_values(space)}
+        if sampler is optuna.samplers.GridSampler
+        else {"seed": 0}
+    )
     study = optuna.create_study(sampler=sampler(**kwargs))
     seen = set()
     for _ in range(12):
@@ -51,7 +63,14 @@ def test_every_sampler_draws_from_the_same_set(text, sampler):
     assert seen <= {1, 2} and seen, f"{sampler.__name__} drew {seen}"
 
 
-@pytest.mark.parametrize("text,needle", [("interval(2, 1)", "low <= high"), ("tag(log, interval(0, 1))", "low > 0"), ("range(3, 3)", "empty")])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("interval(2, 1)", "low <= high"),
+        ("tag(log, interval(0, 1))", "low > 0"),
+        ("range(3, 3)", "empty"),
+    ],
+)
 def test_bad_space_is_a_clear_error(text, needle):
     with pytest.raises(SearchSpaceError, match=needle):
         parse({"p": text})
@@ -79,15 +98,26 @@ def make_sampler(name: str, space: dict, seed: int):
 
     from hydra_plugins.supersweep_sweeper import config
 
-    confs = {"tpe": config.TPESamplerConf, "random": config.RandomSamplerConf, "grid": config.GridSamplerConf, "cmaes": config.CmaEsSamplerConf,
-             "gp": config.GPSamplerConf, "nsgaii": config.NSGAIISamplerConf, "qmc": config.QMCSamplerConf}  # fmt: skip
+    confs = {
+        "tpe": config.TPESamplerConf,
+        "random": config.RandomSamplerConf,
+        "grid": config.GridSamplerConf,
+        "cmaes": config.CmaEsSamplerConf,
+        "gp": config.GPSamplerConf,
+        "nsgaii": config.NSGAIISamplerConf,
+        "qmc": config.QMCSamplerConf,
+    }
     partial = instantiate(OmegaConf.merge(OmegaConf.structured(confs[name]), {"seed": seed}))
     return partial(search_space=grid_values(space)) if name == "grid" else partial()
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_every_sampler_builds_from_its_config_and_is_seedable(name):
-    text = {"lr": "choice(0.01, 0.1, 1.0)", "wd": "choice(0.0, 1e-4)"} if name == "grid" else {"lr": "tag(log, interval(1e-3, 1))", "wd": "interval(0, 1e-3)"}
+    text = (
+        {"lr": "choice(0.01, 0.1, 1.0)", "wd": "choice(0.0, 1e-4)"}
+        if name == "grid"
+        else {"lr": "tag(log, interval(1e-3, 1))", "wd": "interval(0, 1e-3)"}
+    )
     space, _ = parse(text)
 
     def draws(seed: int) -> list[dict]:

@@ -61,7 +61,9 @@ def test_trim_drops_head_tail_and_everything_from_the_first_nan():
     assert len(t_losses) == 26 and np.isfinite(t_losses).all()
 
 
-@pytest.mark.parametrize("losses", [[math.nan] * 60, [1.0] * 6, [2.0] * 7 + [math.nan] + [1.0] * 52])
+@pytest.mark.parametrize(
+    "losses", [[math.nan] * 60, [1.0] * 6, [2.0] * 7 + [math.nan] + [1.0] * 52]
+)
 def test_unusable_curves_give_null_suggestions_and_a_message(losses):
     lrs = list(np.geomspace(1e-7, 10, len(losses)))
     suggestions, bounds, message = analyze(lrs, losses, num_iter=len(losses))
@@ -73,15 +75,25 @@ def test_unusable_curves_give_null_suggestions_and_a_message(losses):
 def test_flat_curve_gives_suggestions_and_ordered_bounds():
     lrs = list(np.geomspace(1e-7, 10, 100))
     suggestions, bounds, message = analyze(lrs, [2.3] * 100, num_iter=100)
-    assert message is None and suggestions["valley"] is not None and suggestions["slide"] is not None
+    assert (
+        message is None and suggestions["valley"] is not None and suggestions["slide"] is not None
+    )
     assert 0 < bounds["min_lr"] < bounds["max_lr"]
 
 
 def test_bounds_span_a_decade_below_the_lowest_loss():
     lrs = list(np.geomspace(1e-5, 10, 100))
-    losses = [3.0 - 2.5 / (1 + math.exp(-(math.log10(lr) + 2) * 3)) for lr in lrs]  # falls around 1e-2
-    losses = [v if lr < 1 else v + (lr - 1) * 3 for v, lr in zip(losses, lrs, strict=True)]  # rises after 1
+    losses = [
+        3.0 - 2.5 / (1 + math.exp(-(math.log10(lr) + 2) * 3)) for lr in lrs
+    ]  # falls around 1e-2
+    losses = [
+        v if lr < 1 else v + (lr - 1) * 3 for v, lr in zip(losses, lrs, strict=True)
+    ]  # rises after 1
     suggestions, bounds, _ = analyze(lrs, losses, num_iter=100)
     assert bounds["max_lr"] == pytest.approx(suggestions["minimum"] * 10)
-    assert bounds["min_lr"] == pytest.approx(bounds["max_lr"] / 10) == pytest.approx(suggestions["minimum"])
+    assert (
+        bounds["min_lr"]
+        == pytest.approx(bounds["max_lr"] / 10)
+        == pytest.approx(suggestions["minimum"])
+    )
     assert 0.3 < bounds["max_lr"] <= 1.5

@@ -32,14 +32,28 @@ def env() -> dict:
 
 def tiny_args(tmp: Path, *args: str, study: str = "s") -> list[str]:
     return [
-        sys.executable, TINY, "-m", "hydra/sweeper=supersweep",
-        f"hydra.sweeper.storage=sqlite:///{tmp / 'optuna.db'}", f"hydra.sweeper.study_name={study}",
-        f"hydra.sweep.dir={tmp / 'sweep'}", *args,
-    ]  # fmt: skip
+        sys.executable,
+        TINY,
+        "-m",
+        "hydra/sweeper=supersweep",
+        f"hydra.sweeper.storage=sqlite:///{tmp / 'optuna.db'}",
+        f"hydra.sweeper.study_name={study}",
+        f"hydra.sweep.dir={tmp / 'sweep'}",
+        *args,
+    ]
 
 
-def sweep(tmp: Path, *args: str, study: str = "s", timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(tiny_args(tmp, *args, study=study), cwd=tmp, env=env(), capture_output=True, text=True, timeout=timeout)
+def sweep(
+    tmp: Path, *args: str, study: str = "s", timeout: int = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        tiny_args(tmp, *args, study=study),
+        cwd=tmp,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def load(tmp: Path, study: str = "s") -> optuna.Study:
@@ -52,17 +66,31 @@ def test_plugin_is_discovered_by_hydra():
 
 
 def test_sweep_runs_and_results_match_the_study(tmp_path):
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=6", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=0", "x=interval(0, 1)", "y=1,2")
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=6",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=0",
+        "x=interval(0, 1)",
+        "y=1,2",
+    )
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)
     trials = study.get_trials()
     assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
     assert isinstance(trials[0].distributions["x"], FloatDistribution)
     results = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
-    assert results["best_value"] == pytest.approx(study.best_value) and results["best_params"] == study.best_params
-    assert results["best_trial"]["replay"] == f"python {TINY} " + " ".join(study.best_trial.user_attrs["overrides"])
+    assert (
+        results["best_value"] == pytest.approx(study.best_value)
+        and results["best_params"] == study.best_params
+    )
+    assert results["best_trial"]["replay"] == f"python {TINY} " + " ".join(
+        study.best_trial.user_attrs["overrides"]
+    )
     for t in trials:  # one job dir per trial, named by its number, holding that trial's params
-        assert json.loads((tmp_path / "sweep" / str(t.number) / "params.json").read_text())["x"] == pytest.approx(t.params["x"])
+        assert json.loads((tmp_path / "sweep" / str(t.number) / "params.json").read_text())[
+            "x"
+        ] == pytest.approx(t.params["x"])
 
 
 def write_range_test(tmp: Path) -> Path:
@@ -71,61 +99,111 @@ def write_range_test(tmp: Path) -> Path:
     rt.mkdir()
     n = 30
     result = {
-        "lrs": [0.1] * n, "losses": [1.0] * n, "smoothed_losses": [1.0] * n, "suggestions": {}, "diverged_at": None, "num_iter": n,
-        "bounds": {"min_lr": 0.05, "max_lr": 0.6, "rule": "test"}, "suggested_max_lr": 0.2,
-    }  # fmt: skip
+        "lrs": [0.1] * n,
+        "losses": [1.0] * n,
+        "smoothed_losses": [1.0] * n,
+        "suggestions": {},
+        "diverged_at": None,
+        "num_iter": n,
+        "bounds": {"min_lr": 0.05, "max_lr": 0.6, "rule": "test"},
+        "suggested_max_lr": 0.2,
+    }
     (rt / "range_test.json").write_text(json.dumps(result))
     return rt
 
 
 def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
     rt = write_range_test(tmp_path)
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=3", f"hydra.sweeper.range_test={rt}", "hydra.sweeper.seed_param=x")
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        f"hydra.sweeper.range_test={rt}",
+        "hydra.sweeper.seed_param=x",
+    )
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)
     first = study.get_trials()[0]
-    assert first.params["x"] == pytest.approx(0.2) and first.user_attrs["enqueued_from"] == "range test suggestion"
+    assert (
+        first.params["x"] == pytest.approx(0.2)
+        and first.user_attrs["enqueued_from"] == "range test suggestion"
+    )
     assert first.distributions["x"] == FloatDistribution(0.05, 0.6, log=True)
-    assert study.user_attrs["bounds"]["source"] == "file" and study.user_attrs["bounds"]["path"] == str(rt)
-    assert yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())["bounds"]["min_lr"] == 0.05
+    assert study.user_attrs["bounds"]["source"] == "file" and study.user_attrs["bounds"][
+        "path"
+    ] == str(rt)
+    assert (
+        yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())["bounds"][
+            "min_lr"
+        ]
+        == 0.05
+    )
 
 
 def test_resumed_study_reuses_its_stored_bounds(tmp_path):
     test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path)
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=5", f"hydra.sweeper.range_test={tmp_path / 'gone'}", "hydra.sweeper.seed_param=x")
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=5",
+        f"hydra.sweeper.range_test={tmp_path / 'gone'}",
+        "hydra.sweeper.seed_param=x",
+    )
     assert p.returncode == 0, p.stderr  # the range test is not read (nor rerun) on resume
     trials = load(tmp_path).get_trials()
-    assert len(trials) == 5 and all(t.distributions["x"] == FloatDistribution(0.05, 0.6, log=True) for t in trials)
+    assert len(trials) == 5 and all(
+        t.distributions["x"] == FloatDistribution(0.05, 0.6, log=True) for t in trials
+    )
 
 
 def test_lr_levels_grid_reaches_below_and_above_the_range_test_bounds(tmp_path):
     rt = write_range_test(tmp_path)
     p = sweep(
-        tmp_path, f"hydra.sweeper.range_test={rt}", "hydra.sweeper.seed_param=x", "hydra.sweeper.lr_levels=[-1.5,0,0.5]",
-        "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=100", "y=choice(1, 2)",
-    )  # fmt: skip
+        tmp_path,
+        f"hydra.sweeper.range_test={rt}",
+        "hydra.sweeper.seed_param=x",
+        "hydra.sweeper.lr_levels=[-1.5,0,0.5]",
+        "hydra/sweeper/sampler=grid",
+        "hydra.sweeper.n_trials=100",
+        "y=choice(1, 2)",
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
     assert len(trials) == 6, "3 levels x 2 values of y, each once; the grid ends the study"
-    assert sorted({t.params["x"] for t in trials}) == [0.019, 0.6, 1.9]  # 0.6 x 10^(-1.5, 0, 0.5), 3 significant digits
-    assert "enqueued_from" not in trials[0].user_attrs, "the suggestion is not a level: not enqueued"
+    assert sorted({t.params["x"] for t in trials}) == [
+        0.019,
+        0.6,
+        1.9,
+    ]  # 0.6 x 10^(-1.5, 0, 0.5), 3 significant digits
+    assert "enqueued_from" not in trials[0].user_attrs, (
+        "the suggestion is not a level: not enqueued"
+    )
 
 
 def test_lr_levels_without_a_range_test_is_one_line_error(tmp_path):
     p = sweep(tmp_path, "hydra.sweeper.lr_levels=[-1,0]", "x=interval(0.1, 1)")
-    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("error: hydra.sweeper.lr_levels are offsets from a range test")
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
+        "error: hydra.sweeper.lr_levels are offsets from a range test"
+    )
 
 
 def test_product_param_searches_lr_times_wd_and_jobs_get_wd(tmp_path):
     p = sweep(
-        tmp_path, "hydra.sweeper.n_trials=4", "hydra.sweeper.seed_param=x", "hydra.sweeper.product_param=lr_x_wd",
-        "x=tag(log, interval(0.1, 1))", "lr_x_wd=tag(log, interval(1e-4, 1e-2))",
-    )  # fmt: skip
+        tmp_path,
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.seed_param=x",
+        "hydra.sweeper.product_param=lr_x_wd",
+        "x=tag(log, interval(0.1, 1))",
+        "lr_x_wd=tag(log, interval(1e-4, 1e-2))",
+    )
     assert p.returncode == 0, p.stderr
     for t in load(tmp_path).get_trials():
         job = json.loads((tmp_path / "sweep" / str(t.number) / "params.json").read_text())
-        assert set(t.params) == {"x", "lr_x_wd"} and job["wd"] == pytest.approx(t.params["lr_x_wd"] / t.params["x"])
-        assert t.user_attrs["derived_params"]["wd"] == pytest.approx(job["wd"]) and "wd=" in t.user_attrs["replay"]
+        assert set(t.params) == {"x", "lr_x_wd"} and job["wd"] == pytest.approx(
+            t.params["lr_x_wd"] / t.params["x"]
+        )
+        assert (
+            t.user_attrs["derived_params"]["wd"] == pytest.approx(job["wd"])
+            and "wd=" in t.user_attrs["replay"]
+        )
     bad = tmp_path / "bad"
     bad.mkdir()
     p = sweep(bad, "hydra.sweeper.product_param=lr_x_wd", "x=interval(0.1, 1)")
@@ -133,7 +211,13 @@ def test_product_param_searches_lr_times_wd_and_jobs_get_wd(tmp_path):
 
 
 def test_explicit_user_bounds_win_over_the_range_test(tmp_path):
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", f"hydra.sweeper.range_test={tmp_path / 'missing'}", "hydra.sweeper.seed_param=x", "x=interval(0.2, 0.4)")
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweeper.range_test={tmp_path / 'missing'}",
+        "hydra.sweeper.seed_param=x",
+        "x=interval(0.2, 0.4)",
+    )
     assert p.returncode == 0, p.stderr  # the missing file is never read
     study = load(tmp_path)
     assert study.user_attrs["bounds"]["source"] == "user"
@@ -142,21 +226,37 @@ def test_explicit_user_bounds_win_over_the_range_test(tmp_path):
 
 def test_nan_and_raising_trials_do_not_stop_the_sweep(tmp_path):
     p = sweep(
-        tmp_path, "hydra.sweeper.n_trials=10", "hydra/sweeper/sampler=grid", "x=choice(0.0, 0.5, 1.0)", "y=range(1, 4)",
-        "nan_below=0.1", "raise_above=0.9", "hydra.sweeper.max_failure_rate=1.0",
-    )  # fmt: skip
+        tmp_path,
+        "hydra.sweeper.n_trials=10",
+        "hydra/sweeper/sampler=grid",
+        "x=choice(0.0, 0.5, 1.0)",
+        "y=range(1, 4)",
+        "nan_below=0.1",
+        "raise_above=0.9",
+        "hydra.sweeper.max_failure_rate=1.0",
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
     assert len(trials) == 9, "the grid has 3 x 3 points (range end excluded)"
     by_x = {x: [t for t in trials if t.params["x"] == x] for x in (0.0, 0.5, 1.0)}
-    assert all(t.state == TrialState.FAIL and "not finite" in t.user_attrs["reason"] for t in by_x[0.0])
-    assert all(t.state == TrialState.FAIL and "RuntimeError" in t.user_attrs["reason"] for t in by_x[1.0])
+    assert all(
+        t.state == TrialState.FAIL and "not finite" in t.user_attrs["reason"] for t in by_x[0.0]
+    )
+    assert all(
+        t.state == TrialState.FAIL and "RuntimeError" in t.user_attrs["reason"] for t in by_x[1.0]
+    )
     assert all(t.state == TrialState.COMPLETE for t in by_x[0.5])
     assert sorted({t.params["y"] for t in trials}) == [1, 2, 3]
 
 
 def test_failure_rate_stops_the_sweep_with_a_clear_message_and_nothing_running(tmp_path):
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=10", "x=interval(1.0, 2.0)", "raise_above=0.5", "hydra.sweeper.max_failure_rate=0.5")
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=10",
+        "x=interval(1.0, 2.0)",
+        "raise_above=0.5",
+        "hydra.sweeper.max_failure_rate=0.5",
+    )
     assert p.returncode == 2
     assert "max_failure_rate" in p.stderr.strip().splitlines()[-1]
     trials = load(tmp_path).get_trials()
@@ -165,34 +265,56 @@ def test_failure_rate_stops_the_sweep_with_a_clear_message_and_nothing_running(t
 
 def test_pruning_stops_losing_trials_early(tmp_path):
     p = sweep(
-        tmp_path, "hydra.sweeper.n_trials=12", "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=3",
-        "hydra.sweeper.pruner.n_warmup_steps=0", "hydra/sweeper/sampler=random", "hydra.sweeper.sampler.seed=1",
-        "x=interval(-1, 1)", "epochs=10",
-    )  # fmt: skip
+        tmp_path,
+        "hydra.sweeper.n_trials=12",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=3",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=1",
+        "x=interval(-1, 1)",
+        "epochs=10",
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     assert pruned, "some losing trial was pruned"
     for t in pruned:
         assert len(t.intermediate_values) < 10, "a pruned trial stopped before its last epoch"
-        assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)]), "recorded with its last value"
-        assert json.loads((Path(t.user_attrs["job_dir"]) / "summary.json").read_text())["status"] == "pruned"
+        assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)]), (
+            "recorded with its last value"
+        )
+        assert (
+            json.loads((Path(t.user_attrs["job_dir"]) / "summary.json").read_text())["status"]
+            == "pruned"
+        )
     assert all(len(t.intermediate_values) == 10 for t in trials if t.state == TrialState.COMPLETE)
 
 
 def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(tmp_path):
     p = sweep(
-        tmp_path, "hydra.sweeper.n_trials=10", "hydra.sweeper.n_jobs=2", "hydra.sweeper.rungs=[1,3]", "epochs=9",
-        "hydra/sweeper/pruner=successive_halving", "hydra.sweeper.pruner.min_resource=1", "hydra/sweeper/sampler=random",
-        "hydra.sweeper.sampler.seed=0", "x=interval(-1, 1)",
-    )  # fmt: skip
+        tmp_path,
+        "hydra.sweeper.n_trials=10",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.rungs=[1,3]",
+        "epochs=9",
+        "hydra/sweeper/pruner=successive_halving",
+        "hydra.sweeper.pruner.min_resource=1",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=0",
+        "x=interval(-1, 1)",
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
-    assert len(trials) == 10 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    assert len(trials) == 10 and all(
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials
+    )
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert pruned and complete
-    for t in trials:  # each rung is its own complete run, in its own job dir, reported at step = its epochs
+    for t in (
+        trials
+    ):  # each rung is its own complete run, in its own job dir, reported at step = its epochs
         steps = sorted(t.intermediate_values)
         assert steps in ([1], [1, 3])
         runs = steps + [9] * (t.state == TrialState.COMPLETE)
@@ -201,13 +323,24 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
             job = tmp_path / "sweep" / (str(t.number) if e == 9 else f"{t.number}-epochs{e}")
             assert json.loads((job / "summary.json").read_text())["epochs"] == e
             if e < 9:  # the short run's own result is what the pruner saw
-                assert t.intermediate_values[e] == pytest.approx(json.loads((job / "summary.json").read_text())["value"])
+                assert t.intermediate_values[e] == pytest.approx(
+                    json.loads((job / "summary.json").read_text())["value"]
+                )
     for t in pruned:
-        assert t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)]) and "run (" in t.user_attrs["reason"]
+        assert (
+            t.value == pytest.approx(t.intermediate_values[max(t.intermediate_values)])
+            and "run (" in t.user_attrs["reason"]
+        )
     for t in complete:
-        assert sorted(t.intermediate_values) == [1, 3] and t.user_attrs["job_dir"].endswith(f"sweep/{t.number}")
-    assert "epochs=1" not in " ".join(load(tmp_path).best_trial.user_attrs["overrides"]), "the replay is the full run"
-    assert all("heartbeat" in t.user_attrs for t in trials), "rung runs heartbeat (a resume on another host sees them alive)"
+        assert sorted(t.intermediate_values) == [1, 3] and t.user_attrs["job_dir"].endswith(
+            f"sweep/{t.number}"
+        )
+    assert "epochs=1" not in " ".join(load(tmp_path).best_trial.user_attrs["overrides"]), (
+        "the replay is the full run"
+    )
+    assert all("heartbeat" in t.user_attrs for t in trials), (
+        "rung runs heartbeat (a resume on another host sees them alive)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -216,8 +349,18 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
         (["hydra.sweeper.rungs=[1,3]"], "needs a pruner"),
         (["hydra.sweeper.rungs=[3,1]", "hydra/sweeper/pruner=median"], "increasing ints >= 1"),
         (["hydra.sweeper.rungs=[0,3]", "hydra/sweeper/pruner=median"], "increasing ints >= 1"),
-        (["hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "epochs=range(5,9)"], "rung_key='epochs' must name a fixed int"),
-        (["hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "+hydra.sweeper.objectives={value: minimize, y: minimize}"], "single objective"),
+        (
+            ["hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "epochs=range(5,9)"],
+            "rung_key='epochs' must name a fixed int",
+        ),
+        (
+            [
+                "hydra.sweeper.rungs=[1]",
+                "hydra/sweeper/pruner=median",
+                "+hydra.sweeper.objectives={value: minimize, y: minimize}",
+            ],
+            "single objective",
+        ),
     ],
 )
 def test_bad_rungs_are_one_line_errors_before_any_trial(tmp_path, args, message):
@@ -230,8 +373,14 @@ def test_bad_rungs_are_one_line_errors_before_any_trial(tmp_path, args, message)
     "args,message",
     [
         (["y=tag(log, range(32, 256, 32))"], "error: y: range() takes no tags (got ['log'])"),
-        (["hydra.sweeper.storage=foo://bar"], "error: the study storage foo://bar cannot be used (NoSuchModuleError"),
-        (["hydra.sweeper.storage=${oc.env:SS_BAD_DB}"], "error: the study storage postgresql://u:***@127.0.0.1:1/db cannot be used"),  # nobody listens
+        (
+            ["hydra.sweeper.storage=foo://bar"],
+            "error: the study storage foo://bar cannot be used (NoSuchModuleError",
+        ),
+        (
+            ["hydra.sweeper.storage=${oc.env:SS_BAD_DB}"],
+            "error: the study storage postgresql://u:***@127.0.0.1:1/db cannot be used",
+        ),  # nobody listens
         (["hydra.sweeper.storage=sqlite:///{tmp}/not_a_db.txt"], "file is not a database)"),
         (["hydra.sweeper.storage=sqlite:///{tmp}"], "unable to open database file)"),  # a directory
     ],
@@ -241,7 +390,12 @@ def test_bad_space_and_storage_faults_are_one_line_errors(tmp_path, monkeypatch,
     (tmp_path / "not_a_db.txt").write_text("hello")
     p = sweep(tmp_path, "x=interval(0, 1)", *(a.replace("{tmp}", str(tmp_path)) for a in args))
     lines = p.stderr.strip().splitlines()
-    assert p.returncode == 2 and lines[-1].startswith("error: ") and message in lines[-1] and "Traceback" not in p.stderr, p.stderr
+    assert (
+        p.returncode == 2
+        and lines[-1].startswith("error: ")
+        and message in lines[-1]
+        and "Traceback" not in p.stderr
+    ), p.stderr
     assert "secret" not in p.stderr + p.stdout
 
 
@@ -250,10 +404,14 @@ def test_a_typo_in_range_test_overrides_is_an_error(tmp_path):
 
     from training.range_test import config_for_run
 
-    settings = dict.fromkeys(("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every"), 1)
+    settings = dict.fromkeys(
+        ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every"), 1
+    )
     run_cfg = OmegaConf.create({"max_lr": 0.1, "wd": 1e-4})
     assert config_for_run(run_cfg, settings, ["num_iter=50"]).num_iter == 50
-    with pytest.raises(ValueError, match="'num_itr=50': num_itr is not a setting of the range test"):
+    with pytest.raises(
+        ValueError, match="'num_itr=50': num_itr is not a setting of the range test"
+    ):
         config_for_run(run_cfg, settings, ["num_itr=50"])
 
 
@@ -261,14 +419,28 @@ def test_study_with_other_space_or_direction_is_refused(tmp_path):
     assert sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)").returncode == 0
     p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 2)")
     assert p.returncode == 2 and "exists with search space" in p.stderr.strip().splitlines()[-1]
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", "+hydra.sweeper.objectives.value=maximize")
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=2",
+        "x=interval(0, 1)",
+        "+hydra.sweeper.objectives.value=maximize",
+    )
     assert p.returncode == 2 and "directions" in p.stderr
 
 
 def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
-    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=8", "x=interval(0, 1)", "sleep_s=0.5", "epochs=2")
+    args = tiny_args(
+        tmp_path, "hydra.sweeper.n_trials=8", "x=interval(0, 1)", "sleep_s=0.5", "epochs=2"
+    )
     log_file = (tmp_path / "first.log").open("w")
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        args,
+        cwd=tmp_path,
+        env=env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     db = tmp_path / "optuna.db"
     deadline = time.time() + 120
     while time.time() < deadline:  # kill the sweep while a trial runs, after some have finished
@@ -279,39 +451,78 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
             except Exception:
                 continue
             # a trial running for 0.3 s of its 1 s: the kill surely lands inside it
-            running = [t for t in trials if t.state == TrialState.RUNNING and time.time() - t.datetime_start.timestamp() > 0.3]
+            running = [
+                t
+                for t in trials
+                if t.state == TrialState.RUNNING
+                and time.time() - t.datetime_start.timestamp() > 0.3
+            ]
             if sum(t.state == TrialState.COMPLETE for t in trials) >= 2 and running:
                 break
     else:
-        pytest.fail("the first sweep never had 2 complete trials and one running: " + (tmp_path / "first.log").read_text()[-3000:])
+        pytest.fail(
+            "the first sweep never had 2 complete trials and one running: "
+            + (tmp_path / "first.log").read_text()[-3000:]
+        )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = {t.number: t.params["x"] for t in load(tmp_path).get_trials() if t.state == TrialState.COMPLETE}
-    assert any(t.state == TrialState.RUNNING for t in load(tmp_path).get_trials()), "the kill left a zombie"
+    before = {
+        t.number: t.params["x"]
+        for t in load(tmp_path).get_trials()
+        if t.state == TrialState.COMPLETE
+    }
+    assert any(t.state == TrialState.RUNNING for t in load(tmp_path).get_trials()), (
+        "the kill left a zombie"
+    )
 
-    p = subprocess.run([*args, "hydra.sweeper.retry_failed=true"], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [*args, "hydra.sweeper.retry_failed=true"],
+        cwd=tmp_path,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
     assert len(trials) == 8 and not [t for t in trials if t.state == TrialState.RUNNING]
     zombies = [t for t in trials if t.state == TrialState.FAIL and "gone" in t.user_attrs["reason"]]
     assert zombies, "the zombie was failed on resume"
     retried = {t.user_attrs["retry_of"]: t for t in trials if "retry_of" in t.user_attrs}
-    assert all(retried[z.number].params == z.params and retried[z.number].state == TrialState.COMPLETE for z in zombies)
+    assert all(
+        retried[z.number].params == z.params and retried[z.number].state == TrialState.COMPLETE
+        for z in zombies
+    )
     for number, x in before.items():  # finished work kept, its dir not overwritten
         assert load(tmp_path).trials[number].params["x"] == x
-        assert json.loads((tmp_path / "sweep" / str(number) / "params.json").read_text())["x"] == pytest.approx(x)
+        assert json.loads((tmp_path / "sweep" / str(number) / "params.json").read_text())[
+            "x"
+        ] == pytest.approx(x)
     dirs = {int(d.name) for d in (tmp_path / "sweep").glob("[0-9]*")}
-    in_own_dir = {t.number for t in trials if t.state == TrialState.COMPLETE and "retry_of" not in t.user_attrs}
+    in_own_dir = {
+        t.number
+        for t in trials
+        if t.state == TrialState.COMPLETE and "retry_of" not in t.user_attrs
+    }
     assert in_own_dir <= dirs <= {t.number for t in trials}
     for z in zombies:  # the retry ran in its zombie's dir, where a checkpoint of the run would be
         assert Path(retried[z.number].user_attrs["job_dir"]).name == str(z.number)
 
 
 def test_ctrl_c_leaves_no_running_trial(tmp_path):
-    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=20", "x=interval(0, 1)", "sleep_s=0.5", "epochs=4")
+    args = tiny_args(
+        tmp_path, "hydra.sweeper.n_trials=20", "x=interval(0, 1)", "sleep_s=0.5", "epochs=4"
+    )
     # a shell's background job ignores SIGINT and passes that on: give the sweep Python's default handler
     restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=restore_sigint)
+    proc = subprocess.Popen(
+        args,
+        cwd=tmp_path,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=restore_sigint,
+    )
     deadline = time.time() + 120
     while time.time() < deadline:  # Ctrl-C 0.3 s into a 2 s trial: it lands inside the launch
         time.sleep(0.2)
@@ -319,7 +530,10 @@ def test_ctrl_c_leaves_no_running_trial(tmp_path):
             trials = load(tmp_path).get_trials()
         except Exception:
             continue
-        if any(t.state == TrialState.RUNNING and time.time() - t.datetime_start.timestamp() > 0.3 for t in trials):
+        if any(
+            t.state == TrialState.RUNNING and time.time() - t.datetime_start.timestamp() > 0.3
+            for t in trials
+        ):
             break
     else:
         pytest.fail("no trial started running within 120 s")
@@ -332,8 +546,15 @@ def test_ctrl_c_leaves_no_running_trial(tmp_path):
 
 @pytest.mark.slow
 def test_two_parallel_workers_share_one_study_and_complete_every_trial(tmp_path):
-    args = tiny_args(tmp_path, "hydra.sweeper.n_trials=12", "x=interval(0, 1)", "sleep_s=0.2", "epochs=2")
-    procs = [subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    args = tiny_args(
+        tmp_path, "hydra.sweeper.n_trials=12", "x=interval(0, 1)", "sleep_s=0.2", "epochs=2"
+    )
+    procs = [
+        subprocess.Popen(
+            args, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     trials = load(tmp_path).get_trials()
@@ -341,46 +562,85 @@ def test_two_parallel_workers_share_one_study_and_complete_every_trial(tmp_path)
     assert all(t.state == TrialState.COMPLETE for t in trials)
     workers = {t.user_attrs["worker"] for t in trials}
     assert len(workers) == 2, "both workers ran trials"
-    assert len(list((tmp_path / "sweep").glob("[0-9]*"))) == len(trials), "no job dir shared or overwritten"
+    assert len(list((tmp_path / "sweep").glob("[0-9]*"))) == len(trials), (
+        "no job dir shared or overwritten"
+    )
 
 
 @pytest.mark.slow
 def test_joblib_launcher_runs_batches_in_other_processes_with_pruning(tmp_path):
     p = sweep(
-        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=8",
-        "hydra/sweeper/pruner=median", "hydra.sweeper.pruner.n_startup_trials=2", "hydra.sweeper.pruner.n_warmup_steps=0",
-        "x=interval(-1, 1)", "epochs=5",
-    )  # fmt: skip
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=8",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=2",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        "x=interval(-1, 1)",
+        "epochs=5",
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
-    assert len(trials) == 8 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    assert all(t.intermediate_values for t in trials), "jobs in joblib workers reported to the shared storage"
+    assert len(trials) == 8 and all(
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials
+    )
+    assert all(t.intermediate_values for t in trials), (
+        "jobs in joblib workers reported to the shared storage"
+    )
 
 
 @pytest.mark.slow
 def test_a_killed_job_fails_only_its_own_trial_and_the_sweep_goes_on(tmp_path):
     """The killed job's sibling in the same batch finished first: it keeps its result (read from its run dir)."""
     p = sweep(
-        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=6",
-        "hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.seed=0", "x=choice(0.1, 0.2, 0.9)", "kill_above=0.5", "kill_delay_s=1.0",
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=6",
+        "hydra/sweeper/sampler=grid",
+        "hydra.sweeper.sampler.seed=0",
+        "x=choice(0.1, 0.2, 0.9)",
+        "kill_above=0.5",
+        "kill_delay_s=1.0",
         "hydra.sweeper.max_failure_rate=1.0",
-    )  # fmt: skip
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     killed = [t for t in trials if t.params["x"] == 0.9]
-    assert killed and all(t.state == TrialState.FAIL and "launcher" in t.user_attrs["reason"] for t in killed)
-    siblings = [trials[t.number ^ 1] for t in killed if t.number ^ 1 < len(trials) and trials[t.number ^ 1].params["x"] != 0.9]  # same batch of 2
-    assert siblings and all(t.state == TrialState.COMPLETE and t.value == pytest.approx((t.params["x"] - 0.3) ** 2 + 0.1 + 1.0) for t in siblings)
+    assert killed and all(
+        t.state == TrialState.FAIL and "launcher" in t.user_attrs["reason"] for t in killed
+    )
+    siblings = [
+        trials[t.number ^ 1]
+        for t in killed
+        if t.number ^ 1 < len(trials) and trials[t.number ^ 1].params["x"] != 0.9
+    ]  # same batch of 2
+    assert siblings and all(
+        t.state == TrialState.COMPLETE
+        and t.value == pytest.approx((t.params["x"] - 0.3) ** 2 + 0.1 + 1.0)
+        for t in siblings
+    )
 
 
 def test_storage_secret_stays_a_placeholder_in_job_overrides(tmp_path):
     os.environ["SS_TEST_DB"] = f"sqlite:///{tmp_path / 'optuna.db'}"
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)", "hydra.sweeper.storage=${oc.env:SS_TEST_DB}")
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=1",
+        "x=interval(0, 1)",
+        "hydra.sweeper.storage=${oc.env:SS_TEST_DB}",
+    )
     assert p.returncode == 0, p.stderr
     overrides = (tmp_path / "sweep" / "0" / ".hydra" / "overrides.yaml").read_text()
     assert "${oc.env:SS_TEST_DB}" in overrides and str(tmp_path / "optuna.db") not in overrides
-    assert redact("postgresql://user:hunter2@db.example/optuna") == "postgresql://user:***@db.example/optuna"
+    assert (
+        redact("postgresql://user:hunter2@db.example/optuna")
+        == "postgresql://user:***@db.example/optuna"
+    )
 
 
 def train_sweep(tmp: Path, *args: str) -> subprocess.CompletedProcess:
@@ -400,16 +660,28 @@ def train_sweep(tmp: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_lr_wd_preset_runs_the_range_test_with_the_users_overrides_then_a_seeded_search(tmp_path):
     p = train_sweep(
-        tmp_path, "sweep=lr_wd", "data=digits", "model=mlp", "epochs=3", "hydra.sweeper.n_trials=4", "hydra.sweeper.range_test_overrides=['num_iter=40']"
+        tmp_path,
+        "sweep=lr_wd",
+        "data=digits",
+        "model=mlp",
+        "epochs=3",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.range_test_overrides=['num_iter=40']",
     )
     assert p.returncode == 0, p.stderr
     rt = json.loads((tmp_path / "sweep" / "range_test" / "range_test.json").read_text())
-    assert rt["config"]["data"]["name"] == "digits" and rt["num_iter"] == 40, "the auto range test saw data=digits model=mlp"
+    assert rt["config"]["data"]["name"] == "digits" and rt["num_iter"] == 40, (
+        "the auto range test saw data=digits model=mlp"
+    )
     study = load(tmp_path)
     first = study.trials[0]
     assert first.params["max_lr"] == pytest.approx(rt["suggested_max_lr"])
-    assert first.distributions["max_lr"] == FloatDistribution(rt["bounds"]["min_lr"], rt["bounds"]["max_lr"], log=True)
-    assert len(study.trials) == 4 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
+    assert first.distributions["max_lr"] == FloatDistribution(
+        rt["bounds"]["min_lr"], rt["bounds"]["max_lr"], log=True
+    )
+    assert len(study.trials) == 4 and all(
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials
+    )
     assert all(t.intermediate_values for t in study.trials), "every epoch reported for pruning"
     assert "range test: suggested max_lr" in p.stdout + p.stderr
 
@@ -435,9 +707,14 @@ def test_diverged_training_trial_is_pruned_with_its_reason_and_the_sweep_goes_on
 @pytest.mark.slow
 def test_lr_wd_cycle_preset_gives_a_pareto_front_of_accuracy_and_epochs(tmp_path):
     p = train_sweep(
-        tmp_path, "sweep=lr_wd_cycle", "data=digits", "model=mlp", "hydra.sweeper.n_trials=4", "epochs=int(interval(2, 4))",
+        tmp_path,
+        "sweep=lr_wd_cycle",
+        "data=digits",
+        "model=mlp",
+        "hydra.sweeper.n_trials=4",
+        "epochs=int(interval(2, 4))",
         "hydra.sweeper.range_test_overrides=['num_iter=40']",
-    )  # fmt: skip
+    )
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
@@ -450,9 +727,25 @@ def test_lr_wd_cycle_preset_gives_a_pareto_front_of_accuracy_and_epochs(tmp_path
 
 
 def test_default_study_names_are_unique_even_for_sweeps_started_together(tmp_path):
-    base = [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
-            "hydra.sweeper.n_trials=2", "x=interval(0, 1)"]  # fmt: skip
-    procs = [subprocess.Popen([*base, f"hydra.sweep.dir={tmp_path / f'sweep{i}'}"], cwd=tmp_path, env=env(), stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    base = [
+        sys.executable,
+        TINY,
+        "-m",
+        "hydra/sweeper=supersweep",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
+        "hydra.sweeper.n_trials=2",
+        "x=interval(0, 1)",
+    ]
+    procs = [
+        subprocess.Popen(
+            [*base, f"hydra.sweep.dir={tmp_path / f'sweep{i}'}"],
+            cwd=tmp_path,
+            env=env(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (0, 1)
+    ]
     assert all(p.wait(timeout=300) == 0 for p in procs), [p.stderr.read() for p in procs]
     summaries = optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}")
     assert len(summaries) == 2 and all(s.n_trials == 2 for s in summaries)
@@ -460,74 +753,150 @@ def test_default_study_names_are_unique_even_for_sweeps_started_together(tmp_pat
 
 
 def test_a_sweep_dir_belongs_to_one_study(tmp_path):
-    assert sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", study="a").returncode == 0
+    assert (
+        sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", study="a").returncode == 0
+    )
     first = (tmp_path / "sweep" / "0" / "params.json").read_text()
     p = sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", study="b")
-    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(f"error: hydra.sweep.dir={tmp_path / 'sweep'} belongs to study 'a'")
-    assert (tmp_path / "sweep" / "0" / "params.json").read_text() == first, "the first study's job dirs are untouched"
-    assert sweep(tmp_path, "hydra.sweeper.n_trials=3", "x=interval(0, 1)", study="a").returncode == 0, "the same study may resume there"
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
+        f"error: hydra.sweep.dir={tmp_path / 'sweep'} belongs to study 'a'"
+    )
+    assert (tmp_path / "sweep" / "0" / "params.json").read_text() == first, (
+        "the first study's job dirs are untouched"
+    )
+    assert (
+        sweep(tmp_path, "hydra.sweeper.n_trials=3", "x=interval(0, 1)", study="a").returncode == 0
+    ), "the same study may resume there"
 
 
 def test_resume_with_other_fixed_settings_is_refused(tmp_path):
-    assert sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", "epochs=3").returncode == 0
+    assert (
+        sweep(tmp_path, "hydra.sweeper.n_trials=2", "x=interval(0, 1)", "epochs=3").returncode == 0
+    )
     p = sweep(tmp_path, "hydra.sweeper.n_trials=4", "x=interval(0, 1)", "epochs=1")
-    assert p.returncode == 2 and "was run with other fixed settings (epochs: 3 -> 1)" in p.stderr.strip().splitlines()[-1]
+    assert (
+        p.returncode == 2
+        and "was run with other fixed settings (epochs: 3 -> 1)"
+        in p.stderr.strip().splitlines()[-1]
+    )
     assert len(load(tmp_path).get_trials()) == 2
 
 
 @pytest.mark.parametrize(
     "bounds,message",
     [
-        ({"min_lr": float("nan"), "max_lr": 0.6}, "bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr=nan"),
+        (
+            {"min_lr": float("nan"), "max_lr": 0.6},
+            "bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr=nan",
+        ),
         ({"min_lr": 0.05, "max_lr": float("inf")}, "got min_lr=0.05, max_lr=inf"),
         ("0.1", "bounds must be a mapping with min_lr and max_lr, got '0.1'"),
         ({"min_lr": "abc", "max_lr": 0.6}, "got min_lr='abc'"),
         ({"min_lr": 0.05}, "bounds must be a mapping with min_lr and max_lr"),
     ],
 )
-def test_bad_range_test_bounds_are_one_line_errors_before_anything_is_stored(tmp_path, bounds, message):
+def test_bad_range_test_bounds_are_one_line_errors_before_anything_is_stored(
+    tmp_path, bounds, message
+):
     rt = write_range_test(tmp_path)
     result = json.loads((rt / "range_test.json").read_text())
     result["bounds"] = bounds
-    (rt / "range_test.json").write_text(json.dumps(result))  # Python's json writes NaN and Infinity, and reads them back
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=2", f"hydra.sweeper.range_test={rt}", "hydra.sweeper.seed_param=x")
-    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("error: range test file") and message in p.stderr
-    assert optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}") == [], "no study (and no zombie trial) was stored"
+    (rt / "range_test.json").write_text(
+        json.dumps(result)
+    )  # Python's json writes NaN and Infinity, and reads them back
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweeper.range_test={rt}",
+        "hydra.sweeper.seed_param=x",
+    )
+    assert (
+        p.returncode == 2
+        and p.stderr.strip().splitlines()[-1].startswith("error: range test file")
+        and message in p.stderr
+    )
+    assert optuna.get_all_study_summaries(f"sqlite:///{tmp_path / 'optuna.db'}") == [], (
+        "no study (and no zombie trial) was stored"
+    )
 
 
 def test_a_study_holding_bad_bounds_is_refused_in_one_line(tmp_path):
     test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path)
-    load(tmp_path).set_user_attr("bounds", {"min_lr": float("nan"), "max_lr": 0.6, "source": "file", "path": "x"})
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=5", f"hydra.sweeper.range_test={tmp_path / 'rt'}", "hydra.sweeper.seed_param=x")
-    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("error: study 's' holds bad max_lr bounds")
+    load(tmp_path).set_user_attr(
+        "bounds", {"min_lr": float("nan"), "max_lr": 0.6, "source": "file", "path": "x"}
+    )
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=5",
+        f"hydra.sweeper.range_test={tmp_path / 'rt'}",
+        "hydra.sweeper.seed_param=x",
+    )
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
+        "error: study 's' holds bad max_lr bounds"
+    )
     assert len(load(tmp_path).get_trials()) == 3
 
 
-@pytest.mark.parametrize("arg,reason", [("exit_above=0.5", "the job exited (sys.exit(3))"), ("interrupt_above=0.5", "raised KeyboardInterrupt itself")])
+@pytest.mark.parametrize(
+    "arg,reason",
+    [
+        ("exit_above=0.5", "the job exited (sys.exit(3))"),
+        ("interrupt_above=0.5", "raised KeyboardInterrupt itself"),
+    ],
+)
 def test_a_job_that_exits_fails_its_trial_and_the_sweep_goes_on(tmp_path, arg, reason):
-    p = sweep(tmp_path, "hydra/sweeper/sampler=grid", "x=choice(0.1, 0.9, 0.2)", arg, "hydra.sweeper.max_failure_rate=1.0")
+    p = sweep(
+        tmp_path,
+        "hydra/sweeper/sampler=grid",
+        "x=choice(0.1, 0.9, 0.2)",
+        arg,
+        "hydra.sweeper.max_failure_rate=1.0",
+    )
     assert p.returncode == 0, p.stderr
     trials = {t.params["x"]: t for t in load(tmp_path).get_trials()}
-    assert len(trials) == 3 and trials[0.9].state == TrialState.FAIL and reason in trials[0.9].user_attrs["reason"]
+    assert (
+        len(trials) == 3
+        and trials[0.9].state == TrialState.FAIL
+        and reason in trials[0.9].user_attrs["reason"]
+    )
     assert trials[0.1].state == trials[0.2].state == TrialState.COMPLETE
 
 
 def test_a_crash_inside_ask_leaves_no_running_trial(tmp_path):
-    p = sweep(tmp_path, "hydra.sweeper.n_trials=3", "x=interval(0, 1)", "hydra/sweeper/sampler=random",
-              "hydra.sweeper.sampler._target_=tests.apps.crashing_sampler.CrashOnSecondTrial")  # fmt: skip
+    p = sweep(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "x=interval(0, 1)",
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler._target_=tests.apps.crashing_sampler.CrashOnSecondTrial",
+    )
     assert p.returncode != 0 and "sampler crash inside ask()" in p.stderr
     trials = load(tmp_path).get_trials()
-    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL], "the trial ask() created before it crashed is failed at once"
-    assert trials[1].user_attrs["worker"].startswith(f"{os.uname().nodename}:") and "when its sweep stopped" in trials[1].user_attrs["reason"]
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL], (
+        "the trial ask() created before it crashed is failed at once"
+    )
+    assert (
+        trials[1].user_attrs["worker"].startswith(f"{os.uname().nodename}:")
+        and "when its sweep stopped" in trials[1].user_attrs["reason"]
+    )
 
 
 def test_a_live_worker_reaps_a_dead_workers_running_trial(tmp_path):
     """A RUNNING trial of a process on this host that is gone is failed during another worker's sweep."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     args = tiny_args(tmp_path, "hydra.sweeper.n_trials=6", "x=interval(0, 1)", "sleep_s=0.3")
-    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 120
-    while time.time() < deadline:  # once the worker runs its first trial, plant a dead worker's RUNNING trial
+    while (
+        time.time() < deadline
+    ):  # once the worker runs its first trial, plant a dead worker's RUNNING trial
         time.sleep(0.2)
         try:
             study = load(tmp_path)
@@ -540,46 +909,105 @@ def test_a_live_worker_reaps_a_dead_workers_running_trial(tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     t = load(tmp_path).trials[zombie.number]
-    assert t.state == TrialState.FAIL and "failed during the sweep of another worker" in t.user_attrs["reason"]
+    assert (
+        t.state == TrialState.FAIL
+        and "failed during the sweep of another worker" in t.user_attrs["reason"]
+    )
 
 
 def test_a_storage_that_fails_mid_sweep_is_one_line(tmp_path):
     """A read-only database (a full disk fails the same way: at the first write)."""
-    assert sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)", study="a").returncode == 0
+    assert (
+        sweep(tmp_path, "hydra.sweeper.n_trials=1", "x=interval(0, 1)", study="a").returncode == 0
+    )
     ro = f'hydra.sweeper.storage="sqlite:///file:{tmp_path / "optuna.db"}?mode=ro&uri=true"'
-    cmd = [sys.executable, TINY, "-m", "hydra/sweeper=supersweep", ro, "hydra.sweeper.study_name=b", f"hydra.sweep.dir={tmp_path / 'b'}", "x=interval(0, 1)"]
+    cmd = [
+        sys.executable,
+        TINY,
+        "-m",
+        "hydra/sweeper=supersweep",
+        ro,
+        "hydra.sweeper.study_name=b",
+        f"hydra.sweep.dir={tmp_path / 'b'}",
+        "x=interval(0, 1)",
+    ]
     p = subprocess.run(cmd, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=300)
     last = p.stderr.strip().splitlines()[-1]
-    assert p.returncode == 2 and last.startswith("error: the study storage sqlite:///") and "readonly database" in last and "Traceback" not in p.stderr
+    assert (
+        p.returncode == 2
+        and last.startswith("error: the study storage sqlite:///")
+        and "readonly database" in last
+        and "Traceback" not in p.stderr
+    )
 
 
 @pytest.mark.slow
 def test_sam_preset_searches_rho_jointly_with_lr_and_wd(tmp_path):
-    p = train_sweep(tmp_path, "sweep=lr_wd_sam", "data=digits", "model=mlp", "epochs=2", "hydra.sweeper.n_trials=3", "hydra.sweeper.rungs=[]",
-                    "hydra/sweeper/pruner=none", "hydra.sweeper.range_test_overrides=['num_iter=40']")  # fmt: skip
+    p = train_sweep(
+        tmp_path,
+        "sweep=lr_wd_sam",
+        "data=digits",
+        "model=mlp",
+        "epochs=2",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.rungs=[]",
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+    )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
-    assert len(trials) == 3 and all(set(t.params) == {"max_lr", "wd", "wrapper.rho"} for t in trials)
-    assert all(0.01 <= t.params["wrapper.rho"] <= 1.0 for t in trials) and trials[0].state == TrialState.COMPLETE
+    assert len(trials) == 3 and all(
+        set(t.params) == {"max_lr", "wd", "wrapper.rho"} for t in trials
+    )
+    assert (
+        all(0.01 <= t.params["wrapper.rho"] <= 1.0 for t in trials)
+        and trials[0].state == TrialState.COMPLETE
+    )
 
 
 @pytest.mark.slow
 def test_rung_continue_trains_each_increment_from_the_previous_runs_weights(tmp_path):
     """MORL: a promoted trial's next run starts from its last run's final weights and trains only the new epochs."""
-    p = train_sweep(tmp_path, "hydra/sweeper=supersweep", "data=digits", "model=mlp", "epochs=5", "max_lr=tag(log, interval(0.05, 0.5))",
-                    "hydra.sweeper.n_trials=4",
-                    "hydra.sweeper.rungs=[1,2]", "hydra.sweeper.rung_continue=true", "hydra/sweeper/pruner=successive_halving",
-                    "hydra.sweeper.pruner.min_resource=1", "hydra.sweeper.pruner.reduction_factor=2")  # fmt: skip
+    p = train_sweep(
+        tmp_path,
+        "hydra/sweeper=supersweep",
+        "data=digits",
+        "model=mlp",
+        "epochs=5",
+        "max_lr=tag(log, interval(0.05, 0.5))",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.rungs=[1,2]",
+        "hydra.sweeper.rung_continue=true",
+        "hydra/sweeper/pruner=successive_halving",
+        "hydra.sweeper.pruner.min_resource=1",
+        "hydra.sweeper.pruner.reduction_factor=2",
+    )
     assert p.returncode == 0, p.stderr
     full = [t for t in load(tmp_path).get_trials() if t.state == TrialState.COMPLETE]
     assert full, "at least one trial was promoted to the full run"
     for t in full:
-        lines = yaml.safe_load((tmp_path / "sweep" / str(t.number) / ".hydra" / "overrides.yaml").read_text())
-        assert "epochs=3" in lines and f"init_from={tmp_path / 'sweep' / f'{t.number}-epochs2'}" in [o.replace("'", "") for o in lines]
+        lines = yaml.safe_load(
+            (tmp_path / "sweep" / str(t.number) / ".hydra" / "overrides.yaml").read_text()
+        )
+        assert (
+            "epochs=3" in lines
+            and f"init_from={tmp_path / 'sweep' / f'{t.number}-epochs2'}"
+            in [o.replace("'", "") for o in lines]
+        )
         assert t.user_attrs["epochs_total"] == 5, "1 + 1 + 3 epochs: no epoch trained twice"
         assert (tmp_path / "sweep" / f"{t.number}-epochs2" / "final.pt").is_file()
 
 
 def test_rung_continue_needs_a_task_that_can_continue(tmp_path):
-    p = sweep(tmp_path, "x=interval(0, 1)", "epochs=4", "hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "hydra.sweeper.rung_continue=true")
-    assert p.returncode == 2 and "rung_continue needs a task with init_from" in p.stderr.strip().splitlines()[-1]
+    p = sweep(
+        tmp_path,
+        "x=interval(0, 1)",
+        "epochs=4",
+        "hydra.sweeper.rungs=[1]",
+        "hydra/sweeper/pruner=median",
+        "hydra.sweeper.rung_continue=true",
+    )
+    assert (
+        p.returncode == 2
+        and "rung_continue needs a task with init_from" in p.stderr.strip().splitlines()[-1]
+    )

@@ -21,7 +21,18 @@ from training.runner import BestWeights, run
 from .conftest import CONF_DIR, ROOT
 
 METRIC_KEYS = set(contract.EPOCH_KEYS)
-SUMMARY_KEYS = {"status", "best_val_acc", "final_val_acc", "best_val_loss", "final_val_loss", "test_acc", "test_loss", "epochs", "steps", "wall_s"}
+SUMMARY_KEYS = {
+    "status",
+    "best_val_acc",
+    "final_val_acc",
+    "best_val_loss",
+    "final_val_loss",
+    "test_acc",
+    "test_loss",
+    "epochs",
+    "steps",
+    "wall_s",
+}
 
 
 def cfg_for(*overrides: str):
@@ -59,7 +70,11 @@ def test_run_writes_files_and_returns_objective(tmp_path, overrides):
     metrics, summary = read_run(tmp_path)
     assert len(metrics) == cfg.epochs and all(METRIC_KEYS <= m.keys() for m in metrics)
     assert [m["epoch"] for m in metrics] == list(range(1, cfg.epochs + 1))
-    assert SUMMARY_KEYS <= summary.keys() and set(summary) == set(contract.SUMMARY_KEYS) and summary["status"] == "completed"
+    assert (
+        SUMMARY_KEYS <= summary.keys()
+        and set(summary) == set(contract.SUMMARY_KEYS)
+        and summary["status"] == "completed"
+    )
     assert value == summary[cfg.objective] == summary["objective_value"]
     assert summary["best_val_acc"] == max(m["val_acc"] for m in metrics)
     assert summary["final_val_loss"] == metrics[-1]["val_loss"]
@@ -71,7 +86,9 @@ def test_one_cycle_cnn1d_learns_mnist1d(tmp_path):
     run(cfg_for("epochs=10"), tmp_path)
     metrics, summary = read_run(tmp_path)
     assert summary["best_val_acc"] > 0.75 and summary["test_acc"] > 0.75
-    assert metrics[0]["momentum"] < 0.95 and metrics[-1]["lr"] < 1e-4, "one-cycle lr and momentum applied"
+    assert metrics[0]["momentum"] < 0.95 and metrics[-1]["lr"] < 1e-4, (
+        "one-cycle lr and momentum applied"
+    )
 
 
 def test_same_config_and_seed_gives_identical_metrics(tmp_path):
@@ -91,13 +108,21 @@ def test_run_leaves_thread_count_and_rng_usable(tmp_path):
     assert torch.get_num_threads() == 1
 
 
-@pytest.mark.parametrize("overrides", [("max_lr=1e6", "schedule=constant"), ("max_lr=50", "schedule=constant", "model.batch_norm=false", "epochs=5")])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("max_lr=1e6", "schedule=constant"),
+        ("max_lr=50", "schedule=constant", "model.batch_norm=false", "epochs=5"),
+    ],
+)
 def test_divergence_ends_run_and_returns_nan(tmp_path, overrides):
     value = run(cfg_for(*overrides), tmp_path)
     metrics, summary = read_run(tmp_path)
     assert math.isnan(value)
     assert summary["status"] == "diverged" and "non-finite" in summary["reason"]
-    assert summary["objective_value"] is None, "JSON stores the NaN objective as null, never a number"
+    assert summary["objective_value"] is None, (
+        "JSON stores the NaN objective as null, never a number"
+    )
     assert summary["test_acc"] is None and len(metrics) < 5
 
 
@@ -136,7 +161,9 @@ def test_bad_input_is_one_clear_error_before_data_loads(tmp_path, override, key)
         run(cfg, tmp_path / "out")
     message = str(info.value)
     assert message.startswith(key) and "\n" not in message
-    assert not (tmp_path / "never").exists() and not (tmp_path / "out").exists(), "nothing loaded or written"
+    assert not (tmp_path / "never").exists() and not (tmp_path / "out").exists(), (
+        "nothing loaded or written"
+    )
 
 
 def test_batch_larger_than_dataset_is_a_config_error(tmp_path):
@@ -152,21 +179,32 @@ def test_multirun_jobs_are_all_checked_before_the_first_starts():
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize(
     "args,needle",
     [
         (["max_lr=-1"], "error: max_lr must be a finite number > 0, got -1."),
-        (["schedule=foo"], "error: schedule=foo is not an option of 'schedule'; allowed: constant, cosine,"),
+        (
+            ["schedule=foo"],
+            "error: schedule=foo is not an option of 'schedule'; allowed: constant, cosine,",
+        ),
         (["-m", "wd=1e-4,-1e-4"], "error: wd must be a finite number >= 0"),
         (["data=cifar10", "model=resnet20", "data.source.download=false"], "error: data_dir: "),
         (["data=null"], "error: data=null: a run needs one data option; allowed: cifar10,"),
         (["schedule=null"], "error: schedule=null: a run needs one schedule option"),
         (["~wd"], "error: wd must be set"),
-        (["-m", "epochs=2,3", "foo=1"], "error: Could not override 'foo'. To append to your config use +foo=1 (job epochs=2 foo=1 "),
-        (["-m", "hydra/sweeper=supersweep", "wd=interval(-1e-3, 1e-3)"], "error: wd must be a finite number >= 0, got -0.001. (job wd=-0.001 "),
+        (
+            ["-m", "epochs=2,3", "foo=1"],
+            "error: Could not override 'foo'. To append to your config use +foo=1 (job epochs=2 foo=1 ",
+        ),
+        (
+            ["-m", "hydra/sweeper=supersweep", "wd=interval(-1e-3, 1e-3)"],
+            "error: wd must be a finite number >= 0, got -0.001. (job wd=-0.001 ",
+        ),
     ],
 )
 def test_cli_bad_input_one_line_and_nonzero_exit(tmp_path, args, needle):
@@ -180,7 +218,15 @@ def test_cli_bad_input_one_line_and_nonzero_exit(tmp_path, args, needle):
 @pytest.mark.slow
 def test_cli_multirun_as_written_in_the_brief(tmp_path):
     """``python -m tasks.train -m schedule=one_cycle wd=1e-5,1e-4`` (shortened to 2 epochs)."""
-    p = cli("tasks.train", "-m", "schedule=one_cycle", "wd=1e-5,1e-4", "epochs=2", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    p = cli(
+        "tasks.train",
+        "-m",
+        "schedule=one_cycle",
+        "wd=1e-5,1e-4",
+        "epochs=2",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     jobs = sorted((tmp_path / "sweep").glob("[0-9]*"))
     assert [j.name for j in jobs] == ["0", "1"]
@@ -192,7 +238,14 @@ def test_cli_multirun_as_written_in_the_brief(tmp_path):
 
 def test_cli_plot_schedule_writes_csv_and_html(tmp_path):
     out = tmp_path / "plot"
-    p = cli("tasks.plot_schedule", "schedule=one_cycle", "epochs=4", "steps_per_epoch=25", f"hydra.run.dir={out}", cwd=tmp_path)
+    p = cli(
+        "tasks.plot_schedule",
+        "schedule=one_cycle",
+        "epochs=4",
+        "steps_per_epoch=25",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     rows = (out / "schedule.csv").read_text().splitlines()
     assert rows[0] == "step,lr,momentum" and len(rows) == 1 + 100
@@ -206,10 +259,14 @@ def test_test_metrics_of_the_best_validation_epoch_come_from_its_weights(tmp_pat
     run(cfg_for("schedule=constant", "max_lr=0.5", "epochs=8"), tmp_path / "long")
     metrics, summary = read_run(tmp_path / "long")
     best = summary["best_epoch"]
-    assert best == max(metrics, key=lambda m: m["val_acc"])["epoch"] and best < 8, "validation peaks before the end here"
+    assert best == max(metrics, key=lambda m: m["val_acc"])["epoch"] and best < 8, (
+        "validation peaks before the end here"
+    )
     run(cfg_for("schedule=constant", "max_lr=0.5", f"epochs={best}"), tmp_path / "cut")
     _, cut = read_run(tmp_path / "cut")
-    assert summary["test_acc_at_best"] == cut["test_acc"] and summary["test_loss_at_best"] == pytest.approx(cut["test_loss"])
+    assert summary["test_acc_at_best"] == cut["test_acc"] and summary[
+        "test_loss_at_best"
+    ] == pytest.approx(cut["test_loss"])
     assert summary["test_acc_at_best"] != summary["test_acc"]
 
 
@@ -239,5 +296,10 @@ def test_a_preset_run_ends_with_expected_vs_got(tmp_path, caplog):
     caplog.set_level("INFO")
     run(cfg_for("experiment=super_convergence_mnist1d", "epochs=2"), tmp_path)
     _, summary = read_run(tmp_path)
-    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("expected test_acc"))
-    assert line.startswith("expected test_acc 0.971 (BENCHMARKS.md, Presets") and f"got {summary['test_acc']} (final)" in line
+    line = next(
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("expected test_acc")
+    )
+    assert (
+        line.startswith("expected test_acc 0.971 (BENCHMARKS.md, Presets")
+        and f"got {summary['test_acc']} (final)" in line
+    )

@@ -21,7 +21,9 @@ class Augment:
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if x.ndim != 4:
-            raise ValueError(f"data.augment works on images (N, C, H, W), got shape {tuple(x.shape)}.")
+            raise ValueError(
+                f"data.augment works on images (N, C, H, W), got shape {tuple(x.shape)}."
+            )
         n, _, h, w = x.shape
         if self.crop_padding > 0:
             p = self.crop_padding
@@ -30,7 +32,9 @@ class Augment:
             dx = torch.randint(0, 2 * p + 1, (n, 1), device=x.device, generator=gen)
             rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]  # (n, 1, h, 1)
             cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]  # (n, 1, 1, w)
-            x = padded.gather(2, rows.expand(n, x.shape[1], h, w + 2 * p)).gather(3, cols.expand(n, x.shape[1], h, w))
+            x = padded.gather(2, rows.expand(n, x.shape[1], h, w + 2 * p)).gather(
+                3, cols.expand(n, x.shape[1], h, w)
+            )
         if self.flip:
             mask = torch.rand(n, device=x.device, generator=gen) < 0.5
             x = torch.where(mask[:, None, None, None], x.flip(3), x)

@@ -34,13 +34,17 @@ class NoAveraging:  # also the interface the loop uses (see ``Averaging``)
     def main_steps(self, total_steps: int, steps_per_epoch: int) -> int:
         return total_steps
 
-    def extend(self, schedule: Schedule, main_steps: int, total_steps: int, steps_per_epoch: int) -> Schedule:
+    def extend(
+        self, schedule: Schedule, main_steps: int, total_steps: int, steps_per_epoch: int
+    ) -> Schedule:
         return schedule
 
     def after_step(self) -> None:
         pass
 
-    def after_epoch(self, epoch: int, epochs: int, train_batches: Iterator[torch.Tensor] | None = None) -> None:
+    def after_epoch(
+        self, epoch: int, epochs: int, train_batches: Iterator[torch.Tensor] | None = None
+    ) -> None:
         pass
 
     def evaluated(self) -> nn.Module:
@@ -58,9 +62,19 @@ class NoAveraging:  # also the interface the loop uses (see ``Averaging``)
 class SWA(NoAveraging):
     active = True
 
-    def __init__(self, model: nn.Module, start: float, every: int, swa_lr: float, anneal_epochs: float, anneal: str) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        start: float,
+        every: int,
+        swa_lr: float,
+        anneal_epochs: float,
+        anneal: str,
+    ) -> None:
         if not (isinstance(start, (int, float)) and 0 < start < 1):
-            raise ValueError(f"averaging.start must be a fraction of the epochs in (0, 1), got {start!r}.")
+            raise ValueError(
+                f"averaging.start must be a fraction of the epochs in (0, 1), got {start!r}."
+            )
         if not (isinstance(every, int) and every >= 1):
             raise ValueError(f"averaging.every must be an integer >= 1, got {every!r}.")
         if not (isinstance(swa_lr, (int, float)) and math.isfinite(swa_lr) and swa_lr > 0):
@@ -70,7 +84,13 @@ class SWA(NoAveraging):
         if anneal not in ("cos", "linear"):
             raise ValueError(f"averaging.anneal must be one of ['cos', 'linear'], got {anneal!r}.")
         super().__init__(model)
-        self.start, self.every, self.swa_lr, self.anneal_epochs, self.anneal = start, every, float(swa_lr), anneal_epochs, anneal
+        self.start, self.every, self.swa_lr, self.anneal_epochs, self.anneal = (
+            start,
+            every,
+            float(swa_lr),
+            anneal_epochs,
+            anneal,
+        )
         self.average = AveragedModel(model)
         self.first_epoch = 0  # set by main_steps: the first epoch of the SWA segment (1-based)
 
@@ -82,10 +102,20 @@ class SWA(NoAveraging):
         self.first_epoch = main_epochs + 1
         return main_epochs * steps_per_epoch
 
-    def extend(self, schedule: Schedule, main_steps: int, total_steps: int, steps_per_epoch: int) -> Schedule:
-        return swa_segment(schedule, main_steps, round(self.anneal_epochs * steps_per_epoch), self.swa_lr, self.anneal)
+    def extend(
+        self, schedule: Schedule, main_steps: int, total_steps: int, steps_per_epoch: int
+    ) -> Schedule:
+        return swa_segment(
+            schedule,
+            main_steps,
+            round(self.anneal_epochs * steps_per_epoch),
+            self.swa_lr,
+            self.anneal,
+        )
 
-    def after_epoch(self, epoch: int, epochs: int, train_batches: Iterator[torch.Tensor] | None = None) -> None:
+    def after_epoch(
+        self, epoch: int, epochs: int, train_batches: Iterator[torch.Tensor] | None = None
+    ) -> None:
         if epoch >= self.first_epoch and (epoch - self.first_epoch) % self.every == 0:
             self.average.update_parameters(self.model)
         if self.average.n_averaged.item() > 0 and train_batches is not None:
@@ -102,7 +132,9 @@ class EMA(NoAveraging):
         if not (isinstance(decay, (int, float)) and 0 < decay < 1):
             raise ValueError(f"averaging.decay must be in (0, 1), got {decay!r}.")
         super().__init__(model)
-        self.average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        self.average = AveragedModel(
+            model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True
+        )
 
     def after_step(self) -> None:
         self.average.update_parameters(self.model)
@@ -114,7 +146,9 @@ class EMA(NoAveraging):
 Averaging = NoAveraging | SWA | EMA
 
 
-def swa_segment(main: Schedule, main_steps: int, anneal_steps: int, swa_lr: float, anneal: str) -> Schedule:
+def swa_segment(
+    main: Schedule, main_steps: int, anneal_steps: int, swa_lr: float, anneal: str
+) -> Schedule:
     """``main`` for ``main_steps``, then the lr anneals from ``main``'s last lr to ``swa_lr`` over
     ``anneal_steps`` (``SWALR``'s cos or linear rule, stepped per optimizer step) and stays; the
     momentum stays at ``main``'s last value."""
@@ -122,5 +156,10 @@ def swa_segment(main: Schedule, main_steps: int, anneal_steps: int, swa_lr: floa
     hold = (lambda _s: last_momentum) if last_momentum is not None else None
     parts: list[tuple[int, Schedule]] = [(main_steps, main)]
     if anneal_steps > 0:
-        parts.append((anneal_steps, Schedule(piecewise([0, anneal_steps], [last_lr, swa_lr], [ANNEALS[anneal]]), hold)))
+        parts.append(
+            (
+                anneal_steps,
+                Schedule(piecewise([0, anneal_steps], [last_lr, swa_lr], [ANNEALS[anneal]]), hold),
+            )
+        )
     return chain(parts, Schedule(lambda _s: swa_lr, hold))

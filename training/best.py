@@ -19,7 +19,9 @@ class BestWeights:
     of equals, as ``summarize`` picks it), so the selected model can be tested at the end."""
 
     def __init__(self, judged: Callable[[], nn.Module]) -> None:
-        self.judged = judged  # the module validation judged this epoch (the average, once there is one)
+        self.judged = (
+            judged  # the module validation judged this epoch (the average, once there is one)
+        )
         self.model: nn.Module | None = None
         self.epoch: int | None = None
         self.val_acc = -math.inf
@@ -32,14 +34,23 @@ class BestWeights:
 
     def evaluate(self, result: FitResult, data: Splits, precision: Precision) -> Evaluation | None:
         """Test metrics of the best-validation weights; None when those are the final ones."""
-        last = bool(result.history) and self.epoch == result.history[-1]["epoch"] and self.model is self.judged()
+        last = (
+            bool(result.history)
+            and self.epoch == result.history[-1]["epoch"]
+            and self.model is self.judged()
+        )
         if self.model is None or self.state is None or last:
             return None
         self.model.load_state_dict(self.state)
         return evaluate(self.model, data.test_x, data.test_y, precision)
 
     def state_dict(self, raw: nn.Module) -> dict:
-        return {"epoch": self.epoch, "val_acc": self.val_acc, "state": self.state, "raw": self.model is raw}
+        return {
+            "epoch": self.epoch,
+            "val_acc": self.val_acc,
+            "state": self.state,
+            "raw": self.model is raw,
+        }
 
     def load_state_dict(self, state: dict, raw: nn.Module) -> None:
         self.epoch, self.val_acc, self.state = state["epoch"], state["val_acc"], state["state"]

@@ -34,16 +34,33 @@ FINAL = "final.pt"  # a completed run's weights, with checkpoint.final=true
 FORMAT = 1
 # what a checkpoint must have been written for; runtime keys (device, threads, data_dir) may differ
 IDENTITY = (
-    "data", "model", "optimizer", "wrapper", "regularization", "schedule", "averaging",
-    "epochs", "batch_size", "seed", "max_lr", "wd", "momentum", "warmup_epochs", "precision", "lr_estimate",
-)  # fmt: skip
+    "data",
+    "model",
+    "optimizer",
+    "wrapper",
+    "regularization",
+    "schedule",
+    "averaging",
+    "epochs",
+    "batch_size",
+    "seed",
+    "max_lr",
+    "wd",
+    "momentum",
+    "warmup_epochs",
+    "precision",
+    "lr_estimate",
+)
 
 
 def fingerprint(cfg: DictConfig) -> dict[str, Any]:
     """The config a checkpoint belongs to, flattened to ``{dotted.key: value}``."""
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
-    return flatten({k: container.get(k) for k in IDENTITY if k != "data"} | {"data": _without(container.get("data"), "source.root")})
+    return flatten(
+        {k: container.get(k) for k in IDENTITY if k != "data"}
+        | {"data": _without(container.get("data"), "source.root")}
+    )
 
 
 def _without(node: Any, dotted: str) -> Any:
@@ -51,7 +68,11 @@ def _without(node: Any, dotted: str) -> Any:
     if not isinstance(node, dict):
         return node
     head, _, rest = dotted.partition(".")
-    return {k: (_without(v, rest) if rest and k == head else v) for k, v in node.items() if not (k == head and not rest)}
+    return {
+        k: (_without(v, rest) if rest and k == head else v)
+        for k, v in node.items()
+        if not (k == head and not rest)
+    }
 
 
 def save(path: Path, state: dict[str, Any]) -> None:
@@ -66,12 +87,18 @@ def load(path: Path, expected: dict[str, Any], device: torch.device) -> dict[str
     try:
         state: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # truncated, or not a checkpoint of ours: refuse rather than guess
-        raise ConfigError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete it to start over.") from None
+        raise ConfigError(
+            f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete it to start over."
+        ) from None
     stored = state.get("fingerprint", {})
     if state.get("format") != FORMAT or stored != expected:
         keys = sorted(k for k in set(stored) | set(expected) if stored.get(k) != expected.get(k))
-        shown = ", ".join(f"{k}: {stored.get(k)!r} -> {expected.get(k)!r}" for k in keys[:4]) + (" ..." if len(keys) > 4 else "")
-        raise ConfigError(f"{path} was written for another config ({shown or 'format ' + str(state.get('format'))}); use another run dir or delete it.")
+        shown = ", ".join(f"{k}: {stored.get(k)!r} -> {expected.get(k)!r}" for k in keys[:4]) + (
+            " ..." if len(keys) > 4 else ""
+        )
+        raise ConfigError(
+            f"{path} was written for another config ({shown or 'format ' + str(state.get('format'))}); use another run dir or delete it."
+        )
     return state
 
 
@@ -80,12 +107,16 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
     path = path.expanduser()
     path = path / FINAL if path.is_dir() else path
     if not path.is_file():
-        raise ConfigError(f"init_from: {path} not found (a run with checkpoint.final=true writes {FINAL}).")
+        raise ConfigError(
+            f"init_from: {path} not found (a run with checkpoint.final=true writes {FINAL})."
+        )
     try:
         state = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
         model.load_state_dict(state["model"])
     except Exception as e:
-        raise ConfigError(f"init_from: {path} does not hold weights for this model ({type(e).__name__}: {str(e).splitlines()[0][:200]}).") from None
+        raise ConfigError(
+            f"init_from: {path} does not hold weights for this model ({type(e).__name__}: {str(e).splitlines()[0][:200]})."
+        ) from None
 
 
 def rng_state(generator: torch.Generator) -> dict[str, Any]:
@@ -96,7 +127,13 @@ def rng_state(generator: torch.Generator) -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "generator": generator.get_state(),
-        "numpy": [kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss), float(cached)],
+        "numpy": [
+            kind,
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(cached),
+        ],
         "python": [version, list(internal), gauss],
     }
 
@@ -134,16 +171,35 @@ class Checkpointer:
     def save_partial(self, preempted: Preempted) -> None:
         """A checkpoint at a step boundary inside an epoch (a stop signal arrived)."""
         p = preempted.partial
-        save(self.path, self.state(preempted.steps, {"epoch": p.epoch, "batch": p.batch, "perm": p.perm, "loss_sum": p.loss_sum, "correct": p.correct}))
+        save(
+            self.path,
+            self.state(
+                preempted.steps,
+                {
+                    "epoch": p.epoch,
+                    "batch": p.batch,
+                    "perm": p.perm,
+                    "loss_sum": p.loss_sum,
+                    "correct": p.correct,
+                },
+            ),
+        )
 
     def state(self, step: int, partial: dict[str, Any] | None = None) -> dict[str, Any]:
         s = self.stepper
         return {
-            "format": FORMAT, "fingerprint": self.expected, "step": step, "history": self.history, "partial": partial,
-            "model": s.model.state_dict(), "optimizer": s.optimizer.state_dict(), "averaging": self.averaging.state_dict(),
-            "best": self.best.state_dict(s.model), "estimate": self.estimate.state_dict() if self.estimate else None,
+            "format": FORMAT,
+            "fingerprint": self.expected,
+            "step": step,
+            "history": self.history,
+            "partial": partial,
+            "model": s.model.state_dict(),
+            "optimizer": s.optimizer.state_dict(),
+            "averaging": self.averaging.state_dict(),
+            "best": self.best.state_dict(s.model),
+            "estimate": self.estimate.state_dict() if self.estimate else None,
             "rng": rng_state(s.generator),
-        }  # fmt: skip
+        }
 
     def restore(self) -> FitResult | None:
         """The epochs done so far, with every part set back to where they left it; None without a checkpoint."""
@@ -160,8 +216,17 @@ class Checkpointer:
         set_rng_state(state["rng"], s.generator)
         self.history = list(state["history"])
         p = state.get("partial")
-        partial = PartialEpoch(p["epoch"], p["batch"], p["perm"], p["loss_sum"], p["correct"]) if p else None
-        return FitResult(status="completed", history=list(self.history), steps=int(state["step"]), partial=partial)
+        partial = (
+            PartialEpoch(p["epoch"], p["batch"], p["perm"], p["loss_sum"], p["correct"])
+            if p
+            else None
+        )
+        return FitResult(
+            status="completed",
+            history=list(self.history),
+            steps=int(state["step"]),
+            partial=partial,
+        )
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -25,19 +25,43 @@ class ConfigError(ValueError):
 
 def is_finite_positive(value: Any) -> bool:
     """A real number (not a bool), finite and > 0: what an lr, a bound or a log-axis value must be."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     """A config container as ``{dotted.key: leaf}``; lists and empty mappings are leaves."""
     if isinstance(node, dict) and node:
-        return {k: v for key, child in node.items() for k, v in flatten(child, f"{prefix}{key}.").items()}
+        return {
+            k: v
+            for key, child in node.items()
+            for k, v in flatten(child, f"{prefix}{key}.").items()
+        }
     return {prefix[:-1]: node}
 
 
-def check_number(key: str, value: Any, *, low: float, low_inclusive: bool, high: float = math.inf, integer: bool = False) -> None:
+def check_number(
+    key: str,
+    value: Any,
+    *,
+    low: float,
+    low_inclusive: bool,
+    high: float = math.inf,
+    integer: bool = False,
+) -> None:
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value > high or value < low or (value == low and not low_inclusive):
+    if (
+        isinstance(value, bool)
+        or not ok_type
+        or not math.isfinite(value)
+        or value > high
+        or value < low
+        or (value == low and not low_inclusive)
+    ):
         kind = "an integer" if integer else "a finite number"
         bound = f">= {low}" if low_inclusive else f"> {low}"
         upper = f" and <= {high}" if high != math.inf else ""
@@ -57,7 +81,20 @@ def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
         )
 
 
-RUN_KEYS = ("data", "model", "optimizer", "wrapper", "regularization", "wd", "momentum", "batch_size", "seed", "device", "precision", "threads")
+RUN_KEYS = (
+    "data",
+    "model",
+    "optimizer",
+    "wrapper",
+    "regularization",
+    "wd",
+    "momentum",
+    "batch_size",
+    "seed",
+    "device",
+    "precision",
+    "threads",
+)
 TRAIN_KEYS = ("schedule", "averaging", "max_lr", "epochs", "warmup_epochs", "objective")
 RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")
 
@@ -66,7 +103,9 @@ def require(cfg: DictConfig, keys: tuple[str, ...]) -> None:
     """Every key is set (``data=null`` or ``~wd`` would fail deep inside a run otherwise)."""
     missing = [k for k in keys if cfg.get(k) is None]
     if missing:
-        raise ConfigError(f"{missing[0]} must be set (a run needs {', '.join(missing)}); it was removed or set to null.")
+        raise ConfigError(
+            f"{missing[0]} must be set (a run needs {', '.join(missing)}); it was removed or set to null."
+        )
 
 
 def check_run_config(cfg: DictConfig) -> None:
@@ -78,8 +117,16 @@ def check_run_config(cfg: DictConfig) -> None:
     check_number("threads", cfg.threads, low=1, low_inclusive=True, integer=True)
     check_number("seed", cfg.seed, low=0, low_inclusive=True, integer=True)
     check_number("data.val_split", cfg.data.val_split, low=0, low_inclusive=True, high=0.99)
-    check_number("regularization.label_smoothing", cfg.regularization.label_smoothing, low=0, low_inclusive=True, high=0.999)
-    check_number("regularization.dropout", cfg.regularization.dropout, low=0, low_inclusive=True, high=0.999)
+    check_number(
+        "regularization.label_smoothing",
+        cfg.regularization.label_smoothing,
+        low=0,
+        low_inclusive=True,
+        high=0.999,
+    )
+    check_number(
+        "regularization.dropout", cfg.regularization.dropout, low=0, low_inclusive=True, high=0.999
+    )
     if cfg.precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {list(PRECISIONS)}, got {cfg.precision!r}.")
     if not DEVICE_PATTERN.fullmatch(str(cfg.device)):
@@ -92,7 +139,9 @@ def check_train_config(cfg: DictConfig) -> None:
     require(cfg, TRAIN_KEYS + RUN_KEYS)
     check_number("max_lr", cfg.max_lr, low=0, low_inclusive=False)
     check_number("epochs", cfg.epochs, low=1, low_inclusive=True, integer=True)
-    check_number("warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9)
+    check_number(
+        "warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9
+    )
     if cfg.objective not in OBJECTIVES:
         raise ConfigError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}.")
     check_run_config(cfg)
@@ -111,8 +160,12 @@ def check_range_test_config(cfg: DictConfig) -> None:
     check_number("start_lr", cfg.start_lr, low=0, low_inclusive=False)
     check_number("end_lr", cfg.end_lr, low=0, low_inclusive=False)
     if cfg.start_lr >= cfg.end_lr:
-        raise ConfigError(f"start_lr must be < end_lr, got start_lr={cfg.start_lr} and end_lr={cfg.end_lr}.")
-    check_number("num_iter", cfg.num_iter, low=MIN_RANGE_TEST_ITERS, low_inclusive=True, integer=True)
+        raise ConfigError(
+            f"start_lr must be < end_lr, got start_lr={cfg.start_lr} and end_lr={cfg.end_lr}."
+        )
+    check_number(
+        "num_iter", cfg.num_iter, low=MIN_RANGE_TEST_ITERS, low_inclusive=True, integer=True
+    )
     if cfg.mode not in ("exp", "linear"):
         raise ConfigError(f"mode must be one of ['exp', 'linear'], got {cfg.mode!r}.")
     check_number("smooth", cfg.smooth, low=0, low_inclusive=True, high=0.9999)

@@ -11,11 +11,25 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "COLLAPSE_FACTOR", "EPOCH_KEYS", "EPOCH_VALUE", "FAILED_RUNS", "OBJECTIVES", "STATUSES", "STOPPED", "SUMMARY_KEYS", "TRIAL_ATTRS", "read_summary",
-]  # fmt: skip
+    "COLLAPSE_FACTOR",
+    "EPOCH_KEYS",
+    "EPOCH_VALUE",
+    "FAILED_RUNS",
+    "OBJECTIVES",
+    "STATUSES",
+    "STOPPED",
+    "SUMMARY_KEYS",
+    "TRIAL_ATTRS",
+    "read_summary",
+]
 
 # objective (a summary.json key) -> direction; a run returns summary[objective]
-OBJECTIVES: dict[str, str] = {"best_val_acc": "maximize", "final_val_acc": "maximize", "best_val_loss": "minimize", "final_val_loss": "minimize"}
+OBJECTIVES: dict[str, str] = {
+    "best_val_acc": "maximize",
+    "final_val_acc": "maximize",
+    "best_val_loss": "minimize",
+    "final_val_loss": "minimize",
+}
 
 # per-epoch value reported to a pruner for each objective: (metrics.jsonl key, running best or latest)
 EPOCH_VALUE: dict[str, tuple[str, Any]] = {
@@ -26,17 +40,50 @@ EPOCH_VALUE: dict[str, tuple[str, Any]] = {
 }
 
 # one metrics.jsonl line per epoch
-EPOCH_KEYS = ("epoch", "step", "lr", "momentum", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_s")
+EPOCH_KEYS = (
+    "epoch",
+    "step",
+    "lr",
+    "momentum",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "epoch_s",
+)
 
 SUMMARY_KEYS = (
-    "status", "reason", "objective", "best_val_acc", "best_epoch", "final_val_acc", "best_val_loss", "final_val_loss",
-    "test_loss", "test_acc", "test_loss_at_best", "test_acc_at_best", "raw_best_val_acc", "raw_test_loss", "raw_test_acc",
-    "epochs", "steps", "wall_s", "objective_value",
-)  # fmt: skip
+    "status",
+    "reason",
+    "objective",
+    "best_val_acc",
+    "best_epoch",
+    "final_val_acc",
+    "best_val_loss",
+    "final_val_loss",
+    "test_loss",
+    "test_acc",
+    "test_loss_at_best",
+    "test_acc_at_best",
+    "raw_best_val_acc",
+    "raw_test_loss",
+    "raw_test_acc",
+    "epochs",
+    "steps",
+    "wall_s",
+    "objective_value",
+)
 
 STATUSES = ("completed", "diverged", "collapsed", "pruned")
-STOPPED = ("pruned", "diverged", "collapsed")  # runs a sweeper records as PRUNED: ranked below every completed one
-FAILED_RUNS = ("diverged", "collapsed")  # runs whose objective is NaN: nothing in them may look good
+STOPPED = (
+    "pruned",
+    "diverged",
+    "collapsed",
+)  # runs a sweeper records as PRUNED: ranked below every completed one
+FAILED_RUNS = (
+    "diverged",
+    "collapsed",
+)  # runs whose objective is NaN: nothing in them may look good
 
 # a run whose final training accuracy is at most this many times chance (1 / num_classes)
 # collapsed without a NaN (e.g. no-BN cnn1d at lr 0.3: 8.9% test, once recorded "completed")

@@ -89,7 +89,9 @@ def set_hparams(optimizer: StepRule, lr: float, momentum: float | None) -> None:
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: Precision, batch_size: int = 2048) -> tuple[float | None, float | None]:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: Precision, batch_size: int = 2048
+) -> tuple[float | None, float | None]:
     """Mean cross-entropy (no smoothing) and accuracy; ``(None, None)`` for an empty split."""
     if len(y) == 0:
         return None, None
@@ -107,10 +109,16 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: Prec
 
 
 def _format(x: torch.Tensor, precision: Precision) -> torch.Tensor:
-    return x.contiguous(memory_format=torch.channels_last) if precision.channels_last and x.ndim == 4 else x
+    return (
+        x.contiguous(memory_format=torch.channels_last)
+        if precision.channels_last and x.ndim == 4
+        else x
+    )
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[torch.Tensor]:
+def batches(
+    n: int, batch_size: int, generator: torch.Generator, device: torch.device
+) -> Iterator[torch.Tensor]:
     """Index slices of one seeded permutation: an epoch of full batches (the last partial one is dropped)."""
     perm = torch.randperm(n, device=device, generator=generator)
     for i in range(n // batch_size):
@@ -128,10 +136,16 @@ class Stepper:
     augment: Augment
     generator: torch.Generator
     precision: Precision
-    on_gradients: Callable[[], None] | None = None  # sees the loss gradient at the current weights (the lr estimate)
-    after_step: Callable[[], None] | None = None  # after every optimizer step (an EMA of the weights)
+    on_gradients: Callable[[], None] | None = (
+        None  # sees the loss gradient at the current weights (the lr estimate)
+    )
+    after_step: Callable[[], None] | None = (
+        None  # after every optimizer step (an EMA of the weights)
+    )
 
-    def __call__(self, xb: torch.Tensor, yb: torch.Tensor, lr: float, momentum: float | None) -> tuple[float, torch.Tensor]:
+    def __call__(
+        self, xb: torch.Tensor, yb: torch.Tensor, lr: float, momentum: float | None
+    ) -> tuple[float, torch.Tensor]:
         """Train on one batch; returns its loss (before the step) and the logits.
 
         A non-finite loss returns at once, before ``backward``: the weights stay as they were.
@@ -168,7 +182,11 @@ class Stepper:
 @contextlib.contextmanager
 def _frozen_norm_stats(model: nn.Module) -> Iterator[None]:
     """BatchNorm layers normalize with the batch as usual but leave their running statistics alone."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    norms = [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
     saved = [m.momentum for m in norms]
     for m in norms:
         m.momentum = 0.0
@@ -209,7 +227,10 @@ def fit(
         if part is not None and part.epoch == epoch:
             perm, first, loss_sum, correct = part.perm, part.batch, part.loss_sum, part.correct
         else:  # the same draw as batches(): one seeded permutation per epoch
-            perm, first = torch.randperm(len(data.train_y), device=device, generator=step_fn.generator), 0
+            perm, first = (
+                torch.randperm(len(data.train_y), device=device, generator=step_fn.generator),
+                0,
+            )
             loss_sum, correct = 0.0, torch.zeros((), device=device, dtype=torch.int64)
         for i in range(first, steps_per_epoch):
             signal_name = stop() if stop is not None else None
@@ -231,7 +252,11 @@ def fit(
         val_loss, val_acc = evaluate(judged, data.val_x, data.val_y, step_fn.precision)
         extra: dict[str, float | None] = {}
         if averaging.active:
-            raw = (val_loss, val_acc) if judged is model else evaluate(model, data.val_x, data.val_y, step_fn.precision)
+            raw = (
+                (val_loss, val_acc)
+                if judged is model
+                else evaluate(model, data.val_x, data.val_y, step_fn.precision)
+            )
             extra = {"raw_val_loss": raw[0], "raw_val_acc": raw[1]}
         for name, probe in probes.items():
             extra[name] = probe()
@@ -256,7 +281,10 @@ def fit(
             result.status, result.reason = stop.status, stop.reason
             return result
         if val_loss is not None and not math.isfinite(val_loss):
-            result.status, result.reason = "diverged", f"non-finite validation loss after epoch {epoch}"
+            result.status, result.reason = (
+                "diverged",
+                f"non-finite validation loss after epoch {epoch}",
+            )
             return result
     return result
 

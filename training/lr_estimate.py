@@ -33,8 +33,12 @@ class SecantLrEstimate:
         weights = [p.detach().clone() for p in self.params if p.grad is not None]
         grads = [p.grad.detach().clone() for p in self.params if p.grad is not None]
         if self.prev is not None and len(self.prev[0]) == len(weights):
-            dw = torch.cat([(w - pw).abs().flatten() for w, pw in zip(weights, self.prev[0], strict=True)])
-            dg = torch.cat([(g - pg).abs().flatten() for g, pg in zip(grads, self.prev[1], strict=True)])
+            dw = torch.cat(
+                [(w - pw).abs().flatten() for w, pw in zip(weights, self.prev[0], strict=True)]
+            )
+            dg = torch.cat(
+                [(g - pg).abs().flatten() for g, pg in zip(grads, self.prev[1], strict=True)]
+            )
             moved = dg > 1e-12
             if bool(moved.any()):
                 estimate = float((dw[moved] / dg[moved]).mean())
@@ -45,7 +49,12 @@ class SecantLrEstimate:
         self.prev = (weights, grads)
 
     def state_dict(self) -> dict:
-        return {"avg": self.avg, "n": self.n, "last": self.last, "prev": list(self.prev) if self.prev else None}
+        return {
+            "avg": self.avg,
+            "n": self.n,
+            "last": self.last,
+            "prev": list(self.prev) if self.prev else None,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.avg, self.n, self.last = state["avg"], state["n"], state["last"]

@@ -116,7 +116,11 @@ class SAM(_Wrapper):
         """Move every weight to ``w + e`` using the gradient now in ``.grad``."""
         pairs = [(p, p.grad) for p in self.params() if p.grad is not None]
         scaled = [(p.abs() * g) if self.adaptive else g for p, g in pairs]
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(s) for s in scaled])) if scaled else torch.zeros(())
+        norm = (
+            torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(s) for s in scaled]))
+            if scaled
+            else torch.zeros(())
+        )
         scale = self.rho / (norm + 1e-12)
         self._moved = []
         for (p, _), s in zip(pairs, scaled, strict=True):

@@ -13,7 +13,9 @@ from types import TracebackType
 from typing import Any
 
 SIGNALS = (signal.SIGTERM, signal.SIGUSR2)
-_HANDED_ON = threading.Event()  # this process checkpointed and handed a stop signal on: its exit is the requeue's
+_HANDED_ON = (
+    threading.Event()
+)  # this process checkpointed and handed a stop signal on: its exit is the requeue's
 
 
 def handed_on() -> bool:
@@ -33,7 +35,9 @@ class StopSignals:
         return self.received.name if self.received is not None else None
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():  # handlers live in the main thread only
+        if (
+            threading.current_thread() is threading.main_thread()
+        ):  # handlers live in the main thread only
             for s in SIGNALS:
                 self.previous[s] = signal.signal(s, self._note)
         return self
@@ -41,7 +45,12 @@ class StopSignals:
     def _note(self, signum: int, frame: Any) -> None:
         self.received = signal.Signals(signum)
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         for s, handler in self.previous.items():  # kept: pass_on() hands the signal to them
             signal.signal(s, handler)
 

@@ -25,7 +25,9 @@ class WeightDecay:
     on_norm_and_bias: bool
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.rate, (int, float)) and math.isfinite(self.rate) and self.rate >= 0):
+        if not (
+            isinstance(self.rate, (int, float)) and math.isfinite(self.rate) and self.rate >= 0
+        ):
             raise ValueError(f"wd must be a finite number >= 0, got {self.rate!r}.")
 
     def param_groups(self, model: nn.Module) -> list[dict]:
@@ -34,7 +36,11 @@ class WeightDecay:
         rest: list[nn.Parameter] = []
         for p in model.parameters():
             (decay if self.on_norm_and_bias or p.ndim > 1 else rest).append(p)
-        return [g for g in ({"params": decay, "decay": True}, {"params": rest, "decay": False}) if g["params"]]
+        return [
+            g
+            for g in ({"params": decay, "decay": True}, {"params": rest, "decay": False})
+            if g["params"]
+        ]
 
     @torch.no_grad()
     def apply(self, optimizer: StepRule, lr: float) -> None:

@@ -57,7 +57,9 @@ class MetricsFile:
 
     def __init__(self, path: Path, history: Sequence[dict] = ()) -> None:
         self.path = path
-        write_text(path, "".join(json.dumps(_jsonable(m)) + "\n" for m in history))  # a resumed run: its epochs so far
+        write_text(
+            path, "".join(json.dumps(_jsonable(m)) + "\n" for m in history)
+        )  # a resumed run: its epochs so far
 
     def __call__(self, metrics: dict) -> None:
         with self.path.open("a") as fh:
@@ -69,10 +71,18 @@ class Progress:
 
     def __init__(self, epochs: int, name: str) -> None:
         self.epochs = epochs
-        self.bar = tqdm(total=epochs, desc=name, unit="epoch", leave=False) if sys.stderr.isatty() else None
+        self.bar = (
+            tqdm(total=epochs, desc=name, unit="epoch", leave=False)
+            if sys.stderr.isatty()
+            else None
+        )
 
     def __call__(self, m: dict) -> None:
-        val = f"val_acc={m['val_acc']:.4f} val_loss={m['val_loss']:.4f}" if m["val_acc"] is not None else "no validation split"
+        val = (
+            f"val_acc={m['val_acc']:.4f} val_loss={m['val_loss']:.4f}"
+            if m["val_acc"] is not None
+            else "no validation split"
+        )
         text = f"train_loss={m['train_loss']:.4f} {val} lr={m['lr']:.3g}"
         if self.bar is not None:
             self.bar.set_postfix_str(text, refresh=False)

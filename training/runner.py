@@ -67,7 +67,9 @@ def summarize(
         "test_acc": test[1],
         "test_loss_at_best": test_at_best[0],
         "test_acc_at_best": test_at_best[1],
-        "raw_best_val_acc": max((m["raw_val_acc"] for m in h if m.get("raw_val_acc") is not None), default=None),
+        "raw_best_val_acc": max(
+            (m["raw_val_acc"] for m in h if m.get("raw_val_acc") is not None), default=None
+        ),
         "raw_test_loss": raw_test[0],
         "raw_test_acc": raw_test[1],
         "epochs": len(h),
@@ -76,7 +78,9 @@ def summarize(
     }
     value = summary[objective]
     # A diverged or collapsed run must never look good: it returns NaN (the sweeper records it PRUNED, from summary.json).
-    summary["objective_value"] = math.nan if result.status in FAILED_RUNS or value is None else value
+    summary["objective_value"] = (
+        math.nan if result.status in FAILED_RUNS or value is None else value
+    )
     return summary
 
 
@@ -84,7 +88,9 @@ def collapsed(history: list[dict], num_classes: int) -> bool:
     """Training accuracy at most ``COLLAPSE_FACTOR`` x chance over the last third of the epochs
     (at least 2): the run collapsed without a NaN. A 1-epoch run that has not learned yet is not one."""
     tail = max(2, math.ceil(len(history) / 3))
-    return len(history) >= tail and all(m["train_acc"] <= COLLAPSE_FACTOR / num_classes for m in history[-tail:])
+    return len(history) >= tail and all(
+        m["train_acc"] <= COLLAPSE_FACTOR / num_classes for m in history[-tail:]
+    )
 
 
 def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
@@ -101,14 +107,26 @@ def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
     except (FileNotFoundError, UnsafeDataFile) as e:
         raise ConfigError(str(e)) from None
     if len(data.train_y) < cfg.batch_size:
-        raise ConfigError(f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}.")
+        raise ConfigError(
+            f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}."
+        )
     generator = seed_everything(cfg.seed, device)
     model = instantiate(cfg.model).to(device)
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     weight_decay = instantiate(cfg.regularization.weight_decay)
-    optimizer = instantiate(cfg.wrapper)(instantiate(cfg.optimizer)(weight_decay.param_groups(model)))  # wrapper=none: the base itself
-    stepper = Stepper(model, optimizer, weight_decay, cfg.regularization.label_smoothing, Augment(**cfg.data.augment), generator, precision)
+    optimizer = instantiate(cfg.wrapper)(
+        instantiate(cfg.optimizer)(weight_decay.param_groups(model))
+    )  # wrapper=none: the base itself
+    stepper = Stepper(
+        model,
+        optimizer,
+        weight_decay,
+        cfg.regularization.label_smoothing,
+        Augment(**cfg.data.augment),
+        generator,
+        precision,
+    )
     return data, stepper
 
 
@@ -125,22 +143,43 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         main_steps = averaging.main_steps(total, steps_per_epoch)
         warmup = round(cfg.warmup_epochs * steps_per_epoch)
         schedule = averaging.extend(
-            with_warmup(instantiate(cfg.schedule), total_steps=main_steps, steps_per_epoch=steps_per_epoch, warmup_steps=warmup),
+            with_warmup(
+                instantiate(cfg.schedule),
+                total_steps=main_steps,
+                steps_per_epoch=steps_per_epoch,
+                warmup_steps=warmup,
+            ),
             main_steps,
             total,
             steps_per_epoch,
         )
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    if cfg.get("init_from"):  # continue from another run's final weights with this run's own schedule (a new cycle)
+    if cfg.get(
+        "init_from"
+    ):  # continue from another run's final weights with this run's own schedule (a new cycle)
         checkpoint.load_weights(Path(cfg.init_from), stepper.model)
     estimate = SecantLrEstimate(stepper.model) if cfg.get("lr_estimate") else None
-    stepper = dataclasses.replace(stepper, on_gradients=estimate, after_step=averaging.after_step if averaging.active else None)
+    stepper = dataclasses.replace(
+        stepper,
+        on_gradients=estimate,
+        after_step=averaging.after_step if averaging.active else None,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     best_weights = BestWeights(averaging.evaluated)
     every = int(cfg.get("checkpoint", {}).get("every", 0))
-    saver = Checkpointer(out_dir / checkpoint.FILE, every, checkpoint.fingerprint(cfg), stepper, averaging, best_weights, estimate)
-    resume = saver.restore()  # the same command again in the same run dir continues where it stopped
+    saver = Checkpointer(
+        out_dir / checkpoint.FILE,
+        every,
+        checkpoint.fingerprint(cfg),
+        stepper,
+        averaging,
+        best_weights,
+        estimate,
+    )
+    resume = (
+        saver.restore()
+    )  # the same command again in the same run dir continues where it stopped
     if resume is not None:
         log.info(f"resuming from {saver.path} after epoch {len(resume.history)}")
     progress = Progress(cfg.epochs, name=out_dir.name)
@@ -153,32 +192,60 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
                 schedule,
                 epochs=cfg.epochs,
                 batch_size=cfg.batch_size,
-                callbacks=[MetricsFile(out_dir / "metrics.jsonl", saver.history), progress, best_weights, saver, *callbacks],
+                callbacks=[
+                    MetricsFile(out_dir / "metrics.jsonl", saver.history),
+                    progress,
+                    best_weights,
+                    saver,
+                    *callbacks,
+                ],
                 averaging=averaging,
                 probes={"lr_estimate": estimate.value} if estimate else None,
                 resume=resume,
                 stop=stop,
             )
-    except Preempted as p:  # SIGTERM / SIGUSR2: checkpoint at this step boundary, then let the signal do its work
+    except (
+        Preempted
+    ) as p:  # SIGTERM / SIGUSR2: checkpoint at this step boundary, then let the signal do its work
         saver.save_partial(p)
-        log.warning(f"{p.signal_name} after step {p.steps}: checkpoint {saver.path} written; the same command resumes from it")
+        log.warning(
+            f"{p.signal_name} after step {p.steps}: checkpoint {saver.path} written; the same command resumes from it"
+        )
         stop.pass_on()
-        raise SystemExit(128 + int(stop.received or 0)) from None  # the signal's handler returned: exit as the signal would
+        raise SystemExit(
+            128 + int(stop.received or 0)
+        ) from None  # the signal's handler returned: exit as the signal would
     finally:
         progress.close()
     saver.remove()  # the run ended (completed, stopped or diverged): nothing to continue
-    if cfg.get("checkpoint", {}).get("final") and result.status == "completed":  # a later run may continue from these weights (init_from=)
+    if (
+        cfg.get("checkpoint", {}).get("final") and result.status == "completed"
+    ):  # a later run may continue from these weights (init_from=)
         checkpoint.save(out_dir / checkpoint.FINAL, {"model": stepper.model.state_dict()})
     test: Evaluation = (None, None)
     test_at_best: Evaluation = (None, None)
     raw_test: Evaluation = (None, None)
-    if result.status != "diverged":  # each kept model is tested once: the final (averaged) one, the raw one, the best-validation one
+    if (
+        result.status != "diverged"
+    ):  # each kept model is tested once: the final (averaged) one, the raw one, the best-validation one
         judged = averaging.evaluated()
         test = evaluate(judged, data.test_x, data.test_y, stepper.precision)
         if averaging.active:
-            raw_test = test if judged is stepper.model else evaluate(stepper.model, data.test_x, data.test_y, stepper.precision)
+            raw_test = (
+                test
+                if judged is stepper.model
+                else evaluate(stepper.model, data.test_x, data.test_y, stepper.precision)
+            )
         test_at_best = best_weights.evaluate(result, data, stepper.precision) or test
-    summary = summarize(result, test, test_at_best, time.perf_counter() - t0, cfg.objective, cfg.data.get("num_classes"), raw_test)
+    summary = summarize(
+        result,
+        test,
+        test_at_best,
+        time.perf_counter() - t0,
+        cfg.objective,
+        cfg.data.get("num_classes"),
+        raw_test,
+    )
     write_json(out_dir / "summary.json", summary)
     _report(summary, out_dir)
     if cfg.get("expected"):  # a preset's measured numbers: say how this run compares

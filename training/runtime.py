@@ -18,16 +18,22 @@ def resolve_device(spec: str) -> torch.device:
     device = torch.device(spec)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"device={spec} but CUDA is not available here; use device=cpu or device=auto.")
+            raise ConfigError(
+                f"device={spec} but CUDA is not available here; use device=cpu or device=auto."
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"device={spec} but only {torch.cuda.device_count()} CUDA device(s) exist.")
+            raise ConfigError(
+                f"device={spec} but only {torch.cuda.device_count()} CUDA device(s) exist."
+            )
     return device
 
 
 def resolve_precision(spec: str, device: torch.device) -> Precision:
     """``auto``: bf16 autocast + channels_last on CUDA, plain fp32 on CPU."""
     on_cuda = device.type == "cuda"
-    dtype = {"auto": torch.bfloat16 if on_cuda else None, "fp32": None, "bf16": torch.bfloat16}[spec]
+    dtype = {"auto": torch.bfloat16 if on_cuda else None, "fp32": None, "bf16": torch.bfloat16}[
+        spec
+    ]
     return Precision(autocast_dtype=dtype, channels_last=on_cuda)
 
 

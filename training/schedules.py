@@ -72,7 +72,9 @@ def piecewise(knots: Sequence[float], values: Sequence[float], anneals: Sequence
     segment extends beyond its end), exactly as ``OneCycleLR`` assigns phases.
     """
     if not (len(knots) == len(values) == len(anneals) + 1):
-        raise ValueError(f"need len(knots) == len(values) == len(anneals) + 1, got {len(knots)=}, {len(values)=}, {len(anneals)=}.")
+        raise ValueError(
+            f"need len(knots) == len(values) == len(anneals) + 1, got {len(knots)=}, {len(values)=}, {len(anneals)=}."
+        )
 
     def curve(step: int) -> float:
         for i, anneal in enumerate(anneals):
@@ -120,14 +122,23 @@ def chain(parts: Sequence[tuple[int, Schedule]], last: Schedule) -> Schedule:
     return Schedule(lr, momentum if has_momentum else None)  # type: ignore[arg-type]
 
 
-def with_warmup(make: Callable[..., Schedule], *, total_steps: int, steps_per_epoch: int, warmup_steps: int, start_factor: float = 0.0) -> Schedule:
+def with_warmup(
+    make: Callable[..., Schedule],
+    *,
+    total_steps: int,
+    steps_per_epoch: int,
+    warmup_steps: int,
+    start_factor: float = 0.0,
+) -> Schedule:
     """Prepend a linear warmup segment to any schedule builder.
 
     The wrapped schedule runs for the remaining ``total_steps - warmup_steps``;
     warmup rises linearly from ``start_factor * lr0`` to its first lr ``lr0``.
     """
     if warmup_steps < 0 or warmup_steps >= total_steps:
-        raise ValueError(f"warmup_epochs must leave at least one step after warmup, got {warmup_steps=} of {total_steps=}.")
+        raise ValueError(
+            f"warmup_epochs must leave at least one step after warmup, got {warmup_steps=} of {total_steps=}."
+        )
     main = make(total_steps=total_steps - warmup_steps, steps_per_epoch=steps_per_epoch)
     if warmup_steps == 0:
         return main
@@ -159,7 +170,9 @@ def _choice(key: str, value: str, allowed: Sequence[str]) -> None:
 
 def _momenta(cycle_momentum: bool, base_momentum: float, max_momentum: float) -> None:
     if cycle_momentum and not 0 <= base_momentum <= max_momentum < 1:
-        raise ValueError(f"schedule.base_momentum and schedule.max_momentum must satisfy 0 <= base <= max < 1, got ({base_momentum=}, {max_momentum=}).")
+        raise ValueError(
+            f"schedule.base_momentum and schedule.max_momentum must satisfy 0 <= base <= max < 1, got ({base_momentum=}, {max_momentum=})."
+        )
 
 
 def _epochs_to_steps(key: str, epochs: float, steps_per_epoch: int) -> int:
@@ -176,7 +189,14 @@ def constant(*, total_steps: int, steps_per_epoch: int, max_lr: float) -> Schedu
     return Schedule(lambda _s: max_lr)
 
 
-def step(*, total_steps: int, steps_per_epoch: int, max_lr: float, milestones: Sequence[float], gamma: float) -> Schedule:
+def step(
+    *,
+    total_steps: int,
+    steps_per_epoch: int,
+    max_lr: float,
+    milestones: Sequence[float],
+    gamma: float,
+) -> Schedule:
     """Piecewise constant: multiply by ``gamma`` at each milestone (fraction of training),
     as ``MultiStepLR`` does at ``round(fraction * total_steps)``."""
     _positive("max_lr", max_lr)
@@ -227,7 +247,11 @@ def one_cycle(
     lo, final = max_lr / div, max_lr / div_final
     if three_phase:
         knots = [0, up, float(2 * pct_start * total_steps) - 2, total_steps - 1]
-        lrs, moms, shapes = [lo, max_lr, lo, final], [max_momentum, base_momentum, max_momentum, max_momentum], [f, f, f]
+        lrs, moms, shapes = (
+            [lo, max_lr, lo, final],
+            [max_momentum, base_momentum, max_momentum, max_momentum],
+            [f, f, f],
+        )
     else:
         knots = [0, up, total_steps - 1]
         lrs, moms, shapes = [lo, max_lr, final], [max_momentum, base_momentum, max_momentum], [f, f]
@@ -253,7 +277,11 @@ def _cyclic(
     _positive("div", div)
     _momenta(cycle_momentum, base_momentum, max_momentum)
     up = _epochs_to_steps("step_size_epochs", step_size_epochs, steps_per_epoch)
-    down = up if step_size_down_epochs is None else _epochs_to_steps("step_size_down_epochs", step_size_down_epochs, steps_per_epoch)
+    down = (
+        up
+        if step_size_down_epochs is None
+        else _epochs_to_steps("step_size_down_epochs", step_size_down_epochs, steps_per_epoch)
+    )
     total, ratio, base = up + down, up / (up + down), max_lr / div
 
     def shape(s: int) -> float:
@@ -263,7 +291,11 @@ def _cyclic(
         tri = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
         return tri * scale(cycle if scale_by == "cycle" else s)
 
-    mom = (lambda s: max_momentum - (max_momentum - base_momentum) * shape(s)) if cycle_momentum else None
+    mom = (
+        (lambda s: max_momentum - (max_momentum - base_momentum) * shape(s))
+        if cycle_momentum
+        else None
+    )
     return Schedule(lambda s: base + (max_lr - base) * shape(s), mom)
 
 
@@ -274,16 +306,31 @@ def triangular(*, total_steps: int, steps_per_epoch: int, **kw) -> Schedule:
 
 def triangular2(*, total_steps: int, steps_per_epoch: int, **kw) -> Schedule:
     """CLR triangular2: amplitude halves each cycle."""
-    return _cyclic(steps_per_epoch=steps_per_epoch, scale=lambda c: 1 / (2.0 ** (c - 1)), scale_by="cycle", **kw)
+    return _cyclic(
+        steps_per_epoch=steps_per_epoch,
+        scale=lambda c: 1 / (2.0 ** (c - 1)),
+        scale_by="cycle",
+        **kw,
+    )
 
 
 def exp_range(*, total_steps: int, steps_per_epoch: int, gamma: float, **kw) -> Schedule:
     """CLR exp_range: amplitude ``gamma ** step``."""
     _positive("gamma", gamma)
-    return _cyclic(steps_per_epoch=steps_per_epoch, scale=lambda s: gamma**s, scale_by="iterations", **kw)
+    return _cyclic(
+        steps_per_epoch=steps_per_epoch, scale=lambda s: gamma**s, scale_by="iterations", **kw
+    )
 
 
-def sgdr(*, total_steps: int, steps_per_epoch: int, max_lr: float, T_0: float, T_mult: int, eta_min: float) -> Schedule:
+def sgdr(
+    *,
+    total_steps: int,
+    steps_per_epoch: int,
+    max_lr: float,
+    T_0: float,
+    T_mult: int,
+    eta_min: float,
+) -> Schedule:
     """Cosine annealing with warm restarts (Loshchilov & Hutter); ``T_0`` in epochs."""
     _positive("max_lr", max_lr)
     t0 = _epochs_to_steps("T_0", T_0, steps_per_epoch)

@@ -103,15 +103,24 @@ class SupersweepSweeperConf(SweeperSettings):
     """``hydra.sweeper.*``: the fields and defaults of :class:`sweeper.settings.SweeperSettings`."""
 
     _target_: str = "hydra_plugins.supersweep_sweeper.supersweep_sweeper.SupersweepSweeper"
-    defaults: list[Any] = field(default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": "none"}])
+    defaults: list[Any] = field(
+        default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": "none"}]
+    )
 
 
 cs = ConfigStore.instance()
-cs.store(group="hydra/sweeper", name="supersweep", node=SupersweepSweeperConf, provider="supersweep")
+cs.store(
+    group="hydra/sweeper", name="supersweep", node=SupersweepSweeperConf, provider="supersweep"
+)
 for name, node in {
-    "tpe": TPESamplerConf, "random": RandomSamplerConf, "grid": GridSamplerConf, "cmaes": CmaEsSamplerConf,
-    "gp": GPSamplerConf, "nsgaii": NSGAIISamplerConf, "qmc": QMCSamplerConf,
-}.items():  # fmt: skip
+    "tpe": TPESamplerConf,
+    "random": RandomSamplerConf,
+    "grid": GridSamplerConf,
+    "cmaes": CmaEsSamplerConf,
+    "gp": GPSamplerConf,
+    "nsgaii": NSGAIISamplerConf,
+    "qmc": QMCSamplerConf,
+}.items():
     cs.store(group="hydra/sweeper/sampler", name=name, node=node, provider="supersweep")
 for name, node in {
     "none": NopPrunerConf,

@@ -40,7 +40,9 @@ def main(cfg) -> float:
                 cb({"epoch": epoch, "value": value})
     except StopTraining:
         status = "pruned"
-    (out / "summary.json").write_text(json.dumps({"status": status, "value": value, "epochs": epoch}))
+    (out / "summary.json").write_text(
+        json.dumps({"status": status, "value": value, "epochs": epoch})
+    )
     return value
 
 

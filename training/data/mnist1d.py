@@ -35,19 +35,31 @@ def load(root: str, **generation: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     """
     # keyed by the arguments given and the package version, so that a cached dataset is read
     # without importing mnist1d (~0.6 s of every job's start-up); a new version makes it anew
-    key = hashlib.sha1(json.dumps({"mnist1d": version("mnist1d"), **generation}, sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha1(
+        json.dumps({"mnist1d": version("mnist1d"), **generation}, sort_keys=True).encode()
+    ).hexdigest()[:16]
     path = Path(root).expanduser() / "mnist1d" / f"{key}.npz"
     if path.exists():
         try:
             return _read(path)
-        except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as e:  # truncated or foreign: made again
-            log.warning(f"data_dir: the MNIST-1D cache {path} is unreadable ({type(e).__name__}: {e}); generating it again")
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            OSError,
+            KeyError,
+            ValueError,
+        ) as e:  # truncated or foreign: made again
+            log.warning(
+                f"data_dir: the MNIST-1D cache {path} is unreadable ({type(e).__name__}: {e}); generating it again"
+            )
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args(as_dict=True)
     unknown = set(generation) - set(args)
     if unknown:
-        raise ValueError(f"data.source has unknown mnist1d arguments {sorted(unknown)}; allowed: {sorted(args)}.")
+        raise ValueError(
+            f"data.source has unknown mnist1d arguments {sorted(unknown)}; allowed: {sorted(args)}."
+        )
     args.update(generation)
     py_state, np_state = random.getstate(), np.random.get_state()
     try:

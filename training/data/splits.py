@@ -52,13 +52,17 @@ def _standardize(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
 
 
 @lru_cache(maxsize=4)
-def _cached(source_json: str, val_split: float, split_seed: int, input_shape: tuple[int, ...]) -> Splits:
+def _cached(
+    source_json: str, val_split: float, split_seed: int, input_shape: tuple[int, ...]
+) -> Splits:
     source = OmegaConf.create(json.loads(source_json))
     # called as a partial so that a source's own error (e.g. missing files) surfaces unwrapped
     train_x, train_y, test_x, test_y = instantiate(source, _partial_=True)()
     shape = tuple(train_x.shape[1:])
     if shape != input_shape:
-        raise ValueError(f"data.input_shape is {list(input_shape)} but the source gives {list(shape)}.")
+        raise ValueError(
+            f"data.input_shape is {list(input_shape)} but the source gives {list(shape)}."
+        )
     tr, va = holdout(len(train_x), val_split, split_seed)
     x_tr, x_va, x_te = _standardize(train_x[tr], train_x[va], test_x)
     y = [torch.as_tensor(a, dtype=torch.int64) for a in (train_y[tr], train_y[va], test_y)]
@@ -68,4 +72,6 @@ def _cached(source_json: str, val_split: float, split_seed: int, input_shape: tu
 def load_splits(data_cfg: DictConfig) -> Splits:
     """CPU tensors for ``data_cfg``; repeated jobs in one process reuse them."""
     source = json.dumps(OmegaConf.to_container(data_cfg.source, resolve=True), sort_keys=True)
-    return _cached(source, float(data_cfg.val_split), int(data_cfg.split_seed), tuple(data_cfg.input_shape))
+    return _cached(
+        source, float(data_cfg.val_split), int(data_cfg.split_seed), tuple(data_cfg.input_shape)
+    )

@@ -23,7 +23,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 CIFAR = {
-    "cifar10": ("CIFAR10", "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels"),
+    "cifar10": (
+        "CIFAR10",
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        "labels",
+    ),
     "cifar100": ("CIFAR100", "cifar-100-python", ["train"], ["test"], "fine_labels"),
 }
 MNIST = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
@@ -40,11 +46,16 @@ OFFICIAL_MD5 = {  # https://www.cs.toronto.edu/~kriz/cifar.html, as torchvision 
 # what a CIFAR batch holds: a dict of str/bytes keys, lists of ints, a uint8 ndarray (numpy's own
 # reconstructors, under numpy 1 and 2 module names); nothing that can run code
 SAFE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-}  # fmt: skip
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
 
 
 class UnsafeDataFile(ValueError):
@@ -64,27 +75,39 @@ def load_plain_pickle(path: Path) -> Any:
     raw = path.read_bytes()
     key = f"{path.parent.name}/{path.name}"
     if key in OFFICIAL_MD5 and hashlib.md5(raw).hexdigest() != OFFICIAL_MD5[key]:
-        log.warning(f"data_dir: {path} is not the official file (md5 differs); reading it as plain data only")
+        log.warning(
+            f"data_dir: {path} is not the official file (md5 differs); reading it as plain data only"
+        )
     try:
         return _PlainUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except UnsafeDataFile as e:
-        raise UnsafeDataFile(f"data_dir: {path} is not a plain CIFAR batch: {e}; refusing to load it (delete it and download again).") from None
+        raise UnsafeDataFile(
+            f"data_dir: {path} is not a plain CIFAR batch: {e}; refusing to load it (delete it and download again)."
+        ) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
-        raise UnsafeDataFile(f"data_dir: {path} is not a readable CIFAR batch ({type(e).__name__}: {e}); delete it and download again.") from None
+        raise UnsafeDataFile(
+            f"data_dir: {path} is not a readable CIFAR batch ({type(e).__name__}: {e}); delete it and download again."
+        ) from None
 
 
 def _fetch(tv_class: str, root: Path, missing: Path, download: bool) -> None:
     """Download with torchvision, or fail naming the path and how to get the files."""
-    how = f"copy the {tv_class} files there or run once with a network and data.source.download=true"
+    how = (
+        f"copy the {tv_class} files there or run once with a network and data.source.download=true"
+    )
     if not download:
-        raise FileNotFoundError(f"data_dir: {missing} not found (data.source.download=false); {how}.")
+        raise FileNotFoundError(
+            f"data_dir: {missing} not found (data.source.download=false); {how}."
+        )
     import torchvision.datasets as tvd
 
     try:
         for train in (True, False):
             getattr(tvd, tv_class)(str(root), train=train, download=True)
     except Exception as e:  # network errors come in many types
-        raise FileNotFoundError(f"data_dir: {missing} not found and the download failed ({type(e).__name__}: {e}); {how}.") from e
+        raise FileNotFoundError(
+            f"data_dir: {missing} not found and the download failed ({type(e).__name__}: {e}); {how}."
+        ) from e
 
 
 def cifar(root: str, name: str, download: bool) -> tuple[np.ndarray, ...]:
@@ -123,7 +146,12 @@ def mnist(root: str, name: str, download: bool) -> tuple[np.ndarray, ...]:
     tv_class = MNIST[name]
     base = Path(root).expanduser()
     raw = base / tv_class / "raw"
-    stems = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    stems = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
 
     def find(stem: str) -> Path | None:
         return next((p for p in (raw / stem, raw / f"{stem}.gz") if p.exists()), None)

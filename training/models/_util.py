@@ -16,7 +16,12 @@ def norm(kind: type[nn.Module], channels: int, enabled: bool) -> nn.Module:
     return kind(channels) if enabled else nn.Identity()
 
 
-def three_stages(block: Callable[[int, int, int], nn.Module], c_in: int, widths: Sequence[int], blocks_per_stage: int) -> list[nn.Module]:
+def three_stages(
+    block: Callable[[int, int, int], nn.Module],
+    c_in: int,
+    widths: Sequence[int],
+    blocks_per_stage: int,
+) -> list[nn.Module]:
     """CIFAR ResNet/WRN body: stages of ``block(c_in, c_out, stride)``, downsampling
     by 2 at the first block of every stage after the first."""
     layers = []

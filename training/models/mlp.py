@@ -11,12 +11,24 @@ class MLP(nn.Module):
 
     spatial_dims = None
 
-    def __init__(self, in_shape: Sequence[int], num_classes: int, hidden: Sequence[int], batch_norm: bool, dropout: float) -> None:
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        num_classes: int,
+        hidden: Sequence[int],
+        batch_norm: bool,
+        dropout: float,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(in_shape)
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.BatchNorm1d(h) if batch_norm else nn.Identity(), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            layers += [
+                nn.Linear(width, h),
+                nn.BatchNorm1d(h) if batch_norm else nn.Identity(),
+                nn.ReLU(inplace=True),
+                nn.Dropout(dropout),
+            ]
             width = h
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)

@@ -16,7 +16,9 @@ class PreActBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         self.relu = nn.ReLU(inplace=False)
-        self.shortcut = nn.Conv2d(c_in, c_out, 1, stride, bias=False) if stride != 1 or c_in != c_out else None
+        self.shortcut = (
+            nn.Conv2d(c_in, c_out, 1, stride, bias=False) if stride != 1 or c_in != c_out else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         o = self.relu(self.bn1(x))
@@ -31,16 +33,27 @@ class WideResNet(nn.Module):
 
     spatial_dims = 2
 
-    def __init__(self, in_shape: Sequence[int], num_classes: int, depth: int, widen_factor: int, dropout: float) -> None:
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        num_classes: int,
+        depth: int,
+        widen_factor: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
         if (depth - 4) % 6:
             raise ValueError(f"model.depth must be 6n+4 (16, 22, 28, 40, ...), got {depth}.")
         n = (depth - 4) // 6
         widths = [16 * widen_factor, 32 * widen_factor, 64 * widen_factor]
         layers: list[nn.Module] = [nn.Conv2d(in_shape[0], 16, 3, 1, 1, bias=False)]
-        layers += three_stages(lambda c_in, c_out, stride: PreActBlock(c_in, c_out, stride, dropout), 16, widths, n)
+        layers += three_stages(
+            lambda c_in, c_out, stride: PreActBlock(c_in, c_out, stride, dropout), 16, widths, n
+        )
         c = widths[-1]
-        self.features = nn.Sequential(*layers, nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.features = nn.Sequential(
+            *layers, nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        )
         self.head = nn.Linear(c, num_classes)
         he_init_convs(self)
 

@@ -9,20 +9,42 @@ from typing import TYPE_CHECKING
 from training.lazy import lazy_names
 
 __all__ = [
-    "KNOBS", "RULES", "Recording", "analyze", "config_for_run", "load_range_test", "range_test", "range_test_html",
-    "recommend", "run_range_test", "suggested_max_lr", "summary_line", "write_overlay",
-]  # fmt: skip
+    "KNOBS",
+    "RULES",
+    "Recording",
+    "analyze",
+    "config_for_run",
+    "load_range_test",
+    "range_test",
+    "range_test_html",
+    "recommend",
+    "run_range_test",
+    "suggested_max_lr",
+    "summary_line",
+    "write_overlay",
+]
 
-_F, _O, _P, _R, _S = (f"training.range_test.{m}" for m in ("finder", "overlay", "plots", "run", "suggest"))
+_F, _O, _P, _R, _S = (
+    f"training.range_test.{m}" for m in ("finder", "overlay", "plots", "run", "suggest")
+)
 __getattr__ = lazy_names(
     __name__,
     {
-        "KNOBS": _F, "Recording": _F, "load_range_test": _F, "run_range_test": _F,
-        "recommend": _O, "write_overlay": _O, "range_test_html": _P,
-        "config_for_run": _R, "range_test": _R, "summary_line": _R,
-        "RULES": _S, "analyze": _S, "suggested_max_lr": _S,
+        "KNOBS": _F,
+        "Recording": _F,
+        "load_range_test": _F,
+        "run_range_test": _F,
+        "recommend": _O,
+        "write_overlay": _O,
+        "range_test_html": _P,
+        "config_for_run": _R,
+        "range_test": _R,
+        "summary_line": _R,
+        "RULES": _S,
+        "analyze": _S,
+        "suggested_max_lr": _S,
     },
-)  # fmt: skip
+)
 
 if TYPE_CHECKING:
     from training.range_test.finder import KNOBS, Recording, load_range_test, run_range_test

@@ -23,8 +23,24 @@ from training.loop import Stepper, batches, evaluate
 from training.schedules import anneal_exp, anneal_linear
 
 MODES = {"exp": anneal_exp, "linear": anneal_linear}
-KNOBS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")  # conf/range_test.yaml
-REQUIRED_KEYS = ("lrs", "losses", "smoothed_losses", "suggestions", "bounds", "diverged_at", "num_iter")
+KNOBS = (
+    "start_lr",
+    "end_lr",
+    "num_iter",
+    "mode",
+    "smooth",
+    "stop_factor",
+    "val_every",
+)  # conf/range_test.yaml
+REQUIRED_KEYS = (
+    "lrs",
+    "losses",
+    "smoothed_losses",
+    "suggestions",
+    "bounds",
+    "diverged_at",
+    "num_iter",
+)
 
 
 @dataclass
@@ -34,7 +50,9 @@ class Recording:
     lrs: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     smoothed_losses: list[float] = field(default_factory=list)
-    val: list[dict] = field(default_factory=list)  # {iteration, lr, val_loss, val_acc} every val_every steps
+    val: list[dict] = field(
+        default_factory=list
+    )  # {iteration, lr, val_loss, val_acc} every val_every steps
     diverged_at: float | None = None
     stop_reason: str = "reached num_iter"
     seconds: float = 0.0
@@ -78,7 +96,10 @@ def run_range_test(
             curve.losses.append(loss)
             if not math.isfinite(loss):
                 curve.smoothed_losses.append(math.nan)
-                curve.diverged_at, curve.stop_reason = lr, f"non-finite loss ({loss}) at iteration {i}"
+                curve.diverged_at, curve.stop_reason = (
+                    lr,
+                    f"non-finite loss ({loss}) at iteration {i}",
+                )
                 break
             avg = smooth * avg + (1 - smooth) * loss
             smoothed = avg / (1 - smooth ** (i + 1))
@@ -87,7 +108,9 @@ def run_range_test(
             i += 1
             if val_every and i % val_every == 0:
                 val_loss, val_acc = evaluate(model, data.val_x, data.val_y, stepper.precision)
-                curve.val.append({"iteration": i, "lr": lr, "val_loss": val_loss, "val_acc": val_acc})
+                curve.val.append(
+                    {"iteration": i, "lr": lr, "val_loss": val_loss, "val_acc": val_acc}
+                )
                 model.train()
             if smoothed > stop_factor * best:
                 curve.diverged_at = lr
@@ -107,7 +130,9 @@ def load_range_test(path: str | Path) -> dict:
     if p.is_dir():
         p = p / "range_test.json"
     if not p.is_file():
-        raise FileNotFoundError(f"range test file {p} not found (run python -m tasks.range_test first).")
+        raise FileNotFoundError(
+            f"range test file {p} not found (run python -m tasks.range_test first)."
+        )
     try:
         result = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -116,7 +141,9 @@ def load_range_test(path: str | Path) -> dict:
     if missing:
         raise ValueError(f"range test file {p} lacks {missing}; is it a range_test.json?")
     if not len(result["lrs"]) == len(result["losses"]) == len(result["smoothed_losses"]):
-        raise ValueError(f"range test file {p} is corrupt: lrs, losses and smoothed_losses differ in length.")
+        raise ValueError(
+            f"range test file {p} is corrupt: lrs, losses and smoothed_losses differ in length."
+        )
     for key in ("losses", "smoothed_losses"):  # JSON stores non-finite values as null
         result[key] = [math.nan if v is None else v for v in result[key]]
     _check_bounds(result, p)
@@ -128,10 +155,18 @@ def _check_bounds(result: dict, p: Path) -> None:
     curve), or finite lrs > 0 with min_lr <= max_lr. Python's JSON reader admits NaN and Infinity."""
     b = result["bounds"]
     if not isinstance(b, dict) or "min_lr" not in b or "max_lr" not in b:
-        raise ValueError(f"range test file {p}: bounds must be a mapping with min_lr and max_lr, got {b!r}.")
+        raise ValueError(
+            f"range test file {p}: bounds must be a mapping with min_lr and max_lr, got {b!r}."
+        )
     lo, hi = b["min_lr"], b["max_lr"]
-    if (lo is None) != (hi is None) or (lo is not None and not (is_finite_positive(lo) and is_finite_positive(hi) and lo <= hi)):
-        raise ValueError(f"range test file {p}: bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr={lo!r}, max_lr={hi!r}.")
+    if (lo is None) != (hi is None) or (
+        lo is not None and not (is_finite_positive(lo) and is_finite_positive(hi) and lo <= hi)
+    ):
+        raise ValueError(
+            f"range test file {p}: bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr={lo!r}, max_lr={hi!r}."
+        )
     s = result.get("suggested_max_lr")
     if s is not None and not is_finite_positive(s):
-        raise ValueError(f"range test file {p}: suggested_max_lr must be null or a finite lr > 0, got {s!r}.")
+        raise ValueError(
+            f"range test file {p}: suggested_max_lr must be null or a finite lr > 0, got {s!r}."
+        )

@@ -31,7 +31,11 @@ RULE = (
 
 def recommend(tests: list[dict]) -> dict:
     """Pick (max_lr, wd) from tests that each carry ``wd``, ``min_smoothed_loss`` and ``bounds``."""
-    usable = [t for t in tests if t["bounds"]["max_lr"] is not None and math.isfinite(t["min_smoothed_loss"])]
+    usable = [
+        t
+        for t in tests
+        if t["bounds"]["max_lr"] is not None and math.isfinite(t["min_smoothed_loss"])
+    ]
     if not usable:
         return {"max_lr": None, "wd": None, "rule": RULE, "message": "no test has a usable curve"}
     best = min(t["min_smoothed_loss"] for t in usable)
@@ -45,7 +49,9 @@ def write_overlay(directory: Path) -> dict:
     directory = directory.expanduser()
     files = sorted(directory.glob("*/range_test.json")) or sorted(directory.glob("range_test.json"))
     if not files:
-        raise ConfigError(f"overlay: no */range_test.json under {directory}; run python -m tasks.range_test -m wd=... first.")
+        raise ConfigError(
+            f"overlay: no */range_test.json under {directory}; run python -m tasks.range_test -m wd=... first."
+        )
     tests = []
     for f in files:
         r = load_range_test(f)
@@ -66,12 +72,16 @@ def write_overlay(directory: Path) -> dict:
     rec = recommend(tests)
     summary = {
         "recommended": rec,
-        "tests": [{k: v for k, v in t.items() if k not in ("lrs", "smoothed_losses")} for t in tests],
+        "tests": [
+            {k: v for k, v in t.items() if k not in ("lrs", "smoothed_losses")} for t in tests
+        ],
     }
     write_json(directory / "range_test_overlay.json", summary)
     overlay_html(tests, rec, directory / "range_test_overlay.html")
     fmt = lambda v: "n/a" if v is None else f"{v:.3g}"  # noqa: E731
-    log.info(f"overlay of {len(tests)} range tests: recommended max_lr={fmt(rec['max_lr'])}, wd={fmt(rec['wd'])} -> {directory / 'range_test_overlay.html'}")
+    log.info(
+        f"overlay of {len(tests)} range tests: recommended max_lr={fmt(rec['max_lr'])}, wd={fmt(rec['wd'])} -> {directory / 'range_test_overlay.html'}"
+    )
     return summary
 
 

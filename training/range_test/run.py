@@ -31,7 +31,9 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
         "losses": curve.losses,
         "smoothed_losses": curve.smoothed_losses,
         "suggestions": suggestions,
-        "suggestion_rules": {name: (rule.__doc__ or "").strip().splitlines()[0] for name, rule in RULES.items()},
+        "suggestion_rules": {
+            name: (rule.__doc__ or "").strip().splitlines()[0] for name, rule in RULES.items()
+        },
         "suggested_max_lr": suggested_max_lr(bounds),
         "bounds": bounds,
         "diverged_at": curve.diverged_at,
@@ -63,7 +65,9 @@ def summary_line(r: dict, out_dir: Path) -> str:
     )
 
 
-def config_for_run(run_cfg: DictConfig, settings: Mapping[str, Any], overrides: Sequence[str] = ()) -> DictConfig:
+def config_for_run(
+    run_cfg: DictConfig, settings: Mapping[str, Any], overrides: Sequence[str] = ()
+) -> DictConfig:
     """The range test of a training run: its data, model, optimizer, wd and runtime, with the
     test's own ``settings`` (the keys of :data:`~training.range_test.finder.KNOBS`, e.g. from
     ``conf/range_test.yaml``) and then ``overrides`` (``["num_iter=200"]``) on top."""
@@ -79,7 +83,9 @@ def config_for_run(run_cfg: DictConfig, settings: Mapping[str, Any], overrides: 
     for line in overrides:  # a typo must not vanish into a new key
         key = line.split("=", 1)[0]
         if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
-            raise ValueError(f"range test override {line!r}: {key} is not a setting of the range test; its own are {', '.join(KNOBS)}.")
+            raise ValueError(
+                f"range test override {line!r}: {key} is not a setting of the range test; its own are {', '.join(KNOBS)}."
+            )
     cfg.merge_with_dotlist(list(overrides))
     return cfg
 

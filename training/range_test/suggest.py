@@ -18,7 +18,9 @@ Rule = Callable[[np.ndarray, np.ndarray], "float | None"]
 __all__ = ["RULES", "analyze", "minimum", "slide", "steep", "suggested_max_lr", "trim", "valley"]
 
 
-def trim(lrs: Sequence[float], losses: Sequence[float], num_iter: int) -> tuple[np.ndarray, np.ndarray]:
+def trim(
+    lrs: Sequence[float], losses: Sequence[float], num_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
     """fastai's preparation: ``[num_iter // 10 : -5]``, then cut at the first NaN."""
     lrs_a = np.asarray(lrs, dtype=np.float64)[num_iter // 10 : -5]
     loss_a = np.asarray(losses, dtype=np.float64)[num_iter // 10 : -5]
@@ -49,7 +51,9 @@ def valley(lrs: np.ndarray, losses: np.ndarray) -> float | None:
     return float(lrs[start + int(third) + int(third / 2)])
 
 
-def slide(lrs: np.ndarray, losses: np.ndarray, lr_diff: int = 15, thresh: float = 0.005) -> float | None:
+def slide(
+    lrs: np.ndarray, losses: np.ndarray, lr_diff: int = 15, thresh: float = 0.005
+) -> float | None:
     """Interval slide rule (Andrew Chang): walk left from the end until the loss
     gradient ``lr_diff`` points apart differs by at most ``thresh``."""
     if len(losses) <= lr_diff:
@@ -87,7 +91,9 @@ BOUNDS_RULE = (
 )
 
 
-def analyze(lrs: Sequence[float], losses: Sequence[float], num_iter: int) -> tuple[dict[str, float | None], dict, str | None]:
+def analyze(
+    lrs: Sequence[float], losses: Sequence[float], num_iter: int
+) -> tuple[dict[str, float | None], dict, str | None]:
     """Every rule on the trimmed curve, the search bounds, and a message when the curve is unusable.
 
     Returns:
