@@ -65,7 +65,7 @@ def args(tmp: Path, sleep: float, *extra: str) -> list[str]:
         "epochs=4",
         "short_below=0.5",
         f"sleep_s={sleep}",
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/supersweep_sampler=grid",
         *extra,
     ]
 

@@ -110,23 +110,23 @@ def tpe(
 
 
 PRUNE_ARMS = {
-    "none": ["hydra/sweeper/pruner=none"],
-    "hyperband_epochs": ["hydra/sweeper/pruner=hyperband"],
+    "none": ["hydra/sweeper/supersweep_pruner=none"],
+    "hyperband_epochs": ["hydra/sweeper/supersweep_pruner=hyperband"],
     "sha_rungs": [
-        "hydra/sweeper/pruner=successive_halving",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.rungs=[1,3]",
     ],
     "sha4_rungs": [
-        "hydra/sweeper/pruner=successive_halving",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.pruner.reduction_factor=4",
         "hydra.sweeper.rungs=[1,4]",
     ],
-    "hyperband_rungs": ["hydra/sweeper/pruner=hyperband", "hydra.sweeper.rungs=[1,3]"],
+    "hyperband_rungs": ["hydra/sweeper/supersweep_pruner=hyperband", "hydra.sweeper.rungs=[1,3]"],
     # MORL (issue 12): the same rungs, each promoted run continuing from the last with a new cycle
     "sha_rungs_continue": [
-        "hydra/sweeper/pruner=successive_halving",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.rungs=[1,3]",
         "hydra.sweeper.rung_continue=true",

@@ -58,7 +58,7 @@ OVERHEAD_ARMS = {
     ],
     "ours": ours,
     "ours_random": lambda n, tmp: ours(
-        n, tmp, "hydra/sweeper/sampler=random"
+        n, tmp, "hydra/sweeper/supersweep_sampler=random"
     ),  # the same minus TPE's own work
     "ours_no_compose_cache": lambda n, tmp: ours(n, tmp, "hydra.sweeper.compose_cache=false"),
 }

@@ -21,6 +21,7 @@ __all__ = [
     "SweepError",
     "SweeperCore",
     "SweeperSettings",
+    "TrialRef",
     "default_url",
     "open_storage",
     "parse_space",
@@ -35,7 +36,8 @@ __getattr__ = lazy_names(
     {
         "SearchSpaceError": "sweeper._space",
         "StorageError": "sweeper._storage",
-        "SweepError": "sweeper._core",
+        "SweepError": "sweeper._errors",
+        "TrialRef": "sweeper.trial_ref",
         "SweeperCore": "sweeper._core",
         "SweeperSettings": "sweeper.settings",
         "default_url": "sweeper._storage",
@@ -49,7 +51,8 @@ __getattr__ = lazy_names(
 )
 
 if TYPE_CHECKING:
-    from sweeper._core import SweeperCore, SweepError
+    from sweeper._core import SweeperCore
+    from sweeper._errors import SweepError
     from sweeper._space import SearchSpaceError
     from sweeper._space import parse as parse_space
     from sweeper._storage import (
@@ -62,3 +65,4 @@ if TYPE_CHECKING:
     )
     from sweeper._trial import trial_callbacks
     from sweeper.settings import SweeperSettings
+    from sweeper.trial_ref import TrialRef

@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 from omegaconf import OmegaConf
 
+from sweeper._storage import StorageRef
 from training.runlog import write_text
 
 
@@ -35,22 +36,21 @@ def write_results(
     study: optuna.Study,
     objectives: dict[str, str],
     bounds: dict | None,
-    storage: str,
-    storage_source: str,
-    fixed: list[str],
+    storage: StorageRef,
 ) -> Path:
-    """``storage`` is the URL with its password hidden; ``storage_source`` the storage as the
-    sweep was given it, kept only when it holds no secret (``${oc.env:VAR}``, or a URL
-    without a password), so that ``tasks.report sweep_dir=...`` can open the study again."""
+    """``storage`` is written with its password hidden; the storage as the sweep was given it
+    (``storage_source``) only when it holds no secret (``${oc.env:VAR}``, or a URL without a
+    password), so that ``tasks.report sweep_dir=...`` can open the study again."""
     states = Counter(t.state.name.lower() for t in study.get_trials(deepcopy=False))
     out: dict[str, Any] = {
         "name": "supersweep",
         "study_name": study.study_name,
-        "storage": storage,
+        "storage": storage.shown,
+        "storage_has_password": storage.has_password,
         "objectives": objectives,
     }
-    if "***" not in storage or "${" in storage_source:
-        out["storage_source"] = storage_source
+    if storage.source_is_safe:
+        out["storage_source"] = storage.source
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if complete:
         if len(objectives) == 1:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution
@@ -89,6 +90,15 @@ class Bounds:
         if self.high is None:
             raise ValueError(f"bounds from {self.describe()} have no max_lr")
         return CategoricalDistribution(sorted({float(f"{self.high * 10**d:.3g}") for d in offsets}))
+
+    @classmethod
+    def user(cls, d: Any) -> Bounds:
+        """The user's own distribution for the lr key (an interval has bounds, a choice none)."""
+        low, high = getattr(d, "low", None), getattr(d, "high", None)
+        return cls(low, high, None, "user", None, "given on the command line or in params")
+
+    def span(self) -> str:
+        return f"[{self.low:.3g}, {self.high:.3g}]" if self.low and self.high else "(none)"
 
     def describe(self) -> str:
         return f"{self.source}: {self.path}" if self.path else self.source

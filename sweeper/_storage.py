@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,6 +93,47 @@ def _fast_commits(engine: sqlalchemy.engine.Engine) -> None:
     engine.dispose()  # connections opened before the listener are replaced
 
 
+@dataclass(frozen=True)
+class StorageRef:
+    """A sweep's storage: as it was given (``source``: ``${oc.env:VAR}`` stays a placeholder, for
+    job overrides and results files) and resolved (``url``). Whether it holds a password is a
+    field, decided once from the URL itself."""
+
+    source: str
+    url: str
+    has_password: bool
+
+    @classmethod
+    def of(cls, source: str | None, url: str) -> StorageRef:
+        return cls(source or url, url, _password(url) is not None)
+
+    @property
+    def shown(self) -> str:
+        """For logs and files: the URL with its password hidden."""
+        return redact(self.url)
+
+    @property
+    def source_is_safe(self) -> bool:
+        """The source may be written to a file: an env reference, or a URL without a password."""
+        return ENV_REFERENCE.fullmatch(self.source.strip()) is not None or not self.has_password
+
+    def refuse_literal_password(self) -> None:
+        """Hydra writes the command line into multirun.yaml: a literal password would be on disk."""
+        if literal_password(self.source):
+            raise StorageError(
+                f"hydra.sweeper.storage={redact(self.source)} holds a literal password, which would be written into every job's "
+                "files and printed; put the URL in an environment variable and pass hydra.sweeper.storage='${oc.env:OPTUNA_DB}'."
+            )
+
+
+def _password(url: str) -> str | None:
+    try:
+        password = make_url(url).password
+        return None if password is None else str(password)
+    except Exception:
+        return None
+
+
 ENV_REFERENCE = re.compile(r"\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -99,10 +141,7 @@ def literal_password(raw: str | None) -> bool:
     """A storage URL written with its password in it (not behind ``${oc.env:VAR}``)."""
     if not raw or "${" in raw:
         return False
-    try:
-        return make_url(raw).password is not None
-    except Exception:
-        return False
+    return _password(raw) is not None
 
 
 def resolve_reference(raw: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.trial import TrialState
 
+from sweeper._job import Worker
 from training.checks import flatten
 
 log = logging.getLogger(__name__)
@@ -170,14 +170,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def trial_id(storage: optuna.storages.BaseStorage, study_name: str, number: int) -> int:
+    """The storage's id of trial ``number`` of a study, via the public storage API."""
+    study_id = storage.get_study_id_from_name(study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
 def trial_handle(
     study: optuna.Study, storage: optuna.storages.BaseStorage, number: int
 ) -> optuna.trial.Trial:
-    """A ``Trial`` for trial ``number`` of ``study``, via the public storage API."""
-    study_id = storage.get_study_id_from_name(study.study_name)
-    return optuna.trial.Trial(
-        study, storage.get_trial_id_from_study_id_trial_number(study_id, number)
-    )
+    """A ``Trial`` for trial ``number`` of ``study`` (to tell or report to it from anywhere)."""
+    return optuna.trial.Trial(study, trial_id(storage, study.study_name, number))
+
+
+def tell(
+    study: optuna.Study, trial: optuna.Trial, values: list[float] | None, state: TrialState
+) -> None:
+    """``study.tell``; a grid sampler's ``study.stop()`` (it raises outside ``optimize``) after the
+    state is stored only means the grid is done, which the loop checks itself."""
+    try:
+        study.tell(trial, values=values, state=state, skip_if_finished=True)
+    except RuntimeError as e:
+        if "Study.stop" not in str(e):
+            raise
 
 
 class WorkerTagged(optuna.samplers.BaseSampler):
@@ -186,19 +201,17 @@ class WorkerTagged(optuna.samplers.BaseSampler):
     crash later inside ``ask`` leaves a RUNNING trial that is known to be this worker's."""
 
     def __init__(
-        self, inner: optuna.samplers.BaseSampler, storage: optuna.storages.BaseStorage, worker: str
+        self,
+        inner: optuna.samplers.BaseSampler,
+        storage: optuna.storages.BaseStorage,
+        worker: Worker,
     ) -> None:
         self.inner, self.storage, self.worker = inner, storage, worker
-        self.study_ids: dict[
-            str, int
-        ] = {}  # a study's id never changes: one lookup per sweep, not per trial
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if study.study_name not in self.study_ids:
-            self.study_ids[study.study_name] = self.storage.get_study_id_from_name(study.study_name)
-        study_id = self.study_ids[study.study_name]
-        trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-        self.storage.set_trial_user_attr(trial_id, "worker", self.worker)
+        tid = trial_id(self.storage, study.study_name, trial.number)
+        for key, value in self.worker.as_attrs().items():
+            self.storage.set_trial_user_attr(tid, key, value)
         self.inner.before_trial(study, trial)
 
     def infer_relative_search_space(
@@ -248,16 +261,14 @@ def fail_zombies(
     """Fail RUNNING trials whose sweep is gone (a dead process on this host, or no sign of life
     from another host for ``stale_after_s``), and this process's own RUNNING trials not in
     ``mine`` (left by a crash inside ``ask``); with ``retry``, enqueue their params again."""
-    host = socket.gethostname()
+    here = Worker.this()
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = str(t.user_attrs.get("worker", ""))
-        w_host, _, w_pid = worker.rpartition(":")
-        last_sign = t.user_attrs.get("heartbeat") or (
-            t.datetime_start.timestamp() if t.datetime_start else 0
-        )
-        if w_host == host and w_pid.isdigit():
-            dead = not _alive(int(w_pid)) if int(w_pid) != os.getpid() else t.number not in mine
+        worker = Worker.of(t.user_attrs)
+        start = t.datetime_start.timestamp() if t.datetime_start else 0
+        last_sign = t.user_attrs.get("heartbeat") or start
+        if worker is not None and worker.host == here.host:
+            dead = not _alive(worker.pid) if worker.pid != here.pid else t.number not in mine
         else:
             dead = time.time() - last_sign > stale_after_s
         if not dead:
@@ -267,13 +278,7 @@ def fail_zombies(
         handle.set_user_attr(
             "reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed {when}"
         )
-        try:
-            study.tell(handle, state=TrialState.FAIL, skip_if_finished=True)
-        except (
-            RuntimeError
-        ) as e:  # a grid sampler's study.stop() once the grid is done: the state is stored
-            if "Study.stop" not in str(e):
-                raise
+        tell(study, handle, None, TrialState.FAIL)
         failed.append(t.number)
         if retry:
             # the retry runs in the zombie's job dir: a run that checkpointed (a preempted worker) resumes there

@@ -1,7 +1,7 @@
 """Job side of pruning: report each epoch's objective to the trial and stop when pruned.
 
-The sweeper launches every trial with ``+trial.number/study/storage/metric``
-overrides; the job finds its trial through the public storage API and reports
+The sweeper launches every trial with a ``trial`` node (:class:`sweeper.TrialRef`);
+the job finds its trial through the public storage API and reports
 to it, so this works in any process that reaches the storage (joblib workers,
 other machines). Without those overrides a job is a plain, replayable run.
 """
@@ -9,8 +9,6 @@ other machines). Without those overrides a job is a plain, replayable run.
 from __future__ import annotations
 
 import math
-import os
-import socket
 import time
 from collections.abc import Callable
 
@@ -18,12 +16,10 @@ import optuna
 from omegaconf import DictConfig
 
 from sweeper._storage import open_storage
+from sweeper._study import trial_handle
+from sweeper.trial_ref import TrialRef
 from training.contract import EPOCH_VALUE
 from training.loop import StopTraining
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Reporter:
@@ -55,24 +51,16 @@ class Reporter:
 
 def trial_callbacks(cfg: DictConfig) -> list[Callable[[dict], None]]:
     """The reporter for a job launched by the sweeper; nothing for a plain run."""
-    t = cfg.get("trial")
-    if not t:
+    node = cfg.get("trial")
+    if not node:
         return []
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
 
+    ref = TrialRef.read(node)
     pruner_cfg = HydraConfig.get().sweeper.get("pruner") if HydraConfig.initialized() else None
     pruner = instantiate(pruner_cfg) if pruner_cfg else optuna.pruners.NopPruner()
-    storage = open_storage(t.storage)
-    study = optuna.load_study(study_name=t.study, storage=storage, pruner=pruner)
-    trial_id = storage.get_trial_id_from_study_id_trial_number(
-        storage.get_study_id_from_name(t.study), int(t.number)
-    )
-    return [
-        Reporter(
-            optuna.trial.Trial(study, trial_id),
-            str(t.metric),
-            len(study.directions) == 1,
-            bool(t.get("report", True)),
-        )
-    ]
+    storage = open_storage(ref.storage)
+    study = optuna.load_study(study_name=ref.study, storage=storage, pruner=pruner)
+    trial = trial_handle(study, storage, ref.number)
+    return [Reporter(trial, ref.metric, len(study.directions) == 1, ref.report)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -18,12 +19,23 @@ from training.checks import ConfigError
 log = logging.getLogger(__name__)
 
 
-def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class Recorded:
+    """The storage a sweep dir names: as the sweep was given it, or (``hidden``) only with its
+    password hidden, which cannot open it."""
+
+    storage: str
+    hidden: bool
+
+
+def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, Recorded] | None:
     """The study and storage (as the sweep was given it) a supersweep sweep dir names; None for a Hydra grid's dir."""
     path = sweep_dir.expanduser() / "optimization_results.yaml"
     if path.is_file():
         results = yaml.safe_load(path.read_text())
-        return results["study_name"], results.get("storage_source") or results["storage"]
+        hidden = results.get("storage_source") is None and results.get("storage_has_password")
+        storage = results.get("storage_source") or results["storage"]
+        return results["study_name"], Recorded(storage, bool(hidden))
     from reports import grid_job_dirs
 
     if grid_job_dirs(sweep_dir.expanduser()):
@@ -33,7 +45,7 @@ def _study_from_sweep_dir(sweep_dir: Path) -> tuple[str, str] | None:
     )
 
 
-def _storage(cfg: DictConfig, recorded: str | None) -> tuple[str, str]:
+def _storage(cfg: DictConfig, recorded: Recorded | None) -> tuple[str, str]:
     """``(url, how to show it)``: ``storage=`` as given (Hydra resolves ``${oc.env:VAR}``), else
     what the sweep dir recorded, else the default. The password is never shown."""
     from sweeper import default_url, resolve_reference, shown
@@ -42,11 +54,11 @@ def _storage(cfg: DictConfig, recorded: str | None) -> tuple[str, str]:
     if written is not None:
         raw, url = str(written), str(cfg.storage)
     elif recorded is not None:
-        if "***" in recorded:
+        if recorded.hidden:
             raise ConfigError(
-                f"sweep_dir: the sweep's storage {recorded} has its password hidden; pass storage='${{oc.env:VAR}}' with the URL in VAR."
+                f"sweep_dir: the sweep's storage {recorded.storage} has its password hidden; pass storage='${{oc.env:VAR}}' with the URL in VAR."
             )
-        raw, url = recorded, resolve_reference(recorded)
+        raw, url = recorded.storage, resolve_reference(recorded.storage)
     else:
         raw = url = default_url()
     return url, shown(raw, url)

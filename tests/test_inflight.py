@@ -23,7 +23,7 @@ def test_a_new_trial_starts_as_soon_as_a_short_one_ends(tmp_path):
     p = sweep(
         tmp_path,
         *LOCAL,
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/supersweep_sampler=grid",
         "x=choice(0.9, 0.1, 0.2)",
         "short_below=0.5",
         "epochs=8",
@@ -92,7 +92,7 @@ def test_a_failure_rate_stop_cancels_the_jobs_still_in_flight(tmp_path):
     p = sweep(
         tmp_path,
         *LOCAL,
-        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/supersweep_sampler=random",
         "hydra.sweeper.sampler.seed=6",
         "x=interval(0, 1)",
         "raise_above=0.5",

@@ -36,7 +36,7 @@ def real_study(tmp_path_factory) -> Path:
         "epochs=4",
         "hydra.sweeper.n_trials=6",
         "hydra.sweeper.range_test_overrides=['num_iter=40']",
-        "hydra/sweeper/pruner=median",
+        "hydra/sweeper/supersweep_pruner=median",
         "hydra.sweeper.pruner.n_startup_trials=2",
         "hydra.sweeper.pruner.n_warmup_steps=1",
     )

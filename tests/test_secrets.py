@@ -60,7 +60,7 @@ def test_no_file_or_console_line_holds_the_password(pg_url, tmp_path):
                 "hydra.sweeper.n_trials=3",
                 "epochs=3",
                 "hydra.sweeper.rungs=[1]",
-                "hydra/sweeper/pruner=median",
+                "hydra/sweeper/supersweep_pruner=median",
             ],
         ),
     ]:

@@ -69,7 +69,7 @@ def test_sweep_runs_and_results_match_the_study(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=6",
-        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/supersweep_sampler=random",
         "hydra.sweeper.sampler.seed=0",
         "x=interval(0, 1)",
         "y=1,2",
@@ -118,7 +118,7 @@ def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
         tmp_path,
         "hydra.sweeper.n_trials=3",
         f"hydra.sweeper.range_test={rt}",
-        "hydra.sweeper.seed_param=x",
+        "sweep_keys.lr=x",
     )
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)
@@ -145,7 +145,7 @@ def test_resumed_study_reuses_its_stored_bounds(tmp_path):
         tmp_path,
         "hydra.sweeper.n_trials=5",
         f"hydra.sweeper.range_test={tmp_path / 'gone'}",
-        "hydra.sweeper.seed_param=x",
+        "sweep_keys.lr=x",
     )
     assert p.returncode == 0, p.stderr  # the range test is not read (nor rerun) on resume
     trials = load(tmp_path).get_trials()
@@ -159,9 +159,9 @@ def test_lr_levels_grid_reaches_below_and_above_the_range_test_bounds(tmp_path):
     p = sweep(
         tmp_path,
         f"hydra.sweeper.range_test={rt}",
-        "hydra.sweeper.seed_param=x",
+        "sweep_keys.lr=x",
         "hydra.sweeper.lr_levels=[-1.5,0,0.5]",
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/supersweep_sampler=grid",
         "hydra.sweeper.n_trials=100",
         "y=choice(1, 2)",
     )
@@ -189,7 +189,7 @@ def test_product_param_searches_lr_times_wd_and_jobs_get_wd(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=4",
-        "hydra.sweeper.seed_param=x",
+        "sweep_keys.lr=x",
         "hydra.sweeper.product_param=lr_x_wd",
         "x=tag(log, interval(0.1, 1))",
         "lr_x_wd=tag(log, interval(1e-4, 1e-2))",
@@ -215,7 +215,7 @@ def test_explicit_user_bounds_win_over_the_range_test(tmp_path):
         tmp_path,
         "hydra.sweeper.n_trials=2",
         f"hydra.sweeper.range_test={tmp_path / 'missing'}",
-        "hydra.sweeper.seed_param=x",
+        "sweep_keys.lr=x",
         "x=interval(0.2, 0.4)",
     )
     assert p.returncode == 0, p.stderr  # the missing file is never read
@@ -228,7 +228,7 @@ def test_nan_and_raising_trials_do_not_stop_the_sweep(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=10",
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/supersweep_sampler=grid",
         "x=choice(0.0, 0.5, 1.0)",
         "y=range(1, 4)",
         "nan_below=0.1",
@@ -267,10 +267,10 @@ def test_pruning_stops_losing_trials_early(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=12",
-        "hydra/sweeper/pruner=median",
+        "hydra/sweeper/supersweep_pruner=median",
         "hydra.sweeper.pruner.n_startup_trials=3",
         "hydra.sweeper.pruner.n_warmup_steps=0",
-        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/supersweep_sampler=random",
         "hydra.sweeper.sampler.seed=1",
         "x=interval(-1, 1)",
         "epochs=10",
@@ -298,9 +298,9 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.rungs=[1,3]",
         "epochs=9",
-        "hydra/sweeper/pruner=successive_halving",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
-        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/supersweep_sampler=random",
         "hydra.sweeper.sampler.seed=0",
         "x=interval(-1, 1)",
     )
@@ -347,16 +347,26 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
     ("args", "message"),
     [
         (["hydra.sweeper.rungs=[1,3]"], "needs a pruner"),
-        (["hydra.sweeper.rungs=[3,1]", "hydra/sweeper/pruner=median"], "increasing ints >= 1"),
-        (["hydra.sweeper.rungs=[0,3]", "hydra/sweeper/pruner=median"], "increasing ints >= 1"),
         (
-            ["hydra.sweeper.rungs=[1]", "hydra/sweeper/pruner=median", "epochs=range(5,9)"],
-            "rung_key='epochs' must name a fixed int",
+            ["hydra.sweeper.rungs=[3,1]", "hydra/sweeper/supersweep_pruner=median"],
+            "increasing ints >= 1",
+        ),
+        (
+            ["hydra.sweeper.rungs=[0,3]", "hydra/sweeper/supersweep_pruner=median"],
+            "increasing ints >= 1",
         ),
         (
             [
                 "hydra.sweeper.rungs=[1]",
-                "hydra/sweeper/pruner=median",
+                "hydra/sweeper/supersweep_pruner=median",
+                "epochs=range(5,9)",
+            ],
+            "sweep_keys.budget='epochs' must name a fixed int",
+        ),
+        (
+            [
+                "hydra.sweeper.rungs=[1]",
+                "hydra/sweeper/supersweep_pruner=median",
                 "+hydra.sweeper.objectives={value: minimize, y: minimize}",
             ],
             "single objective",
@@ -575,7 +585,7 @@ def test_joblib_launcher_runs_batches_in_other_processes_with_pruning(tmp_path):
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=8",
-        "hydra/sweeper/pruner=median",
+        "hydra/sweeper/supersweep_pruner=median",
         "hydra.sweeper.pruner.n_startup_trials=2",
         "hydra.sweeper.pruner.n_warmup_steps=0",
         "x=interval(-1, 1)",
@@ -600,7 +610,7 @@ def test_a_killed_job_fails_only_its_own_trial_and_the_sweep_goes_on(tmp_path):
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=6",
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/supersweep_sampler=grid",
         "hydra.sweeper.sampler.seed=0",
         "x=choice(0.1, 0.2, 0.9)",
         "kill_above=0.5",
@@ -691,7 +701,7 @@ def test_diverged_training_trial_is_pruned_with_its_reason_and_the_sweep_goes_on
     p = train_sweep(
         tmp_path,
         "hydra/sweeper=supersweep",
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/supersweep_sampler=grid",
         "schedule=constant",
         "epochs=2",
         "max_lr=choice(1e6, 0.05)",
@@ -808,7 +818,7 @@ def test_bad_range_test_bounds_are_one_line_errors_before_anything_is_stored(
         tmp_path,
         "hydra.sweeper.n_trials=2",
         f"hydra.sweeper.range_test={rt}",
-        "hydra.sweeper.seed_param=x",
+        "sweep_keys.lr=x",
     )
     assert (
         p.returncode == 2
@@ -829,7 +839,7 @@ def test_a_study_holding_bad_bounds_is_refused_in_one_line(tmp_path):
         tmp_path,
         "hydra.sweeper.n_trials=5",
         f"hydra.sweeper.range_test={tmp_path / 'rt'}",
-        "hydra.sweeper.seed_param=x",
+        "sweep_keys.lr=x",
     )
     assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
         "error: study 's' holds bad max_lr bounds"
@@ -847,7 +857,7 @@ def test_a_study_holding_bad_bounds_is_refused_in_one_line(tmp_path):
 def test_a_job_that_exits_fails_its_trial_and_the_sweep_goes_on(tmp_path, arg, reason):
     p = sweep(
         tmp_path,
-        "hydra/sweeper/sampler=grid",
+        "hydra/sweeper/supersweep_sampler=grid",
         "x=choice(0.1, 0.9, 0.2)",
         arg,
         "hydra.sweeper.max_failure_rate=1.0",
@@ -867,7 +877,7 @@ def test_a_crash_inside_ask_leaves_no_running_trial(tmp_path):
         tmp_path,
         "hydra.sweeper.n_trials=3",
         "x=interval(0, 1)",
-        "hydra/sweeper/sampler=random",
+        "hydra/sweeper/supersweep_sampler=random",
         "hydra.sweeper.sampler._target_=tests.apps.crashing_sampler.CrashOnSecondTrial",
     )
     assert p.returncode != 0 and "sampler crash inside ask()" in p.stderr
@@ -905,7 +915,8 @@ def test_a_live_worker_reaps_a_dead_workers_running_trial(tmp_path):
         except Exception:
             continue
     zombie = study.ask({"x": FloatDistribution(0, 1)})
-    zombie.set_user_attr("worker", f"{os.uname().nodename}:{gone.stdout.strip()}")
+    for key, value in {"worker_host": os.uname().nodename, "worker_pid": int(gone.stdout)}.items():
+        zombie.set_user_attr(key, value)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     t = load(tmp_path).trials[zombie.number]
@@ -951,7 +962,7 @@ def test_sam_preset_searches_rho_jointly_with_lr_and_wd(tmp_path):
         "epochs=2",
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.rungs=[]",
-        "hydra/sweeper/pruner=none",
+        "hydra/sweeper/supersweep_pruner=none",
         "hydra.sweeper.range_test_overrides=['num_iter=40']",
     )
     assert p.returncode == 0, p.stderr
@@ -978,7 +989,7 @@ def test_rung_continue_trains_each_increment_from_the_previous_runs_weights(tmp_
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.rungs=[1,2]",
         "hydra.sweeper.rung_continue=true",
-        "hydra/sweeper/pruner=successive_halving",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.pruner.reduction_factor=2",
     )
@@ -1004,7 +1015,7 @@ def test_rung_continue_needs_a_task_that_can_continue(tmp_path):
         "x=interval(0, 1)",
         "epochs=4",
         "hydra.sweeper.rungs=[1]",
-        "hydra/sweeper/pruner=median",
+        "hydra/sweeper/supersweep_pruner=median",
         "hydra.sweeper.rung_continue=true",
     )
     assert (

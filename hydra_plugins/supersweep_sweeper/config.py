@@ -10,6 +10,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 
 from sweeper.settings import SweeperSettings
+from sweeper.trial_ref import TrialRef
 
 
 @dataclass
@@ -98,13 +99,24 @@ class HyperbandPrunerConf:
     reduction_factor: int = 3
 
 
+# Our own group names: hydra-optuna-sweeper registers hydra/sweeper/sampler (tpe, random, ...) in
+# the same ConfigStore, and of two nodes under one name the last loaded wins, breaking the other
+# sweeper. The nodes still land at hydra.sweeper.sampler / .pruner (hydra.sweeper.sampler.seed=0).
+SAMPLERS = "hydra/sweeper/supersweep_sampler"
+PRUNERS = "hydra/sweeper/supersweep_pruner"
+
+
 @dataclass
 class SupersweepSweeperConf(SweeperSettings):
     """``hydra.sweeper.*``: the fields and defaults of :class:`sweeper.settings.SweeperSettings`."""
 
     _target_: str = "hydra_plugins.supersweep_sweeper.supersweep_sweeper.SupersweepSweeper"
     defaults: list[Any] = field(
-        default_factory=lambda: ["_self_", {"sampler": "tpe"}, {"pruner": "none"}]
+        default_factory=lambda: [
+            "_self_",
+            {SAMPLERS.rsplit("/", 1)[1]: "tpe"},
+            {PRUNERS.rsplit("/", 1)[1]: "none"},
+        ]
     )
 
 
@@ -121,11 +133,17 @@ for name, node in {
     "nsgaii": NSGAIISamplerConf,
     "qmc": QMCSamplerConf,
 }.items():
-    cs.store(group="hydra/sweeper/sampler", name=name, node=node, provider="supersweep")
+    cs.store(
+        group=SAMPLERS, name=name, node=node, package="hydra.sweeper.sampler", provider="supersweep"
+    )
 for name, node in {
     "none": NopPrunerConf,
     "median": MedianPrunerConf,
     "successive_halving": SuccessiveHalvingPrunerConf,
     "hyperband": HyperbandPrunerConf,
 }.items():
-    cs.store(group="hydra/sweeper/pruner", name=name, node=node, provider="supersweep")
+    cs.store(
+        group=PRUNERS, name=name, node=node, package="hydra.sweeper.pruner", provider="supersweep"
+    )
+# the ``trial`` node of a job the sweeper launches (sweeper.TrialRef), for apps that declare it
+cs.store(group="supersweep", name="trial", node=TrialRef, package="trial", provider="supersweep")

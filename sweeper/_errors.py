@@ -1,0 +1,7 @@
+"""The sweeper's one-line error for bad input (caught by the core: printed, exit 2)."""
+
+from __future__ import annotations
+
+
+class SweepError(RuntimeError):
+    """The sweep cannot start or must stop; the message says why in one line."""
