@@ -171,14 +171,10 @@ class Loop:
                 self._finish(
                     t, Outcome(TrialState.FAIL, None, {"status": "interrupted", "reason": reason})
                 )
-            # e.g. a crash inside ask(): this process's own RUNNING trial that never reached self.open
-            fail_zombies(
-                self.study,
-                self.storage,
-                self.settings.stale_after_s,
-                False,
-                when="when its sweep stopped",
-            )
+            # a crash (or a Ctrl-C) inside ask(): this process's own RUNNING trial not in self.open
+            status = "interrupted" if ctrl_c else "failed"
+            stale, when = self.settings.stale_after_s, "when its sweep stopped"
+            fail_zombies(self.study, self.storage, stale, False, when=when, status=status)
         except (
             Exception
         ) as fail_error:  # the storage itself may be what failed; a resume reaps them

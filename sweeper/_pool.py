@@ -11,10 +11,11 @@ it), and :meth:`cancel` (Ctrl-C, a failure-rate stop) cancels the jobs still que
 from __future__ import annotations
 
 import logging
-import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -133,7 +134,6 @@ class SubmititPool:
     POLL_S = 1.0  # a finished job's result file is checked this often; the cluster's job states less often (submitit's cache)
     FORCE_S = 30.0  # a cancelled or killed job writes no result: ask the cluster for the states at least this often
     SETTLE_S = 15.0  # how long a stop waits for the jobs it cancelled to end
-    TERM_AFTER_S = 3.0  # a local job still running this long after its cancel gets SIGTERM
 
     def __init__(
         self,
@@ -159,11 +159,13 @@ class SubmititPool:
         if not jobs:
             return
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        if self.arrays:
-            overrides = [job.to_overrides() for job in jobs]
-            handles = self.executor.map_array(self.job, overrides, [job.number for job in jobs])
-        else:
-            handles = [self.executor.submit(self.job, j.to_overrides(), j.number) for j in jobs]
+        with _sigint_for_children(self.cluster == "local"):
+            if self.arrays:
+                overrides = [job.to_overrides() for job in jobs]
+                numbers = [job.number for job in jobs]
+                handles = self.executor.map_array(self.job, overrides, numbers)
+            else:
+                handles = [self.executor.submit(self.job, j.to_overrides(), j.number) for j in jobs]
         for job, handle in zip(jobs, handles, strict=True):
             log.info(f"trial {job.number}: submitted as job {handle.job_id}")
             self.jobs[job.number, job.step] = (job, handle)
@@ -210,32 +212,34 @@ class SubmititPool:
 
     def _settle(self, handles: list[Any]) -> None:
         """Wait a little for cancelled jobs to end, so none still runs (or prints) after the sweep's
-        last line; a second Ctrl-C stops the wait. One forced state query per round serves all jobs.
-
-        submitit cancels a local job with SIGINT, which a process started with SIGINT ignored (a
-        shell's background job passes that on) never sees: a local job still running after
-        ``TERM_AFTER_S`` gets SIGTERM, which its submitit controller hands on to its task."""
-        start = time.monotonic()
-        termed = False
+        last line; a second Ctrl-C stops the wait. One forced state query per round serves all jobs."""
+        deadline = time.monotonic() + self.SETTLE_S
         try:
-            while handles and time.monotonic() < start + self.SETTLE_S:
+            while handles and time.monotonic() < deadline:
                 handles = [h for h, e in zip(handles, _ended(handles, True), strict=True) if not e]
-                if handles and not termed and time.monotonic() > start + self.TERM_AFTER_S:
-                    termed = True
-                    self._terminate_local(handles)
                 if handles:
                     time.sleep(self.POLL_S)
         except KeyboardInterrupt:
             pass
 
-    def _terminate_local(self, handles: list[Any]) -> None:
-        if self.cluster != "local":  # scancel is the cluster's word
-            return
-        for handle in handles:
-            try:  # a local job's id is its controller's pid, a process this sweep started
-                os.kill(int(handle.job_id), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
+
+@contextmanager
+def _sigint_for_children(local: bool) -> Iterator[None]:
+    """submitit cancels a local job with SIGINT to the process it starts, and a process inherits
+    SIGINT *ignored* from a sweep started that way (a shell's background job, nohup): its cancel
+    would be lost and the job run on. While local jobs start, the sweep holds a Python handler
+    that does nothing (it still ignores SIGINT), which a started program gets as the default."""
+    if not local or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _ended(handles: list[Any], force: bool) -> list[bool]:

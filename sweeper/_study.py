@@ -257,6 +257,7 @@ def fail_zombies(
     *,
     mine: Collection[int] = (),
     when: str = "on resume",
+    status: str = "failed",
 ) -> list[int]:
     """Fail RUNNING trials whose sweep is gone (a dead process on this host, or no sign of life
     from another host for ``stale_after_s``), and this process's own RUNNING trials not in
@@ -274,7 +275,7 @@ def fail_zombies(
         if not dead:
             continue
         handle = trial_handle(study, storage, t.number)
-        handle.set_user_attr("status", "failed")
+        handle.set_user_attr("status", status)
         handle.set_user_attr(
             "reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed {when}"
         )

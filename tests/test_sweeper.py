@@ -44,12 +44,12 @@ def tiny_args(tmp: Path, *args: str, study: str = "s") -> list[str]:
 
 
 def sweep(
-    tmp: Path, *args: str, study: str = "s", timeout: int = 300
+    tmp: Path, *args: str, study: str = "s", timeout: int = 300, env_: dict | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         tiny_args(tmp, *args, study=study),
         cwd=tmp,
-        env=env(),
+        env=env_ or env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -521,8 +521,8 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
 
 def test_ctrl_c_leaves_no_running_trial(tmp_path):
     args = tiny_args(
-        tmp_path, "hydra.sweeper.n_trials=20", "x=interval(0, 1)", "sleep_s=0.5", "epochs=4"
-    )
+        tmp_path, "hydra.sweeper.n_trials=20", "x=interval(0, 1)", "sleep_s=0.5", "epochs=60"
+    )  # a 30 s trial: seen RUNNING by the poll below, it still runs when the signal lands (a busy box included)
     # a shell's background job ignores SIGINT and passes that on: give the sweep Python's default handler
     restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
     proc = subprocess.Popen(
@@ -534,7 +534,7 @@ def test_ctrl_c_leaves_no_running_trial(tmp_path):
         preexec_fn=restore_sigint,
     )
     deadline = time.time() + 120
-    while time.time() < deadline:  # Ctrl-C 0.3 s into a 2 s trial: it lands inside the launch
+    while time.time() < deadline:  # Ctrl-C 0.3 s into a 30 s trial: it lands inside the launch
         time.sleep(0.2)
         try:
             trials = load(tmp_path).get_trials()
