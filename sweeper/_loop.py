@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 60.0  # the sweep vouches for its open trials this often while their jobs queue
 REAP_S = 30.0  # dead workers' RUNNING trials are looked for this often, not on every pass
-UNFINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+# trials that count toward n_trials (and take a grid cell: Optuna's grid sampler counts a failed
+# cell as visited)
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 
 
 @dataclass
@@ -80,10 +82,13 @@ class Loop:
             raise
 
     def _new(self, free: int) -> int:
-        if _grid_exhausted(self.study):
-            return 0
-        done = len(self.study.get_trials(deepcopy=False, states=UNFINISHED))
-        return max(0, min(free, self.settings.n_trials - done))
+        """How many trials to ask now; a grid stops at its size (more asks while its last cells
+        run would repeat one)."""
+        done = len(self.study.get_trials(deepcopy=False, states=COUNTED))
+        left = self.settings.n_trials - done
+        if _is_grid(self.study):
+            left = min(left, self.space.grid_size() - done)
+        return max(0, min(free, left))
 
     def _ask(self) -> optuna.Trial:
         trial = self.study.ask(
@@ -183,6 +188,6 @@ class Loop:
             )
 
 
-def _grid_exhausted(study: optuna.Study) -> bool:
+def _is_grid(study: optuna.Study) -> bool:
     sampler = study.sampler.inner if isinstance(study.sampler, WorkerTagged) else study.sampler
-    return isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study)
+    return isinstance(sampler, optuna.samplers.GridSampler)

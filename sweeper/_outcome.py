@@ -46,23 +46,26 @@ def dir_outcome(job_dir: Path, objectives: dict[str, str], reason: str) -> Outco
         return Outcome(
             TrialState.FAIL, None, {"status": "failed", "reason": reason, "job_dir": str(job_dir)}
         )
-    return _from_summary(job_dir, summary.get("value"), objectives)
+    return _from_summary(job_dir, None, objectives)
 
 
 def _from_summary(job_dir: Path | None, value: Any, objectives: dict[str, str]) -> Outcome:
+    """One owner for a run's result: its ``summary.json`` when it wrote one (the run contract),
+    else what the task returned (an app that writes no summary)."""
     summary = read_summary(job_dir) if job_dir else None
     attrs: dict[str, Any] = {"job_dir": str(job_dir)}
     if summary is not None:
         attrs.update({k: summary.get(k) for k in TRIAL_ATTRS})
         if summary.get("status") in STOPPED:
             return Outcome(TrialState.PRUNED, None, attrs)
-        values = [summary.get(m) if m != "value" else value for m in objectives]
+        values = [summary.get(m) for m in objectives]
     else:
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         attrs["status"] = "completed"
-    if len(values) != len(objectives) or any(
-        v is None or not isinstance(v, (int, float)) or not math.isfinite(v) for v in values
-    ):
+    finite = [
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ]
+    if len(values) != len(objectives) or not all(finite):
         attrs.update(
             status="failed",
             reason=attrs.get("reason") or f"objective values {values} are not finite numbers",

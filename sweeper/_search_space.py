@@ -10,6 +10,7 @@ params a job trains with (which may be derived from the drawn ones).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,9 @@ class SearchSpace:
 
     def grid(self) -> dict[str, list]:
         return grid_values(self.distributions)
+
+    def grid_size(self) -> int:
+        return math.prod(len(v) for v in self.grid().values())
 
 
 def _product(

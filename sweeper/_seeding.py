@@ -12,8 +12,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-from training.checks import is_finite_positive
-from training.range_test import config_for_run, load_range_test, range_test, suggested_max_lr
+from training.range_test import (
+    check_bounds,
+    config_for_run,
+    load_range_test,
+    range_test,
+    suggested_max_lr,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +49,16 @@ class Bounds:
         }
 
     def __post_init__(self) -> None:
-        """Bounds a search trusts: finite lrs > 0 with low <= high (the user's own come from a parsed interval)."""
+        """Bounds a search trusts (the user's own come from a parsed interval)."""
         if self.source not in SOURCES:
             raise ValueError(f"bounds: source must be one of {list(SOURCES)}, got {self.source!r}.")
-        low, high = self.low, self.high
-        ordered = low is not None and high is not None and low <= high
-        if self.source != "user" and not (
-            is_finite_positive(low) and is_finite_positive(high) and ordered
-        ):
-            raise ValueError(
-                f"bounds from {self.describe()} must be finite lrs with 0 < min_lr <= max_lr, got ({self.low!r}, {self.high!r})."
-            )
-        if self.suggested is not None and not is_finite_positive(self.suggested):
-            raise ValueError(
-                f"bounds from {self.describe()}: suggested_max_lr must be a finite lr > 0, got {self.suggested!r}."
+        if self.source != "user":
+            check_bounds(
+                self.low,
+                self.high,
+                self.suggested,
+                f"bounds from {self.describe()}",
+                allow_null=False,
             )
 
     @classmethod

@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from sweeper._job import Worker
 from training.checks import flatten
+from training.contract import is_runtime
 
 log = logging.getLogger(__name__)
 
@@ -135,22 +136,15 @@ def claim_sweep_dir(sweep_dir: Path, name: str, storage: str) -> None:
         )
 
 
-# settings a worker may choose for itself: where it runs, not what it trains
-PER_WORKER = ("device", "threads", "data_dir")
-
-
 def fixed_settings(task_cfg: DictConfig, searched: list[str]) -> dict[str, Any]:
     """The task config every trial of this sweep shares, flattened to ``{dotted.key: value}``
     (interpolations as written): all but ``hydra``, the trial bridge, the searched params and
     the per-worker runtime keys."""
     container = OmegaConf.to_container(task_cfg, resolve=False)
     assert isinstance(container, dict)
-    skip = {"hydra", "trial", *PER_WORKER, *searched}
-    return {
-        k: v
-        for k, v in flatten({k: v for k, v in container.items() if k not in skip}).items()
-        if k not in skip
-    }
+    skip = {"hydra", "trial", *searched}
+    top = {k: v for k, v in container.items() if k not in skip}
+    return {k: v for k, v in flatten(top).items() if k not in skip and not is_runtime(k)}
 
 
 def _wait_for_setup(study: optuna.Study, timeout_s: float = 30.0) -> None:

@@ -22,6 +22,10 @@ from sweeper import redact
 
 from .conftest import ROOT
 
+# every test here runs sweeps as subprocesses (seconds each): the quick tier has their in-process
+# counterparts (test_loop.py: the loop with a fake pool; test_hydra_suite.py: Hydra's multirun)
+pytestmark = pytest.mark.slow
+
 TINY = str(ROOT / "tests" / "apps" / "tiny.py")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -554,7 +558,6 @@ def test_ctrl_c_leaves_no_running_trial(tmp_path):
     assert any(t.user_attrs.get("status") == "interrupted" for t in trials)
 
 
-@pytest.mark.slow
 def test_two_parallel_workers_share_one_study_and_complete_every_trial(tmp_path):
     args = tiny_args(
         tmp_path, "hydra.sweeper.n_trials=12", "x=interval(0, 1)", "sleep_s=0.2", "epochs=2"
@@ -577,7 +580,6 @@ def test_two_parallel_workers_share_one_study_and_complete_every_trial(tmp_path)
     )
 
 
-@pytest.mark.slow
 def test_joblib_launcher_runs_batches_in_other_processes_with_pruning(tmp_path):
     p = sweep(
         tmp_path,
@@ -601,7 +603,6 @@ def test_joblib_launcher_runs_batches_in_other_processes_with_pruning(tmp_path):
     )
 
 
-@pytest.mark.slow
 def test_a_killed_job_fails_only_its_own_trial_and_the_sweep_goes_on(tmp_path):
     """The killed job's sibling in the same batch finished first: it keeps its result (read from its run dir)."""
     p = sweep(
@@ -667,7 +668,6 @@ def train_sweep(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=tmp, env=env(), capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
 def test_lr_wd_preset_runs_the_range_test_with_the_users_overrides_then_a_seeded_search(tmp_path):
     p = train_sweep(
         tmp_path,
@@ -696,7 +696,6 @@ def test_lr_wd_preset_runs_the_range_test_with_the_users_overrides_then_a_seeded
     assert "range test: suggested max_lr" in p.stdout + p.stderr
 
 
-@pytest.mark.slow
 def test_diverged_training_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(tmp_path):
     p = train_sweep(
         tmp_path,
@@ -714,7 +713,6 @@ def test_diverged_training_trial_is_pruned_with_its_reason_and_the_sweep_goes_on
     assert by_lr[0.05].state == TrialState.COMPLETE
 
 
-@pytest.mark.slow
 def test_lr_wd_cycle_preset_gives_a_pareto_front_of_accuracy_and_epochs(tmp_path):
     p = train_sweep(
         tmp_path,
@@ -952,7 +950,6 @@ def test_a_storage_that_fails_mid_sweep_is_one_line(tmp_path):
     )
 
 
-@pytest.mark.slow
 def test_sam_preset_searches_rho_jointly_with_lr_and_wd(tmp_path):
     p = train_sweep(
         tmp_path,
@@ -976,7 +973,6 @@ def test_sam_preset_searches_rho_jointly_with_lr_and_wd(tmp_path):
     )
 
 
-@pytest.mark.slow
 def test_rung_continue_trains_each_increment_from_the_previous_runs_weights(tmp_path):
     """MORL: a promoted trial's next run starts from its last run's final weights and trains only the new epochs."""
     p = train_sweep(

@@ -256,10 +256,12 @@ def test_cli_plot_schedule_writes_csv_and_html(tmp_path):
 def test_test_metrics_of_the_best_validation_epoch_come_from_its_weights(tmp_path):
     """A constant lr makes the first k epochs of a longer run the same as a k-epoch run, so the
     best-validation epoch's test accuracy must equal the final test accuracy of a run cut there."""
-    run(cfg_for("schedule=constant", "max_lr=0.5", "epochs=8"), tmp_path / "long")
+    # 12 epochs: at lr 0.5 the validation accuracy of this task peaks at epoch 8 (it climbed to
+    # the last of 8 epochs on torch 2.14, where 8 epochs left nothing to cut)
+    run(cfg_for("schedule=constant", "max_lr=0.5", "epochs=12"), tmp_path / "long")
     metrics, summary = read_run(tmp_path / "long")
     best = summary["best_epoch"]
-    assert best == max(metrics, key=lambda m: m["val_acc"])["epoch"] and best < 8, (
+    assert best == max(metrics, key=lambda m: m["val_acc"])["epoch"] and best < 12, (
         "validation peaks before the end here"
     )
     run(cfg_for("schedule=constant", "max_lr=0.5", f"epochs={best}"), tmp_path / "cut")

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from training.averaging import Averaging
 from training.best import BestWeights
 from training.checks import ConfigError, flatten
+from training.contract import IDENTITY_KEYS, is_runtime
 from training.loop import FitResult, PartialEpoch, Preempted, Stepper
 from training.lr_estimate import SecantLrEstimate
 from training.runlog import atomic_path
@@ -32,47 +33,16 @@ from training.runlog import atomic_path
 FILE = "checkpoint.pt"
 FINAL = "final.pt"  # a completed run's weights, with checkpoint.final=true
 FORMAT = 1
-# what a checkpoint must have been written for; runtime keys (device, threads, data_dir) may differ
-IDENTITY = (
-    "data",
-    "model",
-    "optimizer",
-    "wrapper",
-    "regularization",
-    "schedule",
-    "averaging",
-    "epochs",
-    "batch_size",
-    "seed",
-    "max_lr",
-    "wd",
-    "momentum",
-    "warmup_epochs",
-    "precision",
-    "lr_estimate",
-)
+IDENTITY = IDENTITY_KEYS  # what a checkpoint must have been written for (contract.py)
 
 
 def fingerprint(cfg: DictConfig) -> dict[str, Any]:
-    """The config a checkpoint belongs to, flattened to ``{dotted.key: value}``."""
+    """The config a checkpoint belongs to, flattened to ``{dotted.key: value}``: what the run
+    trains with, not where it runs (``contract.RUNTIME_KEYS``, e.g. the data cache's location)."""
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
-    return flatten(
-        {k: container.get(k) for k in IDENTITY if k != "data"}
-        | {"data": _without(container.get("data"), "source.root")}
-    )
-
-
-def _without(node: Any, dotted: str) -> Any:
-    """``node`` minus one nested key (the data cache's location is not part of a run's identity)."""
-    if not isinstance(node, dict):
-        return node
-    head, _, rest = dotted.partition(".")
-    return {
-        k: (_without(v, rest) if rest and k == head else v)
-        for k, v in node.items()
-        if not (k == head and not rest)
-    }
+    flat = flatten({k: container.get(k) for k in IDENTITY})
+    return {k: v for k, v in flat.items() if not is_runtime(k)}
 
 
 def save(path: Path, state: dict[str, Any]) -> None:

@@ -95,7 +95,15 @@ RUN_KEYS = (
     "precision",
     "threads",
 )
-TRAIN_KEYS = ("schedule", "averaging", "max_lr", "epochs", "warmup_epochs", "objective")
+TRAIN_KEYS = (
+    "schedule",
+    "averaging",
+    "max_lr",
+    "epochs",
+    "warmup_epochs",
+    "objective",
+    "checkpoint",
+)
 RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")
 
 
@@ -144,6 +152,13 @@ def check_train_config(cfg: DictConfig) -> None:
     )
     if cfg.objective not in OBJECTIVES:
         raise ConfigError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}.")
+    check_number(
+        "checkpoint.every", cfg.checkpoint.get("every"), low=0, low_inclusive=True, integer=True
+    )
+    if not isinstance(cfg.checkpoint.get("final"), bool):
+        raise ConfigError(
+            f"checkpoint.final must be true or false, got {cfg.checkpoint.get('final')!r}."
+        )
     check_run_config(cfg)
     try:  # dry build: schedule parameters are checked by their own builder
         instantiate(cfg.schedule)(total_steps=100, steps_per_epoch=max(1, 100 // cfg.epochs))

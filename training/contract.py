@@ -14,6 +14,9 @@ __all__ = [
     "COLLAPSE_FACTOR",
     "EPOCH_KEYS",
     "EPOCH_VALUE",
+    "IDENTITY_KEYS",
+    "RUNTIME_KEYS",
+    "is_runtime",
     "FAILED_RUNS",
     "OBJECTIVES",
     "STATUSES",
@@ -88,6 +91,22 @@ FAILED_RUNS = (
 # a run whose final training accuracy is at most this many times chance (1 / num_classes)
 # collapsed without a NaN (e.g. no-BN cnn1d at lr 0.3: 8.9% test, once recorded "completed")
 COLLAPSE_FACTOR = 1.5
+
+# what a run trains with (a checkpoint must have been written for these) ...
+IDENTITY_KEYS = (
+    "data", "model", "optimizer", "wrapper", "regularization", "schedule", "averaging",
+    "epochs", "batch_size", "seed", "max_lr", "wd", "momentum", "warmup_epochs", "precision",
+    "lr_estimate",
+)  # fmt: skip
+# ... and where it runs: a worker chooses these for itself (a resumed checkpoint, a study's fixed
+# settings and a second worker's sweep may differ in them)
+RUNTIME_KEYS = ("device", "threads", "data_dir", "data.source.root")
+
+
+def is_runtime(dotted: str) -> bool:
+    """A flattened config key that says where a run runs (one of, or under, ``RUNTIME_KEYS``)."""
+    return any(dotted == k or dotted.startswith(k + ".") for k in RUNTIME_KEYS)
+
 
 # summary keys a sweeper stores with each trial (Optuna user attrs) and a report reads back
 TRIAL_ATTRS = ("status", "reason", "epochs", "wall_s", "test_acc", "test_acc_at_best")

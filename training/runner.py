@@ -167,10 +167,9 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     best_weights = BestWeights(averaging.evaluated)
-    every = int(cfg.get("checkpoint", {}).get("every", 0))
     saver = Checkpointer(
         out_dir / checkpoint.FILE,
-        every,
+        cfg.checkpoint.every,
         checkpoint.fingerprint(cfg),
         stepper,
         averaging,
@@ -218,9 +217,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     finally:
         progress.close()
     saver.remove()  # the run ended (completed, stopped or diverged): nothing to continue
-    if (
-        cfg.get("checkpoint", {}).get("final") and result.status == "completed"
-    ):  # a later run may continue from these weights (init_from=)
+    if cfg.checkpoint.final and result.status == "completed":  # for a later run's init_from=
         checkpoint.save(out_dir / checkpoint.FINAL, {"model": stepper.model.state_dict()})
     test: Evaluation = (None, None)
     test_at_best: Evaluation = (None, None)

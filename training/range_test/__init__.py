@@ -13,6 +13,7 @@ __all__ = [
     "RULES",
     "Recording",
     "analyze",
+    "check_bounds",
     "config_for_run",
     "load_range_test",
     "range_test",
@@ -31,6 +32,7 @@ __getattr__ = lazy_names(
     __name__,
     {
         "KNOBS": _F,
+        "check_bounds": _F,
         "Recording": _F,
         "load_range_test": _F,
         "run_range_test": _F,
@@ -47,7 +49,13 @@ __getattr__ = lazy_names(
 )
 
 if TYPE_CHECKING:
-    from training.range_test.finder import KNOBS, Recording, load_range_test, run_range_test
+    from training.range_test.finder import (
+        KNOBS,
+        Recording,
+        check_bounds,
+        load_range_test,
+        run_range_test,
+    )
     from training.range_test.overlay import recommend, write_overlay
     from training.range_test.plots import range_test_html
     from training.range_test.run import config_for_run, range_test, summary_line

@@ -16,6 +16,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from training.checks import is_finite_positive
 from training.data import Splits
@@ -151,22 +152,27 @@ def load_range_test(path: str | Path) -> dict:
 
 
 def _check_bounds(result: dict, p: Path) -> None:
-    """``bounds`` (and ``suggested_max_lr``) are what a search trusts: both null (an unusable
-    curve), or finite lrs > 0 with min_lr <= max_lr. Python's JSON reader admits NaN and Infinity."""
     b = result["bounds"]
     if not isinstance(b, dict) or "min_lr" not in b or "max_lr" not in b:
         raise ValueError(
             f"range test file {p}: bounds must be a mapping with min_lr and max_lr, got {b!r}."
         )
-    lo, hi = b["min_lr"], b["max_lr"]
-    if (lo is None) != (hi is None) or (
-        lo is not None and not (is_finite_positive(lo) and is_finite_positive(hi) and lo <= hi)
-    ):
+    check_bounds(b["min_lr"], b["max_lr"], result.get("suggested_max_lr"), f"range test file {p}")
+
+
+def check_bounds(low: Any, high: Any, suggested: Any, where: str, allow_null: bool = True) -> None:
+    """The one check of max_lr bounds, wherever they come from (a ``range_test.json``, a study's
+    stored bounds, a test run before a search): what a search trusts is both null (an unusable
+    curve; ``allow_null``), or finite lrs > 0 with min_lr <= max_lr, and a suggestion that is
+    null or a finite lr > 0. Python's JSON reader admits NaN and Infinity."""
+    null = low is None and high is None
+    ordered = is_finite_positive(low) and is_finite_positive(high) and low <= high
+    if not (ordered or (null and allow_null)):
+        allowed = "null or finite lrs" if allow_null else "finite lrs"
         raise ValueError(
-            f"range test file {p}: bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr={lo!r}, max_lr={hi!r}."
+            f"{where}: bounds must be {allowed} with 0 < min_lr <= max_lr, got min_lr={low!r}, max_lr={high!r}."
         )
-    s = result.get("suggested_max_lr")
-    if s is not None and not is_finite_positive(s):
+    if suggested is not None and not is_finite_positive(suggested):
         raise ValueError(
-            f"range test file {p}: suggested_max_lr must be null or a finite lr > 0, got {s!r}."
+            f"{where}: suggested_max_lr must be null or a finite lr > 0, got {suggested!r}."
         )

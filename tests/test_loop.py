@@ -1,0 +1,182 @@
+"""The sweep loop in this process: a fake pool that "runs" each job by a formula, Optuna's
+in-memory storage, no Hydra. Budgets, derived params, failures, stops and Ctrl-C, in
+milliseconds (the same paths run end to end through Hydra in test_sweeper.py)."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState
+
+from sweeper._budget import FullRuns, Rungs
+from sweeper._errors import SweepError
+from sweeper._job import Fixed, Job, Worker
+from sweeper._jobs import INTERRUPTED
+from sweeper._loop import Loop
+from sweeper._outcome import Outcome
+from sweeper._search_space import Product, SearchSpace
+from sweeper._study import WorkerTagged
+from sweeper.settings import SweeperSettings
+
+
+class FakePool:
+    """Runs each started job at ``wait`` as ``run(job) -> Outcome``; records every job."""
+
+    def __init__(self, run, stop_after: int | None = None, raise_in_wait=None) -> None:
+        self.run, self.pending, self.started, self.cancelled = run, [], [], 0
+        self.stop_after, self.raise_in_wait = stop_after, raise_in_wait
+
+    def start(self, jobs: list[Job]) -> None:
+        self.pending += jobs
+        self.started += jobs
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.pending)
+
+    def wait(self, on_poll):
+        if self.raise_in_wait is not None and len(self.started) > self.raise_in_wait[0]:
+            raise self.raise_in_wait[1]
+        batch, self.pending = self.pending, []
+        return [(job, self.run(job)) for job in batch]
+
+    def cancel(self) -> None:
+        self.cancelled += 1
+
+
+def completed(value: float, epochs: int = 1) -> Outcome:
+    return Outcome(TrialState.COMPLETE, [value], {"status": "completed", "epochs": epochs})
+
+
+def loop(pool, space, budget=None, sampler=None, **settings) -> Loop:
+    storage = optuna.storages.InMemoryStorage()
+    inner = sampler or optuna.samplers.RandomSampler(seed=0)
+    study = optuna.create_study(
+        storage=storage, sampler=WorkerTagged(inner, storage, Worker.this())
+    )
+    s = SweeperSettings(**{"n_trials": 6, "n_jobs": 2, **settings})
+    fixed = tuple(Fixed.parse(["epochs=5"]))
+    return Loop(
+        study,
+        storage,
+        space,
+        budget or FullRuns(),
+        pool,
+        s,
+        fixed,
+        {"value": "minimize"},
+        "sqlite://",
+    )
+
+
+X = SearchSpace({"x": FloatDistribution(0, 1)})
+
+
+def test_every_trial_is_told_and_each_job_carries_its_trial_and_subdir():
+    pool = FakePool(lambda job: completed((job.params["x"] - 0.3) ** 2))
+    lp = loop(pool, X)
+    lp.run()
+    trials = lp.study.get_trials()
+    assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert [j.subdir for j in pool.started] == [str(n) for n in range(6)]
+    job = pool.started[0]
+    assert job.to_overrides()[:2] == ["epochs=5", f"x={job.params['x']!r}"]
+    assert (
+        "+trial.number=0" in job.to_overrides() and job.to_overrides()[-1] == "hydra.sweep.subdir=0"
+    )
+    assert (
+        trials[0].user_attrs["overrides"] == job.replay() and trials[0].user_attrs["worker_pid"] > 0
+    )
+
+
+def test_a_product_param_reaches_the_job_as_wd_and_the_study_keeps_the_product():
+    space = SearchSpace(
+        {
+            "max_lr": FloatDistribution(0.1, 1, log=True),
+            "lr_x_wd": FloatDistribution(1e-4, 1e-2, log=True),
+        },
+        Product("lr_x_wd", "max_lr", "wd"),
+    )
+    pool = FakePool(lambda job: completed(job.params["wd"]))
+    lp = loop(pool, space)
+    lp.run()
+    for job, t in zip(pool.started, lp.study.get_trials(), strict=True):
+        assert set(job.params) == {"max_lr", "wd"} and set(t.params) == {"max_lr", "lr_x_wd"}
+        assert job.params["wd"] == pytest.approx(t.params["lr_x_wd"] / t.params["max_lr"])
+        assert t.user_attrs["derived_params"]["wd"] == pytest.approx(job.params["wd"])
+
+
+def test_rungs_promote_the_survivors_and_only_they_train_the_full_run():
+    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    pool = FakePool(
+        lambda job: completed(
+            (job.params["x"] - 0.3) ** 2, epochs=int(job.settings.get("epochs", 5))
+        )
+    )
+    lp = loop(pool, X, Rungs("epochs", [1, 5]), n_trials=9, n_jobs=1)
+    lp.study.pruner = pruner
+    lp.run()
+    trials = lp.study.get_trials()
+    full = [j for j in pool.started if j.step == 1]
+    assert full and all(j.subdir == str(j.number) and "epochs" not in j.settings for j in full)
+    assert all(
+        j.settings == {"epochs": 1} and j.subdir == f"{j.number}-epochs1"
+        for j in pool.started
+        if j.step == 0
+    )
+    assert {t.number for t in trials if t.state == TrialState.COMPLETE} == {j.number for j in full}
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert pruned and all("after the epochs=1 run" in t.user_attrs["reason"] for t in pruned)
+    assert all(not j.trial.report for j in pool.started), "rung runs only heartbeat"
+    assert all(t.user_attrs["epochs_total"] == 6 for t in trials if t.state == TrialState.COMPLETE)
+
+
+def test_failures_above_the_rate_stop_the_sweep_and_leave_nothing_running():
+    pool = FakePool(
+        lambda job: Outcome(TrialState.FAIL, None, {"status": "failed", "reason": "boom"})
+    )
+    lp = loop(pool, X, n_trials=10, max_failure_rate=0.5)
+    with pytest.raises(SweepError, match="max_failure_rate=0.5"):
+        lp.run()
+    trials = lp.study.get_trials()
+    assert pool.cancelled == 1 and not [t for t in trials if t.state == TrialState.RUNNING]
+    assert len(trials) == 2, "judged once n_jobs trials finished"
+
+
+def test_ctrl_c_fails_the_open_trials_as_interrupted_and_cancels_the_pool():
+    pool = FakePool(lambda job: completed(1.0), raise_in_wait=(2, KeyboardInterrupt()))
+    lp = loop(pool, X)
+    with pytest.raises(KeyboardInterrupt):
+        lp.run()
+    trials = lp.study.get_trials()
+    assert pool.cancelled == 1 and not [t for t in trials if t.state == TrialState.RUNNING]
+    assert [t.user_attrs["status"] for t in trials] == [
+        "completed",
+        "completed",
+        "interrupted",
+        "interrupted",
+    ]
+
+
+def test_a_ctrl_c_a_job_turned_into_its_own_failure_still_stops_the_sweep():
+    def run(job):
+        INTERRUPTED.set()  # the SIGINT was seen, but the job's library caught the KeyboardInterrupt
+        return Outcome(TrialState.FAIL, None, {"status": "failed", "reason": "OperationalError"})
+
+    lp = loop(FakePool(run), X, n_jobs=1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lp.run()
+    finally:
+        INTERRUPTED.clear()
+    (trial,) = lp.study.get_trials()
+    assert trial.state == TrialState.FAIL and trial.user_attrs["status"] == "interrupted"
+
+
+def test_a_grid_ends_the_study_when_every_cell_ran_once():
+    space = SearchSpace({"x": CategoricalDistribution([0.1, 0.2, 0.3])})
+    pool = FakePool(lambda job: completed(job.params["x"]))
+    lp = loop(pool, space, sampler=optuna.samplers.GridSampler(space.grid(), seed=0), n_trials=100)
+    lp.run()
+    assert sorted(t.params["x"] for t in lp.study.get_trials()) == [0.1, 0.2, 0.3]
