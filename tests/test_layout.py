@@ -91,3 +91,21 @@ def test_every_package_states_its_public_names_and_types(package):
         assert (init.parent / "py.typed").is_file(), f"{init.parent} has no py.typed"
     if package != "tasks":  # apps are run, not imported
         assert "__all__" in (ROOT / package / "__init__.py").read_text()
+
+
+PRIVATE_OF_OTHERS = ("hydra._internal", "hydra_plugins.hydra_submitit_launcher")
+
+
+@pytest.mark.parametrize("package", ["sweeper", "hydra_plugins"])
+def test_the_sweeper_uses_no_private_hydra_or_hydra_submitit_names(package):
+    """Hydra's ``_internal`` and hydra-submitit's launcher body change without notice (how the
+    official Optuna plugin got stuck on an old Optuna): the sweeper uses their public APIs only."""
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules(package)
+        for name in imports(path)
+        if name.startswith(PRIVATE_OF_OTHERS)
+    ]
+    assert not bad, "\n".join(bad)
+    uses = [str(p.relative_to(ROOT)) for p in modules(package) if "._EXECUTOR" in p.read_text()]
+    assert not uses, f"hydra-submitit's private launcher attributes used in {uses}"
