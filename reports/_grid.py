@@ -7,6 +7,7 @@ Each job dir holds ``.hydra/overrides.yaml`` (the job's overrides), ``.hydra/con
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from reports._study_data import ReportError, Row, job_curve
-from training.contract import OBJECTIVES, STOPPED, read_summary
+from training.contract import OBJECTIVES, STOPPED, SummaryError, read_summary
 
 __all__ = ["grid_job_dirs", "grid_rows"]
+
+log = logging.getLogger(__name__)
 
 
 def grid_job_dirs(sweep_dir: Path) -> list[Path]:
@@ -60,7 +63,11 @@ def grid_rows(sweep_dir: Path, lr: str, wd: str) -> tuple[list[Row], str]:
                 and isinstance(config.get(key), (int, float))
             ):
                 params[key] = config[key]
-        s = read_summary(job_dir)
+        try:
+            s = read_summary(job_dir)
+        except SummaryError as e:  # one bad file (a full disk) does not sink the report
+            log.warning(f"{e}: job counted as failed")
+            s = None
         number = int(job_dir.name) if job_dir.name.isdigit() else i
         replay = " ".join(["python -m tasks.train", *lines])
         if s is None:

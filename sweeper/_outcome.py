@@ -10,7 +10,7 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from optuna.trial import TrialState
 
-from training.contract import STOPPED, TRIAL_ATTRS, read_summary
+from training.contract import STOPPED, TRIAL_ATTRS, SummaryError, read_summary
 
 
 @dataclass
@@ -20,39 +20,37 @@ class Outcome:
     attrs: dict[str, Any]
 
 
+def failed(reason: str, job_dir: Path | None) -> Outcome:
+    return Outcome(
+        TrialState.FAIL, None, {"status": "failed", "reason": reason[:500], "job_dir": str(job_dir)}
+    )
+
+
 def job_outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
     """A job's result as a trial outcome: from its ``summary.json`` (the run contract) when it wrote one."""
     job_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir) if ret.hydra_cfg else None
     try:
         value = ret.return_value
     except BaseException as e:  # the job raised
-        return Outcome(
-            TrialState.FAIL,
-            None,
-            {
-                "status": "failed",
-                "reason": f"{type(e).__name__}: {e}"[:500],
-                "job_dir": str(job_dir),
-            },
-        )
+        return failed(f"{type(e).__name__}: {e}", job_dir)
     return _from_summary(job_dir, value, objectives)
 
 
 def dir_outcome(job_dir: Path, objectives: dict[str, str], reason: str) -> Outcome:
     """A job whose return the launcher lost (a killed or cancelled sibling broke the batch): its
     result from its run dir when it finished and wrote ``summary.json``, else a failure."""
-    summary = read_summary(job_dir)
-    if summary is None:
-        return Outcome(
-            TrialState.FAIL, None, {"status": "failed", "reason": reason, "job_dir": str(job_dir)}
-        )
+    if not (job_dir / "summary.json").is_file():
+        return failed(reason, job_dir)
     return _from_summary(job_dir, None, objectives)
 
 
 def _from_summary(job_dir: Path | None, value: Any, objectives: dict[str, str]) -> Outcome:
     """One owner for a run's result: its ``summary.json`` when it wrote one (the run contract),
     else what the task returned (an app that writes no summary)."""
-    summary = read_summary(job_dir) if job_dir else None
+    try:
+        summary = read_summary(job_dir) if job_dir else None
+    except SummaryError as e:  # a full disk truncated it: the trial fails, the sweep goes on
+        return failed(str(e), job_dir)
     attrs: dict[str, Any] = {"job_dir": str(job_dir)}
     if summary is not None:
         attrs.update({k: summary.get(k) for k in TRIAL_ATTRS})

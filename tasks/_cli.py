@@ -18,7 +18,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from training.checks import ConfigError
+from training.checks import ConfigError, check_once
 
 CONFIG_PATH = "pkg://conf"  # the apps' configs: the `conf` package, wherever it is installed
 OPTIONAL_GROUPS = ("experiment", "sweep")  # groups that may be null; a run needs every other one
@@ -112,7 +112,7 @@ def check_each_job(
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         for job in jobs:
             try:
-                check(compose(config_name, overrides=job))
+                check_once(compose(config_name, overrides=job), check)
             except ConfigError as e:
                 raise ConfigError(f"{e} (job {' '.join(job)})") from None
             except (

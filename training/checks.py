@@ -6,14 +6,16 @@ what it holds, and what is allowed.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from training.contract import OBJECTIVES
+from training.contract import COMMON_KEYS, OBJECTIVES, TRAIN_KEYS
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -81,30 +83,25 @@ def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
         )
 
 
-RUN_KEYS = (
-    "data",
-    "model",
-    "optimizer",
-    "wrapper",
-    "regularization",
-    "wd",
-    "momentum",
-    "batch_size",
-    "seed",
-    "device",
-    "precision",
-    "threads",
-)
-TRAIN_KEYS = (
-    "schedule",
-    "averaging",
-    "max_lr",
-    "epochs",
-    "warmup_epochs",
-    "objective",
-    "checkpoint",
-)
+RUN_KEYS = COMMON_KEYS  # the contract's run config table says which keys a run needs
 RANGE_TEST_KEYS = ("start_lr", "end_lr", "num_iter", "mode", "smooth", "stop_factor", "val_every")
+
+
+_CHECKED: set[tuple[str, str]] = set()  # (check, config) pairs that passed in this process
+
+
+def check_once(cfg: DictConfig, check: Callable[[DictConfig], None]) -> None:
+    """``check(cfg)`` unless this process already passed the same config (a multirun's jobs are
+    checked before the first one starts, then run in this process: each check runs once)."""
+    body = {k: v for k, v in cfg.items() if k != "hydra"}  # Hydra's own node differs per job
+    key = (
+        check.__qualname__,
+        json.dumps(OmegaConf.to_container(OmegaConf.create(body)), sort_keys=True, default=str),
+    )
+    if key in _CHECKED:
+        return
+    check(cfg)
+    _CHECKED.add(key)
 
 
 def require(cfg: DictConfig, keys: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ read these names from here.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ __all__ = [
     "COLLAPSE_FACTOR",
     "EPOCH_KEYS",
     "EPOCH_VALUE",
+    "COMMON_KEYS",
     "IDENTITY_KEYS",
+    "RUN_CONFIG",
+    "TRAIN_KEYS",
     "RUNTIME_KEYS",
     "is_runtime",
     "FAILED_RUNS",
@@ -22,6 +26,8 @@ __all__ = [
     "STATUSES",
     "STOPPED",
     "SUMMARY_KEYS",
+    "RunSummary",
+    "SummaryError",
     "TRIAL_ATTRS",
     "read_summary",
 ]
@@ -55,27 +61,38 @@ EPOCH_KEYS = (
     "epoch_s",
 )
 
-SUMMARY_KEYS = (
-    "status",
-    "reason",
-    "objective",
-    "best_val_acc",
-    "best_epoch",
-    "final_val_acc",
-    "best_val_loss",
-    "final_val_loss",
-    "test_loss",
-    "test_acc",
-    "test_loss_at_best",
-    "test_acc_at_best",
-    "raw_best_val_acc",
-    "raw_test_loss",
-    "raw_test_acc",
-    "epochs",
-    "steps",
-    "wall_s",
-    "objective_value",
-)
+
+@dataclass(frozen=True)
+class RunSummary:
+    """``summary.json`` of a ``tasks.train`` run, typed: the run writes it from this class and
+    ``SUMMARY_KEYS`` are its fields. Selection metrics come from validation only; test is
+    reported apart (the final model, and the weights of the best validation epoch)."""
+
+    status: str  # one of STATUSES
+    reason: str | None
+    objective: str
+    best_val_acc: float | None
+    best_epoch: int | None
+    final_val_acc: float | None
+    best_val_loss: float | None
+    final_val_loss: float | None
+    test_loss: float | None
+    test_acc: float | None
+    test_loss_at_best: float | None
+    test_acc_at_best: float | None
+    raw_best_val_acc: float | None  # with weight averaging: the raw weights' (else null)
+    raw_test_loss: float | None
+    raw_test_acc: float | None
+    epochs: int
+    steps: int
+    wall_s: float
+    objective_value: float  # summary[objective]; NaN for a diverged or collapsed run
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+SUMMARY_KEYS = tuple(f.name for f in fields(RunSummary))
 
 STATUSES = ("completed", "diverged", "collapsed", "pruned")
 STOPPED = (
@@ -92,15 +109,43 @@ FAILED_RUNS = (
 # collapsed without a NaN (e.g. no-BN cnn1d at lr 0.3: 8.9% test, once recorded "completed")
 COLLAPSE_FACTOR = 1.5
 
-# what a run trains with (a checkpoint must have been written for these) ...
-IDENTITY_KEYS = (
-    "data", "model", "optimizer", "wrapper", "regularization", "schedule", "averaging",
-    "epochs", "batch_size", "seed", "max_lr", "wd", "momentum", "warmup_epochs", "precision",
-    "lr_estimate",
-)  # fmt: skip
-# ... and where it runs: a worker chooses these for itself (a resumed checkpoint, a study's fixed
-# settings and a second worker's sweep may differ in them)
-RUNTIME_KEYS = ("device", "threads", "data_dir", "data.source.root")
+# The run config's top-level keys, each with its role, in one table: what a run trains with
+# (``identity``: a checkpoint must have been written for these, a study's trials share them),
+# where it runs (``runtime``: a worker chooses these for itself), and how it is run
+# (``control``). ``common`` keys are shared by tasks.train and tasks.range_test; the checks
+# require them, the checkpoint fingerprint and a study's fixed settings derive from the roles.
+RUN_CONFIG: dict[str, tuple[str, str]] = {  # key -> (which tasks, role)
+    "data": ("common", "identity"),
+    "model": ("common", "identity"),
+    "optimizer": ("common", "identity"),
+    "wrapper": ("common", "identity"),
+    "regularization": ("common", "identity"),
+    "wd": ("common", "identity"),
+    "momentum": ("common", "identity"),
+    "batch_size": ("common", "identity"),
+    "seed": ("common", "identity"),
+    "precision": ("common", "identity"),
+    "device": ("common", "runtime"),
+    "threads": ("common", "runtime"),
+    "schedule": ("train", "identity"),
+    "averaging": ("train", "identity"),
+    "max_lr": ("train", "identity"),
+    "epochs": ("train", "identity"),
+    "warmup_epochs": ("train", "identity"),
+    "objective": ("train", "control"),
+    "checkpoint": ("train", "control"),
+}
+COMMON_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "common")
+TRAIN_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "train")
+# optional knobs that still change what a run trains (null or false when not set)
+IDENTITY_KEYS = (*(k for k, (_, role) in RUN_CONFIG.items() if role == "identity"), "lr_estimate")
+# where a run runs, flattened: a resumed checkpoint, a study's fixed settings and a second
+# worker's sweep may differ in these (the data cache's location included)
+RUNTIME_KEYS = (
+    *(k for k, (_, role) in RUN_CONFIG.items() if role == "runtime"),
+    "data_dir",
+    "data.source.root",
+)
 
 
 def is_runtime(dotted: str) -> bool:
@@ -112,10 +157,21 @@ def is_runtime(dotted: str) -> bool:
 TRIAL_ATTRS = ("status", "reason", "epochs", "wall_s", "test_acc", "test_acc_at_best")
 
 
+class SummaryError(ValueError):
+    """A ``summary.json`` that cannot be read (truncated by a full disk, not JSON, not a mapping)."""
+
+
 def read_summary(run_dir: str | Path) -> dict[str, Any] | None:
-    """A run dir's ``summary.json``, or None when the run wrote none (it crashed or was killed)."""
+    """A run dir's ``summary.json``, or None when the run wrote none (it crashed or was killed);
+    a file that is there but unreadable is a :class:`SummaryError` naming it, in one line. An
+    app's own objective keys may be in it beside (or instead of) :class:`RunSummary`'s."""
     path = Path(run_dir) / "summary.json"
     if not path.is_file():
         return None
-    summary: dict[str, Any] = json.loads(path.read_text())
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise SummaryError(f"{path} is unreadable ({type(e).__name__}: {e})") from None
+    if not isinstance(summary, dict):
+        raise SummaryError(f"{path} holds a {type(summary).__name__}, not a mapping")
     return summary

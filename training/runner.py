@@ -22,8 +22,8 @@ from training import checkpoint
 from training.augment import Augment
 from training.best import BestWeights, Evaluation
 from training.checkpoint import Checkpointer
-from training.checks import ConfigError, check_train_config
-from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES
+from training.checks import ConfigError, check_once, check_train_config
+from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES, RunSummary
 from training.data import Splits, load_splits
 from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Preempted, Stepper, evaluate, fit
@@ -54,34 +54,34 @@ def summarize(
     if result.status == "completed" and num_classes and collapsed(h, num_classes):
         result.status = "collapsed"
         result.reason = f"training accuracy {h[-1]['train_acc']:.3f} at the end is near chance (1/{num_classes}); recorded like a diverged run"
-    summary = {
-        "status": result.status,
-        "reason": result.reason,
-        "objective": objective,
+    values = {
         "best_val_acc": best["val_acc"] if best else None,
-        "best_epoch": best["epoch"] if best else None,
         "final_val_acc": with_val[-1]["val_acc"] if with_val else None,
         "best_val_loss": min((m["val_loss"] for m in with_val), default=None),
         "final_val_loss": with_val[-1]["val_loss"] if with_val else None,
-        "test_loss": test[0],
-        "test_acc": test[1],
-        "test_loss_at_best": test_at_best[0],
-        "test_acc_at_best": test_at_best[1],
-        "raw_best_val_acc": max(
+    }
+    value = values[objective]
+    return RunSummary(
+        status=result.status,
+        reason=result.reason,
+        objective=objective,
+        best_epoch=best["epoch"] if best else None,
+        **values,
+        test_loss=test[0],
+        test_acc=test[1],
+        test_loss_at_best=test_at_best[0],
+        test_acc_at_best=test_at_best[1],
+        raw_best_val_acc=max(
             (m["raw_val_acc"] for m in h if m.get("raw_val_acc") is not None), default=None
         ),
-        "raw_test_loss": raw_test[0],
-        "raw_test_acc": raw_test[1],
-        "epochs": len(h),
-        "steps": result.steps,
-        "wall_s": wall_s,
-    }
-    value = summary[objective]
-    # A diverged or collapsed run must never look good: it returns NaN (the sweeper records it PRUNED, from summary.json).
-    summary["objective_value"] = (
-        math.nan if result.status in FAILED_RUNS or value is None else value
-    )
-    return summary
+        raw_test_loss=raw_test[0],
+        raw_test_acc=raw_test[1],
+        epochs=len(h),
+        steps=result.steps,
+        wall_s=wall_s,
+        # a diverged or collapsed run must never look good: NaN (the sweeper records it PRUNED)
+        objective_value=math.nan if result.status in FAILED_RUNS or value is None else value,
+    ).as_dict()
 
 
 def collapsed(history: list[dict], num_classes: int) -> bool:
@@ -134,7 +134,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     """Train one model as ``cfg`` says, write ``metrics.jsonl`` and ``summary.json``
     into ``out_dir``, and return ``summary[cfg.objective]`` (NaN if it diverged)."""
     t0 = time.perf_counter()
-    check_train_config(cfg)
+    check_once(cfg, check_train_config)
     data, stepper = prepare(cfg)
     steps_per_epoch = len(data.train_y) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
