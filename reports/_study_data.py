@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,8 +12,10 @@ from typing import Any
 
 import optuna
 
-from sweeper import open_storage, redact
+from sweeper import open_storage, redact, sqlite_file
 from training.contract import TRIAL_ATTRS
+
+log = logging.getLogger(__name__)
 
 
 class ReportError(ValueError):
@@ -55,7 +58,19 @@ def job_metrics(job_dir: str | None) -> list[dict] | None:
     path = Path(job_dir) / "metrics.jsonl" if job_dir else None
     if path is None or not path.is_file():
         return None
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    metrics = []
+    for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        try:
+            m = json.loads(line) if line.strip() else None
+        except ValueError:  # a kill or a full disk cut the last write short
+            m = f"line {n} is not JSON"
+        if isinstance(m, dict):
+            metrics.append(m)
+        elif m is not None:
+            log.warning(
+                f"{path}: {m if isinstance(m, str) else f'line {n} is not an object'}; skipped"
+            )
+    return metrics
 
 
 def job_curve(job_dir: str | None) -> list[tuple[int, float]] | None:
@@ -117,7 +132,13 @@ def objectives(study: optuna.Study) -> list[str]:
 
 
 def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
-    """The named study, or the one started last in ``storage_url``."""
+    """The named study, or the one started last in ``storage_url``. A report only reads: a
+    SQLite file that is not there is named, never created empty."""
+    database = sqlite_file(storage_url)
+    if database is not None and not database.is_file():
+        raise ReportError(
+            f"the study storage {redact(storage_url)} does not exist ({database} is not a file); run a sweep first or pass storage=..."
+        )
     storage = open_storage(storage_url)
     summaries = optuna.get_all_study_summaries(storage)
     if not summaries:

@@ -28,6 +28,7 @@ __all__ = [
     "redact",
     "resolve_reference",
     "shown",
+    "sqlite_file",
     "trial_callbacks",
 ]
 
@@ -46,6 +47,7 @@ __getattr__ = lazy_names(
         "redact": "sweeper._storage",
         "resolve_reference": "sweeper._storage",
         "shown": "sweeper._storage",
+        "sqlite_file": "sweeper._storage",
         "trial_callbacks": "sweeper._trial",
     },
 )

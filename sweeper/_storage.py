@@ -49,6 +49,19 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         raise StorageError(describe_fault(url, e)) from None
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL on disk; None for other URLs and in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except Exception:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def _open(url: str) -> optuna.storages.RDBStorage:
     if not url.startswith("sqlite"):
         return _create(url, None)

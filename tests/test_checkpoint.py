@@ -84,6 +84,70 @@ def test_a_checkpoint_is_loaded_as_plain_tensors_only(tmp_path):
         run(cfg_for("epochs=2"), tmp_path)
 
 
+def _fingerprint_only(path: Path) -> None:
+    from training import checkpoint
+
+    torch.save({"format": 1, "fingerprint": checkpoint.fingerprint(cfg_for("epochs=2"))}, path)
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (
+            lambda p: p.write_bytes(b""),
+            r"is not a readable checkpoint \(\w+",
+        ),  # what a full disk leaves
+        (
+            lambda p: torch.save(torch.zeros(3), p),
+            r"is not a readable checkpoint \(it holds a Tensor\)",
+        ),
+        (_fingerprint_only, r"is not a readable checkpoint \(no step, history, model"),
+    ],
+)
+def test_a_corrupt_checkpoint_is_one_line(tmp_path, write, message):
+    write(tmp_path / "checkpoint.pt")
+    with pytest.raises(ConfigError, match=message):
+        run(cfg_for("epochs=2"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "write", [lambda p: p.write_bytes(b""), lambda p: torch.save(torch.zeros(3), p)]
+)
+def test_init_from_a_corrupt_file_is_one_line(tmp_path, write):
+    write(tmp_path / "final.pt")
+    with pytest.raises(
+        ConfigError, match="init_from: .*final.pt does not hold weights for this model"
+    ):
+        run(cfg_for("epochs=1", f"init_from={tmp_path / 'final.pt'}"), tmp_path / "run")
+
+
+def test_temp_files_of_killed_writers_are_removed_and_a_full_disk_keeps_the_last_checkpoint(
+    tmp_path, monkeypatch
+):
+    from training import checkpoint
+
+    with pytest.raises(Interrupt):
+        run(cfg_for("epochs=4"), tmp_path, callbacks=[stop_at(2)])
+    good = (tmp_path / "checkpoint.pt").read_bytes()
+    (tmp_path / ".checkpoint.99999.tmp.pt").write_bytes(b"half a write")  # a SIGKILL mid-write
+
+    def full_disk(obj, f, *a, **k):
+        Path(f).write_bytes(b"x")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(
+        ConfigError,
+        match="the checkpoint could not be written .*No space left on device.*the last one is kept",
+    ):
+        run(cfg_for("epochs=4"), tmp_path)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == good
+    assert not list(tmp_path.glob(".checkpoint.*.tmp.pt")), "no temp file is left behind"
+    monkeypatch.undo()
+    run(cfg_for("epochs=4"), tmp_path)  # resumes from the kept checkpoint and ends
+    assert (tmp_path / "summary.json").is_file() and not list(tmp_path.glob(".checkpoint*"))
+
+
 @pytest.mark.slow
 def test_kill_9_mid_run_then_the_same_command_finishes_identically(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

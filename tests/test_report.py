@@ -195,8 +195,12 @@ def test_empty_study_and_missing_metric_are_clear_errors(tmp_path):
 
 
 def test_cli_errors_are_one_line(tmp_path):
+    optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'none.db'}")  # a database without studies
     p = report_cli(f"storage=sqlite:///{tmp_path / 'none.db'}", cwd=tmp_path)
     assert p.returncode == 2 and p.stderr.strip().startswith("error: no studies in sqlite:///")
+    p = report_cli(f"storage=sqlite:///{tmp_path / 'missing.db'}", cwd=tmp_path)
+    assert p.returncode == 2 and "missing.db is not a file" in p.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "missing.db").exists(), "a report never creates a database"
     p = report_cli(f"sweep_dir={tmp_path}", cwd=tmp_path)
     assert p.returncode == 2 and "optimization_results.yaml not found" in p.stderr
 
@@ -403,3 +407,18 @@ def test_lr_estimate_is_drawn_against_the_schedule_when_logged(tmp_path):
         "lr_estimate" in summary["written"]
         and "range test max_lr" in (tmp_path / "rep" / "lr_estimate.html").read_text()
     )
+
+    # one bad job file (a full disk, a kill mid-write) does not sink the grid's report
+    (grid / "0" / "summary.json").write_text("{not json")
+    metrics = grid / "1" / "metrics.jsonl"
+    metrics.write_text(metrics.read_text()[:-7])
+    p = report_cli(
+        f"sweep_dir={grid}", f"hydra.run.dir={tmp_path / 'rep2'}", "images=false", cwd=tmp_path
+    )
+    assert p.returncode == 0, p.stderr
+    said = p.stdout + p.stderr
+    assert (
+        "0/summary.json is unreadable" in said
+        and "1/metrics.jsonl: line 2 is not JSON; skipped" in said
+    )
+    assert sum(json.loads((tmp_path / "rep2" / "report.json").read_text())["trials"].values()) == 6

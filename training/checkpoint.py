@@ -45,21 +45,50 @@ def fingerprint(cfg: DictConfig) -> dict[str, Any]:
     return {k: v for k, v in flat.items() if not is_runtime(k)}
 
 
+STATE_KEYS = ("step", "history", "model", "optimizer", "averaging", "best", "estimate", "rng")
+
+
+def first_line(e: BaseException) -> str:
+    """``Type: first line of the message`` (an empty message, as a 0-byte file gives, included)."""
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0][:200]}" if lines else type(e).__name__
+
+
 def save(path: Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Atomically; a write that fails (a full disk) leaves the last checkpoint as it was and is
+    one :class:`ConfigError` line."""
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+    except (OSError, RuntimeError) as e:  # torch wraps a short write in RuntimeError
+        raise ConfigError(
+            f"{path}: the checkpoint could not be written ({first_line(e)}); the last one is kept. Free disk space and run the same command again."
+        ) from None
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Temp files a killed writer left beside ``path`` (``.checkpoint.<pid>.tmp.pt``): another
+    process's name, never renamed onto ``path``; this run's own writes replace them."""
+    stale = list(path.parent.glob(f".{path.stem}.*.tmp{path.suffix}"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
 
 
 def load(path: Path, expected: dict[str, Any], device: torch.device) -> dict[str, Any] | None:
     """The checkpoint in ``path`` if there is one for this config; None if there is none."""
     if not path.is_file():
         return None
+    unreadable = f"{path} is not a readable checkpoint"
     try:
-        state: dict[str, Any] = torch.load(path, map_location=device, weights_only=True)
-    except Exception as e:  # truncated, or not a checkpoint of ours: refuse rather than guess
-        raise ConfigError(
-            f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete it to start over."
-        ) from None
+        state = torch.load(path, map_location=device, weights_only=True)
+    except (
+        Exception
+    ) as e:  # truncated, empty, or not a checkpoint of ours: refuse rather than guess
+        raise ConfigError(f"{unreadable} ({first_line(e)}); delete it to start over.") from None
+    if not isinstance(state, dict):
+        kind = type(state).__name__
+        raise ConfigError(f"{unreadable} (it holds a {kind}); delete it to start over.")
     stored = state.get("fingerprint", {})
     if state.get("format") != FORMAT or stored != expected:
         keys = sorted(k for k in set(stored) | set(expected) if stored.get(k) != expected.get(k))
@@ -69,6 +98,9 @@ def load(path: Path, expected: dict[str, Any], device: torch.device) -> dict[str
         raise ConfigError(
             f"{path} was written for another config ({shown or 'format ' + str(state.get('format'))}); use another run dir or delete it."
         )
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise ConfigError(f"{unreadable} (no {', '.join(missing)} in it); delete it to start over.")
     return state
 
 
@@ -82,10 +114,12 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
         )
     try:
         state = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError(f"it holds a {type(state).__name__} without model weights")
         model.load_state_dict(state["model"])
     except Exception as e:
         raise ConfigError(
-            f"init_from: {path} does not hold weights for this model ({type(e).__name__}: {str(e).splitlines()[0][:200]})."
+            f"init_from: {path} does not hold weights for this model ({first_line(e)})."
         ) from None
 
 
@@ -174,6 +208,7 @@ class Checkpointer:
     def restore(self) -> FitResult | None:
         """The epochs done so far, with every part set back to where they left it; None without a checkpoint."""
         s = self.stepper
+        remove_stale_temps(self.path)  # a kill during a write: the last whole checkpoint counts
         state = load(self.path, self.expected, next(s.model.parameters()).device)
         if state is None:
             return None
@@ -200,3 +235,4 @@ class Checkpointer:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        remove_stale_temps(self.path)
