@@ -372,6 +372,21 @@ def test_report_reads_a_hydra_grid_dir(tmp_path):
         and "max_lr=" in summary["best"][0]["replay"]
     )
 
+    # one bad job file (a full disk, a kill mid-write) does not sink the grid's report
+    (grid / "0" / "summary.json").write_text("{not json")
+    metrics = grid / "1" / "metrics.jsonl"
+    metrics.write_text(metrics.read_text()[:-7])
+    p = report_cli(
+        f"sweep_dir={grid}", f"hydra.run.dir={tmp_path / 'rep2'}", "images=false", cwd=tmp_path
+    )
+    assert p.returncode == 0, p.stderr
+    said = p.stdout + p.stderr
+    assert (
+        "0/summary.json is unreadable" in said
+        and "1/metrics.jsonl: line 2 is not JSON; skipped" in said
+    )
+    assert sum(json.loads((tmp_path / "rep2" / "report.json").read_text())["trials"].values()) == 6
+
 
 def test_lr_estimate_is_drawn_against_the_schedule_when_logged(tmp_path):
     study = constructed_study(lambda lr: 1e-5)
@@ -407,18 +422,3 @@ def test_lr_estimate_is_drawn_against_the_schedule_when_logged(tmp_path):
         "lr_estimate" in summary["written"]
         and "range test max_lr" in (tmp_path / "rep" / "lr_estimate.html").read_text()
     )
-
-    # one bad job file (a full disk, a kill mid-write) does not sink the grid's report
-    (grid / "0" / "summary.json").write_text("{not json")
-    metrics = grid / "1" / "metrics.jsonl"
-    metrics.write_text(metrics.read_text()[:-7])
-    p = report_cli(
-        f"sweep_dir={grid}", f"hydra.run.dir={tmp_path / 'rep2'}", "images=false", cwd=tmp_path
-    )
-    assert p.returncode == 0, p.stderr
-    said = p.stdout + p.stderr
-    assert (
-        "0/summary.json is unreadable" in said
-        and "1/metrics.jsonl: line 2 is not JSON; skipped" in said
-    )
-    assert sum(json.loads((tmp_path / "rep2" / "report.json").read_text())["trials"].values()) == 6
