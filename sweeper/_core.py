@@ -55,8 +55,9 @@ STORAGE_FAULTS = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInter
 
 
 class SweeperCore:
-    def __init__(self, settings: SweeperSettings) -> None:
+    def __init__(self, settings: SweeperSettings, given: list[str] | None = None) -> None:
         self.settings = settings
+        self.given = given or []  # the keys Hydra passed: one that is no setting is refused
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         from hydra.types import HydraContext
@@ -68,7 +69,8 @@ class SweeperCore:
             loader = CachedConfigLoader(hydra_context.config_loader)
             hydra_context = HydraContext(config_loader=loader, callbacks=hydra_context.callbacks)
         self.hydra_context = hydra_context
-        self.task = GuardedTask(task_function)  # a job's sys.exit fails its trial only
+        # a job's sys.exit fails its trial only; so does running past trial_timeout_s
+        self.task = GuardedTask(task_function, self.settings.trial_timeout_s)
         self.sweep_dir = Path(config.hydra.sweep.dir)
         # the storage as written (``${oc.env:...}`` stays a placeholder in job overrides)
         raw = OmegaConf.to_container(config.hydra.sweeper, resolve=False)
@@ -78,6 +80,9 @@ class SweeperCore:
     def sweep(self, arguments: list[str]) -> None:
         url = self.storage.url
         try:
+            problems = self.settings.problems(dict.fromkeys(self.given))
+            if problems:
+                raise SweepError("; ".join(problems) + ".")
             self.storage.refuse_literal_password()
             with watch_ctrl_c():
                 self._sweep(arguments)
@@ -95,10 +100,6 @@ class SweeperCore:
         searched, fixed = _split_arguments(arguments)
         distributions, fixed_params = parse({**c.params, **searched})  # the command line wins
         fixed += Fixed.parse([f"{k}={v}" for k, v in fixed_params.items()])
-        if c.n_jobs < 1 or c.n_trials < 1:
-            raise SweepError(
-                f"hydra.sweeper.n_trials and n_jobs must be >= 1, got n_trials={c.n_trials}, n_jobs={c.n_jobs}."
-            )
         loader = self.hydra_context.config_loader
         task_cfg = loader.load_sweep_config(self.config, [f.line for f in fixed])
         objectives = _objectives(c.objectives, task_cfg)
@@ -145,7 +146,13 @@ class SweeperCore:
                 first = {keys.lr: bounds.suggested}
                 study.enqueue_trial(first, user_attrs={"enqueued_from": "range test suggestion"})
         pool = make_pool(
-            self.config, self._launcher, self._cluster_job, c.in_flight, self.sweep_dir, objectives
+            self.config,
+            self._launcher,
+            self._cluster_job,
+            c.in_flight,
+            self.sweep_dir,
+            objectives,
+            c.trial_timeout_s,
         )
         loop = Loop(
             study, storage, space, budget, pool, c, tuple(fixed), objectives, self.storage.source

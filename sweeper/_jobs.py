@@ -25,15 +25,21 @@ class JobExit(RuntimeError):
     """A job exited or raised KeyboardInterrupt by itself: its trial fails, the sweep goes on."""
 
 
-class GuardedTask:
-    """The task function as launchers run it (a class, so launchers that pickle it can)."""
+class TrialTimeout(RuntimeError):
+    """The trial ran past ``hydra.sweeper.trial_timeout_s``: it fails, the sweep goes on."""
 
-    def __init__(self, task: Callable[[Any], Any]) -> None:
-        self.task = task
+
+class GuardedTask:
+    """The task function as launchers run it (a class, so launchers that pickle it can), with
+    the trial's time limit (``timeout_s``) enforced in the process that runs the job."""
+
+    def __init__(self, task: Callable[[Any], Any], timeout_s: float | None = None) -> None:
+        self.task, self.timeout_s = task, timeout_s
 
     def __call__(self, cfg: Any) -> Any:
         try:
-            return self.task(cfg)
+            with time_limit(self.timeout_s):
+                return self.task(cfg)
         except SystemExit as e:
             if (
                 handed_on()
@@ -46,6 +52,27 @@ class GuardedTask:
             raise JobExit(
                 "the job raised KeyboardInterrupt itself (no Ctrl-C reached the sweep)"
             ) from None
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TrialTimeout` in the job after ``seconds`` (SIGALRM: a sleep, a stuck data
+    loader or a long step is interrupted at its next Python instruction). Only the main thread
+    of a process gets signals: a job a launcher runs in another thread has no limit here."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TrialTimeout(f"the trial ran past hydra.sweeper.trial_timeout_s={seconds:g}")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @contextmanager

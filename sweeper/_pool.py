@@ -23,7 +23,7 @@ from hydra.plugins.launcher import Launcher
 from omegaconf import DictConfig, OmegaConf
 
 from sweeper._job import Job
-from sweeper._outcome import Outcome, dir_outcome, job_outcome
+from sweeper._outcome import Outcome, dir_outcome, failed, job_outcome
 
 if TYPE_CHECKING:
     from sweeper._hydra_job import HydraJob
@@ -98,6 +98,7 @@ def make_pool(
     in_flight: bool,
     sweep_dir: Path,
     objectives: dict[str, str],
+    timeout_s: float | None = None,
 ) -> Pool:
     target = OmegaConf.select(config, "hydra.launcher._target_")
     cluster = SUBMITIT_CLUSTERS.get(str(target))
@@ -105,7 +106,8 @@ def make_pool(
         container = OmegaConf.to_container(config.hydra.launcher, resolve=True)
         assert isinstance(container, dict)
         launcher = {str(k): v for k, v in container.items()}
-        return SubmititPool(cluster, launcher, make_job(), sweep_dir, objectives, not in_flight)
+        job = make_job()
+        return SubmititPool(cluster, launcher, job, sweep_dir, objectives, not in_flight, timeout_s)
     return BatchPool(make_launcher(), sweep_dir, objectives)
 
 
@@ -134,6 +136,9 @@ class SubmititPool:
     POLL_S = 1.0  # a finished job's result file is checked this often; the cluster's job states less often (submitit's cache)
     FORCE_S = 30.0  # a cancelled or killed job writes no result: ask the cluster for the states at least this often
     SETTLE_S = 15.0  # how long a stop waits for the jobs it cancelled to end
+    # a job still running this long past trial_timeout_s did not stop itself (stuck outside
+    # Python): the sweep cancels it
+    TIMEOUT_GRACE_S = 30.0
 
     def __init__(
         self,
@@ -143,6 +148,7 @@ class SubmititPool:
         sweep_dir: Path,
         objectives: dict[str, str],
         arrays: bool = False,
+        timeout_s: float | None = None,
     ) -> None:
         self.cluster, self.job, self.sweep_dir, self.objectives = (
             cluster,
@@ -150,8 +156,9 @@ class SubmititPool:
             sweep_dir,
             objectives,
         )
-        self.arrays = arrays
+        self.arrays, self.timeout_s = arrays, timeout_s
         self.jobs: dict[tuple[int, int], tuple[Job, Any]] = {}  # (trial, step) -> job, handle
+        self.running_since: dict[tuple[int, int], float] = {}
         self.executor = executor_for(cluster, launcher)
         self.last_forced = time.monotonic()
 
@@ -184,8 +191,28 @@ class SubmititPool:
             done = [key for key, e in zip(list(self.jobs), ended, strict=True) if e]
             if done and not (self.arrays and len(done) < len(self.jobs)):
                 return [(self.jobs[k][0], self._outcome(*self.jobs.pop(k))) for k in done]
+            late = self._timed_out()
+            if late:
+                return late
             on_poll()
             time.sleep(self.POLL_S)
+
+    def _timed_out(self) -> list[tuple[Job, Outcome]]:
+        """Cancel the jobs that ran past the time limit (counted from when each started to run,
+        not from its submission: time in the queue is not the trial's)."""
+        if not self.timeout_s:
+            return []
+        now = time.monotonic()
+        late = []
+        for key, (job, handle) in list(self.jobs.items()):
+            if key not in self.running_since and str(handle.state).startswith("RUNNING"):
+                self.running_since[key] = now
+            if now - self.running_since.get(key, now) > self.timeout_s + self.TIMEOUT_GRACE_S:
+                handle.cancel(check=False)
+                del self.jobs[key]
+                reason = f"job {handle.job_id} ran past hydra.sweeper.trial_timeout_s={self.timeout_s:g}; cancelled"
+                late.append((job, failed(reason, self.sweep_dir / job.subdir)))
+        return late
 
     def _outcome(self, job: Job, handle: Any) -> Outcome:
         try:

@@ -9,6 +9,7 @@ sampler/pruner defaults); Hydra instantiates the plugin with these fields, and
 # plugin's subclass becomes a structured config.
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,49 @@ class SweeperSettings:
     # a RUNNING trial of another host with no heartbeat this long is dead
     stale_after_s: float = 900.0
 
+    # a trial still running this long after its job started fails (its job is cancelled on a
+    # cluster, stopped in this process); null: no limit
+    trial_timeout_s: float | None = None
+
+    def problems(self, given: dict[str, Any] | None = None) -> list[str]:
+        """Every setting that is not allowed, one line each, checked as a whole before anything
+        is stored (``given``: the keys Hydra passed, to name ones that are no setting at all)."""
+        out = [
+            f"hydra.sweeper.{k} is not a setting; allowed: {', '.join(NAMES)}"
+            for k in unknown(given or {})
+        ]
+        for name, ok, allowed in (
+            ("n_trials", _int(self.n_trials, 1), "an integer >= 1"),
+            ("n_jobs", _int(self.n_jobs, 1), "an integer >= 1"),
+            ("max_failure_rate", _num(self.max_failure_rate, 0, 1), "a number in [0, 1]"),
+            (
+                "stale_after_s",
+                _num(self.stale_after_s, 0, math.inf, low_open=True),
+                "a number of seconds > 0",
+            ),
+            (
+                "trial_timeout_s",
+                self.trial_timeout_s is None
+                or _num(self.trial_timeout_s, 0, math.inf, low_open=True),
+                "null or seconds > 0",
+            ),
+            (
+                "lr_levels",
+                all(_num(v, -math.inf, math.inf) for v in self.lr_levels),
+                "a list of finite log10 offsets",
+            ),
+            ("rungs", all(_int(v, 1) for v in self.rungs), "a list of increasing integers >= 1"),
+        ):
+            if not ok:
+                value = getattr(self, name)
+                out.append(f"hydra.sweeper.{name} must be {allowed}, got {value!r}")
+        for key, direction in self.objectives.items():
+            if direction not in ("maximize", "minimize"):
+                out.append(
+                    f"hydra.sweeper.objectives.{key} must be maximize or minimize, got {direction!r}"
+                )
+        return out
+
     @classmethod
     def from_hydra(cls, **conf: Any) -> "SweeperSettings":
         """The keyword arguments Hydra instantiates the plugin with (configs become plain containers)."""
@@ -75,3 +119,21 @@ class SweeperSettings:
                     else v
                 )
         return cls(**plain)
+
+
+NAMES = tuple(f.name for f in dataclasses.fields(SweeperSettings))
+HYDRA_KEYS = ("_target_", "defaults")
+
+
+def unknown(given: dict[str, Any]) -> list[str]:
+    return sorted(k for k in given if k not in NAMES and k not in HYDRA_KEYS)
+
+
+def _num(v: Any, low: float, high: float, low_open: bool = False) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return False
+    return (v > low if low_open else v >= low) and v <= high
+
+
+def _int(v: Any, low: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low

@@ -1018,3 +1018,47 @@ def test_rung_continue_needs_a_task_that_can_continue(tmp_path):
         p.returncode == 2
         and "rung_continue needs a task with init_from" in p.stderr.strip().splitlines()[-1]
     )
+
+
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=60"]]
+)
+def test_a_trial_past_its_time_limit_fails_and_the_sweep_goes_on(tmp_path, launcher):
+    """x=0.2 trains 1 epoch (0.5 s), x=0.7 twenty (10 s) against a 3 s limit."""
+    p = sweep(
+        tmp_path,
+        *launcher,
+        "hydra/sweeper/supersweep_sampler=grid",
+        "x=choice(0.7, 0.2)",
+        "short_below=0.5",
+        "epochs=20",
+        "sleep_s=0.5",
+        "hydra.sweeper.trial_timeout_s=3",
+        "hydra.sweeper.max_failure_rate=1.0",
+        "hydra.sweeper.n_trials=10",
+    )
+    assert p.returncode == 0, p.stderr
+    trials = {t.params["x"]: t for t in load(tmp_path).get_trials()}
+    assert trials[0.2].state == TrialState.COMPLETE
+    late = trials[0.7]
+    assert late.state == TrialState.FAIL and "trial_timeout_s=3" in late.user_attrs["reason"]
+    assert (late.datetime_complete - late.datetime_start).total_seconds() < 9
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["hydra.sweeper.max_failure_rate=2"],
+            "max_failure_rate must be a number in [0, 1], got 2",
+        ),
+        (["+hydra.sweeper.foo=1"], "hydra.sweeper.foo is not a setting"),
+        (["hydra.sweeper.stale_after_s=-1"], "stale_after_s must be a number of seconds > 0"),
+    ],
+)
+def test_bad_settings_are_one_line_before_the_study_is_touched(tmp_path, args, message):
+    p = sweep(tmp_path, "x=interval(0, 1)", *args)
+    assert p.returncode == 2 and message in p.stderr.strip().splitlines()[-1], p.stderr
+    assert not (tmp_path / "optuna.db").exists() or not optuna.get_all_study_summaries(
+        f"sqlite:///{tmp_path / 'optuna.db'}"
+    )

@@ -16,7 +16,7 @@ class SupersweepSweeper(Sweeper):
     def __init__(self, **conf: Any) -> None:
         from sweeper import SweeperCore
 
-        self.core = SweeperCore(SweeperSettings.from_hydra(**conf))
+        self.core = SweeperCore(SweeperSettings.from_hydra(**conf), given=list(conf))
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         self.core.setup(hydra_context=hydra_context, task_function=task_function, config=config)
