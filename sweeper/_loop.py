@@ -26,7 +26,7 @@ from sweeper._outcome import Outcome
 from sweeper._pool import Pool
 from sweeper._results import replay_command
 from sweeper._search_space import SearchSpace
-from sweeper._study import WorkerTagged, fail_zombies, tell
+from sweeper._study import WorkerTagged, fail_zombies, tell, unowned_wait_s
 from sweeper.settings import SweeperSettings
 from sweeper.trial_ref import TrialRef
 
@@ -66,7 +66,7 @@ class Loop:
                 batch += [self._first_job(self._ask()) for _ in range(self._new(free - len(batch)))]
                 self.pool.start(batch)
                 if not self.pool.in_flight:
-                    self._reap(force=True)  # a dead worker's last trial is not left for a resume
+                    self._reap_before_leaving()
                     return
                 for job, outcome in self.pool.wait(
                     self._beat
@@ -153,6 +153,17 @@ class Loop:
         stale = self.settings.stale_after_s
         when = "during the sweep of another worker"
         fail_zombies(self.study, self.storage, stale, False, mine=set(self.open), when=when)
+
+    def _reap_before_leaving(self) -> None:
+        """A dead worker's last trial is not left for a resume; one that died inside ask() left a
+        trial that can be told from a live sweep's only after ``UNOWNED_AFTER_S``: wait for it."""
+        wait = unowned_wait_s(self.study)
+        if wait > 0:
+            log.info(
+                f"a trial without a worker (its sweep died inside ask()): failing it in {wait:.0f} s"
+            )
+            time.sleep(wait + 0.5)
+        self._reap(force=True)
 
     def _beat(self) -> None:
         """A job queued on a cluster shows no sign of life itself: the live sweep vouches for its

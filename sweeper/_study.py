@@ -243,6 +243,26 @@ class WorkerTagged(optuna.samplers.BaseSampler):
         self.inner.reseed_rng()
 
 
+# a live sweep records itself on a trial it asked within milliseconds (longer only while it
+# waits for another writer's SQLite lock, at most _storage.SQLITE_TIMEOUT_S): a RUNNING trial
+# still without a worker, params or heartbeat after this long belongs to no live sweep
+UNOWNED_AFTER_S = 75.0
+
+
+def unowned(t: optuna.trial.FrozenTrial) -> bool:
+    return not t.params and Worker.of(t.user_attrs) is None and "heartbeat" not in t.user_attrs
+
+
+def unowned_wait_s(study: optuna.Study) -> float:
+    """How long until every unowned RUNNING trial of the study can be failed (0: none left)."""
+    ages = [
+        time.time() - t.datetime_start.timestamp()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if unowned(t) and t.datetime_start
+    ]
+    return max((UNOWNED_AFTER_S - a for a in ages), default=0.0) if ages else 0.0
+
+
 def fail_zombies(
     study: optuna.Study,
     storage: optuna.storages.BaseStorage,
@@ -264,15 +284,16 @@ def fail_zombies(
         last_sign = t.user_attrs.get("heartbeat") or start
         if worker is not None and worker.host == here.host:
             dead = not _alive(worker.pid) if worker.pid != here.pid else t.number not in mine
+        elif unowned(t):  # its sweep died inside ask(), between creating it and recording itself
+            dead = time.time() - start > UNOWNED_AFTER_S
         else:
             dead = time.time() - last_sign > stale_after_s
         if not dead:
             continue
         handle = trial_handle(study, storage, t.number)
         handle.set_user_attr("status", status)
-        handle.set_user_attr(
-            "reason", f"left RUNNING by sweep {worker or '?'} that is gone; failed {when}"
-        )
+        who = f"sweep {worker}" if worker else "a sweep that died inside ask() (no worker recorded)"
+        handle.set_user_attr("reason", f"left RUNNING by {who} that is gone; failed {when}")
         tell(study, handle, None, TrialState.FAIL)
         failed.append(t.number)
         if retry:

@@ -180,3 +180,32 @@ def test_a_grid_ends_the_study_when_every_cell_ran_once():
     lp = loop(pool, space, sampler=optuna.samplers.GridSampler(space.grid(), seed=0), n_trials=100)
     lp.run()
     assert sorted(t.params["x"] for t in lp.study.get_trials()) == [0.1, 0.2, 0.3]
+
+
+def _unowned_trial(study, age_s: float) -> int:
+    """A RUNNING trial as a SIGKILL inside ask() leaves it: no params, no worker, no heartbeat."""
+    import datetime
+
+    template = optuna.trial.FrozenTrial(
+        number=-1, state=TrialState.RUNNING, value=None, values=None,
+        datetime_start=datetime.datetime.now() - datetime.timedelta(seconds=age_s),
+        datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={},
+        intermediate_values={}, trial_id=-1,
+    )  # fmt: skip
+    study_id = study._storage.get_study_id_from_name(study.study_name)
+    tid = study._storage.create_new_trial(study_id, template_trial=template)
+    return study._storage.get_trial_number_from_id(tid)
+
+
+def test_a_trial_whose_sweep_died_inside_ask_is_failed_once_no_live_sweep_can_own_it(monkeypatch):
+    from sweeper import _study
+
+    lp = loop(FakePool(lambda job: completed(1.0)), X, n_trials=3, n_jobs=1)
+    young = _unowned_trial(lp.study, age_s=1)  # perhaps a live worker's, inside its ask()
+    old = _unowned_trial(lp.study, age_s=_study.UNOWNED_AFTER_S + 5)
+    assert _study.fail_zombies(lp.study, lp.storage, 900, False) == [old]
+    monkeypatch.setattr(_study, "UNOWNED_AFTER_S", 3.0)  # the sweep's end waits this long for it
+    lp.run()
+    trials = lp.study.get_trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert "died inside ask()" in trials[young].user_attrs["reason"]
