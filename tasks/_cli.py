@@ -78,7 +78,7 @@ def job_overrides(args: Sequence[str]) -> list[list[str]]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import IntervalSweep
 
-    plain = [a for a in args if "=" in a and not a.startswith(("-", "hydra.", "hydra/"))]
+    plain = [a for a in args if "=" in a and not a.startswith("-") and not is_hydra(a)]
     axes = []
     for o in OverridesParser.create().parse_overrides(plain):
         key, value = o.get_key_element(), o.value()
@@ -97,34 +97,70 @@ def job_overrides(args: Sequence[str]) -> list[list[str]]:
     return [[*first[:i], v, *first[i + 1 :]] for i, axis in enumerate(axes) for v in axis]
 
 
+def is_hydra(arg: str) -> bool:
+    """An override of Hydra's own config (``hydra.sweeper.n_trials=3``, ``hydra/launcher=x``)."""
+    return arg.lstrip("+~").startswith(("hydra.", "hydra/"))
+
+
 def check_each_job(
-    args: Sequence[str], config_name: str, check: Callable[[DictConfig], None]
+    args: Sequence[str], config_name: str, check: Callable[[DictConfig], None] | None
 ) -> None:
-    """Compose and check every job of a multirun before the first one starts."""
+    """Compose and check the run, or every job of a multirun, before the first one starts; the
+    first is composed with Hydra's own config too, so a bad ``hydra.*`` override (a type, an
+    unknown option, an environment variable that is not set) is one line as well."""
     from hydra import compose, initialize_config_dir
 
-    if not {"-m", "--multirun"} & set(args):
-        return
     try:
         jobs = job_overrides(args)
     except Exception:  # sweep syntax of another sweeper (interval(), tag()): its own checks apply
         return
+    own = [a for a in args if "=" in a and not a.startswith("-") and is_hydra(a)]
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        for job in jobs:
+        for i, job in enumerate(jobs):
             try:
-                check_once(compose(config_name, overrides=job), check)
+                cfg = compose(
+                    config_name,
+                    overrides=[*own, *job] if i == 0 else job,
+                    return_hydra_config=i == 0,
+                )
+                if i == 0:
+                    _resolve_hydra_settings(cfg)
+                if check is not None:
+                    check_once(cfg, check)
             except ConfigError as e:
                 raise ConfigError(f"{e} (job {' '.join(job)})") from None
-            except (
-                HydraException,
-                OmegaConfBaseException,
-            ) as e:  # an unknown key, a bad value: Hydra's own words, one line
-                raise ConfigError(f"{' '.join(str(e).split())} (job {' '.join(job)})") from None
+            except (HydraException, OmegaConfBaseException) as e:  # Hydra's own words, one line
+                raise ConfigError(f"{hydra_words(e)} (job {' '.join(job)})") from None
+
+
+def hydra_words(e: BaseException) -> str:
+    """Hydra's error on one line, with its cause (what the value should have been) and without
+    the config search path it appends to an unknown option."""
+    words = " ".join(str(e).split()).split(" Config search path:")[0]
+    cause = e.__cause__
+    if cause is not None and str(cause).strip():
+        words += ": " + " ".join(str(cause).split()).split(" full_key:")[0]
+    return words
+
+
+def _resolve_hydra_settings(cfg: DictConfig) -> None:
+    """The sweeper's and launcher's settings resolve (``${oc.env:OPTUNA_DB}`` with the variable
+    not exported fails here, in one line, not in three chained tracebacks)."""
+    from omegaconf import OmegaConf
+
+    for node in ("sweeper", "launcher"):
+        try:
+            OmegaConf.to_container(cfg.hydra[node], resolve=True)
+        except OmegaConfBaseException as e:
+            key = str(getattr(e, "full_key", None) or node).removeprefix("hydra.")
+            raise ConfigError(
+                f"hydra.{key}: {' '.join(str(e).split()).split(' full_key:')[0]}"
+            ) from None
 
 
 def preflight(config_name: str, check: Callable[[DictConfig], None] | None = None) -> None:
-    """The command line's group choices (and, for a multirun, every job) checked before Hydra starts."""
+    """The command line's group choices, the run (or every job of a multirun) and Hydra's own
+    settings checked before Hydra starts."""
     with exit_on_config_error():
         check_group_choices(sys.argv[1:], conf_dir())
-        if check is not None:
-            check_each_job(sys.argv[1:], config_name, check)
+        check_each_job(sys.argv[1:], config_name, check)

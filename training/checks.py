@@ -121,6 +121,11 @@ def check_run_config(cfg: DictConfig) -> None:
     check_number("batch_size", cfg.batch_size, low=1, low_inclusive=True, integer=True)
     check_number("threads", cfg.threads, low=1, low_inclusive=True, integer=True)
     check_number("seed", cfg.seed, low=0, low_inclusive=True, integer=True)
+    if "split_seed" in cfg.data:
+        check_number(
+            "data.split_seed", cfg.data.split_seed, low=0, low_inclusive=True, integer=True
+        )
+    check_model_sizes(cfg.model)
     check_number("data.val_split", cfg.data.val_split, low=0, low_inclusive=True, high=0.99)
     check_number(
         "regularization.label_smoothing",
@@ -139,6 +144,18 @@ def check_run_config(cfg: DictConfig) -> None:
     check_model_fits_data(cfg.model, cfg.data)
 
 
+def check_model_sizes(model_cfg: DictConfig) -> None:
+    """Every size of the model (channels, depth, widths, each hidden layer) is an integer >= 1:
+    a 0-channel layer would fail deep inside torch."""
+    for key, value in model_cfg.items():
+        if key in ("in_shape", "num_classes") or isinstance(value, bool):
+            continue
+        sizes = list(value) if OmegaConf.is_list(value) else [value]
+        if all(isinstance(v, int) for v in sizes) and sizes:
+            for v in sizes:
+                check_number(f"model.{key!s}", v, low=1, low_inclusive=True, integer=True)
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Everything ``tasks.train`` needs, checked from config alone."""
     require(cfg, TRAIN_KEYS + RUN_KEYS)
@@ -152,6 +169,8 @@ def check_train_config(cfg: DictConfig) -> None:
     check_number(
         "checkpoint.every", cfg.checkpoint.get("every"), low=0, low_inclusive=True, integer=True
     )
+    if not isinstance(cfg.lr_estimate, bool):
+        raise ConfigError(f"lr_estimate must be true or false, got {cfg.lr_estimate!r}.")
     if not isinstance(cfg.checkpoint.get("final"), bool):
         raise ConfigError(
             f"checkpoint.final must be true or false, got {cfg.checkpoint.get('final')!r}."

@@ -115,9 +115,12 @@ def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     weight_decay = instantiate(cfg.regularization.weight_decay)
-    optimizer = instantiate(cfg.wrapper)(
-        instantiate(cfg.optimizer)(weight_decay.param_groups(model))
-    )  # wrapper=none: the base itself
+    try:  # wrapper=none: the base itself; a wrapper's own checks (SAM's rho > 0) are one line
+        optimizer = instantiate(cfg.wrapper)(
+            instantiate(cfg.optimizer)(weight_decay.param_groups(model))
+        )
+    except ValueError as e:
+        raise ConfigError(f"wrapper: {e}") from None
     stepper = Stepper(
         model,
         optimizer,

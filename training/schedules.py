@@ -203,7 +203,11 @@ def step(
     _positive("gamma", gamma)
     for m in milestones:
         _in_open_unit("milestones[]", m)
-    at = sorted(round(m * total_steps) for m in milestones)
+    if list(milestones) != sorted(milestones):
+        raise ValueError(
+            f"schedule.milestones must be increasing fractions of training, got {list(milestones)}."
+        )
+    at = [round(m * total_steps) for m in milestones]
     return Schedule(lambda s: max_lr * gamma ** bisect.bisect_right(at, s))
 
 

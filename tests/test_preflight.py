@@ -1,0 +1,55 @@
+"""Bad input is one line naming the key and what is allowed, before Hydra starts and before
+any training (in process here; tests/test_train.py runs the CLI's exit 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasks._cli import check_each_job
+from training.checks import ConfigError, check_train_config
+
+SWEEP = ["-m", "sweep=lr_wd"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["foo=1"], "Could not override 'foo'"),
+        (["model.channels=0"], "model.channels must be an integer >= 1, got 0"),
+        (["model=mlp", "model.hidden=[256,0]"], "model.hidden must be an integer >= 1, got 0"),
+        (["data.split_seed=abc"], "data.split_seed must be an integer >= 0, got 'abc'"),
+        (["lr_estimate=maybe"], "lr_estimate must be true or false, got 'maybe'"),
+        (["checkpoint.every=abc"], "checkpoint.every must be an integer >= 0, got 'abc'"),
+        (["checkpoint.every=-1"], "checkpoint.every must be an integer >= 0, got -1"),
+        (["schedule=step", "schedule.milestones=[0.9,0.1]"], "milestones must be increasing"),
+        (
+            [*SWEEP, "hydra.sweeper.n_trials=abc"],
+            "hydra.sweeper.n_trials=abc: Value 'abc' of type 'str' could not be converted to Integer",
+        ),
+        ([*SWEEP, "hydra.sweeper.rungs=[a]"], "could not be converted to Integer"),
+        ([*SWEEP, "hydra.sweeper.in_flight=maybe"], "hydra.sweeper.in_flight=maybe"),
+        (
+            [*SWEEP, "hydra/sweeper/supersweep_sampler=foo"],
+            "Available options in 'hydra/sweeper/supersweep_sampler': cmaes gp grid",
+        ),
+        (
+            [*SWEEP, "hydra.sweeper.storage=${oc.env:NO_SUCH_VAR}"],
+            "hydra.sweeper.storage: KeyError raised while resolving interpolation: \"Environment variable 'NO_SUCH_VAR' not found\"",
+        ),
+        (["-m", "wd=1e-4,-1", "epochs=1"], "wd must be a finite number >= 0, got -1"),
+    ],
+)
+def test_bad_input_is_one_line_before_anything_runs(args, message, monkeypatch):
+    monkeypatch.delenv("NO_SUCH_VAR", raising=False)
+    with pytest.raises(ConfigError) as e:
+        check_each_job(args, "train", check_train_config)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_good_input_passes_and_each_job_is_checked_once():
+    check_each_job(["-m", "wd=1e-4,1e-3", "epochs=1"], "train", check_train_config)
+    check_each_job(
+        [*SWEEP, "hydra.sweeper.n_trials=3", "wd=tag(log, interval(1e-5, 1e-2))"],
+        "train",
+        check_train_config,
+    )
