@@ -43,7 +43,7 @@ from sweeper._study import (
     open_study,
 )
 from sweeper.settings import SweeperSettings
-from training.contract import OBJECTIVES
+from training.contract import OBJECTIVES, SUMMARY_KEYS
 
 __all__ = ["SweepError", "SweeperCore"]
 
@@ -229,9 +229,15 @@ def _split_arguments(arguments: list[str]) -> tuple[dict[str, str], list[Fixed]]
 
 def _objectives(given: dict[str, str], task_cfg: DictConfig) -> dict[str, str]:
     objectives = dict(given)
+    name = task_cfg.get("objective")
     if not objectives:
-        name = task_cfg.get("objective")
         objectives = {name: OBJECTIVES[name]} if name in OBJECTIVES else {"value": "minimize"}
+    elif name in OBJECTIVES:  # a task of the run contract: its objectives are summary.json keys
+        unknown = sorted(set(objectives) - set(SUMMARY_KEYS))
+        if unknown:
+            raise SweepError(
+                f"hydra.sweeper.objectives: {', '.join(unknown)} not in this task's summary.json; allowed: {', '.join(SUMMARY_KEYS)}."
+            )
     bad = {k: v for k, v in objectives.items() if v not in DIRECTIONS}
     if bad:
         raise SweepError(

@@ -88,12 +88,13 @@ class SearchSpace:
 def _product(
     name: str, keys: SweepKeys, space: dict[str, BaseDistribution], fixed_keys: set[str]
 ) -> Product:
-    lr = keys.need("lr", f"hydra.sweeper.product_param={name}")
+    lr = keys.lr or "the lr key (sweep_keys.lr)"  # keys.need below refuses an undeclared one
     if name not in space or lr not in space:
         example = f"{name}='tag(log, interval(1e-6, 1e-2))'"
         raise SweepError(
             f"hydra.sweeper.product_param={name} needs both {name} and {lr} searched (e.g. {example}), got {sorted(space)}."
         )
+    lr = keys.need("lr", f"hydra.sweeper.product_param={name}")
     wd = keys.need("wd", f"hydra.sweeper.product_param={name}")
     if wd in space or wd in fixed_keys:
         raise SweepError(

@@ -94,7 +94,7 @@ class SweeperSettings:
                 all(_num(v, -math.inf, math.inf) for v in self.lr_levels),
                 "a list of finite log10 offsets",
             ),
-            ("rungs", all(_int(v, 1) for v in self.rungs), "a list of increasing integers >= 1"),
+            ("rungs", _increasing_ints(self.rungs), "increasing ints >= 1"),
         ):
             if not ok:
                 value = getattr(self, name)
@@ -137,3 +137,7 @@ def _num(v: Any, low: float, high: float, low_open: bool = False) -> bool:
 
 def _int(v: Any, low: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _increasing_ints(values: list) -> bool:
+    return all(_int(v, 1) for v in values) and list(values) == sorted(set(values))

@@ -78,10 +78,17 @@ def job_overrides(args: Sequence[str]) -> list[list[str]]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import IntervalSweep
 
-    plain = [a for a in args if "=" in a and not a.startswith("-") and not is_hydra(a)]
+    plain = [
+        a
+        for a in args
+        if ("=" in a or a.startswith("~")) and not a.startswith("-") and not is_hydra(a)
+    ]
     axes = []
     for o in OverridesParser.create().parse_overrides(plain):
         key, value = o.get_key_element(), o.value()
+        if o.is_delete():
+            axes.append([str(o.input_line)])
+            continue
         if isinstance(value, IntervalSweep):
             values = [str(value.start), str(value.end)]
         else:

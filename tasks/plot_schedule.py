@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
-from training.checks import ConfigError, check_number
+from training.checks import ConfigError, check_number, check_schedule_plot_config
 from training.schedules import Schedule, with_warmup
 
 log = logging.getLogger(__name__)
@@ -89,5 +89,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    preflight("plot_schedule")
+    preflight("plot_schedule", check_schedule_plot_config)
     main()

@@ -13,7 +13,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from tasks._cli import CONFIG_PATH, exit_on_config_error
+from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
 from training.checks import ConfigError
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,18 @@ def _storage(cfg: DictConfig, recorded: Recorded | None) -> tuple[str, str]:
     else:
         raw = url = default_url()
     return url, shown(raw, url)
+
+
+def check_report_config(cfg: DictConfig) -> None:
+    if cfg.images not in (None, True, False):
+        raise ConfigError(
+            f"images must be null (when a Chrome is found), true or false, got {cfg.images!r}."
+        )
+    for key in ("lr_param", "wd_param"):
+        if not isinstance(cfg[key], str) or not cfg[key]:
+            raise ConfigError(
+                f"{key} must name a searched param (e.g. max_lr, wd), got {cfg[key]!r}."
+            )
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="report")
@@ -117,4 +129,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    preflight("report", check_report_config)
     sys.exit(main())

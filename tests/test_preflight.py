@@ -3,6 +3,8 @@ any training (in process here; tests/test_train.py runs the CLI's exit 2)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tasks._cli import check_each_job
@@ -37,6 +39,7 @@ SWEEP = ["-m", "sweep=lr_wd"]
             "hydra.sweeper.storage: KeyError raised while resolving interpolation: \"Environment variable 'NO_SUCH_VAR' not found\"",
         ),
         (["-m", "wd=1e-4,-1", "epochs=1"], "wd must be a finite number >= 0, got -1"),
+        ([*SWEEP, "~wd"], "wd must be set (a run needs wd)"),
     ],
 )
 def test_bad_input_is_one_line_before_anything_runs(args, message, monkeypatch):
@@ -44,6 +47,31 @@ def test_bad_input_is_one_line_before_anything_runs(args, message, monkeypatch):
     with pytest.raises(ConfigError) as e:
         check_each_job(args, "train", check_train_config)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("app", "check", "args", "message"),
+    [
+        (
+            "report",
+            "tasks.report:check_report_config",
+            ["images=maybe"],
+            "images must be null (when a Chrome is found), true or false",
+        ),
+        ("report", None, ["foo=1"], "Could not override 'foo'"),
+        (
+            "plot_schedule",
+            "training.checks:check_schedule_plot_config",
+            ["momentum=2"],
+            "momentum must be a finite number >= 0 and <= 0.999999, got 2",
+        ),
+    ],
+)
+def test_the_other_apps_refuse_bad_input_in_one_line(app, check, args, message):
+    from hydra.utils import get_method
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_each_job(args, app, get_method(check.replace(":", ".")) if check else None)
 
 
 def test_good_input_passes_and_each_job_is_checked_once():

@@ -51,6 +51,7 @@ def test_two_workers_survive_repeated_sigkills(tmp_path):
         ):
             time.sleep(0.01)  # a trial just ended: its worker is telling it, or asking the next
         if victim.poll() is not None:
+            assert victim.returncode == 0, victim.stderr.read()[-2000:]
             break  # the study is done
         time.sleep(rng.uniform(0, 0.15))
         victim.send_signal(signal.SIGKILL)

@@ -1054,6 +1054,11 @@ def test_a_trial_past_its_time_limit_fails_and_the_sweep_goes_on(tmp_path, launc
         ),
         (["+hydra.sweeper.foo=1"], "hydra.sweeper.foo is not a setting"),
         (["hydra.sweeper.stale_after_s=-1"], "stale_after_s must be a number of seconds > 0"),
+        (
+            ["sweep_keys.lr=foo", "hydra.sweeper.range_test=x"],
+            "sweep_keys.lr=foo (hydra.sweeper.range_test): the task's config has no key 'foo'",
+        ),
+        (["hydra.sweeper.rung_continue=true"], "rung_continue needs hydra.sweeper.rungs"),
     ],
 )
 def test_bad_settings_are_one_line_before_the_study_is_touched(tmp_path, args, message):

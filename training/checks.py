@@ -182,6 +182,17 @@ def check_train_config(cfg: DictConfig) -> None:
         raise ConfigError(str(e)) from None
 
 
+def check_schedule_plot_config(cfg: DictConfig) -> None:
+    """``tasks.plot_schedule``: the knobs its schedule is drawn with."""
+    check_number("max_lr", cfg.max_lr, low=0, low_inclusive=False)
+    check_number("momentum", cfg.momentum, low=0, low_inclusive=True, high=0.999999)
+    check_number("epochs", cfg.epochs, low=1, low_inclusive=True, integer=True)
+    check_number("steps_per_epoch", cfg.steps_per_epoch, low=1, low_inclusive=True, integer=True)
+    check_number(
+        "warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9
+    )
+
+
 MIN_RANGE_TEST_ITERS = 20  # fastai's trimming drops num_iter//10 + 5 points
 
 
