@@ -116,10 +116,13 @@ def check_each_job(
     first is composed with Hydra's own config too, so a bad ``hydra.*`` override (a type, an
     unknown option, an environment variable that is not set) is one line as well."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import OverrideParseException
 
     try:
         jobs = job_overrides(args)
-    except Exception:  # sweep syntax of another sweeper (interval(), tag()): its own checks apply
+    except OverrideParseException as e:  # not an override at all (choice(), foo(1)): Hydra's words
+        raise ConfigError(hydra_words(e)) from None
+    except Exception:  # sweep syntax of another sweeper: its own checks apply
         return
     own = [a for a in args if "=" in a and not a.startswith("-") and is_hydra(a)]
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):

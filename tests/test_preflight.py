@@ -40,6 +40,15 @@ SWEEP = ["-m", "sweep=lr_wd"]
         ),
         (["-m", "wd=1e-4,-1", "epochs=1"], "wd must be a finite number >= 0, got -1"),
         ([*SWEEP, "~wd"], "wd must be set (a run needs wd)"),
+        (
+            [*SWEEP, "wd=choice()"],
+            "Error parsing override 'wd=choice()' ValueError while evaluating 'choice()': empty choice is not legal",
+        ),
+        ([*SWEEP, "hydra.sweeper.params.wd=foo(1)"], "Unknown function 'foo'"),
+        (
+            [*SWEEP, "hydra/sweeper/supersweep_pruner=foo"],
+            "Available options in 'hydra/sweeper/supersweep_pruner': hyperband median none",
+        ),
     ],
 )
 def test_bad_input_is_one_line_before_anything_runs(args, message, monkeypatch):

@@ -615,7 +615,7 @@ def test_a_killed_job_fails_only_its_own_trial_and_the_sweep_goes_on(tmp_path):
         "hydra.sweeper.sampler.seed=0",
         "x=choice(0.1, 0.2, 0.9)",
         "kill_above=0.5",
-        "kill_delay_s=1.0",
+        f"kill_after_glob='{tmp_path / 'sweep' / '*' / 'summary.json'}'",  # its sibling finished
         "hydra.sweeper.max_failure_rate=1.0",
     )
     assert p.returncode == 0, p.stderr

@@ -1,5 +1,6 @@
 """A tiny task that follows the supersweep job contract (summary.json, per-epoch reports)."""
 
+import glob
 import json
 import math
 import os
@@ -21,6 +22,13 @@ def main(cfg) -> float:
     (out / "params.json").write_text(json.dumps({"x": cfg.x, "y": cfg.y, "wd": cfg.wd}))
     if cfg.x > cfg.kill_above:
         time.sleep(cfg.kill_delay_s)
+        deadline = time.monotonic() + 120  # a last guard: the event below normally comes first
+        while (
+            cfg.kill_after_glob
+            and not glob.glob(cfg.kill_after_glob)
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)  # wait on an event (another job's file), not on the clock
         os.kill(os.getpid(), signal.SIGKILL)
     if cfg.x > cfg.raise_above:
         raise RuntimeError(f"x={cfg.x} is above raise_above")
