@@ -90,3 +90,13 @@ def test_good_input_passes_and_each_job_is_checked_once():
         "train",
         check_train_config,
     )
+
+
+@pytest.mark.parametrize("batch", ["64,100000", "choice(64, 100000)"])
+def test_a_batch_larger_than_the_data_stops_before_the_first_job(batch, monkeypatch):
+    from tasks.train import check_job
+
+    args = ["-m", "data=digits", "model=mlp", "epochs=1", f"batch_size={batch}"]
+    monkeypatch.setattr("sys.argv", ["tasks.train", *args])
+    with pytest.raises(ConfigError, match="batch_size=100000 is larger than the 1294 training samples of data=digits"):
+        check_each_job(args, "train", check_job)

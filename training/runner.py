@@ -93,6 +93,21 @@ def collapsed(history: list[dict], num_classes: int) -> bool:
     )
 
 
+def check_batch_fits_data(cfg: DictConfig) -> Splits:
+    """The run's data (loaded once per process) and its batch size fit: the one check that
+    needs the data itself; ``tasks.train`` runs it before the first job of a multirun that sets
+    ``batch_size``, so ``batch_size=64,100000`` stops before any job trains."""
+    try:
+        data = load_splits(cfg.data)
+    except (FileNotFoundError, UnsafeDataFile) as e:
+        raise ConfigError(str(e)) from None
+    if len(data.train_y) < cfg.batch_size:
+        raise ConfigError(
+            f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}."
+        )
+    return data
+
+
 def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
     """Device, threads, data on the device, then a freshly seeded model and optimizer.
 
@@ -102,14 +117,7 @@ def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
     device = resolve_device(cfg.device)
     torch.set_num_threads(cfg.threads)
     precision = resolve_precision(cfg.precision, device)
-    try:
-        data = load_splits(cfg.data).to(device)  # before seeding: generators may touch global RNGs
-    except (FileNotFoundError, UnsafeDataFile) as e:
-        raise ConfigError(str(e)) from None
-    if len(data.train_y) < cfg.batch_size:
-        raise ConfigError(
-            f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}."
-        )
+    data = check_batch_fits_data(cfg).to(device)  # before seeding: generators touch global RNGs
     generator = seed_everything(cfg.seed, device)
     model = instantiate(cfg.model).to(device)
     if precision.channels_last:
