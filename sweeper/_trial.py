@@ -15,6 +15,7 @@ from collections.abc import Callable
 import optuna
 from omegaconf import DictConfig
 
+from sweeper._jobs import INTERRUPTED
 from sweeper._storage import open_storage
 from sweeper._study import trial_handle
 from sweeper.trial_ref import TrialRef
@@ -34,6 +35,8 @@ class Reporter:
         self.value: float | None = None
 
     def __call__(self, m: dict) -> None:
+        if INTERRUPTED.is_set():  # a Ctrl-C whose KeyboardInterrupt was lost (raised inside a
+            raise KeyboardInterrupt  # __del__ or a finalizer, Python ignores it): stop here
         self.trial.set_user_attr("heartbeat", time.time())
         v = m.get(self.key)
         if not self.report or not self.single or v is None or not math.isfinite(v):

@@ -41,6 +41,14 @@ SWEEP = ["-m", "sweep=lr_wd"]
         (["-m", "wd=1e-4,-1", "epochs=1"], "wd must be a finite number >= 0, got -1"),
         ([*SWEEP, "~wd"], "wd must be set (a run needs wd)"),
         (
+            [*SWEEP, "hydra.sweeper.sampler.seed=abc"],
+            "hydra.sweeper.sampler.seed=abc: Value 'abc' of type 'str' could not be converted to Integer",
+        ),
+        (
+            [*SWEEP, "hydra.sweeper.lr_levels=[a,b]"],
+            "hydra.sweeper.lr_levels=[a,b]: Value 'a' of type 'str' could not be converted to Float",
+        ),
+        (
             [*SWEEP, "wd=choice()"],
             "Error parsing override 'wd=choice()' ValueError while evaluating 'choice()': empty choice is not legal",
         ),
@@ -98,5 +106,8 @@ def test_a_batch_larger_than_the_data_stops_before_the_first_job(batch, monkeypa
 
     args = ["-m", "data=digits", "model=mlp", "epochs=1", f"batch_size={batch}"]
     monkeypatch.setattr("sys.argv", ["tasks.train", *args])
-    with pytest.raises(ConfigError, match="batch_size=100000 is larger than the 1294 training samples of data=digits"):
+    with pytest.raises(
+        ConfigError,
+        match="batch_size=100000 is larger than the 1294 training samples of data=digits",
+    ):
         check_each_job(args, "train", check_job)
