@@ -26,7 +26,10 @@ class TrialRef:
     report: bool = True
 
     def to_overrides(self) -> list[str]:
-        return [f"+trial.{f.name}={getattr(self, f.name)}" for f in fields(self)]
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return [
+            f"+trial.{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items()
+        ]
 
     @classmethod
     def read(cls, node: Any) -> "TrialRef":
