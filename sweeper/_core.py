@@ -104,6 +104,10 @@ class SweeperCore:
         task_cfg = loader.load_sweep_config(self.config, [f.line for f in fixed])
         objectives = _objectives(c.objectives, task_cfg)
         keys = SweepKeys.of(task_cfg)
+        # the budget rule is checked before anything is stored or a range test runs
+        budget = make_budget(
+            c, keys, task_cfg, list(distributions), objectives, c.pruner, self.sweep_dir
+        )
 
         storage = open_storage(self.storage.url)
         # unique per sweep: two sweeps started in the same second must not share a study
@@ -118,9 +122,6 @@ class SweeperCore:
             lr_levels=list(c.lr_levels),
             product_param=c.product_param,
             fixed_keys={f.key.lstrip("+~") for f in fixed},
-        )
-        budget = make_budget(
-            c, keys, task_cfg, list(space.distributions), objectives, c.pruner, self.sweep_dir
         )
         study, resumed = open_study(
             name=name,
@@ -140,9 +141,7 @@ class SweeperCore:
             fail_zombies(study, storage, c.stale_after_s, c.retry_failed)
         elif bounds is not None:
             study.set_user_attr("bounds", bounds.as_dict())
-            if (
-                bounds.suggested is not None and not c.lr_levels and keys.lr
-            ):  # levels: not one of them
+            if bounds.suggested is not None and not c.lr_levels and keys.lr:  # not a level
                 first = {keys.lr: bounds.suggested}
                 study.enqueue_trial(first, user_attrs={"enqueued_from": "range test suggestion"})
         pool = make_pool(
