@@ -125,6 +125,8 @@ def check_each_job(
     except Exception:  # sweep syntax of another sweeper: its own checks apply
         return
     own = [a for a in args if "=" in a and not a.startswith("-") and is_hydra(a)]
+    multirun = bool({"-m", "--multirun"} & set(args))
+    which = (lambda job: f" (job {' '.join(job)})") if multirun else (lambda job: "")
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         for i, job in enumerate(jobs):
             try:
@@ -138,17 +140,17 @@ def check_each_job(
                 if check is not None:
                     check_once(cfg, check)
             except ConfigError as e:
-                raise ConfigError(f"{e} (job {' '.join(job)})") from None
+                raise ConfigError(f"{e}{which(job)}") from None
             except (HydraException, OmegaConfBaseException) as e:  # Hydra's own words, one line
-                raise ConfigError(f"{hydra_words(e)} (job {' '.join(job)})") from None
+                raise ConfigError(f"{hydra_words(e)}{which(job)}") from None
 
 
 def hydra_words(e: BaseException) -> str:
     """Hydra's error on one line, with its cause (what the value should have been) and without
     the config search path it appends to an unknown option."""
     words = " ".join(str(e).split()).split(" Config search path:")[0]
-    cause = e.__cause__
-    if cause is not None and str(cause).strip():
+    cause = e.__cause__  # "Error merging override x=abc" says why only in its cause
+    if words.startswith("Error merging override") and cause is not None and str(cause).strip():
         words += ": " + " ".join(str(cause).split()).split(" full_key:")[0]
     return words
 
