@@ -83,9 +83,18 @@ def until(
         time.sleep(0.2)
 
 
-def job_id(job_dir: Path) -> str:
-    """The SLURM job running a trial: Hydra records submitit's job id in the job's own config."""
-    return str(OmegaConf.load(job_dir / ".hydra" / "hydra.yaml").hydra.job.id)
+def job_id(job_dir: Path, timeout: float = 120) -> str:
+    """The SLURM job running a trial: Hydra records submitit's job id in the job's own config
+    (read again until Hydra has written the whole file: it may be seen half written)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        path = job_dir / ".hydra" / "hydra.yaml"
+        found = OmegaConf.select(OmegaConf.load(path), "hydra.job.id") if path.is_file() else None
+        if found is not None:
+            return str(found)
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path} names no job id within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def slurm(env: dict, *cmd: str) -> str:
