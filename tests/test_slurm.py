@@ -89,7 +89,10 @@ def job_id(job_dir: Path, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while True:
         path = job_dir / ".hydra" / "hydra.yaml"
-        found = OmegaConf.select(OmegaConf.load(path), "hydra.job.id") if path.is_file() else None
+        try:
+            found = OmegaConf.select(OmegaConf.load(path), "hydra.job.id")
+        except Exception:  # not there yet, or cut off mid-line
+            found = None
         if found is not None:
             return str(found)
         if time.monotonic() > deadline:
