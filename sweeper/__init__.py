@@ -4,8 +4,9 @@ Public: :class:`SweeperSettings` (``hydra.sweeper.*``), :class:`SweeperCore` (th
 loop over a Hydra launcher), :func:`trial_callbacks` (the job side: a task function passes
 them to its training loop to report epochs and stop when pruned), :func:`parse_space`
 (override strings -> Optuna distributions), :func:`open_storage`, :func:`default_url`,
-:func:`redact`. The rest (``_space``, ``_seeding``, ``_study``, ``_core``, ``_trial``, ``_jobs``, ``_outcome``,
-``_compose``, ``_storage``, ``_results``) is private. The names load on first use, so
+:func:`redact`, :class:`TrialRef` (the ``trial`` node of a job). Every ``_``-module (the loop,
+the job, the search space, the budgets, the pool, the study, ...; the README's sweeper tree)
+is private. The names load on first use, so
 Hydra's plugin scan stays cheap.
 """
 

@@ -107,8 +107,9 @@ class Loop:
         derived = self.space.derived(trial.params)
         if derived:  # the job gets wd; the study keeps the product it searched
             trial.set_user_attr("derived_params", derived)
-        trial.set_user_attr("overrides", job.replay())
-        trial.set_user_attr("replay", replay_command(job.replay()))  # this trial, by hand
+        replay = job.replay()
+        trial.set_user_attr("overrides", replay)
+        trial.set_user_attr("replay", replay_command(replay))  # this trial, by hand
         return self.budget.first(job)
 
     def _told(self, job: Job, outcome: Outcome) -> list[Job]:

@@ -260,7 +260,7 @@ def unowned_wait_s(study: optuna.Study) -> float:
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if unowned(t) and t.datetime_start
     ]
-    return max((UNOWNED_AFTER_S - a for a in ages), default=0.0) if ages else 0.0
+    return max((UNOWNED_AFTER_S - a for a in ages), default=0.0)
 
 
 def fail_zombies(

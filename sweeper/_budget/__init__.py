@@ -14,6 +14,7 @@ rule is a new module here and one line in :func:`make_budget`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 import optuna
@@ -30,6 +31,8 @@ from sweeper._outcome import Outcome
 from sweeper.settings import SweeperSettings
 
 __all__ = ["Budget", "Continuation", "FullRuns", "Rungs", "make_budget"]
+
+log = logging.getLogger(__name__)
 
 
 class Budget(Protocol):
@@ -70,34 +73,19 @@ def make_budget(
         )
     if not settings.rung_continue:
         return Rungs(key, [*steps, full])
-    init_from, final = keys.init_from, keys.final_weights
-    if init_from is None or final is None or not _has(task_cfg, init_from, final):
+    why = "hydra.sweeper.rung_continue"
+    if keys.init_from is None or keys.final_weights is None:
         raise SweepError(
-            "hydra.sweeper.rung_continue needs a task with init_from and final-weights settings, named in its "
+            f"{why} needs a task with init_from and final-weights settings, named in its "
             "sweep_keys.init_from and sweep_keys.final_weights (tasks.train has them)."
         )
+    init_from, final = keys.need("init_from", why), keys.need("final_weights", why)
     return Continuation(key, [*steps, full], init_from, final, sweep_dir)
 
 
-def _rungs(rungs: list, key: str, full: int) -> list[int]:
-    if not all(isinstance(r, int) for r in rungs) or rungs != sorted(set(rungs)) or rungs[0] < 1:
-        raise SweepError(f"hydra.sweeper.rungs must be increasing ints >= 1, got {rungs}.")
-    if (
-        rungs[-1] >= full
-    ):  # e.g. the preset's [1, 3] with epochs=3: those runs would be the full one
-        import logging
-
-        dropped = [r for r in rungs if r >= full]
-        logging.getLogger(__name__).info(
-            f"rungs {dropped} are not shorter than {key}={full}: dropped"
-        )
+def _rungs(rungs: list[int], key: str, full: int) -> list[int]:
+    """The rungs shorter than the full run (``settings.problems`` checked they increase)."""
+    dropped = [r for r in rungs if r >= full]
+    if dropped:  # e.g. the preset's [1, 3] with epochs=3: those runs would be the full one
+        log.info(f"rungs {dropped} are not shorter than {key}={full}: dropped")
     return [r for r in rungs if r < full]
-
-
-def _has(cfg: DictConfig, *keys: str) -> bool:
-    """Whether the task config has each dotted key (a null value counts)."""
-    from training.checks import flatten
-
-    container = OmegaConf.to_container(cfg, resolve=False)
-    flat = set(flatten(container)) if isinstance(container, dict) else set()
-    return all(k in flat for k in keys)
