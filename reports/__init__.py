@@ -7,7 +7,7 @@ Public: :func:`write_report` (every file for a study into one directory),
 plain rows), :class:`ReportError`, :data:`IMAGE_HINT`. Plotly and Optuna load with it.
 """
 
-from reports._balance import BalanceResult, analyze_balance, smoothed_surface
+from analysis import BalanceResult, analyze_balance, smoothed_surface
 from reports._grid import grid_job_dirs, grid_rows
 from reports._page import IMAGE_HINT, write_grid_report, write_report
 from reports._study_data import ReportError, Row, find_study, objectives, rows

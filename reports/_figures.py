@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from reports._balance import analyze_balance, smoothed_surface
+from analysis import analyze_balance, smoothed_surface
 from reports._study_data import ReportError, Row, job_metrics
 from training.checks import is_finite_positive
 from training.contract import FAILED_RUNS
@@ -71,11 +71,22 @@ def pareto(
 
 
 def balance(
-    rows: Sequence[Row], objectives: list[str], metric: str, maximize: bool, lr: str, wd: str
+    rows: Sequence[Row],
+    objectives: list[str],
+    metric: str,
+    maximize: bool,
+    lr: str,
+    wd: str,
+    *,
+    chance: float | None = None,
+    searched: dict | None = None,
+    steps: float | None = None,
 ) -> tuple[go.Figure, dict]:
-    """The regularization-balance map: the smoothed objective over (lr, wd), the runs, the best
-    wd per lr level with its interval, the fitted balance line, iso-lines of lr x wd, and the
-    verdict (:func:`reports._balance.analyze_balance`) in the title."""
+    """The regularization-balance map: the smoothed objective over (lr, wd), the runs, each live
+    lr level's plateau (wd within the noise of its best) and ridge with its interval, the fitted
+    balance line, iso-lines of lr x wd, dead levels, and the verdict
+    (:func:`analysis.analyze_balance`) in the title. ``searched`` maps ``lr``/``wd`` to
+    the ranges the study searched (edge warnings are against those)."""
     usable = [
         r
         for r in rows
@@ -92,7 +103,18 @@ def balance(
         )
     lrs, wds = [float(r.params[lr]) for r in usable], [float(r.params[wd]) for r in usable]
     values = [r.metric(metric, objectives) if r.state == "complete" else None for r in usable]
-    result = analyze_balance(lrs, wds, values, metric=metric, maximize=maximize)
+    searched = searched or {}
+    result = analyze_balance(
+        lrs,
+        wds,
+        values,
+        metric=metric,
+        maximize=maximize,
+        chance=chance,
+        wd_range=searched.get(wd),
+        lr_range=searched.get(lr),
+        steps_per_epoch=steps,
+    )
     surface = smoothed_surface(lrs, wds, values, maximize=maximize)
     fig = go.Figure()
     fig.add_trace(
@@ -122,35 +144,7 @@ def balance(
             },
         )
     )
-    lv = result.levels
-    fig.add_trace(
-        go.Scatter(
-            x=[v.lr for v in lv],
-            y=[v.best_wd for v in lv],
-            mode="lines+markers",
-            name=f"best wd per lr ({result.confidence:.0%} interval)",
-            line={"color": "red", "width": 3},
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [v.best_wd_ci[1] - v.best_wd for v in lv],
-                "arrayminus": [v.best_wd - v.best_wd_ci[0] for v in lv],
-            },
-        )
-    )
-    if result.slope is not None:
-        x = np.log10([v.lr for v in lv])
-        y = np.log10([v.best_wd for v in lv])
-        fit = y.mean() + result.slope * (x - x.mean())
-        fig.add_trace(
-            go.Scatter(
-                x=10**x,
-                y=10**fit,
-                mode="lines",
-                name=f"balance line, slope {result.slope:+.2f}",
-                line={"color": "red", "dash": "dash"},
-            )
-        )
+    _balance_levels(fig, result)
     _iso_lines(fig, result.lr_range, result.wd_range)
     fig.update_xaxes(type="log", title=lr)
     fig.update_yaxes(
@@ -159,10 +153,81 @@ def balance(
         range=[math.log10(result.wd_range[0]) - 0.2, math.log10(result.wd_range[1]) + 0.2],
     )
     fig.update_layout(
-        title={"text": f"Regularization balance ({metric})<br><sub>{result.verdict}</sub>"},
+        title={"text": f"Regularization balance ({metric})<br><sub>{_wrap(result.verdict)}</sub>"},
         legend={"orientation": "h", "y": -0.2},
+        margin={"t": 140},
     )
     return fig, result.as_dict()
+
+
+def _wrap(text: str, width: int = 110) -> str:
+    """A long verdict over several title lines (Plotly does not wrap titles)."""
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width))
+
+
+def _balance_levels(fig: go.Figure, result) -> None:
+    """Plateaus (grey bars), ridges with intervals (red), the balance line, dead levels."""
+    live = [v for v in result.levels if v.ridge_wd is not None]
+    for i, v in enumerate(live):
+        fig.add_trace(
+            go.Scatter(
+                x=[v.lr, v.lr],
+                y=list(v.plateau),
+                mode="lines",
+                line={"color": "rgba(255,255,255,0.7)", "width": 8},
+                name="plateau: wd within the noise of the level's best",
+                legendgroup="plateau",
+                showlegend=i == 0,
+                hoverinfo="text",
+                hovertext=f"max_lr {v.lr:.3g}: wd {v.plateau[0]:.2g} .. {v.plateau[1]:.2g} within noise of the best",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[v.lr for v in live],
+            y=[v.ridge_wd for v in live],
+            mode="markers",
+            name=f"ridge: largest wd as good as the best ({result.confidence:.0%} interval)",
+            marker={"color": "red", "size": 9},
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [v.ridge_wd_ci[1] - v.ridge_wd for v in live],
+                "arrayminus": [v.ridge_wd - v.ridge_wd_ci[0] for v in live],
+            },
+        )
+    )
+    fit = [v for v in live if any(math.isclose(v.lr, x) for x in result.slope_levels)]
+    if result.slope is not None and fit:
+        x = np.log10([v.lr for v in fit])
+        y = np.log10([v.ridge_wd for v in fit])
+        line = y.mean() + result.slope * (x - x.mean())
+        fig.add_trace(
+            go.Scatter(
+                x=10**x,
+                y=10**line,
+                mode="lines",
+                name=f"balance line, slope {result.slope:+.2f}",
+                line={"color": "red", "dash": "dash"},
+            )
+        )
+    dead = [v for v in result.levels if v.dead]
+    if dead:
+        fig.add_trace(
+            go.Scatter(
+                x=[v.lr for v in dead],
+                y=[math.sqrt(result.wd_range[0] * result.wd_range[1])] * len(dead),
+                mode="markers+text",
+                text=["dead"] * len(dead),
+                textposition="top center",
+                marker={"color": "black", "symbol": "x-thin-open", "size": 14},
+                name="dead lr level (left out: " + "; ".join(sorted({v.dead for v in dead})) + ")",
+                hovertext=[f"max_lr {v.lr:.3g}: {v.dead}" for v in dead],
+                hoverinfo="text",
+            )
+        )
 
 
 def _iso_lines(

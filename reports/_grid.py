@@ -18,7 +18,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from reports._study_data import ReportError, Row, job_curve
 from training.contract import OBJECTIVES, STOPPED, SummaryError, read_summary
 
-__all__ = ["grid_job_dirs", "grid_rows"]
+__all__ = ["grid_job_dirs", "grid_num_classes", "grid_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,17 @@ def _overrides(job_dir: Path) -> tuple[list[str], dict[str, Any]]:
         if not o.is_sweep_override() and isinstance(value, (int, float, str, bool)):
             params[o.get_key_element().lstrip("+~")] = value
     return lines, params
+
+
+def grid_num_classes(sweep_dir: Path) -> int | None:
+    """``data.num_classes`` of the grid's first job (all jobs of a grid share the data)."""
+    for job_dir in grid_job_dirs(sweep_dir)[:1]:
+        config_file = job_dir / ".hydra" / "config.yaml"
+        config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+        data = config.get("data") if isinstance(config, dict) else None
+        n = data.get("num_classes") if isinstance(data, dict) else None
+        return n if isinstance(n, int) else None
+    return None
 
 
 def grid_rows(sweep_dir: Path, lr: str, wd: str) -> tuple[list[Row], str]:
@@ -108,6 +119,7 @@ def grid_rows(sweep_dir: Path, lr: str, wd: str) -> tuple[list[Row], str]:
                 replay,
                 job_curve(str(job_dir)) or [],
                 s.get("test_acc_at_best"),
+                s.get("steps"),
             )
         )
     if not rows:

@@ -15,8 +15,16 @@ import optuna
 import plotly.graph_objects as go
 
 from reports import _figures as figures
-from reports._grid import grid_rows
-from reports._study_data import ReportError, Row, objectives, rows
+from reports._grid import grid_num_classes, grid_rows
+from reports._study_data import (
+    ReportError,
+    Row,
+    chance_value,
+    objectives,
+    rows,
+    searched_range,
+    steps_per_epoch,
+)
 from training.contract import OBJECTIVES
 from training.range_test import load_range_test, range_test_html
 
@@ -92,6 +100,8 @@ class Trials:
     directions: list[str]  # "maximize" | "minimize", one per objective
     study: optuna.Study | None = None  # None for a grid: no history, importance or parallel plot
     bounds: dict = field(default_factory=dict)
+    num_classes: int | None = None  # for the objective at chance (dead lr levels)
+    searched: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # key -> range
 
 
 def write_report(
@@ -115,6 +125,8 @@ def write_report(
         [d.name.lower() for d in study.directions],
         study,
         study.user_attrs.get("bounds") or {},
+        (study.user_attrs.get("fixed_settings") or {}).get("data.num_classes"),
+        {k: searched_range(study, k) for k in (lr, wd)},
     )
     return write_trials_report(
         trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
@@ -133,7 +145,13 @@ def write_grid_report(
 ) -> dict:
     """All report files for a Hydra basic-sweeper grid (its job dirs) into ``out``."""
     rs, objective = grid_rows(sweep_dir, lr, wd)
-    trials = Trials(str(sweep_dir), rs, [objective], [OBJECTIVES[objective]])
+    trials = Trials(
+        str(sweep_dir),
+        rs,
+        [objective],
+        [OBJECTIVES[objective]],
+        num_classes=grid_num_classes(sweep_dir),
+    )
     return write_trials_report(
         trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
     )
@@ -187,7 +205,17 @@ def write_trials_report(
     except ReportError as e:
         skipped["pareto"] = str(e)
     try:
-        fig, notes["balance"] = figures.balance(rs, objs, objs[0], dirs[0] == "maximize", lr, wd)
+        fig, notes["balance"] = figures.balance(
+            rs,
+            objs,
+            objs[0],
+            dirs[0] == "maximize",
+            lr,
+            wd,
+            chance=chance_value(objs[0], t.num_classes),
+            searched=t.searched,
+            steps=steps_per_epoch(rs),
+        )
         plots.append(("lr_wd", fig))
     except (ReportError, ValueError) as e:
         skipped["lr_wd"] = str(e)

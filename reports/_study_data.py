@@ -42,6 +42,7 @@ class Row:
     test_acc_at_best: float | None = (
         None  # the best-validation epoch's weights (reported, never selected on)
     )
+    steps: int | None = None  # optimizer steps the run took (with epochs: steps per epoch)
 
     def metric(self, key: str, objectives: list[str]) -> float | None:
         """An objective (by name), ``epochs``, ``wall_s``, ``test_acc`` or a param."""
@@ -153,3 +154,41 @@ def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
             f"study_name={study_name} not in {redact(storage_url)}; studies there: {sorted(s.study_name for s in summaries)}."
         )
     return optuna.load_study(study_name=study_name, storage=storage)
+
+
+def searched_range(study: optuna.Study, key: str) -> tuple[float, float] | None:
+    """The range the study searched for ``key``: its float distribution's bounds, or its
+    numeric choices' extremes; None when no trial drew ``key`` (e.g. wd of an lr x wd search)."""
+    lows, highs = [], []
+    for t in study.get_trials(deepcopy=False):
+        d = t.distributions.get(key)
+        if isinstance(
+            d, (optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution)
+        ):
+            lows.append(float(d.low))
+            highs.append(float(d.high))
+        elif isinstance(d, optuna.distributions.CategoricalDistribution):
+            nums = [float(c) for c in d.choices if isinstance(c, (int, float))]
+            if nums:
+                lows.append(min(nums))
+                highs.append(max(nums))
+    return (min(lows), max(highs)) if lows else None
+
+
+def chance_value(metric: str, num_classes: object) -> float | None:
+    """The metric of a model that guesses: 1/classes for an accuracy, ln(classes) for a loss."""
+    if not isinstance(num_classes, int) or num_classes < 2:
+        return None
+    if metric.endswith("_acc"):
+        return 1 / num_classes
+    if metric.endswith("_loss"):
+        return math.log(num_classes)
+    return None
+
+
+def steps_per_epoch(rs: list[Row]) -> float | None:
+    """Optimizer steps per epoch, from any finished run that recorded both."""
+    for r in rs:
+        if r.steps and r.epochs:
+            return r.steps / r.epochs
+    return None

@@ -154,7 +154,7 @@ def is_runtime(dotted: str) -> bool:
 
 
 # summary keys a sweeper stores with each trial (Optuna user attrs) and a report reads back
-TRIAL_ATTRS = ("status", "reason", "epochs", "wall_s", "test_acc", "test_acc_at_best")
+TRIAL_ATTRS = ("status", "reason", "epochs", "steps", "wall_s", "test_acc", "test_acc_at_best")
 
 
 class SummaryError(ValueError):

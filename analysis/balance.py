@@ -1,0 +1,555 @@
+"""The regularization-balance analysis: how the best weight decay moves with the peak lr.
+
+Smith's claim: a larger learning rate regularizes, so the best weight decay falls as
+``max_lr`` rises. For lr-scaled decay (SGD's coupled L2, AdamW's decoupled decay) a decay
+timescale of ``1 / (lr x wd)`` steps that stays constant predicts a slope of -1 of
+log10(wd) against log10(max_lr); no dependence predicts 0. From runs at many
+``(max_lr, wd)`` points (an Optuna study or a Hydra grid; several seeds per cell welcome):
+
+1. **Levels.** Runs are grouped into lr levels (a grid's own, or quantile bins). A level is
+   *dead* when no run of it finished (all diverged or collapsed) or its best is near chance
+   (less than ``DEAD_SHARE`` of the way from chance to the best level): it is left out of
+   everything below and named.
+2. **Plateau and ridge.** At each live level the objective is smoothed along wd (a Gaussian
+   kernel over the level's runs and seeds). Its *plateau* is the wd range whose smoothed value
+   is within the seed noise of the level's best (``Z_PLATEAU`` standard errors of the
+   difference of two kernel averages; one run's noise is the robust spread of leave-one-out
+   residuals). The
+   *ridge* is the plateau's upper end, the largest wd still as good as the best: a stable
+   feature where the argmax inside a flat plateau is noise.
+3. **Slope.** The ridge's OLS slope over live levels whose ridge is not cut off by the
+   searched range's end.
+4. **Uncertainty.** A stratified bootstrap (runs resampled with replacement within each
+   level, everything redone): the point estimates are the bootstrap medians and the intervals
+   the percentiles of the same replicates, so a point always lies inside its interval (the
+   plug-in argmax of a resample-sensitive kernel maximum is biased; a median of the same
+   replicates is not pulled outside them).
+5. **Verdict.** Which named prediction (-1, 0) the slope's interval admits; "wd does not
+   matter between a and b" when every live level is within noise of its best across that
+   range; edge warnings only where the *searched* range ends.
+
+Runs that diverged or collapsed count as the worst value (or chance, if lower): they say that
+point is bad, which a kernel average must not forget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+__all__ = ["BalanceResult", "Level", "analyze_balance", "smoothed_surface"]
+
+CONTINUOUS = 12  # more distinct values than this: the axis is continuous (binned into lr levels)
+GRID_POINTS = 121  # wd values the smoothed curve is evaluated at, over the searched range
+DEAD_SHARE = 0.2  # a level whose best gets less than this share of chance -> best level is dead
+# the plateau's margin in standard errors: one-sided 95% for ~12 wd values compared with the
+# best at once (Bonferroni: 2.64); 1.645 (one comparison) lets seed noise cut plateaus short
+Z_PLATEAU = 2.5
+FLAT_SHARE = 0.8  # a plateau over this share of the searched log-wd range: flat level
+SEARCH_EDGE = 0.25  # decades: runs this close to the searched range's end reach it
+FLAT_DECADES = 1.0  # a common plateau this wide (decades) is reported as "wd does not matter"
+BOOTSTRAP_METHOD = (
+    "stratified bootstrap (runs resampled within each lr level); point = median of the "
+    "replicates, interval = their percentiles"
+)
+PREDICTIONS = {"lr_x_wd": -1.0, "no_dependence": 0.0}
+
+
+@dataclass
+class Level:
+    lr: float  # the level's max_lr (its value, or its bin's geometric centre)
+    runs: int
+    finished: int  # runs that neither diverged nor collapsed
+    dead: str | None  # why the level is left out, or None
+    best_wd: float | None = None  # where the smoothed objective peaks (descriptive)
+    best_value: float | None = None  # the smoothed objective there
+    plateau: tuple[float, float] | None = None  # wd range within the noise of the best
+    ridge_wd: float | None = None  # the plateau's upper end (bootstrap median)
+    ridge_wd_ci: tuple[float, float] | None = None  # its bootstrap percentile interval
+    flat: bool = False  # the plateau spans (almost) the whole searched wd range
+    edge: str | None = (
+        None  # "low" | "high": the ridge is cut off by that end of the searched range
+    )
+    timescale_epochs: float | None = None  # 1 / (lr x ridge wd) steps, in epochs
+
+
+@dataclass
+class BalanceResult:
+    metric: str
+    maximize: bool
+    runs: int
+    levels: list[Level]
+    slope: float | None  # d log10(ridge wd) / d log10(max_lr), bootstrap median
+    slope_ci: tuple[float, float] | None
+    prediction: str | None  # lr_x_wd | no_dependence | undecided | neither | flat | None
+    verdict: str
+    confidence: float
+    bootstrap: int
+    bootstrap_method: str = BOOTSTRAP_METHOD
+    dead_levels: list[float] = field(default_factory=list)
+    slope_levels: list[float] = field(default_factory=list)  # the lrs the slope is fitted on
+    flat_range: tuple[float, float] | None = None  # wd where every live level is within noise
+    noise: float = math.nan  # robust residual spread of one run (the metric's units)
+    best: dict = field(default_factory=dict)  # the best live cell: lr, wd, value, timescale
+    warnings: list[str] = field(default_factory=list)
+    wd_range: tuple[float, float] = (math.nan, math.nan)  # searched
+    lr_range: tuple[float, float] = (math.nan, math.nan)  # searched
+    bandwidth: dict[str, float] = field(default_factory=dict)  # kernel widths in decades
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _bandwidth(logs: np.ndarray) -> float:
+    """Kernel width in decades: 0.6 x the spacing of a grid's levels, or range/8 for a continuous axis."""
+    distinct = np.unique(np.round(logs, 6))
+    if len(distinct) < 2:
+        return 1.0
+    if len(distinct) > CONTINUOUS:
+        return float(max((distinct[-1] - distinct[0]) / 8, 1e-3))
+    return float(0.6 * np.median(np.diff(distinct)))
+
+
+def _levels(log_lr: np.ndarray, n_bins: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """``(centres, index of each run's level)``: a grid's own levels, or quantile bins of a continuous axis."""
+    distinct = np.unique(np.round(log_lr, 6))
+    if len(distinct) <= CONTINUOUS:
+        idx = np.searchsorted(distinct, np.round(log_lr, 6))
+        return distinct, idx
+    edges = np.quantile(log_lr, np.linspace(0, 1, n_bins + 1))
+    idx = np.clip(np.searchsorted(edges, log_lr, side="right") - 1, 0, n_bins - 1)
+    centres = np.array([log_lr[idx == b].mean() for b in range(n_bins)])
+    return centres, idx
+
+
+@dataclass
+class _Curve:
+    """One level's objective smoothed along wd on the analysis grid."""
+
+    value: np.ndarray  # smoothed value per grid point
+    n_eff: np.ndarray  # effective number of runs behind each point
+
+    def best(self) -> int:
+        return int(np.argmax(self.value))
+
+    def plateau(self, noise: float) -> tuple[int, int]:
+        """Grid indices of the lowest and highest wd within the noise of the best."""
+        b = self.best()
+        margin = Z_PLATEAU * noise * np.sqrt(1 / self.n_eff[b] + 1 / self.n_eff)
+        inside = np.flatnonzero(self.value >= self.value[b] - margin)
+        return int(inside[0]), int(inside[-1])
+
+
+def _kernel(grid: np.ndarray, log_wd: np.ndarray, h: float) -> np.ndarray:
+    return np.exp(-0.5 * ((grid[:, None] - log_wd[None, :]) / h) ** 2)
+
+
+def _curve(log_wd: np.ndarray, value: np.ndarray, grid: np.ndarray, h: float) -> _Curve:
+    w = _kernel(grid, log_wd, h)
+    total = np.maximum(w.sum(1), 1e-12)
+    return _Curve(value=(w @ value) / total, n_eff=total**2 / np.maximum((w * w).sum(1), 1e-24))
+
+
+def _loo_residuals(log_wd: np.ndarray, value: np.ndarray, h: float) -> np.ndarray:
+    """Each run against the kernel average of the other runs of its level (leave-one-out)."""
+    w = _kernel(log_wd, log_wd, h)
+    np.fill_diagonal(w, 0.0)
+    total = w.sum(1)
+    ok = total > 1e-9
+    return (value - (w @ value) / np.where(ok, total, 1.0))[ok]
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    x = x - x.mean()
+    return float((x * (y - y.mean())).sum() / (x * x).sum())
+
+
+def _range(given: tuple[float, float] | None, values: np.ndarray) -> tuple[float, float]:
+    if given is not None:
+        lo, hi = float(given[0]), float(given[1])
+        if not (0 < lo <= hi):
+            raise ValueError(f"a searched range must be 0 < low <= high, got {given}.")
+        return math.log10(lo), math.log10(hi)
+    return float(values.min()), float(values.max())
+
+
+def smoothed_surface(
+    lr: Sequence[float],
+    wd: Sequence[float],
+    value: Sequence[float | None],
+    *,
+    maximize: bool,
+    points: int = 40,
+) -> dict:
+    """The kernel-smoothed objective on a log-spaced ``points`` x ``points`` mesh over the runs'
+    range, with the analysis' bandwidths (for the balance map's heatmap)."""
+    log_lr, log_wd, signed, _ = _prepared(lr, wd, value, maximize)
+    h_lr, h_wd = _bandwidth(log_lr), _bandwidth(log_wd)
+    g_lr = np.linspace(log_lr.min(), log_lr.max(), points)
+    g_wd = np.linspace(log_wd.min(), log_wd.max(), points)
+    w = np.exp(-0.5 * ((g_lr[None, :, None] - log_lr) / h_lr) ** 2) * np.exp(
+        -0.5 * ((g_wd[:, None, None] - log_wd) / h_wd) ** 2
+    )  # (wd, lr, runs)
+    z = (w * signed).sum(-1) / np.maximum(w.sum(-1), 1e-12)
+    return {
+        "lr": (10**g_lr).tolist(),
+        "wd": (10**g_wd).tolist(),
+        "value": (z if maximize else -z).tolist(),
+    }
+
+
+def _prepared(
+    lr: Sequence[float],
+    wd: Sequence[float],
+    value: Sequence[float | None],
+    maximize: bool,
+    chance: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """log10 lr, log10 wd, the objective signed so that larger is better (runs without a value,
+    diverged or collapsed, count as the worst value seen or chance, whichever is worse) and
+    which runs finished."""
+    lr_a, wd_a = np.asarray(lr, dtype=float), np.asarray(wd, dtype=float)
+    v = np.array([math.nan if x is None else float(x) for x in value])
+    if not (len(lr_a) == len(wd_a) == len(v)):
+        raise ValueError(
+            f"lr, wd and value must have equal lengths, got {len(lr_a)}, {len(wd_a)}, {len(v)}."
+        )
+    keep = (lr_a > 0) & (wd_a > 0)
+    lr_a, wd_a, v = lr_a[keep], wd_a[keep], v[keep]
+    finite = np.isfinite(v)
+    if finite.sum() < 2:
+        raise ValueError(
+            f"the balance analysis needs at least 2 finished runs with max_lr > 0 and wd > 0, got {int(finite.sum())}."
+        )
+    signed = v if maximize else -v
+    worst = float(np.min(signed[finite]))
+    if chance is not None:
+        worst = min(worst, chance if maximize else -chance)
+    return np.log10(lr_a), np.log10(wd_a), np.where(finite, signed, worst), finite
+
+
+@dataclass
+class _Data:
+    """The runs, prepared once: signed values (larger is better), levels, the analysis grid."""
+
+    log_lr: np.ndarray
+    log_wd: np.ndarray
+    signed: np.ndarray
+    finished: np.ndarray
+    centres: np.ndarray
+    level_of: np.ndarray
+    grid: np.ndarray  # log10 wd over the searched range
+    h_wd: float
+
+    def curve(self, i: int, pick: np.ndarray | None = None) -> _Curve:
+        runs = np.flatnonzero(self.level_of == i) if pick is None else pick
+        return _curve(self.log_wd[runs], self.signed[runs], self.grid, self.h_wd)
+
+
+def _dead_reasons(d: _Data, chance_signed: float | None) -> list[str | None]:
+    """Per level: why it is dead (no finished run, or its best near chance), or None."""
+    best = [d.curve(i).value.max() for i in range(len(d.centres))]
+    floor = chance_signed if chance_signed is not None else float(d.signed.min())
+    reasons: list[str | None] = []
+    for i, top in enumerate(best):
+        if not d.finished[d.level_of == i].any():
+            reasons.append("every run diverged or collapsed")
+        elif top < floor + DEAD_SHARE * (max(best) - floor):
+            reasons.append(
+                "its best is near chance"
+                if chance_signed is not None
+                else "its best is near the worst"
+            )
+        else:
+            reasons.append(None)
+    return reasons
+
+
+def _noise(d: _Data, live: list[int]) -> float:
+    """One run's seed noise: the robust spread (1.4826 x MAD) of the finished runs'
+    leave-one-out residuals along wd, pooled over the live levels."""
+    res = []
+    for i in live:
+        runs = np.flatnonzero((d.level_of == i) & d.finished)
+        if len(runs) >= 3:
+            res.append(_loo_residuals(d.log_wd[runs], d.signed[runs], d.h_wd))
+    if not res or not len(np.concatenate(res)):
+        return 0.0
+    r = np.concatenate(res)
+    return float(1.4826 * np.median(np.abs(r - np.median(r))))
+
+
+def _ridges(d: _Data, live: list[int], noise: float, picks=None) -> np.ndarray:
+    """Per live level: the grid index of its plateau's upper end."""
+    return np.array(
+        [
+            d.curve(i, None if picks is None else picks[k]).plateau(noise)[1]
+            for k, i in enumerate(live)
+        ]
+    )
+
+
+def _bootstrap(
+    d: _Data, live: list[int], fit: list[int], noise: float, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replicates of every live level's ridge (log10 wd), the slope over the ``fit`` levels
+    (positions in ``live``) and the index of the best live level."""
+    rng = np.random.default_rng(seed)
+    members = [np.flatnonzero(d.level_of == i) for i in live]
+    ridges = np.empty((n, len(live)))
+    slopes = np.full(n, math.nan)
+    top = np.empty(n, dtype=int)
+    for b in range(n):
+        picks = [m[rng.integers(0, len(m), len(m))] for m in members]
+        curves = [d.curve(i, picks[k]) for k, i in enumerate(live)]
+        ridges[b] = d.grid[[c.plateau(noise)[1] for c in curves]]
+        top[b] = int(np.argmax([c.value.max() for c in curves]))
+        if len(fit) >= 2:
+            slopes[b] = _slope(d.centres[[live[k] for k in fit]], ridges[b][fit])
+    return ridges, slopes, top
+
+
+def _prediction(ci: tuple[float, float]) -> str:
+    admits = [name for name, v in PREDICTIONS.items() if ci[0] <= v <= ci[1]]
+    return admits[0] if len(admits) == 1 else ("undecided" if admits else "neither")
+
+
+PREDICTION_WORDS = {
+    "lr_x_wd": "consistent with a constant lr x wd (slope -1: the decay timescale 1/(lr x wd) "
+    "stays put as lr moves), not with no dependence (0)",
+    "no_dependence": "consistent with no dependence of the best wd on lr (slope 0), "
+    "not with a constant lr x wd (-1)",
+    "undecided": "the interval admits both a constant lr x wd (-1) and no dependence (0): "
+    "more levels or seeds are needed to decide",
+    "neither": "the interval excludes both a constant lr x wd (-1) and no dependence (0)",
+}
+
+
+def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
+    pct = f"{r.confidence:.0%}"
+    dead = (
+        f"; dead lr levels left out: {', '.join(f'{x:.3g}' for x in r.dead_levels)}"
+        if r.dead_levels
+        else ""
+    )
+    flat = (
+        f"wd does not matter between {r.flat_range[0]:.2g} and {r.flat_range[1]:.2g} here "
+        "(every live lr level is within the seed noise of its best there)"
+        if r.flat_range
+        else ""
+    )
+    if r.prediction == "flat":
+        return f"{flat} ({r.runs} runs){dead}"
+    if r.slope is None or r.slope_ci is None:
+        why = f"{len(r.slope_levels)} lr level(s) with a ridge inside the searched wd range, at least {min_levels} are needed for a slope"
+        head = f"not enough evidence: {why} ({n_levels} levels, {r.runs} runs)"
+        return "; ".join(x for x in (head, flat) if x) + dead
+    lo, hi = r.slope_ci
+    what = f"slope {r.slope:+.2f} [{lo:+.2f}, {hi:+.2f}] ({pct} bootstrap interval) over {len(r.slope_levels)} lr levels, {r.runs} runs"
+    direction = (
+        "larger lr wants smaller wd"
+        if hi < 0
+        else "larger lr wants larger wd"
+        if lo > 0
+        else "no trend shown"
+    )
+    return (
+        "; ".join(
+            x
+            for x in (f"{direction}: {what}", PREDICTION_WORDS[r.prediction or "undecided"], flat)
+            if x
+        )
+        + dead
+    )
+
+
+def _levels_out(
+    d: _Data,
+    dead: list[str | None],
+    live: list[int],
+    ridge_med: np.ndarray,
+    ridge_ci: np.ndarray,
+    noise: float,
+    steps_per_epoch: float | None,
+    maximize: bool,
+) -> list[Level]:
+    out = []
+    span = d.grid[-1] - d.grid[0]
+    edge_tol = 2 * (d.grid[1] - d.grid[0]) if len(d.grid) > 1 else 0.0
+    for i, c in enumerate(d.centres):
+        members = d.level_of == i
+        lv = Level(
+            lr=float(10**c),
+            runs=int(members.sum()),
+            finished=int(d.finished[members].sum()),
+            dead=dead[i],
+        )
+        if i in live:
+            k = live.index(i)
+            curve = d.curve(i)
+            lo, hi = curve.plateau(noise)
+            b = curve.best()
+            lv.best_wd = float(10 ** d.grid[b])
+            lv.best_value = float(curve.value[b] if maximize else -curve.value[b])
+            lv.plateau = (float(10 ** d.grid[lo]), float(10 ** d.grid[hi]))
+            lv.ridge_wd = float(10 ** ridge_med[k])
+            lv.ridge_wd_ci = (float(10 ** ridge_ci[0, k]), float(10 ** ridge_ci[1, k]))
+            lv.flat = bool(d.grid[hi] - d.grid[lo] >= FLAT_SHARE * span)
+            if not lv.flat:
+                lv.edge = (
+                    "high"
+                    if d.grid[hi] >= d.grid[-1] - edge_tol
+                    else "low"
+                    if d.grid[hi] <= d.grid[0] + edge_tol
+                    else None
+                )
+            if steps_per_epoch:
+                lv.timescale_epochs = float(1 / (lv.lr * lv.ridge_wd) / steps_per_epoch)
+        out.append(lv)
+    return out
+
+
+def _edge_warnings(
+    levels: list[Level], runs: np.ndarray, searched: tuple[float, float]
+) -> list[str]:
+    """A ridge cut off where the runs end warns only where that is also the searched range's
+    end (``runs``, ``searched``: log10 wd extremes); a search that stopped short says nothing
+    about what lies beyond its own runs' reach, and is no reason to widen the range."""
+    warnings = []
+    for side, word, k in (("high", "above", 1), ("low", "below", 0)):
+        at_edge = [lv for lv in levels if lv.edge == side]
+        if at_edge and abs(runs[k] - searched[k]) <= SEARCH_EDGE:
+            lrs = ", ".join(f"{lv.lr:.3g}" for lv in at_edge)
+            warnings.append(
+                f"the wd that is still as good as the best reaches the {'upper' if side == 'high' else 'lower'} end of the searched range ({10 ** searched[k]:.3g}) at max_lr {lrs}: extend wd {word} it"
+            )
+    return warnings
+
+
+def analyze_balance(
+    lr: Sequence[float],
+    wd: Sequence[float],
+    value: Sequence[float | None],
+    *,
+    metric: str,
+    maximize: bool,
+    chance: float | None = None,
+    wd_range: tuple[float, float] | None = None,
+    lr_range: tuple[float, float] | None = None,
+    steps_per_epoch: float | None = None,
+    bootstrap: int = 300,
+    confidence: float = 0.9,
+    seed: int = 0,
+    min_levels: int = 3,
+) -> BalanceResult:
+    """Plateau and ridge per lr level, the ridge's slope with its interval, a verdict.
+
+    Args:
+        lr, wd: each run's peak lr and weight decay (> 0).
+        value: each run's objective; None or NaN for a run that diverged or collapsed.
+        metric, maximize: the objective's name and direction.
+        chance: the objective at chance (1 / classes for accuracy), for dead levels.
+        wd_range, lr_range: the *searched* ranges (a study's distributions, a grid's values);
+            default: the runs' own, finished or not. Edge warnings refer to these.
+        steps_per_epoch: optimizer steps per epoch, to state decay timescales in epochs.
+        bootstrap, confidence: replicates and coverage of the intervals.
+        min_levels: fewer live levels with a ridge inside the range than this give no slope.
+    """
+    log_lr, log_wd, signed, finished = _prepared(lr, wd, value, maximize, chance)
+    wd_lo, wd_hi = _range(wd_range, log_wd)
+    lr_lo, lr_hi = _range(lr_range, log_lr)
+    centres, level_of = _levels(log_lr)
+    d = _Data(
+        log_lr,
+        log_wd,
+        signed,
+        finished,
+        centres,
+        level_of,
+        np.linspace(log_wd.min(), log_wd.max(), GRID_POINTS),  # where runs are: no extrapolation
+        _bandwidth(log_wd),
+    )
+    chance_signed = None if chance is None else (chance if maximize else -chance)
+    dead = _dead_reasons(d, chance_signed)
+    live = [i for i, why in enumerate(dead) if why is None]
+    noise = _noise(d, live)
+    plug = _ridges(d, live, noise)
+    edge_tol = 2 * (d.grid[1] - d.grid[0])
+    fit = [
+        k for k, g in enumerate(plug) if d.grid[0] + edge_tol < d.grid[g] < d.grid[-1] - edge_tol
+    ]
+    ridges, slopes, top = _bootstrap(d, live, fit, noise, bootstrap, seed)
+    tail = (1 - confidence) / 2 * 100
+    levels = _levels_out(
+        d,
+        dead,
+        live,
+        np.median(ridges, 0),
+        np.percentile(ridges, [tail, 100 - tail], axis=0),
+        noise,
+        steps_per_epoch,
+        maximize,
+    )
+    live_levels = [levels[i] for i in live]
+    result = BalanceResult(
+        metric=metric,
+        maximize=maximize,
+        runs=len(signed),
+        levels=levels,
+        slope=None,
+        slope_ci=None,
+        prediction=None,
+        verdict="",
+        confidence=confidence,
+        bootstrap=bootstrap,
+        dead_levels=[lv.lr for lv in levels if lv.dead],
+        noise=noise,
+        slope_levels=[live_levels[k].lr for k in fit],
+        wd_range=(float(10**wd_lo), float(10**wd_hi)),
+        lr_range=(float(10**lr_lo), float(10**lr_hi)),
+        bandwidth={"log10_wd": d.h_wd},
+    )
+    if live_levels:
+        flat_lo = max(lv.plateau[0] for lv in live_levels if lv.plateau)
+        flat_hi = min(lv.plateau[1] for lv in live_levels if lv.plateau)
+        if math.log10(flat_hi) - math.log10(flat_lo) >= FLAT_DECADES:
+            result.flat_range = (flat_lo, flat_hi)
+        best = max(live_levels, key=lambda lv: lv.best_value if maximize else -lv.best_value)
+        result.best = {
+            "lr": best.lr,
+            "wd": best.best_wd,
+            "value": best.best_value,
+            "ridge_wd": best.ridge_wd,
+            "timescale_epochs": best.timescale_epochs,
+        }
+    if result.flat_range and (len(fit) < min_levels or all(lv.flat for lv in live_levels)):
+        result.prediction = "flat"
+    elif len(fit) >= min_levels:
+        ci = tuple(float(x) for x in np.nanpercentile(slopes, [tail, 100 - tail]))
+        result.slope, result.slope_ci = float(np.nanmedian(slopes)), (ci[0], ci[1])
+        result.prediction = _prediction(result.slope_ci)
+    result.warnings = _edge_warnings(levels, d.grid[[0, -1]], (wd_lo, wd_hi))
+    result.warnings += _lr_edge_warnings(levels, live, top, confidence)
+    result.verdict = _verdict(result, len(levels), min_levels)
+    return result
+
+
+def _lr_edge_warnings(
+    levels: list[Level], live: list[int], top: np.ndarray, confidence: float
+) -> list[str]:
+    """The best live level is the lowest or highest *searched* level in ``confidence`` of the
+    replicates: the best lr may lie beyond the searched range."""
+    if len(levels) < 2 or not live:
+        return []
+    counts = np.bincount(top, minlength=len(live))
+    k = int(np.argmax(counts))
+    i = live[k]
+    if counts[k] / len(top) < confidence or i not in (0, len(levels) - 1):
+        return []
+    word, end = ("above", "highest") if i == len(levels) - 1 else ("below", "lowest")
+    return [
+        f"the best lr level is the {end} searched ({levels[i].lr:.3g}): extend max_lr {word} it"
+    ]

@@ -1,0 +1,223 @@
+"""The task suite: six offline tasks, each with a dense reference grid of max_lr x wd x seed.
+
+    python bench/suite.py grid all --workers 2     # (re)build every grid; resumes a partial one
+    python bench/suite.py grid digits_lenet5_sgd   # one task
+    python bench/suite.py verdicts                 # reports.analyze_balance on each grid (table)
+
+A grid's lr levels are placed from the task's own range test (seed 0, the app's defaults):
+``B x 10^(k/3)`` for k = -6..3, where B is the test's max_lr bound (two decades below it to one
+above); wd takes 12 values 1e-6..3e-1 (half-decade steps); 3 seeds. 10 x 12 x 3 = 360 runs,
+each a real ``training.runner.run`` of the task's config (CPU, one thread a worker).
+A grid is stored as ``bench/suite/<task>.csv``: a header of ``# key: value`` lines (the
+command, commit, overrides, range-test bounds, chance level) and one row per run
+(max_lr, wd, seed, status, best_val_acc, test_acc_at_best, epochs). Rows are appended as runs
+finish, so a killed build loses nothing and the same command completes it.
+
+Tasks tuned on (the analysis and presets were adjusted while looking at them) and the
+held-out ones (looked at only to report) are marked in ``TASKS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "suite"
+FIELDS = ("max_lr", "wd", "seed", "status", "best_val_acc", "test_acc_at_best", "epochs")
+WDS = tuple(float(f"{m}e{e}") for e in range(-6, 0) for m in (1, 3))  # 1e-6 .. 3e-1
+SEEDS = (0, 1, 2)
+LEVEL_STEPS = tuple(k / 3 for k in range(-6, 4))  # decades from the range test's max_lr bound
+
+
+@dataclass(frozen=True)
+class Task:
+    overrides: tuple[str, ...]
+    epochs: int
+    held_out: bool
+    what: str
+
+
+TASKS = {
+    "mnist1d_cnn1d_sgd": Task(
+        ("data=mnist1d", "model=cnn1d"), 15, False, "MNIST-1D, conv + BatchNorm, SGD, L2"
+    ),
+    "digits_lenet5_sgd": Task(
+        ("data=digits", "model=lenet5"), 20, False, "digits, LeNet-5 (no BatchNorm), SGD, L2"
+    ),
+    "mnist1d_mlp_sgd": Task(
+        ("data=mnist1d", "model=mlp"), 15, False, "MNIST-1D, MLP + BatchNorm, SGD, L2"
+    ),
+    "digits_mlp_adamw": Task(
+        ("data=digits", "model=mlp", "optimizer=adamw", "regularization=decoupled"),
+        20,
+        False,
+        "digits, MLP + BatchNorm, AdamW, decoupled decay",
+    ),
+    "mnist1d_cnn1d_nobn_adamw": Task(
+        (
+            "data=mnist1d",
+            "model=cnn1d",
+            "model.batch_norm=false",
+            "optimizer=adamw",
+            "regularization=decoupled",
+        ),
+        15,
+        True,
+        "MNIST-1D, conv without BatchNorm, AdamW, decoupled decay",
+    ),
+    "digits_lenet5_sgdw": Task(
+        ("data=digits", "model=lenet5", "regularization=decoupled"),
+        20,
+        True,
+        "digits, LeNet-5 (no BatchNorm), SGD, decoupled decay (SGDW)",
+    ),
+}
+RUNTIME = ("threads=1", "device=cpu")
+
+
+def compose(config: str, overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return hydra_compose(config, overrides=[*RUNTIME, *overrides])
+
+
+def range_bounds(task: Task) -> dict:
+    from training.range_test import range_test
+
+    with tempfile.TemporaryDirectory() as d:
+        r = range_test(compose("range_test", list(task.overrides)), Path(d))
+    return {"min_lr": r["bounds"]["min_lr"], "max_lr": r["bounds"]["max_lr"]}
+
+
+def one_run(overrides: list[str]) -> dict:
+    """One real training run in this worker; returns the summary fields a grid keeps."""
+    import json
+
+    from training.runner import run
+
+    with tempfile.TemporaryDirectory() as d:
+        run(compose("train", ["checkpoint.every=0", *overrides]), Path(d))
+        return json.loads((Path(d) / "summary.json").read_text())
+
+
+def read_grid(path: Path) -> tuple[dict[str, str], list[dict]]:
+    """A stored grid: its header (``# key: value``) and its rows (numbers parsed)."""
+    header, lines = {}, []
+    for line in path.read_text().splitlines():
+        if line.startswith("# "):
+            key, _, value = line[2:].partition(": ")
+            header[key] = value
+        elif line:
+            lines.append(line)
+    rows = []
+    for r in csv.DictReader(lines):
+        rows.append(
+            {
+                "max_lr": float(r["max_lr"]),
+                "wd": float(r["wd"]),
+                "seed": int(r["seed"]),
+                "status": r["status"],
+                "best_val_acc": float(r["best_val_acc"]) if r["best_val_acc"] else math.nan,
+                "test_acc_at_best": float(r["test_acc_at_best"])
+                if r["test_acc_at_best"]
+                else math.nan,
+                "epochs": int(r["epochs"]),
+            }
+        )
+    return header, rows
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True)
+    return out.stdout.decode().strip() or "unknown"
+
+
+def _cells(task: Task, bound: float) -> Iterator[tuple[float, float, int]]:
+    for k in LEVEL_STEPS:
+        for wd in WDS:
+            for seed in SEEDS:
+                yield float(f"{bound * 10**k:.4g}"), wd, seed
+
+
+def _fmt(v) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6g}"
+
+
+def build_grid(name: str, workers: int) -> Path:
+    task = TASKS[name]
+    path = OUT / f"{name}.csv"
+    OUT.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        header, rows = read_grid(path)
+        bound = float(header["range_test_max_lr"])
+    else:
+        bounds = range_bounds(task)
+        bound = bounds["max_lr"]
+        header = {
+            "task": name,
+            "what": task.what,
+            "command": f"python bench/suite.py grid {name} --workers {workers}",
+            "commit": _commit(),
+            "overrides": " ".join([*task.overrides, f"epochs={task.epochs}", *RUNTIME]),
+            "range_test_min_lr": f"{bounds['min_lr']:.6g}",
+            "range_test_max_lr": f"{bound:.6g}",
+            "held_out": str(task.held_out).lower(),
+        }
+        path.write_text("".join(f"# {k}: {v}\n" for k, v in header.items()) + ",".join(FIELDS) + "\n")
+        rows = []
+    done = {(r["max_lr"], r["wd"], r["seed"]) for r in rows}
+    todo = [c for c in _cells(task, bound) if c not in done]
+    print(f"{name}: {len(done)} runs stored, {len(todo)} to run on {workers} workers", flush=True)
+    spawn = multiprocessing.get_context("spawn")  # the parent imported torch for the range test
+    with ProcessPoolExecutor(workers, mp_context=spawn) as pool, path.open("a") as f:
+        futures = {
+            pool.submit(
+                one_run,
+                [*task.overrides, f"epochs={task.epochs}", f"max_lr={lr}", f"wd={wd}", f"seed={s}"],
+            ): (lr, wd, s)
+            for lr, wd, s in todo
+        }
+        for i, fut in enumerate(as_completed(futures), 1):
+            lr, wd, s = futures[fut]
+            r = fut.result()
+            values = (lr, wd, s, r["status"], r["best_val_acc"], r["test_acc_at_best"], r["epochs"])
+            f.write(",".join(_fmt(v) if isinstance(v, float) else str(v) for v in values) + "\n")
+            f.flush()
+            if i % 30 == 0:
+                print(f"{name}: {i}/{len(todo)}", flush=True)
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("grid")
+    g.add_argument("task", choices=[*TASKS, "all"])
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    sub.add_parser("verdicts")
+    a = p.parse_args()
+    if a.cmd == "grid":
+        for name in TASKS if a.task == "all" else [a.task]:
+            build_grid(name, a.workers)
+    else:
+        from bench.suite_report import verdicts
+
+        verdicts()
+
+
+if __name__ == "__main__":
+    main()
