@@ -17,8 +17,8 @@ log10(wd) against log10(max_lr); no dependence predicts 0. From runs at many
    residuals). The
    *ridge* is the plateau's upper end, the largest wd still as good as the best: a stable
    feature where the argmax inside a flat plateau is noise.
-3. **Slope.** The ridge's OLS slope over live levels whose ridge is not cut off by the
-   searched range's end.
+3. **Slope.** The ridge's Theil-Sen slope (median of pairwise slopes: robust to one odd
+   level) over live levels whose ridge is not cut off where the runs end.
 4. **Uncertainty.** A stratified bootstrap (runs resampled with replacement within each
    level, everything redone): the point estimates are the bootstrap medians and the intervals
    the percentiles of the same replicates, so a point always lies inside its interval (the
@@ -50,6 +50,7 @@ DEAD_SHARE = 0.2  # a level whose best gets less than this share of chance -> be
 Z_PLATEAU = 2.5
 FLAT_SHARE = 0.8  # a plateau over this share of the searched log-wd range: flat level
 SEARCH_EDGE = 0.25  # decades: runs this close to the searched range's end reach it
+NOISE_RUNS = 8  # finished runs a level needs for a noise estimate of its own
 FLAT_DECADES = 1.0  # a common plateau this wide (decades) is reported as "wd does not matter"
 BOOTSTRAP_METHOD = (
     "stratified bootstrap (runs resampled within each lr level); point = median of the "
@@ -74,6 +75,7 @@ class Level:
         None  # "low" | "high": the ridge is cut off by that end of the searched range
     )
     timescale_epochs: float | None = None  # 1 / (lr x ridge wd) steps, in epochs
+    noise: float | None = None  # one run's seed noise at this level (the metric's units)
 
 
 @dataclass
@@ -103,14 +105,17 @@ class BalanceResult:
         return asdict(self)
 
 
-def _bandwidth(logs: np.ndarray) -> float:
-    """Kernel width in decades: 0.6 x the spacing of a grid's levels, or range/8 for a continuous axis."""
+def _bandwidth(logs: np.ndarray, share: float = 0.6) -> float:
+    """Kernel width in decades: ``share`` x the spacing of a grid's values, or range/8 for a
+    continuous axis. The analysis takes 0.4 along a grid's wd (a neighbouring cell weighs
+    e^-3 = 5%: a cell is nearly its own mean, its seeds do the averaging, and a cliff is not
+    blurred into the plateau before it); the heatmap 0.6."""
     distinct = np.unique(np.round(logs, 6))
     if len(distinct) < 2:
         return 1.0
     if len(distinct) > CONTINUOUS:
         return float(max((distinct[-1] - distinct[0]) / 8, 1e-3))
-    return float(0.6 * np.median(np.diff(distinct)))
+    return float(share * np.median(np.diff(distinct)))
 
 
 def _levels(log_lr: np.ndarray, n_bins: int = 6) -> tuple[np.ndarray, np.ndarray]:
@@ -268,48 +273,55 @@ def _dead_reasons(d: _Data, chance_signed: float | None) -> list[str | None]:
     return reasons
 
 
-def _noise(d: _Data, live: list[int]) -> float:
-    """One run's seed noise: the robust spread (1.4826 x MAD) of the finished runs'
-    leave-one-out residuals along wd, pooled over the live levels."""
-    res = []
-    for i in live:
-        runs = np.flatnonzero((d.level_of == i) & d.finished)
-        if len(runs) >= 3:
-            res.append(_loo_residuals(d.log_wd[runs], d.signed[runs], d.h_wd))
-    if not res or not len(np.concatenate(res)):
-        return 0.0
-    r = np.concatenate(res)
+def _mad(r: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
 
-def _ridges(d: _Data, live: list[int], noise: float, picks=None) -> np.ndarray:
+def _noise(d: _Data, live: list[int]) -> tuple[np.ndarray, float]:
+    """One run's seed noise per live level, and pooled: the robust spread (1.4826 x MAD) of
+    the finished runs' leave-one-out residuals along wd. A level with fewer than
+    ``NOISE_RUNS`` finished runs takes the pooled value (noise differs between levels: runs
+    near divergence scatter more)."""
+    res = []
+    for i in live:
+        runs = np.flatnonzero((d.level_of == i) & d.finished)
+        res.append(
+            _loo_residuals(d.log_wd[runs], d.signed[runs], d.h_wd)
+            if len(runs) >= 3
+            else np.array([])
+        )
+    every = np.concatenate(res) if res else np.array([])
+    pooled = _mad(every) if len(every) else 0.0
+    return np.array([_mad(r) if len(r) >= NOISE_RUNS else pooled for r in res]), pooled
+
+
+def _ridges(d: _Data, live: list[int], noise: np.ndarray) -> np.ndarray:
     """Per live level: the grid index of its plateau's upper end."""
-    return np.array(
-        [
-            d.curve(i, None if picks is None else picks[k]).plateau(noise)[1]
-            for k, i in enumerate(live)
-        ]
-    )
+    return np.array([d.curve(i).plateau(noise[k])[1] for k, i in enumerate(live)])
 
 
 def _bootstrap(
-    d: _Data, live: list[int], fit: list[int], noise: float, n: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replicates of every live level's ridge (log10 wd), the slope over the ``fit`` levels
-    (positions in ``live``) and the index of the best live level."""
+    d: _Data, live: list[int], noise: np.ndarray, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replicates of every live level's ridge (log10 wd) and the index of the best live level."""
     rng = np.random.default_rng(seed)
     members = [np.flatnonzero(d.level_of == i) for i in live]
     ridges = np.empty((n, len(live)))
-    slopes = np.full(n, math.nan)
     top = np.empty(n, dtype=int)
     for b in range(n):
         picks = [m[rng.integers(0, len(m), len(m))] for m in members]
         curves = [d.curve(i, picks[k]) for k, i in enumerate(live)]
-        ridges[b] = d.grid[[c.plateau(noise)[1] for c in curves]]
+        ridges[b] = d.grid[[c.plateau(noise[k])[1] for k, c in enumerate(curves)]]
         top[b] = int(np.argmax([c.value.max() for c in curves]))
-        if len(fit) >= 2:
-            slopes[b] = _slope(d.centres[[live[k] for k in fit]], ridges[b][fit])
-    return ridges, slopes, top
+    return ridges, top
+
+
+def _slopes(x: np.ndarray, ridges: np.ndarray) -> np.ndarray:
+    """Each replicate's Theil-Sen slope of the ridge on log10 lr (the median of the slopes
+    between every pair of levels): one level whose ridge is off (a level near divergence
+    that still trains a little) moves a median of pairs far less than a least-squares line."""
+    i, j = np.triu_indices(len(x), 1)
+    return np.median((ridges[:, j] - ridges[:, i]) / (x[j] - x[i]), axis=1)
 
 
 def _prediction(ci: tuple[float, float]) -> str:
@@ -372,7 +384,7 @@ def _levels_out(
     live: list[int],
     ridge_med: np.ndarray,
     ridge_ci: np.ndarray,
-    noise: float,
+    noise: np.ndarray,
     steps_per_epoch: float | None,
     maximize: bool,
 ) -> list[Level]:
@@ -390,7 +402,8 @@ def _levels_out(
         if i in live:
             k = live.index(i)
             curve = d.curve(i)
-            lo, hi = curve.plateau(noise)
+            lo, hi = curve.plateau(noise[k])
+            lv.noise = float(noise[k])
             b = curve.best()
             lv.best_wd = float(10 ** d.grid[b])
             lv.best_value = float(curve.value[b] if maximize else -curve.value[b])
@@ -470,18 +483,18 @@ def analyze_balance(
         centres,
         level_of,
         np.linspace(log_wd.min(), log_wd.max(), GRID_POINTS),  # where runs are: no extrapolation
-        _bandwidth(log_wd),
+        _bandwidth(log_wd, share=0.4),
     )
     chance_signed = None if chance is None else (chance if maximize else -chance)
     dead = _dead_reasons(d, chance_signed)
     live = [i for i, why in enumerate(dead) if why is None]
-    noise = _noise(d, live)
+    noise, pooled = _noise(d, live)
     plug = _ridges(d, live, noise)
     edge_tol = 2 * (d.grid[1] - d.grid[0])
     fit = [
         k for k, g in enumerate(plug) if d.grid[0] + edge_tol < d.grid[g] < d.grid[-1] - edge_tol
     ]
-    ridges, slopes, top = _bootstrap(d, live, fit, noise, bootstrap, seed)
+    ridges, top = _bootstrap(d, live, noise, bootstrap, seed)
     tail = (1 - confidence) / 2 * 100
     levels = _levels_out(
         d,
@@ -506,7 +519,7 @@ def analyze_balance(
         confidence=confidence,
         bootstrap=bootstrap,
         dead_levels=[lv.lr for lv in levels if lv.dead],
-        noise=noise,
+        noise=pooled,
         slope_levels=[live_levels[k].lr for k in fit],
         wd_range=(float(10**wd_lo), float(10**wd_hi)),
         lr_range=(float(10**lr_lo), float(10**lr_hi)),
@@ -528,8 +541,10 @@ def analyze_balance(
     if result.flat_range and (len(fit) < min_levels or all(lv.flat for lv in live_levels)):
         result.prediction = "flat"
     elif len(fit) >= min_levels:
-        ci = tuple(float(x) for x in np.nanpercentile(slopes, [tail, 100 - tail]))
-        result.slope, result.slope_ci = float(np.nanmedian(slopes)), (ci[0], ci[1])
+        x = centres[[live[k] for k in fit]]
+        slopes = _slopes(x, ridges[:, fit])
+        ci = tuple(float(v) for v in np.percentile(slopes, [tail, 100 - tail]))
+        result.slope, result.slope_ci = float(np.median(slopes)), (ci[0], ci[1])
         result.prediction = _prediction(result.slope_ci)
     result.warnings = _edge_warnings(levels, d.grid[[0, -1]], (wd_lo, wd_hi))
     result.warnings += _lr_edge_warnings(levels, live, top, confidence)

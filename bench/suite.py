@@ -131,14 +131,16 @@ def read_grid(path: Path) -> tuple[dict[str, str], list[dict]]:
                 "wd": float(r["wd"]),
                 "seed": int(r["seed"]),
                 "status": r["status"],
-                "best_val_acc": float(r["best_val_acc"]) if r["best_val_acc"] else math.nan,
-                "test_acc_at_best": float(r["test_acc_at_best"])
-                if r["test_acc_at_best"]
-                else math.nan,
+                "best_val_acc": _number(r["best_val_acc"]),
+                "test_acc_at_best": _number(r["test_acc_at_best"]),
                 "epochs": int(r["epochs"]),
             }
         )
     return header, rows
+
+
+def _number(text: str) -> float:
+    return math.nan if text in ("", "None", "nan") else float(text)
 
 
 def _commit() -> str:
@@ -177,7 +179,9 @@ def build_grid(name: str, workers: int) -> Path:
             "range_test_max_lr": f"{bound:.6g}",
             "held_out": str(task.held_out).lower(),
         }
-        path.write_text("".join(f"# {k}: {v}\n" for k, v in header.items()) + ",".join(FIELDS) + "\n")
+        path.write_text(
+            "".join(f"# {k}: {v}\n" for k, v in header.items()) + ",".join(FIELDS) + "\n"
+        )
         rows = []
     done = {(r["max_lr"], r["wd"], r["seed"]) for r in rows}
     todo = [c for c in _cells(task, bound) if c not in done]
@@ -195,11 +199,107 @@ def build_grid(name: str, workers: int) -> Path:
             lr, wd, s = futures[fut]
             r = fut.result()
             values = (lr, wd, s, r["status"], r["best_val_acc"], r["test_acc_at_best"], r["epochs"])
-            f.write(",".join(_fmt(v) if isinstance(v, float) else str(v) for v in values) + "\n")
+            f.write(
+                ",".join(_fmt(v) if v is None or isinstance(v, float) else str(v) for v in values)
+                + "\n"
+            )
             f.flush()
             if i % 30 == 0:
                 print(f"{name}: {i}/{len(todo)}", flush=True)
     return path
+
+
+def steps_per_epoch(task: Task) -> int:
+    from training.runner import check_batch_fits_data
+
+    cfg = compose("train", list(task.overrides))
+    return len(check_batch_fits_data(cfg).train_y) // cfg.batch_size
+
+
+def simple_ridge(rows: list[dict], tolerance: float = 0.01) -> tuple[float | None, dict]:
+    """The model-free reading of a dense grid (issue 19's): per lr level whose best cell mean
+    is above chance + 0.2 x (best - chance), the largest wd whose cell mean (over seeds) is
+    within ``tolerance`` of that level's best; OLS slope of log10 of it over log10 max_lr."""
+    cells: dict[tuple[float, float], list[float]] = {}
+    for r in rows:
+        ok = r["status"] == "completed" and math.isfinite(r["best_val_acc"])
+        cells.setdefault((r["max_lr"], r["wd"]), []).append(r["best_val_acc"] if ok else 0.1)
+    means = {k: sum(v) / len(v) for k, v in cells.items()}
+    top = max(means.values())
+    ridge = {}
+    for lr in sorted({k[0] for k in means}):
+        level = {wd: m for (a, wd), m in means.items() if a == lr}
+        best = max(level.values())
+        if best >= 0.1 + 0.2 * (top - 0.1):
+            ridge[lr] = max(wd for wd, m in level.items() if m >= best - tolerance)
+    if len(ridge) < 3:
+        return None, ridge
+    x = [math.log10(a) for a in ridge]
+    y = [math.log10(b) for b in ridge.values()]
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True)) / sum(
+        (a - mx) ** 2 for a in x
+    )
+    return slope, ridge
+
+
+def grid_verdict(name: str, rows: list[dict], seed: int = 0):
+    from analysis import analyze_balance
+
+    ok = [r["status"] == "completed" and math.isfinite(r["best_val_acc"]) for r in rows]
+    return analyze_balance(
+        [r["max_lr"] for r in rows],
+        [r["wd"] for r in rows],
+        [r["best_val_acc"] if k else None for r, k in zip(rows, ok, strict=True)],
+        metric="best_val_acc",
+        maximize=True,
+        chance=0.1,
+        wd_range=(min(WDS), max(WDS)),
+        steps_per_epoch=steps_per_epoch(TASKS[name]),
+        seed=seed,
+    )
+
+
+def best_cell(rows: list[dict]) -> dict:
+    """The grid's best cell by mean validation accuracy over its seeds, with its mean test."""
+    cells: dict[tuple[float, float], list[dict]] = {}
+    for r in rows:
+        if r["status"] == "completed":
+            cells.setdefault((r["max_lr"], r["wd"]), []).append(r)
+    (lr, wd), runs = max(
+        cells.items(), key=lambda kv: sum(r["best_val_acc"] for r in kv[1]) / len(kv[1])
+    )
+    mean = lambda k: sum(r[k] for r in runs) / len(runs)  # noqa: E731
+    return {
+        "max_lr": lr,
+        "wd": wd,
+        "val": mean("best_val_acc"),
+        "test": mean("test_acc_at_best"),
+        "seeds": len(runs),
+    }
+
+
+def verdicts() -> None:
+    """Per stored grid: the model-free ridge slope, analyze_balance's verdict, the best cell."""
+    for name, task in TASKS.items():
+        path = OUT / f"{name}.csv"
+        if not path.exists():
+            continue
+        header, rows = read_grid(path)
+        slope, _ = simple_ridge(rows)
+        r = grid_verdict(name, rows)
+        b = best_cell(rows)
+        tag = "held out" if task.held_out else "tuned on"
+        print(
+            f"## {name} ({tag}; {len(rows)} runs; range test max_lr bound {header['range_test_max_lr']})"
+        )
+        print(
+            f"  best cell: max_lr {b['max_lr']:.3g} wd {b['wd']:.3g} val {b['val']:.4f} test {b['test']:.4f} ({b['seeds']} seeds)"
+        )
+        print(f"  model-free ridge slope (largest wd within 1 point of each level's best): {slope}")
+        print(f"  analysis: [{r.prediction}] {r.verdict}")
+        for w in r.warnings:
+            print(f"  warning: {w}")
 
 
 def main() -> None:
@@ -214,8 +314,6 @@ def main() -> None:
         for name in TASKS if a.task == "all" else [a.task]:
             build_grid(name, a.workers)
     else:
-        from bench.suite_report import verdicts
-
         verdicts()
 
 
