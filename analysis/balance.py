@@ -538,7 +538,11 @@ def analyze_balance(
             "ridge_wd": best.ridge_wd,
             "timescale_epochs": best.timescale_epochs,
         }
-    if result.flat_range and (len(fit) < min_levels or all(lv.flat for lv in live_levels)):
+    if (
+        result.flat_range
+        and len(live_levels) >= min_levels
+        and (len(fit) < min_levels or all(lv.flat for lv in live_levels))
+    ):
         result.prediction = "flat"
     elif len(fit) >= min_levels:
         x = centres[[live[k] for k in fit]]

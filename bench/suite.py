@@ -2,7 +2,8 @@
 
     python bench/suite.py grid all --workers 2     # (re)build every grid; resumes a partial one
     python bench/suite.py grid digits_lenet5_sgd   # one task
-    python bench/suite.py verdicts                 # reports.analyze_balance on each grid (table)
+    python bench/suite.py verdicts                 # analysis.analyze_balance on each grid (table)
+    python bench/suite.py preset all --workers 2   # sweep=balance twice per task (run seeds 0,1 / 2,3)
 
 A grid's lr levels are placed from the task's own range test (seed 0, the app's defaults):
 ``B x 10^(k/3)`` for k = -6..3, where B is the test's max_lr bound (two decades below it to one
@@ -302,6 +303,75 @@ def verdicts() -> None:
             print(f"  warning: {w}")
 
 
+PRESET_SEEDS = ("0,1", "2,3")  # two run-seed replicates of sweep=balance
+
+
+def preset(name: str, workers: int) -> None:
+    """``sweep=balance`` on the task as a user runs it (its own range test, the adaptive design,
+    parallel joblib workers), twice with other run seeds; each study's verdict next to the grid's."""
+    import json
+    import time
+
+    import optuna
+
+    task = TASKS[name]
+    results_path = OUT / "presets.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    with tempfile.TemporaryDirectory() as d:
+        for seeds in PRESET_SEEDS:
+            study_name = f"{name}-seeds{seeds.replace(',', '')}"
+            t0 = time.time()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "tasks.train",
+                    "-m",
+                    "sweep=balance",
+                    *task.overrides,
+                    f"epochs={task.epochs}",
+                    *RUNTIME,
+                    f"hydra.sweeper.params.seed=choice({seeds})",
+                    f"hydra.sweeper.storage=sqlite:///{d}/s.db",
+                    f"hydra.sweeper.study_name={study_name}",
+                    f"hydra.sweep.dir={d}/{study_name}",
+                    "hydra/launcher=joblib",
+                    f"hydra.launcher.n_jobs={workers}",
+                    f"hydra.sweeper.n_jobs={workers}",
+                ],
+                cwd=d,
+                check=True,
+                capture_output=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            wall = time.time() - t0
+            study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{d}/s.db")
+            rows = [
+                {
+                    "max_lr": t.params["max_lr"],
+                    "wd": t.params["wd"],
+                    "seed": t.params["seed"],
+                    "status": "completed" if t.state.name == "COMPLETE" else "diverged",
+                    "best_val_acc": t.value if t.state.name == "COMPLETE" else math.nan,
+                }
+                for t in study.get_trials(deepcopy=False)
+                if t.state.name in ("COMPLETE", "PRUNED")
+            ]
+            r = grid_verdict(name, rows)
+            results[study_name] = {
+                "runs": len(rows),
+                "wall_s": round(wall),
+                "prediction": r.prediction,
+                "slope": r.slope,
+                "slope_ci": r.slope_ci,
+                "verdict": r.verdict,
+                "dead_levels": r.dead_levels,
+                "design": study.user_attrs.get("design"),
+            }
+            print(study_name, results[study_name]["prediction"], r.verdict, flush=True)
+            results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -309,10 +379,13 @@ def main() -> None:
     g.add_argument("task", choices=[*TASKS, "all"])
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     sub.add_parser("verdicts")
+    pr = sub.add_parser("preset")
+    pr.add_argument("task", choices=[*TASKS, "all"])
+    pr.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = p.parse_args()
-    if a.cmd == "grid":
+    if a.cmd in ("grid", "preset"):
         for name in TASKS if a.task == "all" else [a.task]:
-            build_grid(name, a.workers)
+            build_grid(name, a.workers) if a.cmd == "grid" else preset(name, a.workers)
     else:
         verdicts()
 

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweeper import _seeding as seeding
 from sweeper._budget import make_budget
+from sweeper._design import BalanceDesign
 from sweeper._errors import SweepError
 from sweeper._job import Fixed, Worker
 from sweeper._jobs import GuardedTask, watch_ctrl_c
@@ -121,14 +122,20 @@ class SweeperCore:
             lr_levels=list(c.lr_levels),
             product_param=c.product_param,
             fixed_keys={f.key.lstrip("+~") for f in fixed},
+            adaptive=c.adaptive_runs > 0,
         )
+        design = _design(c, keys, bounds, distributions, objectives) if c.adaptive_runs else None
         study, resumed = open_study(
             name=name,
             storage=storage,
             directions=list(objectives.values()),
             metrics=list(objectives),
             space=space.distributions,
-            sampler=WorkerTagged(_sampler(c.sampler, space), storage, Worker.this()),
+            sampler=WorkerTagged(
+                optuna.samplers.RandomSampler() if design else _sampler(c.sampler, space),
+                storage,
+                Worker.this(),
+            ),  # a design enqueues every trial: no sampler draws
             pruner=c.pruner,
             settings=fixed_settings(task_cfg, [*space.task_keys, KEYS_NODE]),
         )
@@ -155,6 +162,7 @@ class SweeperCore:
         loop = Loop(
             study, storage, space, budget, pool, c, tuple(fixed), objectives, self.storage.source
         )
+        loop.design = design
         loop.run()
         write_results(
             self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage
@@ -244,6 +252,25 @@ def _sampler(make_sampler: Any, space: SearchSpace) -> optuna.samplers.BaseSampl
     if getattr(make_sampler, "func", None) is optuna.samplers.GridSampler:
         return make_sampler(search_space=space.grid())
     return make_sampler()
+
+
+def _design(
+    c: SweeperSettings, keys: SweepKeys, bounds: Any, space: dict, objectives: dict[str, str]
+) -> BalanceDesign:
+    wd, seed = str(keys.wd), str(keys.seed)
+    metric, direction = next(iter(objectives.items()))
+    return BalanceDesign(
+        lr=str(keys.lr),
+        wd=wd,
+        seed=seed,
+        top=bounds.high,
+        offsets=list(c.lr_levels),
+        wds=list(space[wd].choices),
+        seeds=[int(v) for v in space[seed].choices],
+        max_runs=c.adaptive_runs,
+        metric=metric,
+        maximize=direction == "maximize",
+    )
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

@@ -24,6 +24,7 @@ class SweepKeys:
     budget: str | None = None  # the int setting a rung run shortens (epochs)
     init_from: str | None = None  # continuation: a run dir whose final weights a run starts from
     final_weights: str | None = None  # continuation: a bool setting that keeps those weights
+    seed: str | None = None  # the run seed an adaptive balance design adds
     task: DictConfig | None = field(default=None, repr=False, compare=False)  # to check keys exist
 
     @classmethod

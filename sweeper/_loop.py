@@ -19,6 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper._budget import Budget
+from sweeper._design import BalanceDesign
 from sweeper._errors import SweepError
 from sweeper._job import Fixed, Job
 from sweeper._jobs import INTERRUPTED
@@ -55,6 +56,7 @@ class Loop:
     failed: int = 0
     heartbeat: float = 0.0
     reaped: float = 0.0
+    design: BalanceDesign | None = None  # enqueues every trial, stage by stage
 
     def run(self) -> None:
         promoted: list[Job] = []
@@ -84,6 +86,9 @@ class Loop:
     def _new(self, free: int) -> int:
         """How many trials to ask now; a grid stops at its size (more asks while its last cells
         run would repeat one)."""
+        if self.design is not None:
+            idle = not self.pool.in_flight and not self.open
+            return max(0, min(free, self.design.ready(self.study, idle)))
         done = len(self.study.get_trials(deepcopy=False, states=COUNTED))
         left = self.settings.n_trials - done
         if _is_grid(self.study):

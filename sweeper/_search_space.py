@@ -14,8 +14,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from optuna.distributions import BaseDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
+from sweeper._design import MAX_MOVE
 from sweeper._errors import SweepError
 from sweeper._keys import SweepKeys
 from sweeper._seeding import Bounds
@@ -49,6 +55,7 @@ class SearchSpace:
         lr_levels: list[float],
         product_param: str | None,
         fixed_keys: set[str],
+        adaptive: bool = False,
     ) -> SearchSpace:
         space = dict(distributions)
         if lr_levels and (bounds is None or bounds.source == "user"):
@@ -59,6 +66,8 @@ class SearchSpace:
         if bounds is not None and bounds.source != "user":
             lr = keys.need("lr", "hydra.sweeper.range_test")
             space[lr] = bounds.levels(lr_levels) if lr_levels else bounds.distribution()
+        if adaptive:
+            return cls(_adaptive(space, keys, bounds, lr_levels))
         if product_param is None:
             return cls(space)
         return cls(space, _product(product_param, keys, space, fixed_keys))
@@ -83,6 +92,34 @@ class SearchSpace:
 
     def grid_size(self) -> int:
         return math.prod(len(v) for v in self.grid().values())
+
+
+def _adaptive(
+    space: dict[str, BaseDistribution],
+    keys: SweepKeys,
+    bounds: Bounds | None,
+    lr_levels: list[float],
+) -> dict[str, BaseDistribution]:
+    """An adaptive design enqueues every trial: lr may move 3 decades past the planned levels
+    and seeds are added, so both become wide numeric ranges; wd keeps its choices."""
+    why = "hydra.sweeper.adaptive_runs"
+    lr, wd, seed = keys.need("lr", why), keys.need("wd", why), keys.need("seed", why)
+    if not lr_levels or bounds is None or bounds.high is None:
+        raise SweepError(f"{why} moves lr levels: set hydra.sweeper.lr_levels and range_test.")
+    if not isinstance(space.get(wd), CategoricalDistribution) or not isinstance(
+        space.get(seed), CategoricalDistribution
+    ):
+        raise SweepError(f"{why} needs {wd} and {seed} as choice(...) in hydra.sweeper.params.")
+    high = bounds.high
+    return {
+        **space,
+        lr: FloatDistribution(
+            high * 10 ** (min(lr_levels) - MAX_MOVE),
+            high * 10 ** (max(lr_levels) + MAX_MOVE),
+            log=True,
+        ),
+        seed: IntDistribution(0, 10_000),
+    }
 
 
 def _product(

@@ -48,6 +48,11 @@ class SweeperSettings:
     # a searched param that holds lr x wd (e.g. lr_x_wd): each job gets wd = it / lr, so a sampler
     # searches along the balance diagonal instead of discovering it
     product_param: str | None = None
+    # > 0 (with lr_levels): the balance design adapts (sweeper/_design.py): a pilot per lr level
+    # moves the levels where runs train, then the grid, then levels or seeds are added until the
+    # slope's interval decides between lr x wd = const and no dependence, or this many runs are
+    # spent; 0: the fixed grid of lr_levels x params
+    adaptive_runs: int = 0
     # e.g. [1, 3]: short complete runs (sweep_keys.budget = 1, 3) the pruner promotes from;
     # []: full runs, pruned per epoch
     rungs: list[int] = field(default_factory=list)
@@ -95,6 +100,7 @@ class SweeperSettings:
                 "a list of finite log10 offsets",
             ),
             ("rungs", _increasing_ints(self.rungs), "increasing ints >= 1"),
+            ("adaptive_runs", _int(self.adaptive_runs, 0), "an integer >= 0"),
         ):
             if not ok:
                 value = getattr(self, name)
