@@ -31,6 +31,7 @@ from sweeper._keys import NODE as KEYS_NODE
 from sweeper._keys import SweepKeys
 from sweeper._loop import Loop
 from sweeper._pool import make_pool
+from sweeper._progress import final_lines, quiet_job_overrides, quiet_launchers
 from sweeper._results import write_results
 from sweeper._search_space import SearchSpace
 from sweeper._space import SearchSpaceError, parse
@@ -123,6 +124,7 @@ class SweeperCore:
             product_param=c.product_param,
             fixed_keys={f.key.lstrip("+~") for f in fixed},
             adaptive=c.adaptive_runs > 0,
+            bounds_margin=c.bounds_margin,
         )
         design = _design(c, keys, bounds, distributions, objectives) if c.adaptive_runs else None
         study, resumed = open_study(
@@ -163,10 +165,16 @@ class SweeperCore:
             study, storage, space, budget, pool, c, tuple(fixed), objectives, self.storage.source
         )
         loop.design = design
+        if not c.verbose:
+            quiet_launchers()
+            loop.quiet = tuple(quiet_job_overrides(task_cfg.hydra))
         loop.run()
-        write_results(
+        results = write_results(
             self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage
         )
+        report = f"python -m tasks.report sweep_dir={self.sweep_dir}"
+        for line in [*final_lines(study, objectives, report), f"results: {results}"]:
+            log.info(line)
 
     def _launcher(self) -> Any:
         from hydra.core.plugins import Plugins

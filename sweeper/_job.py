@@ -41,6 +41,7 @@ class Job:
     params: dict[str, Any]  # searched and derived values (e.g. wd from lr_x_wd)
     fixed: tuple[Fixed, ...]  # the sweep's own overrides
     settings: dict[str, Any] = field(default_factory=dict)  # the budget's: replace fixed keys
+    quiet: tuple[str, ...] = ()  # overrides that keep the job's log lines off the console
 
     @property
     def number(self) -> int:
@@ -54,7 +55,12 @@ class Job:
 
     def to_overrides(self) -> list[str]:
         """The only place a job's override strings are made."""
-        return [*self.replay(), *self.trial.to_overrides(), f"hydra.sweep.subdir={self.subdir}"]
+        return [
+            *self.replay(),
+            *self.trial.to_overrides(),
+            *self.quiet,
+            f"hydra.sweep.subdir={self.subdir}",
+        ]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sweeper._job import Fixed, Job
 from sweeper._jobs import INTERRUPTED
 from sweeper._outcome import Outcome
 from sweeper._pool import Pool
+from sweeper._progress import Progress
 from sweeper._results import replay_command
 from sweeper._search_space import SearchSpace
 from sweeper._study import WorkerTagged, fail_zombies, tell, unowned_wait_s
@@ -57,9 +58,12 @@ class Loop:
     heartbeat: float = 0.0
     reaped: float = 0.0
     design: BalanceDesign | None = None  # enqueues every trial, stage by stage
+    quiet: tuple[str, ...] = ()  # every job's overrides that keep its lines off the console
+    progress: Progress | None = None
 
     def run(self) -> None:
         promoted: list[Job] = []
+        self.progress = Progress(list(self.objectives.values()), self._total())
         try:
             while True:
                 self._reap()
@@ -82,6 +86,15 @@ class Loop:
         except BaseException as e:  # Ctrl-C, a stop on failures, a crash: no trial of ours stays RUNNING, no job runs on
             self._stop(e)
             raise
+        finally:
+            self.progress.close()
+
+    def _total(self) -> int | None:
+        """Trials this sweep will have told when it ends (None: an adaptive design decides)."""
+        if self.design is not None:
+            return None
+        total = self.settings.n_trials
+        return min(total, self.space.grid_size()) if _is_grid(self.study) else total
 
     def _new(self, free: int) -> int:
         """How many trials to ask now; a grid stops at its size (more asks while its last cells
@@ -108,7 +121,7 @@ class Loop:
         subdir = str(
             trial.user_attrs.get("resume_subdir", trial.number)
         )  # a retry continues in its zombie's dir
-        job = Job(ref, 0, subdir, self.space.job_params(trial.params), self.fixed)
+        job = Job(ref, 0, subdir, self.space.job_params(trial.params), self.fixed, quiet=self.quiet)
         derived = self.space.derived(trial.params)
         if derived:  # the job gets wd; the study keeps the product it searched
             trial.set_user_attr("derived_params", derived)
@@ -137,9 +150,10 @@ class Loop:
         self.finished += 1
         self.failed += outcome.state == TrialState.FAIL
         a = outcome.attrs
-        log.info(
-            f"trial {trial.number}: {a.get('status')} {outcome.values or ''} {a.get('reason') or ''}".rstrip()
-        )
+        status = str(a.get("status") or outcome.state.name.lower())
+        reason = a.get("reason") if status != "completed" else None
+        if self.progress is not None:
+            self.progress.finished(trial.number, status, outcome.values, reason)
 
     def _check_failure_rate(self) -> None:
         """Judged once ``n_jobs`` trials have finished: one killed job of those in flight is not a rate of 1."""

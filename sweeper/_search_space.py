@@ -56,6 +56,7 @@ class SearchSpace:
         product_param: str | None,
         fixed_keys: set[str],
         adaptive: bool = False,
+        bounds_margin: float = 0.0,
     ) -> SearchSpace:
         space = dict(distributions)
         if lr_levels and (bounds is None or bounds.source == "user"):
@@ -65,7 +66,9 @@ class SearchSpace:
             )
         if bounds is not None and bounds.source != "user":
             lr = keys.need("lr", "hydra.sweeper.range_test")
-            space[lr] = bounds.levels(lr_levels) if lr_levels else bounds.distribution()
+            space[lr] = (
+                bounds.levels(lr_levels) if lr_levels else bounds.distribution(bounds_margin)
+            )
         if adaptive:
             return cls(_adaptive(space, keys, bounds, lr_levels))
         if product_param is None:

@@ -79,11 +79,12 @@ class Bounds:
             d["min_lr"], d["max_lr"], d.get("suggested_max_lr"), source, path, d.get("rule", "")
         )
 
-    def distribution(self) -> FloatDistribution:
-        """The log-scale interval a seeded search draws ``max_lr`` from."""
+    def distribution(self, margin: float = 0.0) -> FloatDistribution:
+        """The log-scale interval a seeded search draws ``max_lr`` from: the bounds widened by
+        ``margin`` decades on each side (the bounds seed the search; they do not fence it)."""
         if self.low is None or self.high is None:
             raise ValueError(f"bounds from {self.describe()} have no interval")
-        return FloatDistribution(self.low, self.high, log=True)
+        return FloatDistribution(self.low / 10**margin, self.high * 10**margin, log=True)
 
     def levels(self, offsets: list[float]) -> CategoricalDistribution:
         """``max_lr`` at ``high * 10**offset`` for each offset (3 significant digits, so the

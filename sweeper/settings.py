@@ -40,6 +40,10 @@ class SweeperSettings:
     params: dict[str, str] = field(default_factory=dict)
     # null | auto | path to range_test.json or its run dir: bounds for the task's sweep_keys.lr
     range_test: str | None = None
+    # decades the searched max_lr interval reaches past the range test's bounds on each side (the
+    # bounds seed the search, they do not fence it: on the suite the best max_lr was up to 2.2x
+    # above the bound, BENCHMARKS.md "Task suite")
+    bounds_margin: float = 0.0
     # e.g. ['num_iter=200'] with range_test=auto
     range_test_overrides: list[str] = field(default_factory=list)
     # log10 offsets from the range test's max_lr bound, e.g. [-1.5, -1, -0.5, 0, 0.5]: the lr is
@@ -67,6 +71,10 @@ class SweeperSettings:
     compose_cache: bool = True
     # a RUNNING trial of another host with no heartbeat this long is dead
     stale_after_s: float = 900.0
+
+    # true: each job's per-epoch lines and the launcher's "Launching" lines (with the internal
+    # +trial.* overrides) on the console too; false: in each job's log file only
+    verbose: bool = False
 
     # a trial still running this long after its job started fails (its job is cancelled on a
     # cluster, stopped in this process); null: no limit
@@ -101,6 +109,7 @@ class SweeperSettings:
             ),
             ("rungs", _increasing_ints(self.rungs), "increasing ints >= 1"),
             ("adaptive_runs", _int(self.adaptive_runs, 0), "an integer >= 0"),
+            ("bounds_margin", _num(self.bounds_margin, 0, 3), "decades in [0, 3]"),
         ):
             if not ok:
                 value = getattr(self, name)

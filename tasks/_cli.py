@@ -44,18 +44,45 @@ def exit_on_config_error() -> Iterator[None]:
         sys.exit(2)
 
 
+def searchpath_dirs(args: Sequence[str]) -> list[Path]:
+    """The config dirs a ``hydra.searchpath=[file:///a,pkg://b]`` override adds (the standard
+    Hydra way to bring configs of one's own: ``data/mydata.yaml``, ``model/mynet.yaml``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    dirs: list[Path] = []
+    for arg in args:
+        if not arg.lstrip("+~").startswith("hydra.searchpath="):
+            continue
+        try:
+            value = OverridesParser.create().parse_overrides([arg.lstrip("+~")])[0].value()
+        except Exception:  # Hydra's own check says it when it composes
+            continue
+        for entry in value if isinstance(value, list) else [value]:
+            entry = str(entry)
+            if entry.startswith("pkg://"):
+                try:
+                    dirs.append(Path(str(files(entry.removeprefix("pkg://").replace("/", ".")))))
+                except ModuleNotFoundError:
+                    raise ConfigError(f"hydra.searchpath: no package {entry!r}.") from None
+            else:
+                dirs.append(Path(entry.removeprefix("file://")).expanduser())
+    return dirs
+
+
 def check_group_choices(args: Sequence[str], conf: Path) -> None:
-    """``group=option`` command-line overrides must name an existing option.
+    """``group=option`` command-line overrides must name an existing option (of the package's
+    configs or of a ``hydra.searchpath`` dir on the command line).
 
     Hydra would say so too, over a dozen lines; this says it in one. Sweep syntax
     (``choice(...)``, ``glob(...)``) is left to Hydra.
     """
+    roots = [conf, *searchpath_dirs(args)]
     for arg in args:
         key, sep, value = arg.lstrip("+~").partition("=")
-        group = conf / key
-        if not sep or "(" in value or not group.is_dir():
+        groups = [root / key for root in roots if (root / key).is_dir()]
+        if not sep or "(" in value or not groups:
             continue
-        allowed = sorted(p.stem for p in group.glob("*.yaml"))
+        allowed = sorted({p.stem for group in groups for p in group.glob("*.yaml")})
         for option in value.split(","):
             if option == "null" and key not in OPTIONAL_GROUPS:
                 raise ConfigError(
@@ -125,6 +152,7 @@ def check_each_job(
     except Exception:  # sweep syntax of another sweeper: its own checks apply
         return
     own = [a for a in args if "=" in a and not a.startswith("-") and is_hydra(a)]
+    searchpath = [a for a in own if a.lstrip("+~").startswith("hydra.searchpath=")]
     multirun = bool({"-m", "--multirun"} & set(args))
     which = (lambda job: f" (job {' '.join(job)})") if multirun else (lambda job: "")
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
@@ -132,7 +160,7 @@ def check_each_job(
             try:
                 cfg = compose(
                     config_name,
-                    overrides=[*own, *job] if i == 0 else job,
+                    overrides=[*own, *job] if i == 0 else [*searchpath, *job],
                     return_hydra_config=i == 0,
                 )
                 if i == 0:

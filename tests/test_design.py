@@ -35,7 +35,7 @@ def drive(d: BalanceDesign, outcome) -> optuna.Study:
     (None: the run diverged, told PRUNED as the sweeper does)."""
     study = optuna.create_study(direction="maximize")
     dists = {
-        "max_lr": optuna.distributions.FloatDistribution(1e-6, 1e3, log=True),
+        "max_lr": optuna.distributions.FloatDistribution(1e-6, 1e6, log=True),
         "wd": optuna.distributions.CategoricalDistribution(WDS),
         "seed": optuna.distributions.IntDistribution(0, 10_000),
     }

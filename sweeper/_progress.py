@@ -1,0 +1,143 @@
+"""What a person watching a sweep sees: one line per finished trial, a live bar on a terminal,
+and at the end the best value(s), their params, the replay command and the report command.
+
+    trial 7/20 completed 0.955 | best 0.955 (#7) | 1m12s elapsed, ~2m left
+
+The jobs' own per-epoch lines and the launchers' "Launching ..." lines (with the sweeper's
+internal ``+trial.*`` overrides) go to each job's log file only, unless
+``hydra.sweeper.verbose=true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+log = logging.getLogger(__name__)
+
+# the launchers that log every job's overrides as they start it (module names, read as strings)
+LAUNCHER_LOGGERS = (
+    "hydra._internal.core_plugins.basic_launcher",
+    "hydra_plugins.hydra_joblib_launcher",
+    "hydra_plugins.hydra_submitit_launcher",
+)
+
+
+def quiet_launchers() -> None:
+    for name in LAUNCHER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def quiet_job_overrides(task_hydra: Any) -> list[str]:
+    """The override that keeps a job's log lines in its log file: only where the task uses a
+    job logging config with both Hydra's ``console`` and ``file`` handlers on the root logger."""
+    try:
+        handlers = list(task_hydra.job_logging.root.handlers)
+    except (AttributeError, KeyError, TypeError):
+        return []
+    if "console" in handlers and "file" in handlers:
+        kept = [h for h in handlers if h != "console"]
+        return [f"hydra.job_logging.root.handlers=[{','.join(kept)}]"]
+    return []
+
+
+def _duration(s: float) -> str:
+    s = int(round(s))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    return f"{m}m{s:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
+
+
+def _value(values: list[float] | None) -> str:
+    return "/".join(f"{v:.4g}" for v in values) if values else ""
+
+
+@dataclass
+class Progress:
+    directions: list[str]  # one per objective
+    total: int | None  # trials the sweep will run (None: not known, e.g. an adaptive design)
+    start: float = field(default_factory=time.monotonic)
+    done: int = 0
+    best: tuple[float, int] | None = None  # single objective: (value, trial number)
+    bar: Any = None
+
+    def __post_init__(self) -> None:
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="trial", dynamic_ncols=True, leave=False)
+
+    def finished(
+        self, number: int, status: str, values: list[float] | None, reason: str | None = None
+    ) -> str:
+        self.done += 1
+        if values and len(self.directions) == 1:
+            sign = 1 if self.directions[0] == "maximize" else -1
+            if self.best is None or sign * values[0] > sign * self.best[0]:
+                self.best = (values[0], number)
+        elapsed = time.monotonic() - self.start
+        parts = [
+            f"trial {number}{f' ({self.done}/{self.total})' if self.total else ''} {status} {_value(values)}".rstrip()
+        ]
+        if self.best is not None:
+            parts.append(f"best {self.best[0]:.4g} (#{self.best[1]})")
+        timing = f"{_duration(elapsed)} elapsed"
+        if self.total and self.done < self.total:
+            timing += f", ~{_duration(elapsed / self.done * (self.total - self.done))} left"
+        parts.append(timing)
+        line = " | ".join(parts)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.write(line, file=sys.stderr)
+        else:
+            log.info(line)
+        return line
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def final_lines(study: optuna.Study, objectives: dict[str, str], report: str) -> list[str]:
+    """The end of every sweep: counts, the best trial(s) with params and replay, the report."""
+    trials = study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for t in trials:
+        status = t.user_attrs.get("status") or t.state.name.lower()
+        counts[status] = counts.get(status, 0) + 1
+    lines = [
+        f"sweep done: {len(trials)} trials ("
+        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        + ")"
+    ]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        lines.append("no trial completed: nothing to pick")
+    elif len(objectives) == 1:
+        best = study.best_trial
+        lines.append(
+            f"best {next(iter(objectives))} = {best.value:.4g} (trial {best.number}): {_params(best)}"
+        )
+        lines.append(f"  replay: {best.user_attrs.get('replay', '')}")
+    else:
+        names = " / ".join(objectives)
+        lines.append(f"Pareto front ({names}): {len(study.best_trials)} trials")
+        for t in study.best_trials[:5]:
+            lines.append(f"  trial {t.number}: {_value(list(t.values))} {_params(t)}")
+            lines.append(f"    replay: {t.user_attrs.get('replay', '')}")
+    lines.append(f"report: {report}")
+    return lines
+
+
+def _params(t: optuna.trial.FrozenTrial) -> str:
+    shown = {**t.params, **(t.user_attrs.get("derived_params") or {})}
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()
+    )

@@ -1,0 +1,141 @@
+"""A user's own model and data, brought the standard Hydra way: a package of their own on the
+PYTHONPATH and a config dir added with ``hydra.searchpath``; it passes the one-line pre-check
+and runs in tasks.train, tasks.range_test, a sweep and the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+PACKAGE = '''
+import numpy as np
+import torch.nn as nn
+
+
+class TinyNet(nn.Module):
+    """A user's model: any nn.Module built from in_shape and num_classes."""
+
+    def __init__(self, in_shape, num_classes, width=32):
+        super().__init__()
+        n = 1
+        for d in in_shape:
+            n *= d
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(n, width), nn.ReLU(), nn.Linear(width, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def blobs(n, seed):
+    """A user's data: (train_x, train_y, test_x, test_y) arrays, 4 Gaussian classes in 6-d."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    x = (rng.normal(0, 1, (n, 6)) + np.eye(4, 6)[y] * 2.5).astype(np.float32)
+    cut = int(0.8 * n)
+    return x[:cut], y[:cut].astype(np.int64), x[cut:], y[cut:].astype(np.int64)
+'''
+
+
+@pytest.fixture(scope="module")
+def user_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("user")
+    (d / "mylab").mkdir()
+    (d / "mylab" / "__init__.py").write_text(PACKAGE)
+    conf = d / "myconf"
+    (conf / "data").mkdir(parents=True)
+    (conf / "model").mkdir()
+    (conf / "data" / "blobs.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: blobs
+            input_shape: [6]
+            num_classes: 4
+            val_split: 0.2
+            split_seed: 0
+            augment: {crop_padding: 0, flip: false}
+            source:
+              _target_: mylab.blobs
+              n: 600
+              seed: 0
+            """
+        )
+    )
+    (conf / "model" / "tinynet.yaml").write_text(
+        "_target_: mylab.TinyNet\nin_shape: ${data.input_shape}\nnum_classes: ${data.num_classes}\nwidth: 16\n"
+    )
+    return d
+
+
+def run(user_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
+    own = [f"hydra.searchpath=[file://{user_dir / 'myconf'}]", "data=blobs", "model=tinynet"]
+    return subprocess.run(
+        [sys.executable, "-m", *args, *own, "threads=1", "device=cpu", "batch_size=32"],
+        cwd=user_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_own_model_and_data_train(user_dir):
+    p = run(user_dir, "tasks.train", "epochs=3", "max_lr=0.1", "hydra.run.dir=runs/one")
+    assert p.returncode == 0, p.stderr[-2000:]
+    summary = json.loads((user_dir / "runs" / "one" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["best_val_acc"] > 0.5
+
+
+def test_a_typo_in_an_own_option_is_one_line_naming_both_config_dirs_options(user_dir):
+    p = run(user_dir, "tasks.train", "model=tinynett")
+    assert p.returncode == 2
+    line = p.stderr.strip()
+    assert line.startswith("error: model=tinynett is not an option of 'model'")
+    assert "tinynet" in line and "lenet5" in line and "\n" not in line
+
+
+def test_own_model_range_test_sweep_and_report(user_dir):
+    p = run(user_dir, "tasks.range_test", "hydra.run.dir=rt")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads((user_dir / "rt" / "range_test.json").read_text())["bounds"]["max_lr"]
+    sweep = user_dir / "sweep"
+    p = run(
+        user_dir,
+        "tasks.train",
+        "-m",
+        "sweep=lr_wd",
+        "epochs=3",
+        "hydra.sweeper.n_trials=3",
+        "hydra.sweeper.rungs=[]",
+        f"hydra.sweeper.range_test={user_dir / 'rt'}",
+        f"hydra.sweeper.storage=sqlite:///{user_dir / 's.db'}",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "sweep done: 3 trials" in p.stderr + p.stdout
+    env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tasks.report",
+            f"sweep_dir={sweep}",
+            "images=false",
+            "hydra.run.dir=rep",
+        ],
+        cwd=user_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (user_dir / "rep" / "report.html").is_file()
