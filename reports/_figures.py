@@ -43,6 +43,10 @@ def pareto(
         raise ReportError(
             f"no complete trial has both {x!r} and {y!r}; available: objectives {objectives}, epochs, wall_s, test_acc, params."
         )
+    if len({p[0] for p in pts}) < 2:
+        raise ReportError(
+            f"a Pareto front needs two objectives or a cost that varies; every complete trial has {x} = {pts[0][0]:g}"
+        )
     front = pareto_front(pts, x_min, y_max)
     fig = go.Figure()
     for on_front, name, opacity in ((False, "dominated", 0.25), (True, "Pareto front", 1.0)):
@@ -251,44 +255,85 @@ def _iso_lines(
         )
 
 
-def curves(rows: Sequence[Row]) -> go.Figure:
+def curves(rows: Sequence[Row], color_by: str) -> go.Figure:
+    """Validation accuracy per epoch, one line per run coloured by ``color_by`` (log10 of it,
+    with a colour bar); the status is in the line style (completed solid, pruned dotted with
+    an x where it stopped, diverged or collapsed dashed grey), with one legend entry per style."""
+    drawn = [r for r in rows if r.curve]
+    values = [r.params.get(color_by) for r in drawn]
+    logs = [math.log10(v) if is_finite_positive(v) else None for v in values]
+    known = [v for v in logs if v is not None]
+    lo, hi = (min(known), max(known)) if known else (0.0, 1.0)
+    scale = "Viridis"
     fig = go.Figure()
-    for r in rows:
-        if not r.curve:
-            continue
+    seen: set[str] = set()
+    for r, lv in zip(drawn, logs, strict=True):
         ep, acc = zip(*r.curve, strict=True)
+        failed = r.status in FAILED_RUNS
+        style = "diverged / collapsed" if failed else "pruned" if r.state == "pruned" else r.status
+        if failed or lv is None:
+            color = "#999999"
+        else:
+            color = px_color(scale, (lv - lo) / (hi - lo) if hi > lo else 0.5)
         fig.add_trace(
             go.Scatter(
                 x=ep,
                 y=acc,
                 mode="lines",
-                name=f"#{r.number} {r.status}",
+                name=style,
+                legendgroup=style,
+                showlegend=style not in seen,
                 line={
-                    "color": STATE_COLORS.get(r.state, "#7f7f7f"),
-                    "dash": "dot" if r.state == "pruned" else "solid",
+                    "color": color,
+                    "dash": "dash" if failed else "dot" if r.state == "pruned" else "solid",
                 },
                 opacity=0.8,
                 hovertext=_hover(r),
                 hoverinfo="text+y",
             )
         )
-        if r.state == "pruned":
+        seen.add(style)
+        if r.state == "pruned" and not failed:
             fig.add_trace(
                 go.Scatter(
                     x=[ep[-1]],
                     y=[acc[-1]],
                     mode="markers",
-                    marker={"symbol": "x", "size": 10, "color": "#ff7f0e"},
+                    marker={"symbol": "x", "size": 9, "color": color},
                     showlegend=False,
                     hoverinfo="skip",
                 )
             )
+    if known:  # the colour bar: an invisible marker trace carrying the scale
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                showlegend=False,
+                marker={
+                    "colorscale": scale,
+                    "cmin": lo,
+                    "cmax": hi,
+                    "color": [lo],
+                    "showscale": True,
+                    "colorbar": {"title": f"log10 {color_by}"},
+                },
+            )
+        )
     fig.update_layout(
-        title="Validation accuracy per epoch (dotted + x: pruned)",
+        title=f"Validation accuracy per epoch, coloured by {color_by}",
         xaxis_title="epoch",
         yaxis_title="val_acc",
+        legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def px_color(scale: str, t: float) -> str:
+    import plotly.colors
+
+    return plotly.colors.sample_colorscale(scale, [min(max(t, 0.0), 1.0)])[0]
 
 
 def lr_estimate(

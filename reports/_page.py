@@ -26,7 +26,7 @@ from reports._study_data import (
     steps_per_epoch,
 )
 from training.contract import OBJECTIVES
-from training.range_test import load_range_test, range_test_html
+from training.range_test import load_range_test, range_test_figure
 
 log = logging.getLogger(__name__)
 
@@ -219,42 +219,27 @@ def write_trials_report(
         plots.append(("lr_wd", fig))
     except (ReportError, ValueError) as e:
         skipped["lr_wd"] = str(e)
-    target = (lambda tr: tr.values[0]) if len(objs) > 1 else None
-    vis = optuna.visualization
-    for name, make in (
-        ("history", vis.plot_optimization_history),
-        ("importance", vis.plot_param_importances),
-        ("parallel", vis.plot_parallel_coordinate),
-    ):
-        if t.study is None:
-            skipped[name] = "needs an Optuna study (this is a Hydra grid)"
-            continue
-        try:
-            plots.append((name, make(t.study, target=target, target_name=objs[0])))
-        except Exception as e:  # too few trials or params for this plot
-            skipped[name] = f"{type(e).__name__}: {e}"
-    plots.append(("curves", figures.curves(rs)))
+    plots += _study_plots(t, objs, dirs, skipped)
+    plots.append(("curves", figures.curves(rs, lr)))
     try:
         plots.append(
             ("lr_estimate", figures.lr_estimate(rs, objs, dirs[0] == "maximize", t.bounds))
         )
     except ReportError as e:
         skipped["lr_estimate"] = str(e)
-    for name, fig in plots:
-        fig.write_html(out / f"{name}.html", include_plotlyjs="directory")
-        written.append(name)
-    if images:
-        _export_images(plots, out)
-
     if t.bounds.get("path"):  # the study was seeded from a range test: draw it too
         try:
             result = load_range_test(t.bounds["path"])
             result.setdefault("iterations", len(result["lrs"]))
             result.setdefault("stop_reason", "")
-            range_test_html(result, out / "range_test.html")
-            written.append("range_test")
+            plots.insert(0, ("range_test", range_test_figure(result)))
         except (FileNotFoundError, ValueError) as e:
             skipped["range_test"] = str(e)
+    for name, fig in plots:
+        fig.write_html(out / f"{name}.html", include_plotlyjs="directory")
+        written.append(name)
+    if images:
+        _export_images(plots, out)
 
     _trials_csv(rs, objs, out / "trials.csv")
     counts = Counter(r.state for r in rs)
@@ -272,6 +257,54 @@ def write_trials_report(
     (out / "report.json").write_text(json.dumps(summary, indent=2, default=str))
     _page(out, summary, plots, rs)
     return summary
+
+
+MIN_COMPLETE = {"importance": 10, "parallel": 5}  # complete trials a plot needs to say anything
+
+
+def _study_plots(
+    t: Trials, objs: list[str], dirs: list[str], skipped: dict[str, str]
+) -> list[tuple[str, go.Figure]]:
+    """Optuna's history, importance and parallel-coordinate plots, each where the data can
+    support it (skipped with the reason otherwise). With two objectives they are drawn for the
+    first, signed so that the best is drawn as best: importance by fANOVA (direction-free; the
+    default PED-ANOVA scores params for *low* values), parallel colours reversed for a maximum."""
+    out: list[tuple[str, go.Figure]] = []
+    if t.study is None:
+        for name in ("history", "importance", "parallel"):
+            skipped[name] = "needs an Optuna study (this is a Hydra grid)"
+        return out
+    complete = sum(r.state == "complete" for r in t.rows)
+    target = (lambda tr: tr.values[0]) if len(objs) > 1 else None
+    vis = optuna.visualization
+    makers = {
+        "history": lambda: vis.plot_optimization_history(
+            t.study, target=target, target_name=objs[0]
+        ),
+        "importance": lambda: vis.plot_param_importances(
+            t.study,
+            target=target,
+            target_name=objs[0],
+            evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+        ),
+        "parallel": lambda: vis.plot_parallel_coordinate(
+            t.study, target=target, target_name=objs[0]
+        ),
+    }
+    for name, make in makers.items():
+        need = MIN_COMPLETE.get(name, 1)
+        if complete < need:
+            skipped[name] = f"needs at least {need} complete trials, the study has {complete}"
+            continue
+        try:
+            fig = make()
+        except Exception as e:  # too few params for this plot
+            skipped[name] = f"{type(e).__name__}: {e}"
+            continue
+        if name == "parallel" and target is not None and dirs[0] == "maximize":
+            fig.update_traces(line_reversescale=False, selector={"type": "parcoords"})
+        out.append((name, fig))
+    return out
 
 
 def _best(t: Trials) -> list[dict]:
@@ -302,6 +335,60 @@ def _best(t: Trials) -> list[dict]:
     ]
 
 
+def _bounds_sentence(b: dict | None) -> str:
+    if not b or b.get("min_lr") is None:
+        return ""
+    esc = html.escape
+    where = f" ({esc(b['source'])}: <code>{esc(b['path'])}</code>)" if b.get("path") else ""
+    suggested = (
+        f", first trial at the suggested {b['suggested_max_lr']:.3g}"
+        if b.get("suggested_max_lr")
+        else ""
+    )
+    rule = f" Rule: {esc(b['rule'])}." if b.get("rule") else ""
+    return (
+        f"<p>max_lr bounds from the LR range test{where}: {b['min_lr']:.3g} to "
+        f"{b['max_lr']:.3g}{suggested}.{rule}</p>"
+    )
+
+
+def _levels_table(b: dict) -> str:
+    """Per lr level: runs, plateau, ridge with its interval, decay timescale, or why it is dead."""
+
+    def g(v: float | None) -> str:
+        return "" if v is None else f"{v:.2g}"
+
+    rows = []
+    for lv in b.get("levels", []):
+        if lv["dead"]:
+            cells = [
+                f"{lv['lr']:.3g}",
+                f"{lv['finished']}/{lv['runs']}",
+                f"dead: {lv['dead']}",
+                "",
+                "",
+            ]
+        else:
+            lo, hi = lv["plateau"]
+            c_lo, c_hi = lv["ridge_wd_ci"]
+            tau = lv.get("timescale_epochs")
+            cells = [
+                f"{lv['lr']:.3g}",
+                f"{lv['finished']}/{lv['runs']}",
+                f"{g(lo)} .. {g(hi)}" + (" (flat)" if lv["flat"] else ""),
+                f"{g(lv['ridge_wd'])} [{g(c_lo)}, {g(c_hi)}]"
+                + (f" ({lv['edge']} end)" if lv["edge"] else ""),
+                "" if tau is None else f"{tau:.3g}",
+            ]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    head = (
+        "<tr><th>max_lr</th><th>runs finished</th><th>plateau: wd within the noise of the best</th>"
+        f"<th>ridge: largest such wd [{b.get('confidence', 0.9):.0%} interval]</th>"
+        "<th>decay timescale 1/(lr x wd), epochs</th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
 def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row]) -> None:
     esc = html.escape
     best_rows = "".join(
@@ -313,16 +400,19 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
     counts = ", ".join(f"{n} {state}" for state, n in sorted(s["trials"].items()))
     skipped = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in s["skipped"].items())
     balance = s.get("balance", {})
+    objectives = ", ".join(f"{k} ({v}d)" for k, v in s["objectives"].items())
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>supersweep report</title>",
         "<script src='plotly.min.js'></script>",
-        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse}",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px} table{border-collapse:collapse}",
         "td,th{border:1px solid #ccc;padding:4px 8px} code{font-size:90%}</style>",
         f"</head><body><h1>Study {esc(s['study_name'])}</h1>",
-        f"<p>Objectives: {esc(json.dumps(s['objectives']))}. Trials: {esc(counts)}.</p>",
+        f"<p>{'Objectives' if len(s['objectives']) > 1 else 'Objective'}: {esc(objectives)}. "
+        f"Trials: {esc(counts)}.</p>",
+        _bounds_sentence(s["bounds"]),
         f"<p><b>Regularization balance</b>: {esc(balance['verdict'])}.</p>" if balance else "",
         "".join(f"<p>Warning: {esc(w)}.</p>" for w in balance.get("warnings", [])),
-        f"<p>max_lr bounds: {esc(json.dumps(s['bounds']))}</p>" if s["bounds"] else "",
+        _levels_table(balance) if balance else "",
         "<h2>Best trial" + ("s (Pareto front)" if len(s["objectives"]) > 1 else "") + "</h2>",
         f"<table><tr><th>trial</th><th>values</th><th>params</th><th>replay</th></tr>{best_rows}</table>",
         "<p>Files: "

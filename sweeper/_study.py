@@ -69,6 +69,7 @@ def open_study(
             )
         else:
             study.set_user_attr("metrics", metrics)
+            _name_metrics(study, metrics)  # optuna-dashboard shows them instead of "Objective 0"
             study.set_user_attr("fixed_settings", settings)
             study.set_user_attr(
                 "search_space", space_json(space)
@@ -134,6 +135,14 @@ def claim_sweep_dir(sweep_dir: Path, name: str, storage: str) -> None:
             f"hydra.sweep.dir={sweep_dir} belongs to study {claimed.get('study_name')!r} ({claimed.get('storage')}); "
             f"its job dirs would be overwritten: use another hydra.sweep.dir, or hydra.sweeper.study_name={claimed.get('study_name')} to resume it."
         )
+
+
+def _name_metrics(study: optuna.Study, metrics: list[str]) -> None:
+    import warnings
+
+    with warnings.catch_warnings():  # experimental in Optuna 3.2 - 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(metrics)
 
 
 def fixed_settings(task_cfg: DictConfig, searched: list[str]) -> dict[str, Any]:

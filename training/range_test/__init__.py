@@ -17,6 +17,7 @@ __all__ = [
     "config_for_run",
     "load_range_test",
     "range_test",
+    "range_test_figure",
     "range_test_html",
     "recommend",
     "run_range_test",
@@ -39,6 +40,7 @@ __getattr__ = lazy_names(
         "recommend": _O,
         "write_overlay": _O,
         "range_test_html": _P,
+        "range_test_figure": _P,
         "config_for_run": _R,
         "range_test": _R,
         "summary_line": _R,
@@ -57,6 +59,6 @@ if TYPE_CHECKING:
         run_range_test,
     )
     from training.range_test.overlay import recommend, write_overlay
-    from training.range_test.plots import range_test_html
+    from training.range_test.plots import range_test_figure, range_test_html
     from training.range_test.run import config_for_run, range_test, summary_line
     from training.range_test.suggest import RULES, analyze, suggested_max_lr

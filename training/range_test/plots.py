@@ -20,22 +20,52 @@ def _write(fig, path: Path) -> None:
     fig.write_html(path, include_plotlyjs=True, full_html=True)
 
 
-def _loss_axis_range(smoothed: Sequence[float | None]) -> list[float] | None:
-    """Clip the y axis near the start and the best of the curve, so a divergent tail does not flatten it."""
-    finite = [v for v in smoothed if v is not None and v == v]
-    if not finite:
-        return None
-    lo, hi = min(finite), finite[0]
-    pad = 0.1 * max(hi - lo, 1e-8)
-    return [lo - pad, max(hi, lo) * 1.5 + pad]
+def _finite(values: Sequence[float | None]) -> list[float]:
+    return [v for v in values if v is not None and v == v and abs(v) != float("inf")]
+
+
+def _vertical(go, x: float, span: tuple[float, float], name: str, line: dict, hover: str):
+    """A vertical line as a trace: in the legend, at its lr on the log axis (a shape's
+    annotation on a log axis takes log10 x, which put labels near lr 1 whatever their value)."""
+    return go.Scatter(
+        x=[x, x],
+        y=list(span),
+        mode="lines",
+        name=name,
+        line=line,
+        hovertext=hover,
+        hoverinfo="text",
+    )
 
 
 def range_test_html(result: dict, path: Path) -> None:
-    """Raw and smoothed loss against lr (log axis), suggestions, bounds and divergence marked."""
+    _write(range_test_figure(result), path)
+
+
+def range_test_figure(result: dict):
+    """Raw and smoothed loss against lr (log axis), the whole curve in view; the suggestions,
+    the search bounds and where the test stopped are lines in the legend at their lr."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     lrs = result["lrs"]
+    seen = _finite(result["losses"]) + _finite(result["smoothed_losses"])
+    seen = [v for v in seen if v > 0] or seen
+    span = (min(seen), max(seen)) if seen else (0.0, 1.0)
+    b = result["bounds"]
+    if b["min_lr"] is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[b["min_lr"], b["max_lr"], b["max_lr"], b["min_lr"], b["min_lr"]],
+                y=[span[0], span[0], span[1], span[1], span[0]],
+                fill="toself",
+                fillcolor="rgba(255,221,87,0.3)",
+                line={"width": 0},
+                mode="lines",
+                name=f"search bounds {b['min_lr']:.3g} .. {b['max_lr']:.3g}",
+                hoverinfo="name",
+            )
+        )
     fig.add_trace(
         go.Scatter(
             x=lrs,
@@ -54,38 +84,32 @@ def range_test_html(result: dict, path: Path) -> None:
             line={"color": "#1f77b4", "width": 2},
         )
     )
-    b = result["bounds"]
-    if b["min_lr"] is not None:
-        fig.add_vrect(
-            x0=b["min_lr"],
-            x1=b["max_lr"],
-            fillcolor="#ffdd57",
-            opacity=0.25,
-            line_width=0,
-            annotation_text="search bounds",
-            annotation_position="top left",
-        )
     for name, lr in result["suggestions"].items():
         if lr is not None:
-            fig.add_vline(
-                x=lr,
-                line={"color": SUGGESTION_COLORS.get(name, "#333"), "dash": "dash"},
-                annotation_text=f"{name} {lr:.2e}",
-                annotation_textangle=-90,
-            )
+            line = {"color": SUGGESTION_COLORS.get(name, "#333"), "dash": "dash"}
+            fig.add_trace(_vertical(go, lr, span, f"{name} {lr:.3g}", line, f"{name}: lr {lr:.3g}"))
     if result["diverged_at"] is not None:
-        fig.add_vline(
-            x=result["diverged_at"],
-            line={"color": "black", "dash": "dot"},
-            annotation_text="stopped",
-            annotation_position="bottom right",
-        )
+        lr = result["diverged_at"]
+        line = {"color": "black", "dash": "dot"}
+        fig.add_trace(_vertical(go, lr, span, f"stopped at {lr:.3g}", line, result["stop_reason"]))
     fig.update_xaxes(type="log", title="learning rate")
-    fig.update_yaxes(title="training loss", range=_loss_axis_range(result["smoothed_losses"]))
+    # log scale: the divergent tail (tens of times the start) stays in view without flattening the rest
+    fig.update_yaxes(title="training loss", type="log" if seen and min(seen) > 0 else "linear")
     fig.update_layout(
         title=f"LR range test: {result['iterations']} iterations, {result['stop_reason']}"
     )
-    _write(fig, path)
+    return fig
+
+
+def _loss_axis_range(smoothed: Sequence[float | None]) -> list[float] | None:
+    """Clip the overlay's y axis near the start and the best of the curves, so one divergent
+    tail does not flatten the others."""
+    finite = _finite(smoothed)
+    if not finite:
+        return None
+    lo, hi = min(finite), finite[0]
+    pad = 0.1 * max(hi - lo, 1e-8)
+    return [lo - pad, max(hi, lo) * 1.5 + pad]
 
 
 def overlay_html(tests: Sequence[dict], recommendation: dict, path: Path) -> None:
