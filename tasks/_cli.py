@@ -170,7 +170,58 @@ def check_each_job(
             except ConfigError as e:
                 raise ConfigError(f"{e}{which(job)}") from None
             except (HydraException, OmegaConfBaseException) as e:  # Hydra's own words, one line
-                raise ConfigError(f"{hydra_words(e)}{which(job)}") from None
+                words = unknown_key_words(e, config_name) or hydra_words(e)
+                raise ConfigError(f"{words}{which(job)}") from None
+
+
+def did_you_mean(key: str, known: Sequence[str]) -> list[str]:
+    """Known keys a typed ``key`` may have meant, at its own level first (a top-level typo is
+    answered with top-level keys): ones it is a part of (``lr`` -> ``max_lr``) and close
+    spellings (``epoch`` -> ``epochs``)."""
+    import difflib
+
+    parent, _, leaf = key.rpartition(".")
+    same = [k for k in known if k.rpartition(".")[0] == parent]
+    for pool in (same, list(known)):
+        leaves = {k.rpartition(".")[2]: k for k in pool}
+        parts = [k for lf, k in leaves.items() if leaf in lf.split("_")]
+        close = [leaves[m] for m in difflib.get_close_matches(leaf, list(leaves), n=3, cutoff=0.75)]
+        hits = list(dict.fromkeys([*parts, *close]))[:3]
+        if hits:
+            return hits
+    return []
+
+
+def unknown_key_words(e: BaseException, config_name: str) -> str | None:
+    """Hydra's "Could not override 'lr'. To append to your config use +lr=0.1" as one line that
+    says what the app does have: "lr is not a key of train's config; did you mean max_lr?"."""
+    import re
+
+    from hydra import compose
+    from omegaconf import OmegaConf
+
+    m = re.match(r"Could not override '([^']+)'", str(e))
+    if not m:
+        return None
+    key = m.group(1)
+    cfg = compose(config_name)
+    container = OmegaConf.to_container(cfg, resolve=False)
+    known = [k for k in _dotted(container) if k != "hydra"]
+    hint = did_you_mean(key, known)
+    head = f"{key} is not a key of {config_name}'s config"
+    if hint:
+        return f"{head}; did you mean {' or '.join(hint)}? (to add a new key: +{key}=...)"
+    return f"{head} (to add a new key: +{key}=...; --cfg job lists the keys)"
+
+
+def _dotted(node: object, prefix: str = "") -> list[str]:
+    if not isinstance(node, dict):
+        return []
+    out = []
+    for k, v in node.items():
+        name = f"{prefix}{k}"
+        out += [name, *_dotted(v, f"{name}.")]
+    return out
 
 
 def hydra_words(e: BaseException) -> str:

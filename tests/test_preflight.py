@@ -111,3 +111,46 @@ def test_a_batch_larger_than_the_data_stops_before_the_first_job(batch, monkeypa
         match="batch_size=100000 is larger than the 1294 training samples of data=digits",
     ):
         check_each_job(args, "train", check_job)
+
+
+@pytest.mark.parametrize(
+    "args,hint",
+    [
+        (["lr=0.1"], "lr is not a key of train's config; did you mean max_lr"),
+        (["epoch=3"], "did you mean epochs?"),
+        (["optimizer.momentun=0.8"], "did you mean optimizer.momentum?"),
+    ],
+)
+def test_an_unknown_key_gets_did_you_mean(args, hint):
+    with pytest.raises(ConfigError, match=re.escape(hint)):
+        check_each_job(args, "train", check_train_config)
+
+
+@pytest.mark.parametrize(
+    "app,words",
+    [
+        ("tasks.train", ["one training run", "Examples:", "sweep=lr_wd"]),
+        ("tasks.range_test", ["LR range test", "range_test.json", "Examples:"]),
+        ("tasks.report", ["report.html", "sweep_dir=", "Examples:"]),
+    ],
+)
+def test_help_says_what_each_app_does(app, words):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    p = subprocess.run(
+        [sys.executable, "-m", app, "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert p.returncode == 0, p.stderr
+    for w in words:
+        assert w in p.stdout
+    assert "== Config ==" not in p.stdout  # not Hydra's 100 lines of resolved config
+    if app == "tasks.report":
+        assert "model:" not in p.stdout  # no training groups in the report's help
