@@ -63,13 +63,22 @@ def test_report_of_a_real_single_objective_sweep(real_study, tmp_path):
     )
     assert p.returncode == 0, p.stderr
     assert f"{out / 'report.html'}" in p.stdout and "optuna-dashboard sqlite:///" in p.stdout
-    for name in ("pareto", "lr_wd", "history", "importance", "parallel", "curves", "range_test"):
+    summary = json.loads((out / "report.json").read_text())
+    complete = summary["trials"].get("complete", 0)
+    drawn = ["lr_wd", "history", "curves", "range_test"] + (["parallel"] if complete >= 5 else [])
+    for name in drawn:
         assert (out / f"{name}.html").is_file(), name
     page = (out / "report.html").read_text()
-    assert "plot-pareto" in page and "plot-lr_wd" in page and "python -m tasks.train" in page, (
-        "best trial's replay command shown"
+    assert "plot-lr_wd" in page and "plot-range_test" in page and "python -m tasks.train" in page
+    # one objective, every complete trial 4 epochs: no cost varies, so no Pareto front is drawn
+    assert (
+        "a Pareto front needs two objectives or a cost that varies" in summary["skipped"]["pareto"]
     )
-    summary = json.loads((out / "report.json").read_text())
+    assert "plot-pareto" not in page
+    if complete < 10:
+        assert summary["skipped"]["importance"].startswith("needs at least 10 complete trials")
+    head = page.split("</head>")[1].split("<h2")[0]  # what a reader sees above the plots
+    assert "Objective: best_val_acc (maximized)" in head and "{" not in head
     study = load(real_study)
     assert summary["best"][0]["number"] == study.best_trial.number
     assert sum(summary["trials"].values()) == len(study.trials)

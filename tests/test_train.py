@@ -199,7 +199,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["~wd"], "error: wd must be set"),
         (
             ["-m", "epochs=2,3", "foo=1"],
-            "error: Could not override 'foo'. To append to your config use +foo=1 (job epochs=2 foo=1 ",
+            "error: foo is not a key of train's config (to add a new key: +foo=...; --cfg job lists the keys) (job epochs=2 foo=1 ",
         ),
         (
             ["-m", "hydra/sweeper=supersweep", "wd=interval(-1e-3, 1e-3)"],
