@@ -218,3 +218,49 @@ def test_cli_bad_input_and_overlay_of_an_empty_dir(tmp_path):
     assert p.returncode == 2 and p.stderr.strip().startswith(
         f"error: overlay: no */range_test.json under {tmp_path}"
     )
+
+
+def test_find_lr_in_a_users_loop_equals_the_apps_test_and_restores_the_model(tmp_path):
+    """The library function on the app's own model, optimizer and batch order gives the same
+    curve and bounds as tasks.range_test's test; its range_test.json is one the sweeper reads."""
+    import torch
+    import torch.nn.functional as F
+    from hydra import compose, initialize_config_dir
+
+    from sweeper._seeding import from_file
+    from training.loop import batches
+    from training.range_test import find_lr, range_test
+    from training.runner import prepare
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            "range_test",
+            overrides=[
+                "data=digits",
+                "model=mlp",
+                "wd=0",
+                "threads=1",
+                "device=cpu",
+                "num_iter=60",
+            ],
+        )
+    app = range_test(cfg, tmp_path / "app")
+    data, stepper = prepare(cfg)  # the same seed: the same initial weights and batch order
+    model, optimizer = stepper.model, stepper.optimizer
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def loader():
+        while True:
+            for idx in batches(
+                len(data.train_y), cfg.batch_size, stepper.generator, data.train_x.device
+            ):
+                yield data.train_x[idx], data.train_y[idx]
+
+    mine = find_lr(
+        model, optimizer, F.cross_entropy, loader(), num_iter=60, out_dir=tmp_path / "mine"
+    )
+    assert mine["lrs"] == pytest.approx(app["lrs"])
+    assert mine["losses"] == pytest.approx(app["losses"], rel=1e-5)
+    assert mine["bounds"] == app["bounds"] and mine["suggestions"] == app["suggestions"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # restored
+    assert from_file(str(tmp_path / "mine")).high == pytest.approx(app["bounds"]["max_lr"])

@@ -15,6 +15,7 @@ __all__ = [
     "analyze",
     "check_bounds",
     "config_for_run",
+    "find_lr",
     "load_range_test",
     "range_test",
     "range_test_figure",
@@ -42,6 +43,7 @@ __getattr__ = lazy_names(
         "range_test_html": _P,
         "range_test_figure": _P,
         "config_for_run": _R,
+        "find_lr": "training.range_test.library",
         "range_test": _R,
         "summary_line": _R,
         "RULES": _S,
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
         load_range_test,
         run_range_test,
     )
+    from training.range_test.library import find_lr
     from training.range_test.overlay import recommend, write_overlay
     from training.range_test.plots import range_test_figure, range_test_html
     from training.range_test.run import config_for_run, range_test, summary_line

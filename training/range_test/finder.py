@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from training.checks import is_finite_positive
 from training.data import Splits
@@ -69,6 +72,48 @@ def knobs(cfg) -> dict:
     return {k: cfg[k] for k in KNOBS}
 
 
+def record(
+    step: Callable[[float], float],
+    *,
+    start_lr: float,
+    end_lr: float,
+    num_iter: int,
+    mode: str,
+    smooth: float,
+    stop_factor: float,
+    after_step: Callable[[int, float], None] | None = None,
+) -> Recording:
+    """The test itself: ``step(lr)`` trains one batch at ``lr`` and returns its loss (before the
+    step); the lr rises every step and the test stops at divergence. Shared by the app's test
+    (:func:`run_range_test`) and a user's own loop (:func:`training.range_test.find_lr`)."""
+    t0 = time.perf_counter()
+    curve = Recording()
+    avg, best = 0.0, math.inf
+    for i in range(num_iter):
+        lr = lr_at(i, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, mode=mode)
+        loss = step(lr)
+        curve.lrs.append(lr)
+        curve.losses.append(loss)
+        if not math.isfinite(loss):
+            curve.smoothed_losses.append(math.nan)
+            curve.diverged_at, curve.stop_reason = lr, f"non-finite loss ({loss}) at iteration {i}"
+            break
+        avg = smooth * avg + (1 - smooth) * loss
+        smoothed = avg / (1 - smooth ** (i + 1))
+        curve.smoothed_losses.append(smoothed)
+        best = min(best, smoothed)
+        if after_step is not None:
+            after_step(i + 1, lr)
+        if smoothed > stop_factor * best:
+            curve.diverged_at = lr
+            curve.stop_reason = (
+                f"smoothed loss {smoothed:.4g} > {stop_factor} x best {best:.4g} at iteration {i}"
+            )
+            break
+    curve.seconds = time.perf_counter() - t0
+    return curve
+
+
 def run_range_test(
     stepper: Stepper,
     data: Splits,
@@ -82,46 +127,39 @@ def run_range_test(
     batch_size: int,
     val_every: int,
 ) -> Recording:
-    t0 = time.perf_counter()
-    curve = Recording()
-    avg, best = 0.0, math.inf
+    """The app's test: batches of ``data`` in seeded epochs through the run's own ``stepper``."""
     model = stepper.model
     model.train()
     device = data.train_x.device
-    i = 0
-    while i < num_iter:
-        for idx in batches(len(data.train_y), batch_size, stepper.generator, device):
-            lr = lr_at(i, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter, mode=mode)
-            loss, _ = stepper(data.train_x[idx], data.train_y[idx], lr, None)
-            curve.lrs.append(lr)
-            curve.losses.append(loss)
-            if not math.isfinite(loss):
-                curve.smoothed_losses.append(math.nan)
-                curve.diverged_at, curve.stop_reason = (
-                    lr,
-                    f"non-finite loss ({loss}) at iteration {i}",
-                )
-                break
-            avg = smooth * avg + (1 - smooth) * loss
-            smoothed = avg / (1 - smooth ** (i + 1))
-            curve.smoothed_losses.append(smoothed)
-            best = min(best, smoothed)
-            i += 1
-            if val_every and i % val_every == 0:
-                val_loss, val_acc = evaluate(model, data.val_x, data.val_y, stepper.precision)
-                curve.val.append(
-                    {"iteration": i, "lr": lr, "val_loss": val_loss, "val_acc": val_acc}
-                )
-                model.train()
-            if smoothed > stop_factor * best:
-                curve.diverged_at = lr
-                curve.stop_reason = f"smoothed loss {smoothed:.4g} > {stop_factor} x best {best:.4g} at iteration {i - 1}"
-                break
-            if i >= num_iter:
-                break
-        if curve.diverged_at is not None:
-            break
-    curve.seconds = time.perf_counter() - t0
+    val: list[dict] = []
+
+    def epochs() -> Iterator[torch.Tensor]:
+        while True:
+            yield from batches(len(data.train_y), batch_size, stepper.generator, device)
+
+    order = epochs()
+
+    def step(lr: float) -> float:
+        idx = next(order)
+        return stepper(data.train_x[idx], data.train_y[idx], lr, None)[0]
+
+    def validate(i: int, lr: float) -> None:
+        if val_every and i % val_every == 0:
+            val_loss, val_acc = evaluate(model, data.val_x, data.val_y, stepper.precision)
+            val.append({"iteration": i, "lr": lr, "val_loss": val_loss, "val_acc": val_acc})
+            model.train()
+
+    curve = record(
+        step,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_iter=num_iter,
+        mode=mode,
+        smooth=smooth,
+        stop_factor=stop_factor,
+        after_step=validate,
+    )
+    curve.val = val
     return curve
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from training.checks import check_range_test_config
-from training.range_test.finder import KNOBS, knobs, run_range_test
+from training.range_test.finder import KNOBS, Recording, knobs, run_range_test
 from training.range_test.plots import range_test_html
 from training.range_test.suggest import RULES, analyze, suggested_max_lr
 from training.runlog import write_json
@@ -24,8 +24,17 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
     check_range_test_config(cfg)
     data, stepper = prepare(cfg)  # a model of its own: nothing here touches a later run
     curve = run_range_test(stepper, data, batch_size=cfg.batch_size, **knobs(cfg))
-    suggestions, bounds, message = analyze(curve.lrs, curve.smoothed_losses, cfg.num_iter)
-    iterations = len(curve.lrs)
+    epochs = len(curve.lrs) * cfg.batch_size / len(data.train_y)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    return write_result(curve, cfg.num_iter, epochs, config, out_dir)
+
+
+def write_result(
+    curve: Recording, num_iter: int, epochs: float | None, config: Any, out_dir: Path | None
+) -> dict:
+    """The recording analysed (suggestions, bounds) as ``range_test.json``'s content, written
+    with its figure into ``out_dir`` (None: not written): the one format the sweeper reads."""
+    suggestions, bounds, message = analyze(curve.lrs, curve.smoothed_losses, num_iter)
     result = {
         "lrs": curve.lrs,
         "losses": curve.losses,
@@ -39,17 +48,18 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
         "diverged_at": curve.diverged_at,
         "stop_reason": curve.stop_reason,
         "message": message,
-        "num_iter": cfg.num_iter,
-        "iterations": iterations,
-        "epochs": iterations * cfg.batch_size / len(data.train_y),
+        "num_iter": num_iter,
+        "iterations": len(curve.lrs),
+        "epochs": epochs,
         "seconds": curve.seconds,
         "val": curve.val,
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": config,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "range_test.json", result)
-    range_test_html(result, out_dir / "range_test.html")
-    log.info(summary_line(result, out_dir))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(out_dir / "range_test.json", result)
+        range_test_html(result, out_dir / "range_test.html")
+        log.info(summary_line(result, out_dir))
     if message:
         log.warning(message)
     return result
@@ -58,10 +68,14 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
 def summary_line(r: dict, out_dir: Path) -> str:
     fmt = lambda v: "n/a" if v is None else f"{v:.3g}"  # noqa: E731
     b = r["bounds"]
+    stopped = (
+        "no divergence" if r["diverged_at"] is None else f"stopped at lr {fmt(r['diverged_at'])}"
+    )
+    epochs = "" if r["epochs"] is None else f" = {r['epochs']:.2f} epochs"
     return (
-        f"range test: suggested max_lr {fmt(r['suggested_max_lr'])}, search bounds [{fmt(b['min_lr'])}, {fmt(b['max_lr'])}], "
-        f"{'stopped at lr ' + fmt(r['diverged_at']) if r['diverged_at'] is not None else 'no divergence'}; "
-        f"{r['iterations']} iterations = {r['epochs']:.2f} epochs in {r['seconds']:.1f}s -> {out_dir / 'range_test.json'}"
+        f"range test: suggested max_lr {fmt(r['suggested_max_lr'])}, search bounds "
+        f"[{fmt(b['min_lr'])}, {fmt(b['max_lr'])}], {stopped}; {r['iterations']} iterations"
+        f"{epochs} in {r['seconds']:.1f}s -> {out_dir / 'range_test.json'}"
     )
 
 
