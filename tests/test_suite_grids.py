@@ -32,8 +32,9 @@ def test_the_default_search_space_contains_the_grids_best_cell(name):
         "sweeper"
     ]
     margin = preset["bounds_margin"]
+    text = preset["params"]["wd"]  # tag(log, interval(1e-5, 1e-1))
     low_wd, high_wd = (
-        float(x) for x in preset["params"]["wd"].split("interval(")[1].rstrip(")) ").split(",")
+        float(x) for x in text[text.index("interval(") + 9 : text.index(")")].split(",")
     )
     header, rows = suite.read_grid(suite.OUT / f"{name}.csv")
     best = suite.best_cell(rows)
