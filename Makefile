@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded, pruned search -> balance study (same range test) -> reports
 	$(PY) -m tasks.train -m sweep=lr_wd hydra.sweeper.study_name=$(DEMO_STUDY) hydra.sweep.dir=$(DEMO_DIR)/search $(ARGS) $(SEARCH_ARGS)
 	$(PY) -m tasks.train -m sweep=balance hydra.sweeper.study_name=$(DEMO_STUDY)-balance hydra.sweeper.range_test=$(DEMO_DIR)/search/range_test \
-		hydra.sweep.dir=$(DEMO_DIR)/balance $(ARGS) $(BALANCE_ARGS)
+		hydra.sweep.dir=$(DEMO_DIR)/balance hydra.sweeper.adaptive_runs=110 $(ARGS) $(BALANCE_ARGS)
 	$(PY) -m tasks.report study_name=$(DEMO_STUDY) hydra.run.dir=$(DEMO_DIR)/search/report $(REPORT_ARGS)
 	$(PY) -m tasks.report study_name=$(DEMO_STUDY)-balance hydra.run.dir=$(DEMO_DIR)/balance/report $(REPORT_ARGS)
 

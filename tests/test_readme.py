@@ -48,7 +48,8 @@ def test_make_demo_runs_the_main_job(tmp_path):
     db = f"sqlite:///{tmp_path / 'optuna.db'}"
     # no pruning in the search, so all 3 trials complete and its LR x WD map has points (rungs: test_sweeper.py)
     search = "SEARCH_ARGS=hydra.sweeper.n_trials=3 hydra.sweeper.rungs=[] hydra/sweeper/supersweep_pruner=none"
-    balance = "BALANCE_ARGS=hydra.sweeper.lr_levels=[-1,-0.5,0] 'wd=choice(1e-4,1e-2)' 'seed=choice(0)'"  # 3 x 2 x 1 runs
+    # the adaptive design at a budget of 12: a pilot per level, the 3 x 2 x 1 grid, then it stops
+    balance = "BALANCE_ARGS=hydra.sweeper.lr_levels=[-1,-0.5,0] 'wd=choice(1e-4,1e-2)' 'seed=choice(0)' hydra.sweeper.adaptive_runs=12"
     report_args = f"REPORT_ARGS=storage={db} images=false"
     make = [
         "make",
@@ -63,7 +64,9 @@ def test_make_demo_runs_the_main_job(tmp_path):
     p = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr
     out = p.stdout + p.stderr
-    assert "range test: suggested max_lr" in out and "trial 2:" in out and "trial 5:" in out
+    assert "range test: suggested max_lr" in out and "trial 2 (3/3) completed" in out
+    assert "balance design: pilot 1: lr levels" in out and "balance design: stopped: " in out
+    assert "sweep done: " in out and "report: python -m tasks.report sweep_dir=" in out
     for part in ("search", "balance"):
         assert (
             f"{tmp_path / part / 'report' / 'report.html'}" in out
@@ -71,7 +74,5 @@ def test_make_demo_runs_the_main_job(tmp_path):
         )
     assert f"optuna-dashboard {db}" in out and "regularization balance: " in out
     balance_report = json.loads((tmp_path / "balance" / "report" / "report.json").read_text())
-    assert (
-        balance_report["trials"] == {"complete": 6}
-        and len(balance_report["balance"]["levels"]) == 3
-    )
+    assert sum(balance_report["trials"].values()) <= 12
+    assert len(balance_report["balance"]["levels"]) >= 3
