@@ -1,0 +1,163 @@
+"""The default search against a hydra-optuna-sweeper user's baseline, on the task suite.
+
+    python bench/search_suite.py run --seeds 0 1 2 [--tasks ...] [--arms ...] [--parallel 2]
+    python bench/search_suite.py table          # the table for BENCHMARKS.md
+
+Arms, each a real sweep through the app (``python -m tasks.train -m ...``), 20 trials, the
+task's epochs, sampler seed = the arm's seed:
+
+- ``default``: ``sweep=lr_wd`` as shipped (range test first, max_lr from its bounds widened
+  by ``bounds_margin``, wd 1e-5..1e-1, TPE, rungs of 1- and 3-epoch runs, successive halving);
+- ``tpe_full``: TPE with full runs over the space a user would write (max_lr 1e-3..1,
+  wd 1e-6..1e-1, log), no pruning: what a hydra-optuna-sweeper user runs;
+- ``random_full``: random search in the same space.
+
+Target: the task's dense grid's best cell (mean validation accuracy over its 3 seeds) by its
+mean ``test_acc_at_best``, minus 1 point. The pick is the full run with the best validation
+accuracy; an arm reaches the target when its pick's ``test_acc_at_best`` does. Epochs and wall
+time to target count from the sweep's start (range test included) until the best-so-far
+pick first reaches it. Results: ``bench/suite/search.json`` (appended run by run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite  # noqa: E402
+
+ROOT = suite.ROOT
+RESULTS = suite.OUT / "search.json"
+WIDE = ("max_lr=tag(log, interval(1e-3, 1))", "wd=tag(log, interval(1e-6, 1e-1))")
+ARMS = {
+    "default": ("sweep=lr_wd",),
+    "tpe_full": ("hydra/sweeper=supersweep", *WIDE),
+    "random_full": (
+        "hydra/sweeper=supersweep",
+        "hydra/sweeper/supersweep_sampler=random",
+        *WIDE,
+    ),
+}
+N_TRIALS = 20
+
+
+def target(name: str) -> float:
+    _, rows = suite.read_grid(suite.OUT / f"{name}.csv")
+    return suite.best_cell(rows)["test"] - 0.01
+
+
+def one(name: str, arm: str, seed: int) -> dict:
+    task = suite.TASKS[name]
+    with tempfile.TemporaryDirectory() as d:
+        sweep = Path(d) / "sweep"
+        cmd = [
+            sys.executable, "-m", "tasks.train", "-m", *ARMS[arm], *task.overrides,
+            f"epochs={task.epochs}", *suite.RUNTIME, "checkpoint.every=0",
+            f"hydra.sweeper.n_trials={N_TRIALS}", f"hydra.sweeper.sampler.seed={seed}",
+            f"hydra.sweeper.storage=sqlite:///{d}/s.db", f"hydra.sweep.dir={sweep}",
+        ]  # fmt: skip
+        t0 = time.time()
+        subprocess.run(
+            cmd, cwd=d, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
+        wall = time.time() - t0
+        return {"wall_s": wall, **timeline(sweep, t0, task.epochs)}
+
+
+def timeline(sweep: Path, t0: float, full: int) -> dict:
+    """Runs in the order they finished: epochs and seconds spent until each, and the pick so far
+    (the full run with the best validation accuracy) with its test accuracy."""
+    runs = sorted(
+        (f.stat().st_mtime, json.loads(f.read_text())) for f in sweep.glob("*/summary.json")
+    )
+    spent, best, steps = 0, None, []
+    for mtime, s in runs:
+        spent += s.get("epochs") or 0
+        is_full = s.get("status") == "completed" and s.get("epochs") == full
+        if is_full and (best is None or s["best_val_acc"] > best["best_val_acc"]):
+            best = s
+        steps.append([spent, mtime - t0, None if best is None else best["test_acc_at_best"]])
+    return {
+        "timeline": steps,
+        "epochs": spent,
+        "pick_val": None if best is None else best["best_val_acc"],
+        "pick_test": None if best is None else best["test_acc_at_best"],
+    }
+
+
+def run(tasks: list[str], arms: list[str], seeds: list[int], parallel: int) -> None:
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    todo = [(n, a, s) for s in seeds for n in tasks for a in arms if f"{n}/{a}/{s}" not in results]
+
+    def go(job):
+        n, a, s = job
+        r = one(n, a, s)
+        results[f"{n}/{a}/{s}"] = r
+        RESULTS.write_text(json.dumps(results, indent=0, sort_keys=True))
+        print(
+            n,
+            a,
+            s,
+            f"pick test {r['pick_test']}",
+            f"{r['epochs']} epochs {r['wall_s']:.0f}s",
+            flush=True,
+        )
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(go, todo))
+
+
+def to_target(r: dict, goal: float) -> tuple[float | None, float | None]:
+    hit = next((t for t in r["timeline"] if t[2] is not None and t[2] >= goal), None)
+    return (None, None) if hit is None else (hit[0], hit[1])
+
+
+def table() -> None:
+    results = json.loads(RESULTS.read_text())
+    print(
+        "| task | arm | seeds | reached | median epochs to target | median wall to target (s) | median pick test | median total epochs | median total wall (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, task in suite.TASKS.items():
+        goal = target(name)
+        for arm in ARMS:
+            rs = [v for k, v in results.items() if k.startswith(f"{name}/{arm}/")]
+            if not rs:
+                continue
+            hits = [to_target(r, goal) for r in rs]
+            reached = [h for h in hits if h[0] is not None]
+            med = lambda xs: f"{statistics.median(xs):.0f}" if xs else "-"  # noqa: E731
+            tag = " (held out)" if task.held_out else ""
+            print(
+                f"| {name}{tag} | {arm} | {len(rs)} | {len(reached)}/{len(rs)} | "
+                f"{med([h[0] for h in reached])} | {med([h[1] for h in reached])} | "
+                f"{statistics.median([r['pick_test'] or 0 for r in rs]):.3f} | "
+                f"{med([r['epochs'] for r in rs])} | {med([r['wall_s'] for r in rs])} |"
+            )
+        print(f"| {name} | target (grid best - 1 pt) | | {goal:.3f} | | | | | |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--tasks", nargs="+", default=list(suite.TASKS), choices=list(suite.TASKS))
+    r.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    r.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
+    r.add_argument("--parallel", type=int, default=1)
+    sub.add_parser("table")
+    a = p.parse_args()
+    run(a.tasks, a.arms, a.seeds, a.parallel) if a.cmd == "run" else table()
+
+
+if __name__ == "__main__":
+    main()
