@@ -331,7 +331,7 @@ def preset(name: str, workers: int) -> None:
                     *task.overrides,
                     f"epochs={task.epochs}",
                     *RUNTIME,
-                    f"hydra.sweeper.params.seed=choice({seeds})",
+                    f"seed=choice({seeds})",
                     f"hydra.sweeper.storage=sqlite:///{d}/s.db",
                     f"hydra.sweeper.study_name={study_name}",
                     f"hydra.sweep.dir={d}/{study_name}",

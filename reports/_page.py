@@ -7,6 +7,7 @@ import html
 import json
 import logging
 import shutil
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,8 +268,8 @@ def _study_plots(
 ) -> list[tuple[str, go.Figure]]:
     """Optuna's history, importance and parallel-coordinate plots, each where the data can
     support it (skipped with the reason otherwise). With two objectives they are drawn for the
-    first, signed so that the best is drawn as best: importance by fANOVA (direction-free; the
-    default PED-ANOVA scores params for *low* values), parallel colours reversed for a maximum."""
+    first, signed so that the best is drawn as best: PED-ANOVA importances of the objective
+    signed so that low is good (it scores params for *low* values; fANOVA fits a random forest), parallel colours reversed for a maximum."""
     out: list[tuple[str, go.Figure]] = []
     if t.study is None:
         for name in ("history", "importance", "parallel"):
@@ -276,6 +277,8 @@ def _study_plots(
         return out
     complete = sum(r.state == "complete" for r in t.rows)
     target = (lambda tr: tr.values[0]) if len(objs) > 1 else None
+    sign = -1.0 if dirs[0] == "maximize" else 1.0
+    low_is_good = lambda tr: sign * tr.values[0]  # noqa: E731 (PED-ANOVA ranks params for low values)
     vis = optuna.visualization
     makers = {
         "history": lambda: vis.plot_optimization_history(
@@ -283,9 +286,9 @@ def _study_plots(
         ),
         "importance": lambda: vis.plot_param_importances(
             t.study,
-            target=target,
+            target=low_is_good,
             target_name=objs[0],
-            evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0),
+            evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
         ),
         "parallel": lambda: vis.plot_parallel_coordinate(
             t.study, target=target, target_name=objs[0]
@@ -297,7 +300,11 @@ def _study_plots(
             skipped[name] = f"needs at least {need} complete trials, the study has {complete}"
             continue
         try:
-            fig = make()
+            with (
+                warnings.catch_warnings()
+            ):  # PED-ANOVA's "low values" warning: the target is signed
+                warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
+                fig = make()
         except Exception as e:  # too few params for this plot
             skipped[name] = f"{type(e).__name__}: {e}"
             continue

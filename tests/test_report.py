@@ -225,7 +225,7 @@ def test_png_and_svg_next_to_each_html_when_chrome_exists(tmp_path):
         wd="wd",
         images=True,
     )
-    for name in ("pareto", "lr_wd", "curves"):
+    for name in ("lr_wd", "curves", "history"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG" and b"<svg" in (
             tmp_path / f"{name}.svg"
         ).read_bytes()[:500]

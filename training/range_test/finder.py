@@ -17,14 +17,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from training.checks import is_finite_positive
-from training.data import Splits
-from training.loop import Stepper, batches, evaluate
 from training.schedules import anneal_exp, anneal_linear
+
+if TYPE_CHECKING:  # torch loads with the test itself: a report reading range_test.json needs none
+    import torch
+
+    from training.data import Splits
+    from training.loop import Stepper
 
 MODES = {"exp": anneal_exp, "linear": anneal_linear}
 KNOBS = (
@@ -128,6 +130,8 @@ def run_range_test(
     val_every: int,
 ) -> Recording:
     """The app's test: batches of ``data`` in seeded epochs through the run's own ``stepper``."""
+    from training.loop import batches, evaluate
+
     model = stepper.model
     model.train()
     device = data.train_x.device
