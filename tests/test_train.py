@@ -305,3 +305,22 @@ def test_a_preset_run_ends_with_expected_vs_got(tmp_path, caplog):
         line.startswith("expected test_acc 0.971 (BENCHMARKS.md, Presets")
         and f"got {summary['test_acc']} (final)" in line
     )
+
+
+def test_a_hydra_grid_ends_with_its_best_job_and_the_report_command(tmp_path):
+    p = cli(
+        "tasks.train",
+        "-m",
+        "data=digits",
+        "model=mlp",
+        "epochs=1",
+        "threads=1",
+        "wd=1e-5,1e-4",
+        f"hydra.sweep.dir={tmp_path / 'grid'}",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = p.stdout + p.stderr
+    assert "grid done: 2 jobs (2 completed)" in out
+    assert "best job: best_val_acc = " in out and "python -m tasks.train data=digits" in out
+    assert f"report: python -m tasks.report sweep_dir={tmp_path / 'grid'}" in out
