@@ -169,6 +169,10 @@ def check_train_config(cfg: DictConfig) -> None:
     check_number(
         "checkpoint.every", cfg.checkpoint.get("every"), low=0, low_inclusive=True, integer=True
     )
+    for key in ("tensorboard", "mlflow"):
+        value = (cfg.get("tracking") or {}).get(key, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"tracking.{key} must be true or false, got {value!r}.")
     if not isinstance(cfg.lr_estimate, bool):
         raise ConfigError(f"lr_estimate must be true or false, got {cfg.lr_estimate!r}.")
     if not isinstance(cfg.checkpoint.get("final"), bool):

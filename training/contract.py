@@ -134,6 +134,7 @@ RUN_CONFIG: dict[str, tuple[str, str]] = {  # key -> (which tasks, role)
     "warmup_epochs": ("train", "identity"),
     "objective": ("train", "control"),
     "checkpoint": ("train", "control"),
+    "tracking": ("train", "runtime"),  # where a run is logged does not change what it trains
 }
 COMMON_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "common")
 TRAIN_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "train")

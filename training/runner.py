@@ -32,6 +32,7 @@ from training.preemption import StopSignals
 from training.runlog import MetricsFile, Progress, write_json
 from training.runtime import resolve_device, resolve_precision, seed_everything
 from training.schedules import with_warmup
+from training.tracking import make_trackers
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         after_step=averaging.after_step if averaging.active else None,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
+    trackers = make_trackers(cfg, out_dir)  # opt-in TensorBoard / MLflow (training/tracking.py)
     best_weights = BestWeights(averaging.evaluated)
     saver = Checkpointer(
         out_dir / checkpoint.FILE,
@@ -207,6 +209,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
                     progress,
                     best_weights,
                     saver,
+                    *trackers,
                     *callbacks,
                 ],
                 averaging=averaging,
@@ -255,6 +258,8 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         raw_test,
     )
     write_json(out_dir / "summary.json", summary)
+    for tracker in trackers:
+        tracker.finish(summary)
     _report(summary, out_dir)
     if cfg.get("expected"):  # a preset's measured numbers: say how this run compares
         log.info(

@@ -1,0 +1,76 @@
+"""Opt-in tracking on the real libraries, read back: TensorBoard's event reader and the MLflow
+client see every epoch's metrics, the params and the summary; a sweep's trials are grouped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+pytest.importorskip("tensorboard")
+pytest.importorskip("mlflow")
+
+
+def app(*args: str, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.train", *args, "data=digits", "model=mlp", "threads=1"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def test_a_run_is_logged_to_tensorboard_and_mlflow(tmp_path):
+    from mlflow import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = app(
+        "epochs=3",
+        "tracking.tensorboard=true",
+        "tracking.mlflow=true",
+        f"tracking.mlflow_uri={uri}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("val_acc")] == [1, 2, 3]
+    assert "train_loss" in events.Tags()["scalars"]
+    client = MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("supersweep").experiment_id])
+    assert (
+        run.data.params["max_lr"] == "0.1"
+        and run.data.params["model._target_"] == "training.models.MLP"
+    )
+    assert len(client.get_metric_history(run.info.run_id, "val_acc")) == 3
+    assert run.data.metrics["summary.best_val_acc"] > 0.5 and run.info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_a_sweeps_trials_are_grouped_in_one_experiment_without_the_storage_url(tmp_path):
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = app(
+        "-m",
+        "hydra/sweeper=supersweep",
+        "max_lr=0.05,0.2",
+        "hydra/sweeper/supersweep_sampler=grid",
+        "epochs=2",
+        "hydra.sweeper.study_name=grouped",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 's.db'}",
+        "tracking.mlflow=true",
+        f"tracking.mlflow_uri={uri}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("grouped").experiment_id])
+    assert sorted(r.data.tags["trial"] for r in runs) == ["0", "1"]
+    assert all("s.db" not in str(v) for r in runs for v in r.data.params.values())  # no study URL

@@ -1,0 +1,127 @@
+"""Opt-in experiment tracking of every run (``tracking.tensorboard`` / ``tracking.mlflow``):
+the run's params, every epoch's metrics and its summary, on the real libraries (extras:
+``pip install -e .[tracking]``).
+
+- TensorBoard: event files in ``<run dir>/tensorboard``; a sweep's trials are its job dirs, so
+  ``tensorboard --logdir <sweep dir>`` shows them side by side (one run per trial).
+- MLflow: one MLflow run per training run in the experiment ``tracking.experiment`` (default:
+  the sweep's study name, so a sweep's trials are grouped; else ``supersweep``), tagged with the
+  trial number; ``tracking.mlflow_uri`` (default: MLflow's own, ``$MLFLOW_TRACKING_URI``;
+  MLflow 3 refuses its old file store, so give a database, e.g. ``sqlite:///mlflow.db``).
+
+Only numbers and config values are logged: no storage URL (it may hold a password) is.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from training.checks import ConfigError
+
+SECRET_KEYS = ("trial",)  # the sweeper's bridge node holds the storage URL: never logged
+
+
+def flat_params(cfg: DictConfig) -> dict[str, Any]:
+    """The run's config as ``{dotted.key: value}`` (scalars), without Hydra's or the trial's node."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if prefix or k not in ("hydra", *SECRET_KEYS):
+                    walk(v, f"{prefix}{k}.")
+        elif isinstance(node, (int, float, str, bool)) or node is None:
+            out[prefix[:-1]] = node
+        else:
+            out[prefix[:-1]] = str(node)
+
+    walk(container, "")
+    return out
+
+
+def _numbers(d: dict) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in d.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
+class TensorBoardTracker:
+    def __init__(self, cfg: DictConfig, out_dir: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ConfigError(
+                "tracking.tensorboard=true needs the tensorboard package (pip install -e .[tracking])."
+            ) from None
+        self.writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
+        self.params = {k: v if v is not None else "null" for k, v in flat_params(cfg).items()}
+
+    def __call__(self, metrics: dict) -> None:
+        for k, v in _numbers(metrics).items():
+            if k != "epoch":
+                self.writer.add_scalar(k, v, int(metrics["epoch"]))
+        self.writer.flush()
+
+    def finish(self, summary: dict) -> None:
+        self.writer.add_hparams(
+            {k: v for k, v in self.params.items() if isinstance(v, (int, float, str, bool))},
+            {f"summary/{k}": v for k, v in _numbers(summary).items()},
+            run_name=".",
+        )
+        self.writer.close()
+
+
+class MlflowTracker:
+    def __init__(self, cfg: DictConfig, out_dir: Path) -> None:
+        try:
+            import mlflow
+        except ImportError:
+            raise ConfigError(
+                "tracking.mlflow=true needs the mlflow package (pip install -e .[tracking])."
+            ) from None
+        t = cfg.tracking
+        trial = cfg.get("trial") or {}
+        client = mlflow.MlflowClient(tracking_uri=t.get("mlflow_uri"))
+        name = t.get("experiment") or trial.get("study") or "supersweep"
+        found = client.get_experiment_by_name(name)
+        experiment = found.experiment_id if found else client.create_experiment(name)
+        tags = {"run_dir": str(out_dir)}
+        if trial:
+            tags.update({"study": str(trial.get("study")), "trial": str(trial.get("number"))})
+        run_name = f"trial {trial.get('number')}" if trial else out_dir.name
+        self.client, self.run = client, client.create_run(experiment, tags=tags, run_name=run_name)
+        for k, v in flat_params(cfg).items():
+            client.log_param(self.run.info.run_id, k[:250], str(v)[:6000])
+
+    def __call__(self, metrics: dict) -> None:
+        step = int(metrics["epoch"])
+        for k, v in _numbers(metrics).items():
+            if k != "epoch":
+                self.client.log_metric(self.run.info.run_id, k, v, step=step)
+
+    def finish(self, summary: dict) -> None:
+        rid = self.run.info.run_id
+        for k, v in _numbers(summary).items():
+            self.client.log_metric(rid, f"summary.{k}", v)
+        self.client.set_tag(rid, "status", str(summary.get("status")))
+        self.client.set_terminated(
+            rid, "FINISHED" if summary.get("status") == "completed" else "FAILED"
+        )
+
+
+def make_trackers(cfg: DictConfig, out_dir: Path) -> list:
+    t = cfg.get("tracking") or {}
+    out: list = []
+    if t.get("tensorboard"):
+        out.append(TensorBoardTracker(cfg, out_dir))
+    if t.get("mlflow"):
+        out.append(MlflowTracker(cfg, out_dir))
+    return out
