@@ -133,8 +133,8 @@ def table() -> None:
             rs = [v for k, v in results.items() if k.startswith(f"{name}/{arm}/")]
             if not rs:
                 continue
-            hits = [to_target(r, goal) for r in rs]
-            reached = [h for h in hits if h[0] is not None]
+            # reached: the final pick is at the target; epochs / wall: when its pick first was
+            reached = [to_target(r, goal) for r in rs if (r["pick_test"] or 0) >= goal]
             med = lambda xs: f"{statistics.median(xs):.0f}" if xs else "-"  # noqa: E731
             tag = " (held out)" if task.held_out else ""
             print(
