@@ -4,6 +4,7 @@
     python bench/suite.py grid digits_lenet5_sgd   # one task
     python bench/suite.py verdicts                 # analysis.analyze_balance on each grid (table)
     python bench/suite.py preset all --workers 2   # sweep=balance twice per task (run seeds 0,1 / 2,3)
+    python bench/suite.py table                    # grids vs presets (BENCHMARKS.md)
 
 A grid's lr levels are placed from the task's own range test (seed 0, the app's defaults):
 ``B x 10^(k/3)`` for k = -6..3, where B is the test's max_lr bound (two decades below it to one
@@ -372,6 +373,54 @@ def preset(name: str, workers: int) -> None:
             results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
 
 
+def _ci(r) -> str:
+    if r.get("slope") is None:
+        return "-"
+    lo, hi = r["slope_ci"]
+    return f"{r['slope']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def table() -> None:
+    """Markdown: each grid's verdict next to the two preset replicates', and their agreement."""
+    import json
+
+    presets = (
+        json.loads((OUT / "presets.json").read_text()) if (OUT / "presets.json").exists() else {}
+    )
+    print(
+        "| task | design | runs | verdict | slope [90%] | dead lr levels | agrees with the grid |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, task in TASKS.items():
+        _, rows = read_grid(OUT / f"{name}.csv")
+        g = grid_verdict(name, rows).as_dict()
+        tag = " (held out)" if task.held_out else ""
+        dead = lambda r: ", ".join(f"{x:.3g}" for x in r["dead_levels"]) or "-"  # noqa: E731
+        flat = (
+            f"; flat {g['flat_range'][0]:.2g}..{g['flat_range'][1]:.2g}" if g["flat_range"] else ""
+        )
+        print(
+            f"| {name}{tag} | dense grid | {len(rows)} | {g['prediction']}{flat} | {_ci(g)} | {dead(g)} | |"
+        )
+        for seeds in PRESET_SEEDS:
+            r = presets.get(f"{name}-seeds{seeds.replace(',', '')}")
+            if r is None:
+                continue
+            print(
+                f"| | sweep=balance, seeds {seeds} | {r['runs']} | {r['prediction']} | {_ci(r)} | "
+                f"{dead(r)} | {_agreement(g, r)} |"
+            )
+
+
+def _agreement(g: dict, r: dict) -> str:
+    same = "same prediction" if g["prediction"] == r["prediction"] else "other prediction"
+    if g.get("slope") is None or r.get("slope") is None:
+        return same
+    sign = "same sign" if (g["slope"] > 0) == (r["slope"] > 0) else "other sign"
+    overlap = g["slope_ci"][0] <= r["slope_ci"][1] and r["slope_ci"][0] <= g["slope_ci"][1]
+    return f"{same}, {sign}, intervals {'overlap' if overlap else 'disjoint'}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -379,6 +428,7 @@ def main() -> None:
     g.add_argument("task", choices=[*TASKS, "all"])
     g.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     sub.add_parser("verdicts")
+    sub.add_parser("table")
     pr = sub.add_parser("preset")
     pr.add_argument("task", choices=[*TASKS, "all"])
     pr.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -386,6 +436,8 @@ def main() -> None:
     if a.cmd in ("grid", "preset"):
         for name in TASKS if a.task == "all" else [a.task]:
             build_grid(name, a.workers) if a.cmd == "grid" else preset(name, a.workers)
+    elif a.cmd == "table":
+        table()
     else:
         verdicts()
 
