@@ -50,6 +50,7 @@ DEAD_SHARE = 0.2  # a level whose best gets less than this share of chance -> be
 Z_PLATEAU = 2.5
 FLAT_SHARE = 0.8  # a plateau over this share of the searched log-wd range: flat level
 SEARCH_EDGE = 0.25  # decades: runs this close to the searched range's end reach it
+MIN_LEVEL_RUNS = 4  # a level with fewer runs is left out: one run per level has no noise to read
 NOISE_RUNS = 8  # finished runs a level needs for a noise estimate of its own
 FLAT_DECADES = 1.0  # a common plateau this wide (decades) is reported as "wd does not matter"
 BOOTSTRAP_METHOD = (
@@ -255,12 +256,15 @@ class _Data:
 
 
 def _dead_reasons(d: _Data, chance_signed: float | None) -> list[str | None]:
-    """Per level: why it is dead (no finished run, or its best near chance), or None."""
+    """Per level: why it is left out (too few runs, no finished run, its best near chance), or None."""
     best = [d.curve(i).value.max() for i in range(len(d.centres))]
     floor = chance_signed if chance_signed is not None else float(d.signed.min())
     reasons: list[str | None] = []
     for i, top in enumerate(best):
-        if not d.finished[d.level_of == i].any():
+        runs = int((d.level_of == i).sum())
+        if runs < MIN_LEVEL_RUNS:
+            reasons.append(f"{runs} run(s), fewer than {MIN_LEVEL_RUNS}: nothing to read")
+        elif not d.finished[d.level_of == i].any():
             reasons.append("every run diverged or collapsed")
         elif top < floor + DEAD_SHARE * (max(best) - floor):
             reasons.append(
@@ -312,7 +316,7 @@ def _bootstrap(
         picks = [m[rng.integers(0, len(m), len(m))] for m in members]
         curves = [d.curve(i, picks[k]) for k, i in enumerate(live)]
         ridges[b] = d.grid[[c.plateau(noise[k])[1] for k, c in enumerate(curves)]]
-        top[b] = int(np.argmax([c.value.max() for c in curves]))
+        top[b] = int(np.argmax([c.value.max() for c in curves])) if curves else -1
     return ridges, top
 
 
@@ -342,8 +346,10 @@ PREDICTION_WORDS = {
 
 def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
     pct = f"{r.confidence:.0%}"
+    why = {round(lv.lr, 12): lv.dead for lv in r.levels if lv.dead}
     dead = (
-        f"; dead lr levels left out: {', '.join(f'{x:.3g}' for x in r.dead_levels)}"
+        "; lr levels left out: "
+        + ", ".join(f"{x:.3g} ({why.get(round(x, 12))})" for x in r.dead_levels)
         if r.dead_levels
         else ""
     )

@@ -205,7 +205,13 @@ def write_trials_report(
         )
     except ReportError as e:
         skipped["pareto"] = str(e)
+    complete = sum(r.state == "complete" for r in rs)
+    need = MIN_COMPLETE["lr_wd"]
     try:
+        if complete < need:
+            raise ReportError(
+                f"the LR x WD map needs at least {need} complete trials, the study has {complete}"
+            )
         fig, notes["balance"] = figures.balance(
             rs,
             objs,
@@ -260,7 +266,8 @@ def write_trials_report(
     return summary
 
 
-MIN_COMPLETE = {"importance": 10, "parallel": 5}  # complete trials a plot needs to say anything
+# complete trials a plot needs to say anything (a kernel map of 4 runs is an extrapolation)
+MIN_COMPLETE = {"importance": 10, "parallel": 5, "lr_wd": 10}
 
 
 def _study_plots(

@@ -106,7 +106,7 @@ def test_dead_levels_are_left_out_and_named():
     assert r.dead_levels == pytest.approx([10**-0.5, 1.0])
     reasons = {round(lv.lr, 3): lv.dead for lv in r.levels if lv.dead}
     assert reasons == {0.316: "its best is near chance", 1.0: "every run diverged or collapsed"}
-    assert "dead lr levels left out: 0.316, 1" in r.verdict
+    assert "lr levels left out: 0.316 (its best is near chance), 1 (every run diverged" in r.verdict
     assert r.slope_levels == pytest.approx(lrs[:4])
     assert r.slope_ci[0] <= -1 <= r.slope_ci[1] and points_inside(r)
     assert not any("max_lr" in w and "extend" in w for w in r.warnings)
@@ -161,3 +161,16 @@ def test_too_few_levels_or_runs():
     assert r.slope is None and r.verdict.startswith("not enough evidence:")
     with pytest.raises(ValueError, match="at least 2 finished runs"):
         analyze_balance([0.1], [1e-4], [0.9], metric="m", maximize=True)
+
+
+def test_a_level_of_one_run_says_nothing():
+    """Four runs at four lr levels (a short TPE study): no level has noise to read, no trend."""
+    r = analyze_balance(
+        [0.05, 0.2, 0.3, 0.8],
+        [2e-5, 1e-4, 1e-3, 1e-2],
+        [0.9, 0.95, 0.96, 0.97],
+        metric="m",
+        maximize=True,
+    )
+    assert r.slope is None and r.prediction is None
+    assert r.verdict.startswith("not enough evidence") and "fewer than 4" in r.verdict

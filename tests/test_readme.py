@@ -48,8 +48,8 @@ def test_make_demo_runs_the_main_job(tmp_path):
     db = f"sqlite:///{tmp_path / 'optuna.db'}"
     # no pruning in the search, so all 3 trials complete and its LR x WD map has points (rungs: test_sweeper.py)
     search = "SEARCH_ARGS=hydra.sweeper.n_trials=3 hydra.sweeper.rungs=[] hydra/sweeper/supersweep_pruner=none"
-    # the adaptive design at a budget of 12: a pilot per level, the 3 x 2 x 1 grid, then it stops
-    balance = "BALANCE_ARGS=hydra.sweeper.lr_levels=[-1,-0.5,0] 'wd=choice(1e-4,1e-2)' 'seed=choice(0)' hydra.sweeper.adaptive_runs=12"
+    # the adaptive design at a budget of 15: a pilot per level, the 3 x 4 x 1 grid, then it stops
+    balance = "BALANCE_ARGS=hydra.sweeper.lr_levels=[-1,-0.5,0] 'wd=choice(1e-5,1e-4,1e-3,1e-2)' 'seed=choice(0)' hydra.sweeper.adaptive_runs=15"
     report_args = f"REPORT_ARGS=storage={db} images=false"
     make = [
         "make",
@@ -74,5 +74,5 @@ def test_make_demo_runs_the_main_job(tmp_path):
         )
     assert f"optuna-dashboard {db}" in out and "regularization balance: " in out
     balance_report = json.loads((tmp_path / "balance" / "report" / "report.json").read_text())
-    assert sum(balance_report["trials"].values()) <= 12
+    assert sum(balance_report["trials"].values()) <= 15
     assert len(balance_report["balance"]["levels"]) >= 3
