@@ -307,9 +307,10 @@ def verdicts() -> None:
 PRESET_SEEDS = ("0,1", "2,3")  # two run-seed replicates of sweep=balance
 
 
-def preset(name: str, workers: int) -> None:
+def preset(name: str, workers: int, seeds: str) -> None:
     """``sweep=balance`` on the task as a user runs it (its own range test, the adaptive design,
-    parallel joblib workers), twice with other run seeds; each study's verdict next to the grid's."""
+    parallel joblib workers) with run seeds ``seeds``; every run is kept in ``presets.json``
+    (compactly) and ``table`` recomputes the verdict from them."""
     import json
     import time
 
@@ -318,59 +319,53 @@ def preset(name: str, workers: int) -> None:
     task = TASKS[name]
     results_path = OUT / "presets.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    study_name = f"{name}-seeds{seeds.replace(',', '')}"
+    if study_name in results:
+        return  # done: the same command completes a partial benchmark
     with tempfile.TemporaryDirectory() as d:
-        for seeds in PRESET_SEEDS:
-            study_name = f"{name}-seeds{seeds.replace(',', '')}"
-            t0 = time.time()
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "tasks.train",
-                    "-m",
-                    "sweep=balance",
-                    *task.overrides,
-                    f"epochs={task.epochs}",
-                    *RUNTIME,
-                    f"seed=choice({seeds})",
-                    f"hydra.sweeper.storage=sqlite:///{d}/s.db",
-                    f"hydra.sweeper.study_name={study_name}",
-                    f"hydra.sweep.dir={d}/{study_name}",
-                    "hydra/launcher=joblib",
-                    f"hydra.launcher.n_jobs={workers}",
-                    f"hydra.sweeper.n_jobs={workers}",
-                ],
-                cwd=d,
-                check=True,
-                capture_output=True,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
-            wall = time.time() - t0
-            study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{d}/s.db")
-            rows = [
-                {
-                    "max_lr": t.params["max_lr"],
-                    "wd": t.params["wd"],
-                    "seed": t.params["seed"],
-                    "status": "completed" if t.state.name == "COMPLETE" else "diverged",
-                    "best_val_acc": t.value if t.state.name == "COMPLETE" else math.nan,
-                }
-                for t in study.get_trials(deepcopy=False)
-                if t.state.name in ("COMPLETE", "PRUNED")
-            ]
-            r = grid_verdict(name, rows)
-            results[study_name] = {
-                "runs": len(rows),
-                "wall_s": round(wall),
-                "prediction": r.prediction,
-                "slope": r.slope,
-                "slope_ci": r.slope_ci,
-                "verdict": r.verdict,
-                "dead_levels": r.dead_levels,
-                "design": study.user_attrs.get("design"),
-            }
-            print(study_name, results[study_name]["prediction"], r.verdict, flush=True)
-            results_path.write_text(json.dumps(results, indent=1, sort_keys=True))
+        t0 = time.time()
+        subprocess.run(
+            [
+                sys.executable, "-m", "tasks.train", "-m", "sweep=balance", *task.overrides,
+                f"epochs={task.epochs}", *RUNTIME, f"seed=choice({seeds})",
+                f"hydra.sweeper.storage=sqlite:///{d}/s.db",
+                f"hydra.sweeper.study_name={study_name}", f"hydra.sweep.dir={d}/{study_name}",
+                "hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}",
+                f"hydra.sweeper.n_jobs={workers}",
+            ],
+            cwd=d, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        wall = time.time() - t0
+        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{d}/s.db")
+        finished = [
+            t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")
+        ]
+        results[study_name] = {
+            "wall_s": round(wall),
+            "design": study.user_attrs.get("design"),
+            # [max_lr, wd, seed, completed, best_val_acc] per run (the temp study is not kept)
+            "rows": [
+                [t.params["max_lr"], t.params["wd"], t.params["seed"], t.state.name == "COMPLETE",
+                 t.value if t.state.name == "COMPLETE" else None]
+                for t in finished
+            ],
+        }  # fmt: skip
+    results_path.write_text(json.dumps(results, indent=0, sort_keys=True))
+    r = grid_verdict(name, preset_rows(results[study_name]))
+    print(study_name, r.prediction, r.verdict, flush=True)
+
+
+def preset_rows(stored: dict) -> list[dict]:
+    return [
+        {
+            "max_lr": a,
+            "wd": w,
+            "seed": s,
+            "status": "completed" if ok else "diverged",
+            "best_val_acc": v if ok else math.nan,
+        }
+        for a, w, s, ok, v in stored["rows"]
+    ]
 
 
 def _ci(r) -> str:
@@ -403,12 +398,14 @@ def table() -> None:
             f"| {name}{tag} | dense grid | {len(rows)} | {g['prediction']}{flat} | {_ci(g)} | {dead(g)} | |"
         )
         for seeds in PRESET_SEEDS:
-            r = presets.get(f"{name}-seeds{seeds.replace(',', '')}")
-            if r is None:
+            stored = presets.get(f"{name}-seeds{seeds.replace(',', '')}")
+            if stored is None:
                 continue
+            rows = preset_rows(stored)
+            r = {**grid_verdict(name, rows).as_dict(), "runs": len(rows)}
             print(
                 f"| | sweep=balance, seeds {seeds} | {r['runs']} | {r['prediction']} | {_ci(r)} | "
-                f"{dead(r)} | {_agreement(g, r)} |"
+                f"{dead(r)} | {_agreement(g, r)}; {(stored['design'] or {}).get('stop', '')} |"
             )
 
 
@@ -433,9 +430,14 @@ def main() -> None:
     pr.add_argument("task", choices=[*TASKS, "all"])
     pr.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = p.parse_args()
-    if a.cmd in ("grid", "preset"):
-        for name in TASKS if a.task == "all" else [a.task]:
-            build_grid(name, a.workers) if a.cmd == "grid" else preset(name, a.workers)
+    names = list(TASKS) if getattr(a, "task", "") == "all" else [getattr(a, "task", "")]
+    if a.cmd == "grid":
+        for name in names:
+            build_grid(name, a.workers)
+    elif a.cmd == "preset":
+        for seeds in PRESET_SEEDS:  # one replicate of every task first
+            for name in names:
+                preset(name, a.workers, seeds)
     elif a.cmd == "table":
         table()
     else:
