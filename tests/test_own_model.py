@@ -15,6 +15,8 @@ import pytest
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.slow  # subprocess runs and a sweep
+
 PACKAGE = '''
 import numpy as np
 import torch.nn as nn

@@ -16,7 +16,7 @@ SWEEP = ["-m", "sweep=lr_wd"]
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["foo=1"], "Could not override 'foo'"),
+        (["foo=1"], "foo is not a key of train's config (to add a new key: +foo=..."),
         (["model.channels=0"], "model.channels must be an integer >= 1, got 0"),
         (["model=mlp", "model.hidden=[256,0]"], "model.hidden must be an integer >= 1, got 0"),
         (["data.split_seed=abc"], "data.split_seed must be an integer >= 0, got 'abc'"),
@@ -75,7 +75,7 @@ def test_bad_input_is_one_line_before_anything_runs(args, message, monkeypatch):
             ["images=maybe"],
             "images must be null (when a Chrome is found), true or false",
         ),
-        ("report", None, ["foo=1"], "Could not override 'foo'"),
+        ("report", None, ["foo=1"], "foo is not a key of report's config"),
         (
             "plot_schedule",
             "training.checks:check_schedule_plot_config",

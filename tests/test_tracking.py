@@ -23,6 +23,7 @@ def app(*args: str, cwd) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_run_is_logged_to_tensorboard_and_mlflow(tmp_path):
     from mlflow import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

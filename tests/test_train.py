@@ -307,6 +307,7 @@ def test_a_preset_run_ends_with_expected_vs_got(tmp_path, caplog):
     )
 
 
+@pytest.mark.slow
 def test_a_hydra_grid_ends_with_its_best_job_and_the_report_command(tmp_path):
     p = cli(
         "tasks.train",
