@@ -407,7 +407,7 @@ def test_report_reads_a_hydra_grid_dir(tmp_path):
         "0/summary.json is unreadable" in said
         and "1/metrics.jsonl: line 2 is not JSON; skipped" in said
     )
-    assert sum(json.loads((tmp_path / "rep2" / "report.json").read_text())["trials"].values()) == 6
+    assert sum(json.loads((tmp_path / "rep2" / "report.json").read_text())["trials"].values()) == 24
 
 
 def test_lr_estimate_is_drawn_against_the_schedule_when_logged(tmp_path):
