@@ -3,9 +3,9 @@ and at the end the best value(s), their params, the replay command and the repor
 
     trial 7/20 completed 0.955 | best 0.955 (#7) | 1m12s elapsed, ~2m left
 
-The jobs' own per-epoch lines and the launchers' "Launching ..." lines (with the sweeper's
-internal ``+trial.*`` overrides) go to each job's log file only, unless
-``hydra.sweeper.verbose=true``.
+The jobs' own per-epoch (info) lines and the launchers' "Launching ..." lines (with the
+sweeper's internal ``+trial.*`` overrides) go to each job's log file only, unless
+``hydra.sweeper.verbose=true``; a job's warnings and errors still reach the console.
 """
 
 from __future__ import annotations
@@ -35,16 +35,14 @@ def quiet_launchers() -> None:
 
 
 def quiet_job_overrides(task_hydra: Any) -> list[str]:
-    """The override that keeps a job's log lines in its log file: only where the task uses a
-    job logging config with both Hydra's ``console`` and ``file`` handlers on the root logger."""
+    """The override that keeps a job's info lines (per epoch) in its log file and lets its
+    warnings and errors (a preemption, a bad value) still reach the console: only where the
+    task's job logging has Hydra's ``console`` handler."""
     try:
-        handlers = list(task_hydra.job_logging.root.handlers)
-    except (AttributeError, KeyError, TypeError):
+        handlers = dict(task_hydra.job_logging.handlers)
+    except (AttributeError, KeyError, TypeError, ValueError):
         return []
-    if "console" in handlers and "file" in handlers:
-        kept = [h for h in handlers if h != "console"]
-        return [f"hydra.job_logging.root.handlers=[{','.join(kept)}]"]
-    return []
+    return ["++hydra.job_logging.handlers.console.level=WARNING"] if "console" in handlers else []
 
 
 def _duration(s: float) -> str:

@@ -73,7 +73,8 @@ class SweeperSettings:
     stale_after_s: float = 900.0
 
     # true: each job's per-epoch lines and the launcher's "Launching" lines (with the internal
-    # +trial.* overrides) on the console too; false: in each job's log file only
+    # +trial.* overrides) on the console too; false: in each job's log file only (its warnings
+    # and errors still reach the console)
     verbose: bool = False
 
     # a trial still running this long after its job started fails (its job is cancelled on a

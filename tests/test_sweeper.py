@@ -687,9 +687,9 @@ def test_lr_wd_preset_runs_the_range_test_with_the_users_overrides_then_a_seeded
     study = load(tmp_path)
     first = study.trials[0]
     assert first.params["max_lr"] == pytest.approx(rt["suggested_max_lr"])
-    assert first.distributions["max_lr"] == FloatDistribution(
-        rt["bounds"]["min_lr"], rt["bounds"]["max_lr"], log=True
-    )
+    searched = first.distributions["max_lr"]  # the bounds widened by the preset's bounds_margin
+    assert searched.log and searched.low == pytest.approx(rt["bounds"]["min_lr"] / 10**0.5)
+    assert searched.high == pytest.approx(rt["bounds"]["max_lr"] * 10**0.5)
     assert len(study.trials) == 4 and all(
         t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials
     )
