@@ -149,8 +149,11 @@ def balance(
         )
     )
     _balance_levels(fig, result)
-    _iso_lines(fig, result.lr_range, result.wd_range)
-    fig.update_xaxes(type="log", title=lr)
+    runs_lr = (min(lrs), max(lrs))  # the map spans the runs (a study's lr range may be far wider)
+    _iso_lines(fig, runs_lr, result.wd_range)
+    fig.update_xaxes(
+        type="log", title=lr, range=[math.log10(runs_lr[0]) - 0.2, math.log10(runs_lr[1]) + 0.2]
+    )
     fig.update_yaxes(
         type="log",
         title=wd,
