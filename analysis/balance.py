@@ -362,8 +362,8 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
     if r.prediction == "flat":
         return f"{flat} ({r.runs} runs){dead}"
     if r.slope is None or r.slope_ci is None:
-        why = f"{len(r.slope_levels)} lr level(s) with a ridge inside the searched wd range, at least {min_levels} are needed for a slope"
-        head = f"not enough evidence: {why} ({n_levels} levels, {r.runs} runs)"
+        short = f"{len(r.slope_levels)} lr level(s) with a ridge inside the searched wd range, at least {min_levels} are needed for a slope"
+        head = f"not enough evidence: {short} ({n_levels} levels, {r.runs} runs)"
         return "; ".join(x for x in (head, flat) if x) + dead
     lo, hi = r.slope_ci
     what = f"slope {r.slope:+.2f} [{lo:+.2f}, {hi:+.2f}] ({pct} bootstrap interval) over {len(r.slope_levels)} lr levels, {r.runs} runs"
@@ -536,7 +536,7 @@ def analyze_balance(
         flat_hi = min(lv.plateau[1] for lv in live_levels if lv.plateau)
         if math.log10(flat_hi) - math.log10(flat_lo) >= FLAT_DECADES:
             result.flat_range = (flat_lo, flat_hi)
-        best = max(live_levels, key=lambda lv: lv.best_value if maximize else -lv.best_value)
+        best = max(live_levels, key=lambda lv: float(lv.best_value or 0) * (1 if maximize else -1))
         result.best = {
             "lr": best.lr,
             "wd": best.best_wd,

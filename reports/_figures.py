@@ -264,7 +264,7 @@ def curves(rows: Sequence[Row], color_by: str) -> go.Figure:
     an x where it stopped, diverged or collapsed dashed grey), with one legend entry per style."""
     drawn = [r for r in rows if r.curve]
     values = [r.params.get(color_by) for r in drawn]
-    logs = [math.log10(v) if is_finite_positive(v) else None for v in values]
+    logs = [math.log10(float(v)) if is_finite_positive(v) else None for v in values]  # type: ignore[arg-type]
     known = [v for v in logs if v is not None]
     lo, hi = (min(known), max(known)) if known else (0.0, 1.0)
     scale = "Viridis"

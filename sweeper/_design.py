@@ -144,8 +144,11 @@ class BalanceDesign:
             top_dead or low_dead
         ):  # both ends dead: finer levels over the live part, a half step past it
             return _refined(live, step) if len(live) < MIN_LIVE else live
-        value = {o: pilots.get(self._level(o)) for o in live}
-        best = max(live, key=lambda o: -math.inf if value[o] is None else value[o])
+        value: dict[float, float] = {}
+        for o in live:
+            v = pilots.get(self._level(o))
+            value[o] = -math.inf if v is None else v
+        best = max(live, key=value.__getitem__)
         if best == live[-1] and self._reachable(live[-1] + step):
             return [*live, live[-1] + step]
         if best == live[0] and self._reachable(live[0] - step):
