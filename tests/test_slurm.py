@@ -168,6 +168,7 @@ def test_a_preempted_trial_resumes_from_its_checkpoint(cluster, tmp_path):
         "threads=1",
         "max_lr=interval(0.005, 0.01)",
         "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.verbose=true",  # the job's info lines in submitit's log, read below
         app=app,
     )
     run = tmp_path / "preempt" / "0"
