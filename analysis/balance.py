@@ -168,11 +168,6 @@ def _loo_residuals(log_wd: np.ndarray, value: np.ndarray, h: float) -> np.ndarra
     return (value - (w @ value) / np.where(ok, total, 1.0))[ok]
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    x = x - x.mean()
-    return float((x * (y - y.mean())).sum() / (x * x).sum())
-
-
 def _range(given: tuple[float, float] | None, values: np.ndarray) -> tuple[float, float]:
     if given is not None:
         lo, hi = float(given[0]), float(given[1])
