@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow  # subprocess runs and a sweep
 
 PACKAGE = '''
 import numpy as np
+import torch
 import torch.nn as nn
+from torch.utils.data import Dataset
 
 
 class TinyNet(nn.Module):
@@ -43,6 +45,26 @@ def blobs(n, seed):
     x = (rng.normal(0, 1, (n, 6)) + np.eye(4, 6)[y] * 2.5).astype(np.float32)
     cut = int(0.8 * n)
     return x[:cut], y[:cut].astype(np.int64), x[cut:], y[cut:].astype(np.int64)
+
+
+class BlobDataset(Dataset):
+    """A user's Dataset: each item made when asked for (as a file would be read), none kept."""
+
+    def __init__(self, n, seed):
+        self.n, self.seed = n, seed
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        rng = np.random.default_rng([self.seed, i])
+        y = int(rng.integers(0, 4))
+        return torch.from_numpy((rng.normal(0, 1, 6) + np.eye(4, 6)[y] * 2.5).astype(np.float32)), y
+
+
+def blob_datasets(n, seed):
+    """A user's streamed data: (train_dataset, test_dataset)."""
+    return BlobDataset(int(0.8 * n), seed), BlobDataset(n - int(0.8 * n), seed + 1)
 '''
 
 
@@ -70,15 +92,32 @@ def user_dir(tmp_path_factory) -> Path:
             """
         )
     )
+    (conf / "data" / "blobs_stream.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: blobs_stream
+            input_shape: [6]
+            num_classes: 4
+            val_split: 0.2
+            split_seed: 0
+            augment: {crop_padding: 0, flip: false}
+            loader: {num_workers: 2}
+            source:
+              _target_: mylab.blob_datasets
+              n: 600
+              seed: 0
+            """
+        )
+    )
     (conf / "model" / "tinynet.yaml").write_text(
         "_target_: mylab.TinyNet\nin_shape: ${data.input_shape}\nnum_classes: ${data.num_classes}\nwidth: 16\n"
     )
     return d
 
 
-def run(user_dir: Path, *args: str) -> subprocess.CompletedProcess:
+def run(user_dir: Path, *args: str, data: str = "blobs") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
-    own = [f"hydra.searchpath=[file://{user_dir / 'myconf'}]", "data=blobs", "model=tinynet"]
+    own = [f"hydra.searchpath=[file://{user_dir / 'myconf'}]", f"data={data}", "model=tinynet"]
     return subprocess.run(
         [sys.executable, "-m", *args, *own, "threads=1", "device=cpu", "batch_size=32"],
         cwd=user_dir,
@@ -94,6 +133,23 @@ def test_own_model_and_data_train(user_dir):
     assert p.returncode == 0, p.stderr[-2000:]
     summary = json.loads((user_dir / "runs" / "one" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["best_val_acc"] > 0.5
+
+
+def test_own_dataset_streamed_by_loader_workers_trains_and_range_tests(user_dir):
+    p = run(
+        user_dir,
+        "tasks.train",
+        "epochs=3",
+        "max_lr=0.1",
+        "hydra.run.dir=runs/s",
+        data="blobs_stream",
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    summary = json.loads((user_dir / "runs" / "s" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["best_val_acc"] > 0.5
+    p = run(user_dir, "tasks.range_test", "hydra.run.dir=rt_stream", data="blobs_stream")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads((user_dir / "rt_stream" / "range_test.json").read_text())["bounds"]["max_lr"]
 
 
 def test_a_typo_in_an_own_option_is_one_line_naming_both_config_dirs_options(user_dir):

@@ -249,15 +249,13 @@ def test_find_lr_in_a_users_loop_equals_the_apps_test_and_restores_the_model(tmp
     model, optimizer = stepper.model, stepper.optimizer
     before = {k: v.clone() for k, v in model.state_dict().items()}
 
-    def loader():
-        while True:
-            for idx in batches(
-                len(data.train_y), cfg.batch_size, stepper.generator, data.train_x.device
-            ):
-                yield data.train_x[idx], data.train_y[idx]
-
     mine = find_lr(
-        model, optimizer, F.cross_entropy, loader(), num_iter=60, out_dir=tmp_path / "mine"
+        model,
+        optimizer,
+        F.cross_entropy,
+        batches(data, cfg.batch_size, stepper.generator),
+        num_iter=60,
+        out_dir=tmp_path / "mine",
     )
     assert mine["lrs"] == pytest.approx(app["lrs"])
     assert mine["losses"] == pytest.approx(app["losses"], rel=1e-5)

@@ -149,6 +149,7 @@ BAD_INPUT = [
     ("device=gpu", "device"),
     ("precision=fp8", "precision"),
     ("data.val_split=1.5", "data.val_split"),
+    ("+data.loader.num_workers=-1", "data.loader.num_workers"),
     ("model=resnet20", "model"),
     ("warmup_epochs=25", "warmup_epochs"),
 ]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from training.data import Splits
+from training.data import Data
 from training.loop import FitResult, Precision, evaluate
 
 Evaluation = tuple[float | None, float | None]  # (loss, accuracy); None for an empty split
@@ -32,7 +32,7 @@ class BestWeights:
             self.epoch, self.val_acc, self.model = m["epoch"], m["val_acc"], self.judged()
             self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
-    def evaluate(self, result: FitResult, data: Splits, precision: Precision) -> Evaluation | None:
+    def evaluate(self, result: FitResult, data: Data, precision: Precision) -> Evaluation | None:
         """Test metrics of the best-validation weights; None when those are the final ones."""
         last = (
             bool(result.history)
@@ -42,7 +42,7 @@ class BestWeights:
         if self.model is None or self.state is None or last:
             return None
         self.model.load_state_dict(self.state)
-        return evaluate(self.model, data.test_x, data.test_y, precision)
+        return evaluate(self.model, data, "test", precision)
 
     def state_dict(self, raw: nn.Module) -> dict:
         return {

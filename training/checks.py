@@ -125,6 +125,14 @@ def check_run_config(cfg: DictConfig) -> None:
         check_number(
             "data.split_seed", cfg.data.split_seed, low=0, low_inclusive=True, integer=True
         )
+    if OmegaConf.select(cfg, "data.loader.num_workers") is not None:  # streamed Datasets only
+        check_number(
+            "data.loader.num_workers",
+            cfg.data.loader.num_workers,
+            low=0,
+            low_inclusive=True,
+            integer=True,
+        )
     check_model_sizes(cfg.model)
     check_number("data.val_split", cfg.data.val_split, low=0, low_inclusive=True, high=0.99)
     check_number(

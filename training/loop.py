@@ -1,7 +1,8 @@
-"""The training loop: device-resident tensors, index-slice batches, schedule per step.
+"""The training loop: seeded batch order, schedule per step, any data behind one interface.
 
-Batches are slices of a permutation made on the device with a seeded generator
-(the airbench way), so there is no DataLoader and no per-sample Python. The loop
+Batches follow a permutation made on the device with a seeded generator. In-memory data
+(the fast path) slices device-resident tensors with it (the airbench way: no DataLoader, no
+per-sample Python); streamed Datasets read the same batches through a DataLoader. The loop
 owns the step counter and evaluates the schedule at it before every step.
 Callbacks see each epoch's metrics and may end the run by raising
 :class:`StopTraining` (how pruning stops a trial).
@@ -21,7 +22,7 @@ from torch import nn
 
 from training.augment import Augment
 from training.averaging import Averaging, NoAveraging
-from training.data import Splits
+from training.data import Data
 from training.optim import StepRule
 from training.regularization import WeightDecay
 from training.schedules import Schedule
@@ -88,23 +89,25 @@ def set_hparams(optimizer: StepRule, lr: float, momentum: float | None) -> None:
                 group["momentum"] = momentum
 
 
+EVAL_BATCH = 2048
+
+
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: Precision, batch_size: int = 2048
+    model: nn.Module, data: Data, split: str, precision: Precision
 ) -> tuple[float | None, float | None]:
-    """Mean cross-entropy (no smoothing) and accuracy; ``(None, None)`` for an empty split."""
-    if len(y) == 0:
+    """Mean cross-entropy (no smoothing) and accuracy on ``split``; ``(None, None)`` when empty."""
+    n = data.size(split)
+    if n == 0:
         return None, None
     model.eval()
-    loss = torch.zeros((), device=x.device, dtype=torch.float64)
-    correct = torch.zeros((), device=x.device, dtype=torch.int64)
-    for i in range(0, len(y), batch_size):
-        xb, yb = _format(x[i : i + batch_size], precision), y[i : i + batch_size]
-        with precision.context(x.device):
-            out = model(xb)
+    loss = torch.zeros((), device=data.device, dtype=torch.float64)
+    correct = torch.zeros((), device=data.device, dtype=torch.int64)
+    for xb, yb in data.eval_batches(split, EVAL_BATCH):
+        with precision.context(data.device):
+            out = model(_format(xb, precision))
         loss += F.cross_entropy(out.float(), yb, reduction="sum")
         correct += (out.argmax(1) == yb).sum()
-    n = len(y)
     return loss.item() / n, correct.item() / n
 
 
@@ -116,13 +119,17 @@ def _format(x: torch.Tensor, precision: Precision) -> torch.Tensor:
     )
 
 
+def epoch_order(data: Data, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's seeded sample order (the last partial batch of it is dropped)."""
+    return torch.randperm(data.n_train, device=data.device, generator=generator)
+
+
 def batches(
-    n: int, batch_size: int, generator: torch.Generator, device: torch.device
-) -> Iterator[torch.Tensor]:
-    """Index slices of one seeded permutation: an epoch of full batches (the last partial one is dropped)."""
-    perm = torch.randperm(n, device=device, generator=generator)
-    for i in range(n // batch_size):
-        yield perm[i * batch_size : (i + 1) * batch_size]
+    data: Data, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Training batches in seeded epochs, without end (the range test's stream)."""
+    while True:
+        yield from data.train_batches(epoch_order(data, generator), batch_size)
 
 
 @dataclass(frozen=True)
@@ -199,7 +206,7 @@ def _frozen_norm_stats(model: nn.Module) -> Iterator[None]:
 
 def fit(
     step_fn: Stepper,
-    data: Splits,
+    data: Data,
     schedule: Schedule,
     *,
     epochs: int,
@@ -214,10 +221,10 @@ def fit(
     ``resume``: the epochs a checkpoint holds (its history and step count) are not trained again,
     and an interrupted epoch continues at its next batch. ``stop``: polled before every step; a
     signal's name there raises :class:`Preempted` at that step boundary."""
-    model, device = step_fn.model, data.train_x.device
+    model, device = step_fn.model, data.device
     averaging = averaging if averaging is not None else NoAveraging(model)
     probes = probes or {}
-    steps_per_epoch = len(data.train_y) // batch_size
+    steps_per_epoch = data.n_train // batch_size
     result = resume if resume is not None else FitResult(status="completed")
     step = result.steps
     for epoch in range(len(result.history) + 1, epochs + 1):
@@ -226,20 +233,15 @@ def fit(
         part, result.partial = result.partial, None
         if part is not None and part.epoch == epoch:
             perm, first, loss_sum, correct = part.perm, part.batch, part.loss_sum, part.correct
-        else:  # the same draw as batches(): one seeded permutation per epoch
-            perm, first = (
-                torch.randperm(len(data.train_y), device=device, generator=step_fn.generator),
-                0,
-            )
+        else:
+            perm, first = epoch_order(data, step_fn.generator), 0
             loss_sum, correct = 0.0, torch.zeros((), device=device, dtype=torch.int64)
-        for i in range(first, steps_per_epoch):
+        for i, (xb, yb) in enumerate(data.train_batches(perm, batch_size, first), start=first):
             signal_name = stop() if stop is not None else None
             if signal_name:
                 raise Preempted(signal_name, PartialEpoch(epoch, i, perm, loss_sum, correct), step)
-            idx = perm[i * batch_size : (i + 1) * batch_size]
             lr, momentum = schedule(step)
-            yb = data.train_y[idx]
-            loss_value, out = step_fn(data.train_x[idx], yb, lr, momentum)
+            loss_value, out = step_fn(xb, yb, lr, momentum)
             if not math.isfinite(loss_value):
                 result.status, result.steps = "diverged", step
                 result.reason = f"non-finite training loss {loss_value} at step {step} (epoch {epoch}, lr {lr:.4g})"
@@ -247,15 +249,15 @@ def fit(
             step += 1
             loss_sum += loss_value
             correct += (out.argmax(1) == yb).sum()
-        averaging.after_epoch(epoch, epochs, _inputs(data.train_x, batch_size, step_fn.precision))
+        averaging.after_epoch(epoch, epochs, _inputs(data, batch_size, step_fn.precision))
         judged = averaging.evaluated()  # the average once it exists, else the raw weights
-        val_loss, val_acc = evaluate(judged, data.val_x, data.val_y, step_fn.precision)
+        val_loss, val_acc = evaluate(judged, data, "val", step_fn.precision)
         extra: dict[str, float | None] = {}
         if averaging.active:
             raw = (
                 (val_loss, val_acc)
                 if judged is model
-                else evaluate(model, data.val_x, data.val_y, step_fn.precision)
+                else evaluate(model, data, "val", step_fn.precision)
             )
             extra = {"raw_val_loss": raw[0], "raw_val_acc": raw[1]}
         for name, probe in probes.items():
@@ -289,10 +291,10 @@ def fit(
     return result
 
 
-def _inputs(x: torch.Tensor, batch_size: int, precision: Precision) -> Iterator[torch.Tensor]:
+def _inputs(data: Data, batch_size: int, precision: Precision) -> Iterator[torch.Tensor]:
     """The training inputs in order, unaugmented, for recomputing BatchNorm statistics."""
-    for i in range(0, len(x), batch_size):
-        yield _format(x[i : i + batch_size], precision)
+    for x, _ in data.eval_batches("train", batch_size):
+        yield _format(x, precision)
 
 
 def _current_momentum(optimizer: StepRule) -> float | None:

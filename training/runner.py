@@ -24,7 +24,7 @@ from training.best import BestWeights, Evaluation
 from training.checkpoint import Checkpointer
 from training.checks import ConfigError, check_once, check_train_config
 from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES, RunSummary
-from training.data import Splits, load_splits
+from training.data import Data, load_splits
 from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Preempted, Stepper, evaluate, fit
 from training.lr_estimate import SecantLrEstimate
@@ -94,7 +94,7 @@ def collapsed(history: list[dict], num_classes: int) -> bool:
     )
 
 
-def check_batch_fits_data(cfg: DictConfig) -> Splits:
+def check_batch_fits_data(cfg: DictConfig) -> Data:
     """The run's data (loaded once per process) and its batch size fit: the one check that
     needs the data itself; ``tasks.train`` runs it before the first job of a multirun that sets
     ``batch_size``, so ``batch_size=64,100000`` stops before any job trains."""
@@ -102,14 +102,14 @@ def check_batch_fits_data(cfg: DictConfig) -> Splits:
         data = load_splits(cfg.data)
     except (FileNotFoundError, UnsafeDataFile) as e:
         raise ConfigError(str(e)) from None
-    if len(data.train_y) < cfg.batch_size:
+    if data.n_train < cfg.batch_size:
         raise ConfigError(
-            f"batch_size={cfg.batch_size} is larger than the {len(data.train_y)} training samples of data={cfg.data.name}."
+            f"batch_size={cfg.batch_size} is larger than the {data.n_train} training samples of data={cfg.data.name}."
         )
     return data
 
 
-def prepare(cfg: DictConfig) -> tuple[Splits, Stepper]:
+def prepare(cfg: DictConfig) -> tuple[Data, Stepper]:
     """Device, threads, data on the device, then a freshly seeded model and optimizer.
 
     Shared by ``tasks.train`` and ``tasks.range_test``: every call builds new
@@ -148,7 +148,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     t0 = time.perf_counter()
     check_once(cfg, check_train_config)
     data, stepper = prepare(cfg)
-    steps_per_epoch = len(data.train_y) // cfg.batch_size
+    steps_per_epoch = data.n_train // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     try:  # SWA runs the schedule for its first part, then its own lr segment
         averaging = instantiate(cfg.averaging)(stepper.model)
@@ -240,12 +240,12 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         result.status != "diverged"
     ):  # each kept model is tested once: the final (averaged) one, the raw one, the best-validation one
         judged = averaging.evaluated()
-        test = evaluate(judged, data.test_x, data.test_y, stepper.precision)
+        test = evaluate(judged, data, "test", stepper.precision)
         if averaging.active:
             raw_test = (
                 test
                 if judged is stepper.model
-                else evaluate(stepper.model, data.test_x, data.test_y, stepper.precision)
+                else evaluate(stepper.model, data, "test", stepper.precision)
             )
         test_at_best = best_weights.evaluate(result, data, stepper.precision) or test
     summary = summarize(

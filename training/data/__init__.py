@@ -1,6 +1,8 @@
-"""Datasets as tensors: every source returns raw train/test arrays; :mod:`.splits`
-turns them into normalized train / validation / test tensors."""
+"""Datasets as tensors or streamed Datasets: every source returns raw train/test arrays (or
+``torch.utils.data`` Datasets); :mod:`.splits` turns them into normalized train / validation /
+test data behind one interface (:data:`Data`)."""
 
-from training.data.splits import Splits, load_splits
+from training.data.splits import Data, Splits, load_splits
+from training.data.stream import StreamSplits
 
-__all__ = ["Splits", "load_splits"]
+__all__ = ["Data", "Splits", "StreamSplits", "load_splits"]

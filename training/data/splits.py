@@ -1,7 +1,9 @@
 """Train / validation / test tensors from any data source, cached per process.
 
 A source (``data.source`` in config, built with ``_target_``) returns
-``(train_x, train_y, test_x, test_y)`` as numpy arrays. Here the validation set
+``(train_x, train_y, test_x, test_y)`` as numpy arrays (held in memory, the fast path), or
+``(train_dataset, test_dataset)`` as ``torch.utils.data`` Datasets (streamed, see
+:mod:`.stream`). Both give the loop the same interface. Here the validation set
 is held out of the training set with its own seed, and inputs are standardized
 per channel with training-split statistics only (validation and test never leak
 into the statistics, and selection never sees the test split).
@@ -10,6 +12,7 @@ into the statistics, and selection never sees the test split).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +20,8 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+
+from training.data.stream import Batch, StreamSplits, is_dataset, stream_splits
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,31 @@ class Splits:
 
     def to(self, device: torch.device | str) -> Splits:
         return Splits(*(t.to(device, non_blocking=True) for t in self.__dict__.values()))
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_x.device
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_y)
+
+    def size(self, split: str) -> int:
+        return len(getattr(self, f"{split}_y"))
+
+    def train_batches(self, perm: torch.Tensor, batch_size: int, first: int = 0) -> Iterator[Batch]:
+        """The full batches of ``perm`` from batch ``first`` on, as index slices (no copy loop)."""
+        for i in range(first, self.n_train // batch_size):
+            idx = perm[i * batch_size : (i + 1) * batch_size]
+            yield self.train_x[idx], self.train_y[idx]
+
+    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+        x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+        for i in range(0, len(y), batch_size):
+            yield x[i : i + batch_size], y[i : i + batch_size]
+
+
+Data = Splits | StreamSplits  # what the loop, the range test and the runner take
 
 
 def holdout(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,11 +83,25 @@ def _standardize(train: np.ndarray, *others: np.ndarray) -> list[torch.Tensor]:
 
 @lru_cache(maxsize=4)
 def _cached(
-    source_json: str, val_split: float, split_seed: int, input_shape: tuple[int, ...]
-) -> Splits:
+    source_json: str,
+    val_split: float,
+    split_seed: int,
+    input_shape: tuple[int, ...],
+    num_workers: int,
+) -> Data:
     source = OmegaConf.create(json.loads(source_json))
     # called as a partial so that a source's own error (e.g. missing files) surfaces unwrapped
-    train_x, train_y, test_x, test_y = instantiate(source, _partial_=True)()
+    loaded = instantiate(source, _partial_=True)()
+    if len(loaded) == 2 and all(is_dataset(d) for d in loaded):
+        train, test = loaded
+        tr, va = holdout(len(train), val_split, split_seed)
+        return stream_splits(train, test, tr.tolist(), va.tolist(), input_shape, num_workers)
+    if len(loaded) != 4:
+        raise ValueError(
+            "data.source must return (train_x, train_y, test_x, test_y) arrays or "
+            f"(train_dataset, test_dataset) torch Datasets; it returned {len(loaded)} values."
+        )
+    train_x, train_y, test_x, test_y = loaded
     shape = tuple(train_x.shape[1:])
     if shape != input_shape:
         raise ValueError(
@@ -69,9 +113,13 @@ def _cached(
     return Splits(x_tr, y[0], x_va, y[1], x_te, y[2])
 
 
-def load_splits(data_cfg: DictConfig) -> Splits:
-    """CPU tensors for ``data_cfg``; repeated jobs in one process reuse them."""
+def load_splits(data_cfg: DictConfig) -> Data:
+    """CPU tensors (or streamed Datasets) for ``data_cfg``; repeated jobs in one process reuse them."""
     source = json.dumps(OmegaConf.to_container(data_cfg.source, resolve=True), sort_keys=True)
     return _cached(
-        source, float(data_cfg.val_split), int(data_cfg.split_seed), tuple(data_cfg.input_shape)
+        source,
+        float(data_cfg.val_split),
+        int(data_cfg.split_seed),
+        tuple(data_cfg.input_shape),
+        int(OmegaConf.select(data_cfg, "loader.num_workers", default=0)),
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +23,7 @@ from training.checks import is_finite_positive
 from training.schedules import anneal_exp, anneal_linear
 
 if TYPE_CHECKING:  # torch loads with the test itself: a report reading range_test.json needs none
-    import torch
-
-    from training.data import Splits
+    from training.data import Data
     from training.loop import Stepper
 
 MODES = {"exp": anneal_exp, "linear": anneal_linear}
@@ -118,7 +116,7 @@ def record(
 
 def run_range_test(
     stepper: Stepper,
-    data: Splits,
+    data: Data,
     *,
     start_lr: float,
     end_lr: float,
@@ -134,22 +132,15 @@ def run_range_test(
 
     model = stepper.model
     model.train()
-    device = data.train_x.device
     val: list[dict] = []
-
-    def epochs() -> Iterator[torch.Tensor]:
-        while True:
-            yield from batches(len(data.train_y), batch_size, stepper.generator, device)
-
-    order = epochs()
+    stream = batches(data, batch_size, stepper.generator)
 
     def step(lr: float) -> float:
-        idx = next(order)
-        return stepper(data.train_x[idx], data.train_y[idx], lr, None)[0]
+        return stepper(*next(stream), lr, None)[0]
 
     def validate(i: int, lr: float) -> None:
         if val_every and i % val_every == 0:
-            val_loss, val_acc = evaluate(model, data.val_x, data.val_y, stepper.precision)
+            val_loss, val_acc = evaluate(model, data, "val", stepper.precision)
             val.append({"iteration": i, "lr": lr, "val_loss": val_loss, "val_acc": val_acc})
             model.train()
 

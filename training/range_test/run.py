@@ -24,7 +24,7 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
     check_range_test_config(cfg)
     data, stepper = prepare(cfg)  # a model of its own: nothing here touches a later run
     curve = run_range_test(stepper, data, batch_size=cfg.batch_size, **knobs(cfg))
-    epochs = len(curve.lrs) * cfg.batch_size / len(data.train_y)
+    epochs = len(curve.lrs) * cfg.batch_size / data.n_train
     config = OmegaConf.to_container(cfg, resolve=True)
     return write_result(curve, cfg.num_iter, epochs, config, out_dir)
 

@@ -1,0 +1,100 @@
+"""Streamed data (``torch.utils.data`` Datasets): the same batches, the same training as the
+in-memory path on the same arrays, a preempted epoch resumed at its next batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from training.checks import ConfigError
+from training.data import Splits, StreamSplits, load_splits
+from training.data.digits import load as load_digits
+from training.loop import FitResult, Preempted, epoch_order, fit
+from training.runner import prepare, run
+from training.schedules import constant
+
+from .conftest import CONF_DIR
+
+BASE = ["data=digits", "model=mlp", "epochs=3", "batch_size=64", "threads=1", "device=cpu"]
+
+
+def cfg_for(*overrides: str, npy_root: Path | None = None):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[*BASE, *overrides])
+    if npy_root is not None:
+        cfg.data.source = OmegaConf.create(
+            {"_target_": "training.data.stream.npy_folder", "root": str(npy_root)}
+        )
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def npy_root(tmp_path_factory) -> Path:
+    """digits' own arrays, as ``.npy`` files on disk (what a user with big data would write)."""
+    root = tmp_path_factory.mktemp("npy")
+    for name, array in zip(
+        ("train_x", "train_y", "test_x", "test_y"), load_digits(test_split=0.2, seed=0), strict=True
+    ):
+        np.save(root / f"{name}.npy", array)
+    return root
+
+
+def test_a_dataset_source_gives_the_same_splits_and_batches_as_its_arrays(npy_root):
+    memory, stream = load_splits(cfg_for().data), load_splits(cfg_for(npy_root=npy_root).data)
+    assert isinstance(memory, Splits) and isinstance(stream, StreamSplits)
+    assert [stream.size(s) for s in ("train", "val", "test")] == [
+        memory.size(s) for s in ("train", "val", "test")
+    ]
+    perm = epoch_order(memory, torch.Generator().manual_seed(0))
+    pairs = zip(
+        memory.train_batches(perm, 64, first=3),
+        stream.train_batches(perm, 64, first=3),
+        strict=True,
+    )
+    for (mx, my), (sx, sy) in pairs:
+        assert torch.equal(my, sy) and torch.equal(mx, sx)
+    (mx, my), (sx, sy) = (
+        next(memory.eval_batches("val", 500)),
+        next(stream.eval_batches("val", 500)),
+    )
+    assert torch.equal(my, sy) and torch.equal(mx, sx)
+
+
+def test_a_run_on_a_dataset_source_trains_as_the_run_on_its_arrays(tmp_path, npy_root):
+    run(cfg_for(), tmp_path / "memory")
+    run(cfg_for(npy_root=npy_root), tmp_path / "stream")
+    read = lambda d: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
+    memory, stream = read(tmp_path / "memory"), read(tmp_path / "stream")
+    assert len(memory) == len(stream) == 3
+    for m, s in zip(memory, stream, strict=True):  # the same inputs, batches and order: equal
+        assert {k: v for k, v in s.items() if k != "epoch_s"} == {
+            k: v for k, v in m.items() if k != "epoch_s"
+        }
+
+
+def test_a_preempted_stream_epoch_resumes_at_its_next_batch(npy_root):
+    def trained(stop_at: int | None) -> list[float]:
+        data, stepper = prepare(cfg_for(npy_root=npy_root))
+        schedule = constant(total_steps=60, steps_per_epoch=20, max_lr=0.05)
+        calls = iter(range(10**6))
+        stop = (lambda: "SIGTERM" if next(calls) == stop_at else None) if stop_at else None
+        try:
+            result = fit(stepper, data, schedule, epochs=3, batch_size=64, stop=stop)
+        except Preempted as p:
+            resume = FitResult("completed", steps=p.steps, partial=p.partial)
+            resume.history = []
+            result = fit(stepper, data, schedule, epochs=3, batch_size=64, resume=resume)
+        return [m["train_loss"] for m in result.history]
+
+    assert trained(stop_at=7) == trained(stop_at=None)
+
+
+def test_npy_folder_names_a_missing_file_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"data.source.root=.*missing .*train_x.npy"):
+        run(cfg_for(npy_root=tmp_path), tmp_path / "out")

@@ -1,0 +1,152 @@
+"""Data that does not fit in memory: ``torch.utils.data`` Datasets read batch by batch.
+
+A source that returns ``(train_dataset, test_dataset)`` (map-style Datasets whose items are
+``(input, label)``) is streamed: the validation set is held out of the training set with the
+same seeded indices as the in-memory path, the per-channel statistics come from one pass over
+the training split (float64 sums), and every epoch reads the same seeded permutation's batches
+through a ``DataLoader`` (``data.loader.num_workers`` processes), so a run on a Dataset sees the
+batches an in-memory run of the same data sees, and a preempted epoch resumes at its next batch.
+Inputs are standardized on the device, after the copy, in float64 as the in-memory path does
+(so both paths give the same float32 inputs but for rounding in the statistics' last bits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+STATS_BATCH = 1024  # samples per read while the statistics are summed
+
+
+def is_dataset(obj: object) -> bool:
+    return isinstance(obj, Dataset)
+
+
+@dataclass(frozen=True)
+class StreamSplits:
+    """Train / validation / test Datasets and the training split's per-channel mean and std."""
+
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    sizes: tuple[int, int, int]
+    mean: torch.Tensor  # float64, shaped (1, C, 1, ...) to broadcast over a batch
+    std: torch.Tensor
+    num_workers: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def n_train(self) -> int:
+        return self.sizes[0]
+
+    def size(self, split: str) -> int:
+        return self.sizes[("train", "val", "test").index(split)]
+
+    def to(self, device: torch.device | str) -> StreamSplits:
+        device = torch.device(device)
+        return replace(self, mean=self.mean.to(device), std=self.std.to(device), device=device)
+
+    def train_batches(self, perm: torch.Tensor, batch_size: int, first: int = 0) -> Iterator[Batch]:
+        order = perm.cpu()
+        steps = self.n_train // batch_size
+        sampler = [
+            order[i * batch_size : (i + 1) * batch_size].tolist() for i in range(first, steps)
+        ]
+        yield from self._read(DataLoader(self.train, batch_sampler=sampler, **self._loader_args()))
+
+    def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
+        dataset = {"train": self.train, "val": self.val, "test": self.test}[split]
+        yield from self._read(DataLoader(dataset, batch_size=batch_size, **self._loader_args()))
+
+    def _loader_args(self) -> dict:
+        return {"num_workers": self.num_workers, "pin_memory": self.device.type == "cuda"}
+
+    def _read(self, loader: DataLoader) -> Iterator[Batch]:
+        for x, y in loader:
+            x = x.to(self.device, non_blocking=True).double()  # float64 as the in-memory path
+            yield ((x - self.mean) / self.std).float(), y.to(self.device, non_blocking=True).long()
+
+
+def stream_splits(
+    train: Dataset,
+    test: Dataset,
+    train_idx: list[int],
+    val_idx: list[int],
+    input_shape: tuple[int, ...],
+    num_workers: int,
+) -> StreamSplits:
+    """Hold out ``val_idx``, check the input shape on the first item, sum the statistics."""
+    first = torch.as_tensor(train[0][0])
+    if tuple(first.shape) != input_shape:
+        raise ValueError(
+            f"data.input_shape is {list(input_shape)} but the source's Dataset gives items of shape {list(first.shape)}."
+        )
+    tr = Subset(train, train_idx)
+    mean, std = _channel_stats(tr, first.ndim, num_workers)
+    return StreamSplits(
+        tr,
+        Subset(train, val_idx),
+        test,
+        (len(train_idx), len(val_idx), len(test)),  # type: ignore[arg-type]
+        mean,
+        std,
+        num_workers,
+    )
+
+
+def _channel_stats(
+    train: Dataset, item_ndim: int, num_workers: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (dim 1 of a batch) mean and std over ``train``, as the in-memory path's."""
+    axes = (0, *range(2, item_ndim + 1))
+    total = sq = count = 0
+    for x, _ in DataLoader(train, batch_size=STATS_BATCH, num_workers=num_workers):
+        x = x.to(torch.float64)
+        total = total + x.sum(dim=axes, keepdim=True)
+        sq = sq + (x * x).sum(dim=axes, keepdim=True)
+        count += x.numel() // x.shape[1]
+    mean = total / count
+    std = (sq / count - mean * mean).clamp_min(0).sqrt() + 1e-8
+    return mean, std
+
+
+class NpyArrays(Dataset):
+    """Items of an ``x.npy`` / ``y.npy`` pair read through a memory map: only the rows a batch
+    asks for are read from disk. ``allow_pickle=False``: a data file is never code."""
+
+    def __init__(self, x_path: Path, y_path: Path) -> None:
+        self.x_path, self.y_path = x_path, y_path
+        self.y = np.load(y_path, allow_pickle=False)  # labels are small: read once
+        self.n, self.x = len(self.y), None
+        shape = np.load(x_path, mmap_mode="r", allow_pickle=False).shape
+        if shape[0] != self.n:
+            raise ValueError(f"{x_path} has {shape[0]} rows but {y_path} has {self.n} labels.")
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if self.x is None:  # opened in the process that reads (a DataLoader worker has its own)
+            self.x = np.load(self.x_path, mmap_mode="r", allow_pickle=False)
+        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), int(self.y[i])
+
+
+def npy_folder(root: str, stream: bool = True) -> tuple:
+    """Arrays saved as ``train_x.npy``, ``train_y.npy``, ``test_x.npy`` and ``test_y.npy`` in
+    ``root`` (``np.save`` or, for arrays bigger than memory, ``np.lib.format.open_memmap``):
+    streamed from disk as two Datasets, or with ``stream=false`` read whole into memory (the
+    fast path, when they fit)."""
+    folder = Path(root).expanduser()
+    names = [folder / f"{split}_{part}.npy" for split in ("train", "test") for part in ("x", "y")]
+    missing = [str(p) for p in names if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"data.source.root={root}: missing {', '.join(missing)}.")
+    if not stream:
+        return tuple(np.load(p, allow_pickle=False) for p in names)
+    return NpyArrays(names[0], names[1]), NpyArrays(names[2], names[3])
