@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from training.checks import ConfigError
 from training.data import Splits, StreamSplits, load_splits
@@ -66,9 +66,14 @@ def test_a_dataset_source_gives_the_same_splits_and_batches_as_its_arrays(npy_ro
     assert torch.equal(my, sy) and torch.equal(mx, sx)
 
 
-def test_a_run_on_a_dataset_source_trains_as_the_run_on_its_arrays(tmp_path, npy_root):
-    run(cfg_for(), tmp_path / "memory")
-    run(cfg_for(npy_root=npy_root), tmp_path / "stream")
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_run_on_a_dataset_source_trains_as_the_run_on_its_arrays(tmp_path, npy_root, workers):
+    """Dropout draws from the global RNG: a DataLoader that drew from it too would differ."""
+    run(cfg_for("regularization.dropout=0.2"), tmp_path / "memory")
+    stream = cfg_for("regularization.dropout=0.2", npy_root=npy_root)
+    with open_dict(stream):
+        stream.data.loader = {"num_workers": workers}
+    run(stream, tmp_path / "stream")
     read = lambda d: [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]  # noqa: E731
     memory, stream = read(tmp_path / "memory"), read(tmp_path / "stream")
     assert len(memory) == len(stream) == 3

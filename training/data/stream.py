@@ -13,19 +13,34 @@ Inputs are standardized on the device, after the copy, in float64 as the in-memo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 STATS_BATCH = 1024  # samples per read while the statistics are summed
+SPLITS = ("train", "val", "test")
 
 
 def is_dataset(obj: object) -> bool:
     return isinstance(obj, Dataset)
+
+
+class _Batches:
+    """A batch sampler the loop refills each epoch: the DataLoader (and its worker processes,
+    which only ever see index lists) stays up from one epoch to the next."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
 
 
 @dataclass(frozen=True)
@@ -40,32 +55,54 @@ class StreamSplits:
     std: torch.Tensor
     num_workers: int = 0
     device: torch.device = torch.device("cpu")
+    # two loaders (the shuffled training batches; in-order reads of any split) so that the range
+    # test may validate while its stream of training batches is suspended
+    _loaders: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_train(self) -> int:
         return self.sizes[0]
 
     def size(self, split: str) -> int:
-        return self.sizes[("train", "val", "test").index(split)]
+        return self.sizes[SPLITS.index(split)]
 
     def to(self, device: torch.device | str) -> StreamSplits:
         device = torch.device(device)
+        if device == self.device:  # keep the loaders (and their workers) of the cached splits
+            return self
         return replace(self, mean=self.mean.to(device), std=self.std.to(device), device=device)
 
     def train_batches(self, perm: torch.Tensor, batch_size: int, first: int = 0) -> Iterator[Batch]:
         order = perm.cpu()
         steps = self.n_train // batch_size
-        sampler = [
+        loader, sampler = self._loader("train", self.train)
+        sampler.batches = [
             order[i * batch_size : (i + 1) * batch_size].tolist() for i in range(first, steps)
         ]
-        yield from self._read(DataLoader(self.train, batch_sampler=sampler, **self._loader_args()))
+        yield from self._read(loader)
 
     def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
-        dataset = {"train": self.train, "val": self.val, "test": self.test}[split]
-        yield from self._read(DataLoader(dataset, batch_size=batch_size, **self._loader_args()))
+        loader, sampler = self._loader("eval", ConcatDataset([self.train, self.val, self.test]))
+        offset = sum(self.sizes[: SPLITS.index(split)])
+        end = offset + self.size(split)
+        sampler.batches = [
+            list(range(i, min(i + batch_size, end))) for i in range(offset, end, batch_size)
+        ]
+        yield from self._read(loader)
 
-    def _loader_args(self) -> dict:
-        return {"num_workers": self.num_workers, "pin_memory": self.device.type == "cuda"}
+    def _loader(self, name: str, dataset: Dataset) -> tuple[DataLoader, _Batches]:
+        if name not in self._loaders:
+            sampler = _Batches()
+            loader = DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                num_workers=self.num_workers,
+                persistent_workers=self.num_workers > 0,
+                pin_memory=self.device.type == "cuda",
+                generator=torch.Generator(),  # workers' seeds: never a draw from the global RNG
+            )
+            self._loaders[name] = (loader, sampler)
+        return self._loaders[name]
 
     def _read(self, loader: DataLoader) -> Iterator[Batch]:
         for x, y in loader:
@@ -106,7 +143,10 @@ def _channel_stats(
     """Per-channel (dim 1 of a batch) mean and std over ``train``, as the in-memory path's."""
     axes = (0, *range(2, item_ndim + 1))
     total = sq = count = 0
-    for x, _ in DataLoader(train, batch_size=STATS_BATCH, num_workers=num_workers):
+    loader = DataLoader(
+        train, batch_size=STATS_BATCH, num_workers=num_workers, generator=torch.Generator()
+    )
+    for x, _ in loader:
         x = x.to(torch.float64)
         total = total + x.sum(dim=axes, keepdim=True)
         sq = sq + (x * x).sum(dim=axes, keepdim=True)
