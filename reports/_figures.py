@@ -268,16 +268,16 @@ def curves(rows: Sequence[Row], color_by: str) -> go.Figure:
     known = [v for v in logs if v is not None]
     lo, hi = (min(known), max(known)) if known else (0.0, 1.0)
     scale = "Viridis"
+    colors = sample_colors(
+        scale, [0.5 if lv is None or hi <= lo else (lv - lo) / (hi - lo) for lv in logs]
+    )
     fig = go.Figure()
     seen: set[str] = set()
-    for r, lv in zip(drawn, logs, strict=True):
+    for r, lv, scaled in zip(drawn, logs, colors, strict=True):
         ep, acc = zip(*r.curve, strict=True)
         failed = r.status in FAILED_RUNS
         style = "diverged / collapsed" if failed else "pruned" if r.state == "pruned" else r.status
-        if failed or lv is None:
-            color = "#999999"
-        else:
-            color = px_color(scale, (lv - lo) / (hi - lo) if hi > lo else 0.5)
+        color = "#999999" if failed or lv is None else scaled
         fig.add_trace(
             go.Scatter(
                 x=ep,
@@ -333,10 +333,11 @@ def curves(rows: Sequence[Row], color_by: str) -> go.Figure:
     return fig
 
 
-def px_color(scale: str, t: float) -> str:
+def sample_colors(scale: str, ts: Sequence[float]) -> list[str]:
+    """Colours of a plotly scale at ``ts`` in [0, 1], in one call (one call per run is slow)."""
     import plotly.colors
 
-    return plotly.colors.sample_colorscale(scale, [min(max(t, 0.0), 1.0)])[0]
+    return plotly.colors.sample_colorscale(scale, [min(max(t, 0.0), 1.0) for t in ts]) if ts else []
 
 
 def lr_estimate(

@@ -7,7 +7,6 @@ import html
 import json
 import logging
 import shutil
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import optuna
 import plotly.graph_objects as go
 
 from reports import _figures as figures
+from reports import _study_figures as study_figures
 from reports._grid import grid_num_classes, grid_rows
 from reports._study_data import (
     ReportError,
@@ -103,6 +103,7 @@ class Trials:
     bounds: dict = field(default_factory=dict)
     num_classes: int | None = None  # for the objective at chance (dead lr levels)
     searched: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # key -> range
+    frozen: list[optuna.trial.FrozenTrial] = field(default_factory=list)  # the study's trials
 
 
 def write_report(
@@ -116,7 +117,8 @@ def write_report(
     images: bool | None = None,
 ) -> dict:
     """All report files for an Optuna study into ``out``; returns what was written and what was skipped (and why)."""
-    rs = rows(study)
+    frozen = study.get_trials(deepcopy=False)  # read once: every figure draws from these
+    rs = rows(frozen)
     if not rs:
         raise ReportError(f"study {study.study_name!r} has no trials yet; nothing to report.")
     trials = Trials(
@@ -127,7 +129,8 @@ def write_report(
         study,
         study.user_attrs.get("bounds") or {},
         (study.user_attrs.get("fixed_settings") or {}).get("data.num_classes"),
-        {k: searched_range(study, k) for k in (lr, wd)},
+        {k: searched_range(frozen, k) for k in (lr, wd)},
+        frozen,
     )
     return write_trials_report(
         trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
@@ -273,33 +276,19 @@ MIN_COMPLETE = {"importance": 10, "parallel": 5, "lr_wd": 10}
 def _study_plots(
     t: Trials, objs: list[str], dirs: list[str], skipped: dict[str, str]
 ) -> list[tuple[str, go.Figure]]:
-    """Optuna's history, importance and parallel-coordinate plots, each where the data can
-    support it (skipped with the reason otherwise). With two objectives they are drawn for the
-    first, signed so that the best is drawn as best: PED-ANOVA importances of the objective
-    signed so that low is good (it scores params for *low* values; fANOVA fits a random forest), parallel colours reversed for a maximum."""
+    """History, importance and parallel-coordinate plots (``reports._study_figures``), each
+    where the data can support it (skipped with the reason otherwise); with two objectives
+    they are of the first, and each draws the best as best."""
     out: list[tuple[str, go.Figure]] = []
     if t.study is None:
         for name in ("history", "importance", "parallel"):
             skipped[name] = "needs an Optuna study (this is a Hydra grid)"
         return out
     complete = sum(r.state == "complete" for r in t.rows)
-    target = (lambda tr: tr.values[0]) if len(objs) > 1 else None
-    sign = -1.0 if dirs[0] == "maximize" else 1.0
-    low_is_good = lambda tr: sign * tr.values[0]  # noqa: E731 (PED-ANOVA ranks params for low values)
-    vis = optuna.visualization
     makers = {
-        "history": lambda: vis.plot_optimization_history(
-            t.study, target=target, target_name=objs[0]
-        ),
-        "importance": lambda: vis.plot_param_importances(
-            t.study,
-            target=low_is_good,
-            target_name=objs[0],
-            evaluator=optuna.importance.PedAnovaImportanceEvaluator(),
-        ),
-        "parallel": lambda: vis.plot_parallel_coordinate(
-            t.study, target=target, target_name=objs[0]
-        ),
+        "history": study_figures.history,
+        "importance": study_figures.importance,
+        "parallel": study_figures.parallel,
     }
     for name, make in makers.items():
         need = MIN_COMPLETE.get(name, 1)
@@ -307,17 +296,9 @@ def _study_plots(
             skipped[name] = f"needs at least {need} complete trials, the study has {complete}"
             continue
         try:
-            with (
-                warnings.catch_warnings()
-            ):  # PED-ANOVA's "low values" warning: the target is signed
-                warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
-                fig = make()
-        except Exception as e:  # too few params for this plot
-            skipped[name] = f"{type(e).__name__}: {e}"
-            continue
-        if name == "parallel" and target is not None and dirs[0] == "maximize":
-            fig.update_traces(line_reversescale=False, selector={"type": "parcoords"})
-        out.append((name, fig))
+            out.append((name, make(t.frozen, objs[0], dirs[0] == "maximize")))
+        except ValueError as e:  # no param searched in every trial
+            skipped[name] = str(e)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -94,9 +95,9 @@ def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
     )
 
 
-def rows(study: optuna.Study) -> list[Row]:
+def rows(trials: Sequence[optuna.trial.FrozenTrial]) -> list[Row]:
     out = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         a = t.user_attrs
         out.append(
             Row(
@@ -141,26 +142,37 @@ def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
             f"the study storage {redact(storage_url)} does not exist ({database} is not a file); run a sweep first or pass storage=..."
         )
     storage = open_storage(storage_url)
-    summaries = optuna.get_all_study_summaries(storage)
-    if not summaries:
+    studies = storage.get_all_studies()  # names and ids only: a summary would load every trial
+    if not studies:
         raise ReportError(
             f"no studies in {redact(storage_url)}; run a sweep first (python -m tasks.train -m sweep=lr_wd)."
         )
     if study_name is None:
         # the study started last (a study with no trial yet has no start time: it counts as oldest)
-        study_name = max(summaries, key=lambda s: s.datetime_start or datetime.min).study_name
-    elif study_name not in {s.study_name for s in summaries}:
+        study_name = max(studies, key=lambda s: _started(storage, s._study_id)).study_name
+    elif study_name not in {s.study_name for s in studies}:
         raise ReportError(
-            f"study_name={study_name} not in {redact(storage_url)}; studies there: {sorted(s.study_name for s in summaries)}."
+            f"study_name={study_name} not in {redact(storage_url)}; studies there: {sorted(s.study_name for s in studies)}."
         )
     return optuna.load_study(study_name=study_name, storage=storage)
 
 
-def searched_range(study: optuna.Study, key: str) -> tuple[float, float] | None:
+def _started(storage: optuna.storages.BaseStorage, study_id: int) -> datetime:
+    """When a study's first trial started (two small queries); the oldest time when it has none."""
+    try:
+        first = storage.get_trial_id_from_study_id_trial_number(study_id, 0)
+    except KeyError:
+        return datetime.min
+    return storage.get_trial(first).datetime_start or datetime.min
+
+
+def searched_range(
+    trials: Sequence[optuna.trial.FrozenTrial], key: str
+) -> tuple[float, float] | None:
     """The range the study searched for ``key``: its float distribution's bounds, or its
     numeric choices' extremes; None when no trial drew ``key`` (e.g. wd of an lr x wd search)."""
     lows, highs = [], []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         d = t.distributions.get(key)
         if isinstance(
             d, (optuna.distributions.FloatDistribution, optuna.distributions.IntDistribution)

@@ -18,6 +18,7 @@ import optuna
 import pytest
 
 from reports import ReportError, write_report
+from reports import _study_figures as study_figures
 from reports._figures import pareto_front
 
 from .conftest import ROOT
@@ -444,3 +445,50 @@ def test_lr_estimate_is_drawn_against_the_schedule_when_logged(tmp_path):
         "lr_estimate" in summary["written"]
         and "range test max_lr" in (tmp_path / "rep" / "lr_estimate.html").read_text()
     )
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_study_figures_draw_the_best_as_best_and_never_import_optuna_visualization(direction):
+    """Darkest parcoords line = best trial; the history's best line only improves; the
+    importance bars put the param the objective follows on top."""
+    study = optuna.create_study(direction=direction, sampler=optuna.samplers.RandomSampler(0))
+    sign = 1 if direction == "maximize" else -1
+    study.optimize(
+        lambda t: (
+            sign * (-((math.log10(t.suggest_float("lr", 1e-4, 1, log=True)) + 2) ** 2))
+            + 0.001 * t.suggest_float("noise", 0, 1)
+        ),
+        n_trials=40,
+    )
+    trials = study.get_trials()
+    maximize = direction == "maximize"
+    par = study_figures.parallel(trials, "acc", maximize).data[0]
+    assert par.line.reversescale is (not maximize) and par.line.colorscale[-1][1] == "rgb(8,48,107)"
+    assert [d.label for d in par.dimensions] == ["acc", "lr (log)", "noise"]
+    best = study_figures.history(trials, "acc", maximize).data[1].y
+    assert all(
+        (b2 >= b1) if maximize else (b2 <= b1) for b1, b2 in zip(best[:-1], best[1:], strict=True)
+    )
+    bars = study_figures.importance(trials, "acc", maximize).data[0]
+    assert bars.y[-1] == "lr"  # the top bar
+
+
+def test_a_report_loads_neither_sklearn_nor_matplotlib(tmp_path):
+    """They cost over a second of a report's start-up (optuna.importance, optuna.visualization)."""
+    code = f"""
+import sys, optuna
+from pathlib import Path
+from reports import write_report
+study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+study.optimize(lambda t: t.suggest_float("max_lr", 1e-3, 1, log=True) + t.suggest_float("wd", 1e-6, 1e-2, log=True), n_trials=12)
+write_report(study, Path({str(tmp_path)!r}), pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False)
+print(sorted(m for m in ("sklearn", "matplotlib", "optuna.visualization", "optuna.importance", "torch") if m in sys.modules))
+"""
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "[]"
+    assert {"history.html", "importance.html", "parallel.html"} <= {
+        f.name for f in tmp_path.iterdir()
+    }

@@ -142,7 +142,8 @@ def _channel_stats(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel (dim 1 of a batch) mean and std over ``train``, as the in-memory path's."""
     axes = (0, *range(2, item_ndim + 1))
-    total = sq = count = 0
+    total = sq = torch.zeros((), dtype=torch.float64)
+    count = 0
     loader = DataLoader(
         train, batch_size=STATS_BATCH, num_workers=num_workers, generator=torch.Generator()
     )
@@ -163,7 +164,8 @@ class NpyArrays(Dataset):
     def __init__(self, x_path: Path, y_path: Path) -> None:
         self.x_path, self.y_path = x_path, y_path
         self.y = np.load(y_path, allow_pickle=False)  # labels are small: read once
-        self.n, self.x = len(self.y), None
+        self.n = len(self.y)
+        self.x: np.ndarray | None = None
         shape = np.load(x_path, mmap_mode="r", allow_pickle=False).shape
         if shape[0] != self.n:
             raise ValueError(f"{x_path} has {shape[0]} rows but {y_path} has {self.n} labels.")
@@ -174,7 +176,8 @@ class NpyArrays(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         if self.x is None:  # opened in the process that reads (a DataLoader worker has its own)
             self.x = np.load(self.x_path, mmap_mode="r", allow_pickle=False)
-        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), int(self.y[i])
+        # the stored dtype, as the in-memory path reads it (standardized later, in float64)
+        return torch.from_numpy(np.array(self.x[i])), int(self.y[i])
 
 
 def npy_folder(root: str, stream: bool = True) -> tuple:
