@@ -103,3 +103,77 @@ def test_a_preempted_stream_epoch_resumes_at_its_next_batch(npy_root):
 def test_npy_folder_names_a_missing_file_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"data.source.root=.*missing .*train_x.npy"):
         run(cfg_for(npy_root=tmp_path), tmp_path / "out")
+
+
+def as_loaders(root: str):
+    """A source that hands over DataLoaders, as a torch user's code has them."""
+    from torch.utils.data import DataLoader
+
+    from training.data.stream import npy_folder
+
+    train, test = npy_folder(root)
+    return DataLoader(train, batch_size=7, shuffle=True), DataLoader(test, batch_size=7)
+
+
+def as_iterable(root: str):
+    from torch.utils.data import IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            yield from ()
+
+    return Stream(), Stream()
+
+
+def with_source(target: str, root: Path):
+    cfg = cfg_for()
+    cfg.data.source = OmegaConf.create({"_target_": target, "root": str(root)})
+    return cfg
+
+
+def test_dataloaders_from_a_source_are_read_in_the_runs_own_seeded_batches(tmp_path, npy_root):
+    """Their batch size and shuffling give way to the run's batch_size and seeded order."""
+    run(cfg_for(npy_root=npy_root), tmp_path / "datasets")
+    run(with_source("tests.test_stream.as_loaders", npy_root), tmp_path / "loaders")
+    read = lambda d: [  # noqa: E731
+        {k: v for k, v in json.loads(line).items() if k != "epoch_s"}
+        for line in (d / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert read(tmp_path / "loaders") == read(tmp_path / "datasets")
+
+
+@pytest.mark.parametrize(
+    "target,needle",
+    [
+        (
+            "tests.test_stream.as_iterable",
+            "data.source: its train data is an iterable-style Dataset",
+        ),
+        (
+            "training.data.stream.NpyArrays",
+            "data.source must return (train_x, train_y, test_x, test_y)",
+        ),
+    ],
+)
+def test_a_source_the_run_cannot_use_is_one_line_naming_the_key(tmp_path, npy_root, target, needle):
+    cfg = with_source(target, npy_root)
+    if target.endswith("NpyArrays"):  # one Dataset, not a (train, test) pair
+        cfg.data.source = OmegaConf.create(
+            {
+                "_target_": target,
+                "x_path": str(npy_root / "train_x.npy"),
+                "y_path": str(npy_root / "train_y.npy"),
+            }
+        )
+    with pytest.raises(ConfigError) as info:
+        run(cfg, tmp_path / "out")
+    assert str(info.value).startswith(needle) and "\n" not in str(info.value)
+
+
+def test_a_dataset_of_the_wrong_input_shape_is_one_line(tmp_path, npy_root):
+    cfg = cfg_for("data.input_shape=[64]", npy_root=npy_root)
+    with pytest.raises(
+        ConfigError,
+        match=r"^data.input_shape is \[64\] but the source's Dataset gives items of shape \[1, 8, 8\]",
+    ):
+        run(cfg, tmp_path / "out")

@@ -24,7 +24,7 @@ from training.best import BestWeights, Evaluation
 from training.checkpoint import Checkpointer
 from training.checks import ConfigError, check_once, check_train_config
 from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES, RunSummary
-from training.data import Data, load_splits
+from training.data import Data, DataSourceError, load_splits
 from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Preempted, Stepper, evaluate, fit
 from training.lr_estimate import SecantLrEstimate
@@ -100,7 +100,7 @@ def check_batch_fits_data(cfg: DictConfig) -> Data:
     ``batch_size``, so ``batch_size=64,100000`` stops before any job trains."""
     try:
         data = load_splits(cfg.data)
-    except (FileNotFoundError, UnsafeDataFile) as e:
+    except (FileNotFoundError, UnsafeDataFile, DataSourceError) as e:
         raise ConfigError(str(e)) from None
     if data.n_train < cfg.batch_size:
         raise ConfigError(

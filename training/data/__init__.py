@@ -3,6 +3,6 @@
 test data behind one interface (:data:`Data`)."""
 
 from training.data.splits import Data, Splits, load_splits
-from training.data.stream import StreamSplits
+from training.data.stream import DataSourceError, StreamSplits
 
-__all__ = ["Data", "Splits", "StreamSplits", "load_splits"]
+__all__ = ["Data", "DataSourceError", "Splits", "StreamSplits", "load_splits"]

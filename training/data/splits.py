@@ -21,7 +21,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from training.data.stream import Batch, StreamSplits, is_dataset, stream_splits
+from training.data.stream import Batch, DataSourceError, StreamSplits, as_datasets, stream_splits
 
 
 @dataclass(frozen=True)
@@ -87,24 +87,26 @@ def _cached(
     val_split: float,
     split_seed: int,
     input_shape: tuple[int, ...],
-    num_workers: int,
+    num_workers: int | None,
 ) -> Data:
     source = OmegaConf.create(json.loads(source_json))
     # called as a partial so that a source's own error (e.g. missing files) surfaces unwrapped
     loaded = instantiate(source, _partial_=True)()
-    if len(loaded) == 2 and all(is_dataset(d) for d in loaded):
-        train, test = loaded
-        tr, va = holdout(len(train), val_split, split_seed)
-        return stream_splits(train, test, tr.tolist(), va.tolist(), input_shape, num_workers)
-    if len(loaded) != 4:
-        raise ValueError(
-            "data.source must return (train_x, train_y, test_x, test_y) arrays or "
-            f"(train_dataset, test_dataset) torch Datasets; it returned {len(loaded)} values."
+    datasets = as_datasets(loaded, num_workers)
+    if datasets is not None:
+        train, test, workers = datasets
+        tr, va = holdout(len(train), val_split, split_seed)  # type: ignore[arg-type]
+        return stream_splits(train, test, tr.tolist(), va.tolist(), input_shape, workers)
+    if not isinstance(loaded, (tuple, list)) or len(loaded) != 4:
+        raise DataSourceError(
+            "data.source must return (train_x, train_y, test_x, test_y) arrays, or two torch "
+            f"Datasets or DataLoaders (train, test); it returned {type(loaded).__name__}"
+            + (f" of {len(loaded)} values." if isinstance(loaded, (tuple, list)) else ".")
         )
     train_x, train_y, test_x, test_y = loaded
     shape = tuple(train_x.shape[1:])
     if shape != input_shape:
-        raise ValueError(
+        raise DataSourceError(
             f"data.input_shape is {list(input_shape)} but the source gives {list(shape)}."
         )
     tr, va = holdout(len(train_x), val_split, split_seed)
@@ -121,5 +123,5 @@ def load_splits(data_cfg: DictConfig) -> Data:
         float(data_cfg.val_split),
         int(data_cfg.split_seed),
         tuple(data_cfg.input_shape),
-        int(OmegaConf.select(data_cfg, "loader.num_workers", default=0)),
+        OmegaConf.select(data_cfg, "loader.num_workers", default=None),
     )

@@ -18,15 +18,35 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, IterableDataset, Subset
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 STATS_BATCH = 1024  # samples per read while the statistics are summed
 SPLITS = ("train", "val", "test")
 
 
-def is_dataset(obj: object) -> bool:
-    return isinstance(obj, Dataset)
+class DataSourceError(ValueError):
+    """A data source gave what the run cannot use; the message names the key and what is allowed."""
+
+
+def as_datasets(loaded: object, num_workers: int | None) -> tuple[Dataset, Dataset, int] | None:
+    """``(train, test, workers)`` when a source returned two Datasets or two DataLoaders (their
+    datasets are read in the run's own seeded batches of ``batch_size``; a loader's
+    ``num_workers`` is kept unless ``data.loader.num_workers`` says otherwise); None for arrays."""
+    if not isinstance(loaded, (tuple, list)) or len(loaded) != 2:
+        return None
+    if not all(isinstance(d, (Dataset, DataLoader)) for d in loaded):
+        return None
+    if num_workers is None:
+        num_workers = loaded[0].num_workers if isinstance(loaded[0], DataLoader) else 0
+    train, test = (d.dataset if isinstance(d, DataLoader) else d for d in loaded)
+    for name, d in (("train", train), ("test", test)):
+        if isinstance(d, IterableDataset) or not hasattr(d, "__len__"):
+            raise DataSourceError(
+                f"data.source: its {name} data is an iterable-style Dataset; a run needs a map-style one "
+                "(len() and [i]) to hold out validation and draw seeded batches."
+            )
+    return train, test, num_workers
 
 
 class _Batches:
@@ -121,7 +141,7 @@ def stream_splits(
     """Hold out ``val_idx``, check the input shape on the first item, sum the statistics."""
     first = torch.as_tensor(train[0][0])
     if tuple(first.shape) != input_shape:
-        raise ValueError(
+        raise DataSourceError(
             f"data.input_shape is {list(input_shape)} but the source's Dataset gives items of shape {list(first.shape)}."
         )
     tr = Subset(train, train_idx)
