@@ -4,7 +4,8 @@ A param matters as far as the trials in the top ``quantile`` (gamma') of the obj
 distributed differently over it from all trials (gamma = 1): its importance is the Pearson
 divergence of the two Parzen estimates, ``sum(p_top**2 / p_all) - 1`` on a grid across the
 values the trials took (in log10 for a log param: an adaptive design's space spans decades no
-trial went to), normalized over the params to sum to 1. Written here
+trial went to), normalized over the params to sum to 1. A param the trials took at few values
+(a grid, a design's levels, seeds) is counted over those values, like a categorical one. Written here
 from the paper's definition in numpy (Optuna's evaluator brings scikit-learn and matplotlib in
 with its package: over a second of a report's start-up); ``tests/test_importance.py`` checks
 that it ranks params as Optuna's ``PedAnovaImportanceEvaluator`` does.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 GRID = 50  # points across a numerical param's range, as Optuna's evaluator uses
+MAX_LEVELS = 20  # at most this many distinct values (and 1 per 5 trials): counted, not smoothed
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,10 @@ def ped_anova(
 
 
 def _divergence(p: Param, top: np.ndarray) -> float:
-    if p.choices is not None:
-        idx = np.array([list(p.choices).index(v) for v in p.values])
-        all_p, top_p = (_frequencies(idx[m], len(p.choices)) for m in (np.ones_like(top), top))
+    choices = p.choices if p.choices is not None else _levels(p.values)
+    if choices is not None:
+        idx = np.array([list(choices).index(v) for v in p.values])
+        all_p, top_p = (_frequencies(idx[m], len(choices)) for m in (np.ones_like(top), top))
     else:
         x = np.asarray(p.values, dtype=float)
         if p.log:
@@ -61,6 +64,14 @@ def _divergence(p: Param, top: np.ndarray) -> float:
         all_p, top_p = _parzen(x, grid, lo, hi), _parzen(x[top], grid, lo, hi)
     seen = all_p > 0  # the top trials are among all: where all_p underflows, so does top_p
     return float(np.sum(top_p[seen] ** 2 / all_p[seen]) - 1.0)
+
+
+def _levels(values: Sequence[object]) -> list | None:
+    """The values a numerical param took when they are few (a grid, a design's lr levels,
+    seeds): counted as choices. Kernels over a handful of points would score the top trials'
+    smaller sample (a wider Scott bandwidth) as a different distribution."""
+    distinct = sorted(set(values))  # type: ignore[type-var]
+    return distinct if len(distinct) <= min(MAX_LEVELS, len(values) / 5) else None
 
 
 def _frequencies(idx: np.ndarray, k: int) -> np.ndarray:
