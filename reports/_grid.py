@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,16 @@ def _overrides(job_dir: Path) -> tuple[list[str], dict[str, Any]]:
         if not o.is_sweep_override() and isinstance(value, (int, float, str, bool)):
             params[o.get_key_element().lstrip("+~")] = value
     return lines, params
+
+
+def _searchpath(job_dir: Path) -> list[str]:
+    """The job's ``hydra.searchpath=...`` override (a user's own config dir), for its replay."""
+    hydra_file = job_dir / ".hydra" / "hydra.yaml"
+    cfg = yaml.safe_load(hydra_file.read_text()) if hydra_file.is_file() else None
+    lines = (((cfg or {}).get("hydra") or {}).get("overrides") or {}).get("hydra") or []
+    return [
+        x for x in lines if isinstance(x, str) and x.lstrip("+").startswith("hydra.searchpath=")
+    ]
 
 
 def grid_num_classes(sweep_dir: Path) -> int | None:
@@ -80,7 +91,9 @@ def grid_rows(sweep_dir: Path, lr: str, wd: str) -> tuple[list[Row], str]:
             log.warning(f"{e}: job counted as failed")
             s = None
         number = int(job_dir.name) if job_dir.name.isdigit() else i
-        replay = " ".join(["python -m tasks.train", *lines])
+        replay = " ".join(
+            ["python -m tasks.train", *map(shlex.quote, [*_searchpath(job_dir), *lines])]
+        )
         if s is None:
             rows.append(
                 Row(

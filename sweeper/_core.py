@@ -165,6 +165,7 @@ class SweeperCore:
             study, storage, space, budget, pool, c, tuple(fixed), objectives, self.storage.source
         )
         loop.design = design
+        loop.searchpath = searchpath_overrides(self.config)
         if not c.verbose:
             quiet_launchers()
             loop.quiet = tuple(quiet_job_overrides(task_cfg.hydra))
@@ -226,6 +227,13 @@ class SweeperCore:
         then = f"levels {levels}" if levels else f"first trial {lr}={bounds.suggested:.3g}"
         log.info(f"{lr} bounds {bounds.span()} from {bounds.describe()}; {then}")
         return bounds
+
+
+def searchpath_overrides(config: DictConfig) -> tuple[str, ...]:
+    """The sweep's ``hydra.searchpath=...`` as given: a user's own config dir, without which a
+    trial's replay command could not find its ``data=`` or ``model=`` option."""
+    lines = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
+    return tuple(str(o) for o in lines if str(o).lstrip("+").startswith("hydra.searchpath="))
 
 
 def _split_arguments(arguments: list[str]) -> tuple[dict[str, str], list[Fixed]]:

@@ -59,6 +59,7 @@ class Loop:
     reaped: float = 0.0
     design: BalanceDesign | None = None  # enqueues every trial, stage by stage
     quiet: tuple[str, ...] = ()  # every job's overrides that keep its lines off the console
+    searchpath: tuple[str, ...] = ()  # the sweep's hydra.searchpath override: a replay needs it
     progress: Progress | None = None
 
     def run(self) -> None:
@@ -127,7 +128,7 @@ class Loop:
             trial.set_user_attr("derived_params", derived)
         replay = job.replay()
         trial.set_user_attr("overrides", replay)
-        trial.set_user_attr("replay", replay_command(replay))  # this trial, by hand
+        trial.set_user_attr("replay", replay_command([*self.searchpath, *replay]))  # by hand
         return self.budget.first(job)
 
     def _told(self, job: Job, outcome: Outcome) -> list[Job]:

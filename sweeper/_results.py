@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,7 +19,7 @@ def replay_command(overrides: list[str]) -> str:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     entry = f"python -m {spec.name}" if spec is not None and spec.name else f"python {sys.argv[0]}"
-    return " ".join([entry, *overrides])
+    return " ".join([entry, *(shlex.quote(o) for o in overrides)])  # pastes into a shell as is
 
 
 def _trial_entry(t: optuna.trial.FrozenTrial) -> dict[str, Any]:

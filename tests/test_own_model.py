@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import ROOT
 
@@ -150,6 +152,25 @@ def test_own_dataset_streamed_by_loader_workers_trains_and_range_tests(user_dir)
     p = run(user_dir, "tasks.range_test", "hydra.run.dir=rt_stream", data="blobs_stream")
     assert p.returncode == 0, p.stderr[-2000:]
     assert json.loads((user_dir / "rt_stream" / "range_test.json").read_text())["bounds"]["max_lr"]
+    # a sweep's jobs in joblib (loky) workers start their DataLoader workers too
+    p = run(
+        user_dir,
+        "tasks.train",
+        "-m",
+        "sweep=lr_wd",
+        "epochs=2",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.rungs=[]",
+        f"hydra.sweeper.range_test={user_dir / 'rt_stream'}",
+        f"hydra.sweeper.storage=sqlite:///{user_dir / 'stream.db'}",
+        f"hydra.sweep.dir={user_dir / 'sweep_stream'}",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        data="blobs_stream",
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "sweep done: 2 trials (2 completed)" in p.stderr + p.stdout
 
 
 def test_a_typo_in_an_own_option_is_one_line_naming_both_config_dirs_options(user_dir):
@@ -179,6 +200,20 @@ def test_own_model_range_test_sweep_and_report(user_dir):
     )
     assert p.returncode == 0, p.stderr[-2000:]
     assert "sweep done: 3 trials" in p.stderr + p.stdout
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    replay = results["best_trial"]["replay"]
+    assert f"hydra.searchpath=[file://{user_dir / 'myconf'}]" in replay  # it finds data=blobs
+    env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
+    again = subprocess.run(
+        [sys.executable, *shlex.split(replay)[1:], "threads=1", "hydra.run.dir=replayed"],
+        cwd=user_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((user_dir / "replayed" / "summary.json").read_text())["status"] == "completed"
     env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
     r = subprocess.run(
         [

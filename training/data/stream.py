@@ -12,6 +12,7 @@ Inputs are standardized on the device, after the copy, in float64 as the in-memo
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,6 +121,7 @@ class StreamSplits:
                 persistent_workers=self.num_workers > 0,
                 pin_memory=self.device.type == "cuda",
                 generator=torch.Generator(),  # workers' seeds: never a draw from the global RNG
+                multiprocessing_context=_start_method(self.num_workers),
             )
             self._loaders[name] = (loader, sampler)
         return self._loaders[name]
@@ -128,6 +130,13 @@ class StreamSplits:
         for x, y in loader:
             x = x.to(self.device, non_blocking=True).double()  # float64 as the in-memory path
             yield ((x - self.mean) / self.std).float(), y.to(self.device, non_blocking=True).long()
+
+
+def _start_method(num_workers: int) -> str | None:
+    """The platform's own default start method for DataLoader workers: a joblib (loky) worker,
+    where a sweep's jobs run, replaces the default context with one whose processes a
+    DataLoader cannot start ("'Process' object has no attribute 'env'")."""
+    return multiprocessing.get_all_start_methods()[0] if num_workers > 0 else None
 
 
 def stream_splits(
@@ -165,7 +174,11 @@ def _channel_stats(
     total = sq = torch.zeros((), dtype=torch.float64)
     count = 0
     loader = DataLoader(
-        train, batch_size=STATS_BATCH, num_workers=num_workers, generator=torch.Generator()
+        train,
+        batch_size=STATS_BATCH,
+        num_workers=num_workers,
+        generator=torch.Generator(),
+        multiprocessing_context=_start_method(num_workers),
     )
     for x, _ in loader:
         x = x.to(torch.float64)
@@ -192,6 +205,9 @@ class NpyArrays(Dataset):
 
     def __len__(self) -> int:
         return self.n
+
+    def __getstate__(self) -> dict:  # a worker started by spawn opens its own map, not a copy
+        return {**self.__dict__, "x": None}
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         if self.x is None:  # opened in the process that reads (a DataLoader worker has its own)
