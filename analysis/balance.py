@@ -302,17 +302,37 @@ def _ridges(d: _Data, live: list[int], noise: np.ndarray) -> np.ndarray:
 def _bootstrap(
     d: _Data, live: list[int], noise: np.ndarray, n: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Replicates of every live level's ridge (log10 wd) and the index of the best live level."""
+    """Replicates of every live level's ridge (log10 wd) and the index of the best live level.
+
+    A replicate resamples each level's runs with replacement; its curve is the kernel average
+    with each run weighted by how often it was drawn, so all replicates of a level are a few
+    matrix products (the draws are made in the same order as one replicate at a time)."""
     rng = np.random.default_rng(seed)
     members = [np.flatnonzero(d.level_of == i) for i in live]
-    ridges = np.empty((n, len(live)))
-    top = np.empty(n, dtype=int)
+    counts = [np.empty((n, len(m))) for m in members]
     for b in range(n):
-        picks = [m[rng.integers(0, len(m), len(m))] for m in members]
-        curves = [d.curve(i, picks[k]) for k, i in enumerate(live)]
-        ridges[b] = d.grid[[c.plateau(noise[k])[1] for k, c in enumerate(curves)]]
-        top[b] = int(np.argmax([c.value.max() for c in curves])) if curves else -1
+        for k, m in enumerate(members):
+            counts[k][b] = np.bincount(rng.integers(0, len(m), len(m)), minlength=len(m))
+    ridges = np.empty((n, len(live)))
+    best = np.empty((n, len(live)))
+    for k, m in enumerate(members):
+        w = _kernel(d.grid, d.log_wd[m], d.h_wd)  # (grid, runs)
+        total = np.maximum(counts[k] @ w.T, 1e-12)  # (replicates, grid), as _curve's sums
+        value = ((counts[k] * d.signed[m]) @ w.T) / total
+        n_eff = total**2 / np.maximum(counts[k] @ (w * w).T, 1e-24)
+        ridges[:, k] = d.grid[_plateau_tops(value, n_eff, noise[k])]
+        best[:, k] = value.max(axis=1)
+    top = np.argmax(best, axis=1) if live else np.full(n, -1)
     return ridges, top
+
+
+def _plateau_tops(value: np.ndarray, n_eff: np.ndarray, noise: float) -> np.ndarray:
+    """:meth:`_Curve.plateau`'s upper end for every row of ``value`` at once."""
+    rows = np.arange(len(value))
+    b = np.argmax(value, axis=1)
+    margin = Z_PLATEAU * noise * np.sqrt(1 / n_eff[rows, b][:, None] + 1 / n_eff)
+    inside = value >= value[rows, b][:, None] - margin
+    return value.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1)
 
 
 def _slopes(x: np.ndarray, ridges: np.ndarray) -> np.ndarray:
