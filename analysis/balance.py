@@ -42,7 +42,7 @@ import numpy as np
 
 __all__ = ["BalanceResult", "Level", "analyze_balance", "smoothed_surface"]
 
-CONTINUOUS = 12  # more distinct values than this: the axis is continuous (binned into lr levels)
+CONTINUOUS = 12  # more distinct values than this (or under 2 runs each): continuous, binned
 GRID_POINTS = 121  # wd values the smoothed curve is evaluated at, over the searched range
 DEAD_SHARE = 0.2  # a level whose best gets less than this share of chance -> best level is dead
 # the plateau's margin in standard errors: one-sided 95% for ~12 wd values compared with the
@@ -120,11 +120,14 @@ def _bandwidth(logs: np.ndarray, share: float = 0.6) -> float:
 
 
 def _levels(log_lr: np.ndarray, n_bins: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """``(centres, index of each run's level)``: a grid's own levels, or quantile bins of a continuous axis."""
+    """``(centres, index of each run's level)``: a grid's own levels (few values, each run at
+    least twice on average), or quantile bins of a continuous axis (a search's lr values, all
+    distinct), as many as give each bin ``MIN_LEVEL_RUNS`` runs, at most ``n_bins``."""
     distinct = np.unique(np.round(log_lr, 6))
-    if len(distinct) <= CONTINUOUS:
+    if len(distinct) <= CONTINUOUS and len(log_lr) >= 2 * len(distinct):
         idx = np.searchsorted(distinct, np.round(log_lr, 6))
         return distinct, idx
+    n_bins = max(1, min(n_bins, len(log_lr) // MIN_LEVEL_RUNS))
     edges = np.quantile(log_lr, np.linspace(0, 1, n_bins + 1))
     idx = np.clip(np.searchsorted(edges, log_lr, side="right") - 1, 0, n_bins - 1)
     centres = np.array([log_lr[idx == b].mean() for b in range(n_bins)])
@@ -549,7 +552,8 @@ def analyze_balance(
     if live_levels:
         flat_lo = max(lv.plateau[0] for lv in live_levels if lv.plateau)
         flat_hi = min(lv.plateau[1] for lv in live_levels if lv.plateau)
-        if math.log10(flat_hi) - math.log10(flat_lo) >= FLAT_DECADES:
+        # a common plateau of one level is that level's own (the table shows it), not a finding
+        if len(live_levels) >= 2 and math.log10(flat_hi) - math.log10(flat_lo) >= FLAT_DECADES:
             result.flat_range = (flat_lo, flat_hi)
         best = max(live_levels, key=lambda lv: float(lv.best_value or 0) * (1 if maximize else -1))
         result.best = {

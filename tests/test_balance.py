@@ -164,7 +164,7 @@ def test_too_few_levels_or_runs():
 
 
 def test_a_level_of_one_run_says_nothing():
-    """Four runs at four lr levels (a short TPE study): no level has noise to read, no trend."""
+    """Four runs at four lr values (a short TPE study): one binned level, no trend, no flat range."""
     r = analyze_balance(
         [0.05, 0.2, 0.3, 0.8],
         [2e-5, 1e-4, 1e-3, 1e-2],
@@ -172,5 +172,19 @@ def test_a_level_of_one_run_says_nothing():
         metric="m",
         maximize=True,
     )
-    assert r.slope is None and r.prediction is None
-    assert r.verdict.startswith("not enough evidence") and "fewer than 4" in r.verdict
+    assert r.slope is None and r.prediction is None and r.flat_range is None
+    assert r.verdict.startswith("not enough evidence") and len(r.levels) == 1
+
+
+def test_a_search_of_distinct_lr_values_is_binned_not_read_as_a_grid():
+    """12 TPE-like runs, every max_lr its own: 3 bins of 4 runs, not 12 dead one-run levels."""
+    rng = np.random.default_rng(0)
+    r = analyze_balance(
+        list(10 ** rng.uniform(-3, 0, 12)),
+        list(10 ** rng.uniform(-6, -1, 12)),
+        list(0.9 + 0.01 * rng.normal(size=12)),
+        metric="m",
+        maximize=True,
+    )
+    assert len(r.levels) == 3 and not r.dead_levels
+    assert [lv.runs for lv in r.levels] == [4, 4, 4]

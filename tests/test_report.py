@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -279,6 +280,66 @@ def test_dashboard_serves_the_study_on_loopback(real_study):
         proc.wait(timeout=10)
 
 
+def _chromium_flags(profile: Path) -> list[str]:
+    return [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=8000",
+    ]
+
+
+def rendered_page(page: Path, profile: Path) -> str:
+    """The page's DOM after Chromium ran its scripts; no console error on the way."""
+    dom = subprocess.run(
+        [
+            "chromium",
+            *_chromium_flags(profile),
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console_errors = [
+        line
+        for line in dom.stderr.splitlines()
+        if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)
+    ]
+    assert not console_errors, console_errors
+    return dom.stdout
+
+
+def screenshot(page: Path, profile: Path, name: str) -> Path:
+    artifacts = Path(os.environ.get("SUPERSWEEP_ARTIFACTS", ROOT / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / name
+    subprocess.run(
+        [
+            "chromium",
+            *_chromium_flags(profile),
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 20_000
+    return shot
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(
     not shutil.which("chromium"), reason="Chromium not installed (.ci/run installs it)"
@@ -294,33 +355,7 @@ def test_report_renders_in_headless_chromium_without_js_errors(real_study, tmp_p
         ).returncode
         == 0
     )
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=8000",
-    ]
-    url = (out / "report.html").as_uri()
-    dom = subprocess.run(
-        ["chromium", *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    console_errors = [
-        line
-        for line in dom.stderr.splitlines()
-        if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)
-    ]
-    assert not console_errors, console_errors
-    page = dom.stdout
+    page = rendered_page(out / "report.html", tmp_path / "profile")
     summary = json.loads((out / "report.json").read_text())
     drawn = [n for n in summary["written"] if n != "trials"]
     assert page.count('class="main-svg"') >= 2 * len(drawn), "plotly drew every figure"
@@ -331,16 +366,53 @@ def test_report_renders_in_headless_chromium_without_js_errors(real_study, tmp_p
     if "lr_wd" in summary["written"]:
         assert "Regularization balance" in page and "ridge: largest such wd" in page
     assert "Not drawn" in page and "a Pareto front needs two objectives" in page
-    artifacts = Path(os.environ.get("SUPERSWEEP_ARTIFACTS", ROOT / "test-artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
-    shot = artifacts / "report.png"
-    subprocess.run(
-        ["chromium", *flags, "--window-size=1280,2400", f"--screenshot={shot}", url],
-        capture_output=True,
-        timeout=120,
-        check=True,
+    screenshot(out / "report.html", tmp_path / "profile", "report.png")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not shutil.which("chromium"), reason="Chromium not installed (.ci/run installs it)"
+)
+def test_a_two_objective_report_renders_its_front_importances_and_parallel_plot(tmp_path):
+    """Accuracy up, epochs down: the front, the importances and the parallel coordinates of
+    the first objective are drawn (12 trials, enough for each) and render without errors."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.set_user_attr("metrics", ["best_val_acc", "epochs"])
+    rng = np.random.default_rng(0)
+    space = {
+        "max_lr": optuna.distributions.FloatDistribution(1e-3, 1, log=True),
+        "wd": optuna.distributions.FloatDistribution(1e-6, 1e-1, log=True),
+    }
+    for _ in range(12):
+        lr, wd, epochs = (
+            10 ** rng.uniform(-3, 0),
+            10 ** rng.uniform(-6, -1),
+            int(rng.integers(5, 31)),
+        )
+        acc = (
+            0.95
+            - 0.05 * (math.log10(lr) + 1) ** 2
+            - 0.01 * (math.log10(wd) + 3) ** 2
+            - 0.2 / epochs
+        )
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"max_lr": lr, "wd": wd},
+                distributions=space,
+                values=[acc, epochs],
+                user_attrs={"status": "completed", "epochs": epochs},
+            )
+        )
+    out = tmp_path / "rep"
+    summary = write_report(
+        study, out, pareto_x=None, pareto_y=None, lr="max_lr", wd="wd", images=False
     )
-    assert shot.stat().st_size > 20_000
+    assert {"pareto", "importance", "parallel", "history"} <= set(summary["written"])
+    page = rendered_page(out / "report.html", tmp_path / "profile")
+    assert "Objectives: best_val_acc (maximized), epochs (minimized)" in page
+    assert "Parallel Coordinate Plot" in page and "Hyperparameter Importances" in page
+    assert "Pareto front: best_val_acc (max) vs epochs (min)" in page
+    screenshot(out / "report.html", tmp_path / "profile", "report_two_objectives.png")
 
 
 @pytest.mark.slow
