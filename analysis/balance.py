@@ -53,6 +53,7 @@ SEARCH_EDGE = 0.25  # decades: runs this close to the searched range's end reach
 MIN_LEVEL_RUNS = 4  # a level with fewer runs is left out: one run per level has no noise to read
 NOISE_RUNS = 8  # finished runs a level needs for a noise estimate of its own
 FLAT_DECADES = 1.0  # a common plateau this wide (decades) is reported as "wd does not matter"
+FLAT_MIN_RUNS = 8  # ... when every live level has at least this many runs
 BOOTSTRAP_METHOD = (
     "stratified bootstrap (runs resampled within each lr level); point = median of the "
     "replicates, interval = their percentiles"
@@ -101,6 +102,7 @@ class BalanceResult:
     wd_range: tuple[float, float] = (math.nan, math.nan)  # searched
     lr_range: tuple[float, float] = (math.nan, math.nan)  # searched
     bandwidth: dict[str, float] = field(default_factory=dict)  # kernel widths in decades
+    binned: bool = False  # lr levels are quantile bins of a search's values, not a grid's
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -119,19 +121,19 @@ def _bandwidth(logs: np.ndarray, share: float = 0.6) -> float:
     return float(share * np.median(np.diff(distinct)))
 
 
-def _levels(log_lr: np.ndarray, n_bins: int = 6) -> tuple[np.ndarray, np.ndarray]:
+def _levels(log_lr: np.ndarray, n_bins: int = 6) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(centres, index of each run's level)``: a grid's own levels (few values, each run at
     least twice on average), or quantile bins of a continuous axis (a search's lr values, all
     distinct), as many as give each bin ``MIN_LEVEL_RUNS`` runs, at most ``n_bins``."""
     distinct = np.unique(np.round(log_lr, 6))
     if len(distinct) <= CONTINUOUS and len(log_lr) >= 2 * len(distinct):
         idx = np.searchsorted(distinct, np.round(log_lr, 6))
-        return distinct, idx
+        return distinct, idx, False
     n_bins = max(1, min(n_bins, len(log_lr) // MIN_LEVEL_RUNS))
     edges = np.quantile(log_lr, np.linspace(0, 1, n_bins + 1))
     idx = np.clip(np.searchsorted(edges, log_lr, side="right") - 1, 0, n_bins - 1)
     centres = np.array([log_lr[idx == b].mean() for b in range(n_bins)])
-    return centres, idx
+    return centres, idx, True
 
 
 @dataclass
@@ -498,7 +500,7 @@ def analyze_balance(
     log_lr, log_wd, signed, finished = _prepared(lr, wd, value, maximize, chance)
     wd_lo, wd_hi = _range(wd_range, log_wd)
     lr_lo, lr_hi = _range(lr_range, log_lr)
-    centres, level_of = _levels(log_lr)
+    centres, level_of, binned = _levels(log_lr)
     d = _Data(
         log_lr,
         log_wd,
@@ -548,12 +550,15 @@ def analyze_balance(
         wd_range=(float(10**wd_lo), float(10**wd_hi)),
         lr_range=(float(10**lr_lo), float(10**lr_hi)),
         bandwidth={"log10_wd": d.h_wd},
+        binned=binned,
     )
     if live_levels:
         flat_lo = max(lv.plateau[0] for lv in live_levels if lv.plateau)
         flat_hi = min(lv.plateau[1] for lv in live_levels if lv.plateau)
-        # a common plateau of one level is that level's own (the table shows it), not a finding
-        if len(live_levels) >= 2 and math.log10(flat_hi) - math.log10(flat_lo) >= FLAT_DECADES:
+        # a common plateau of one level is that level's own (the table shows it), not a finding;
+        # a bin of a few search runs mixes lr with wd: its noise is too wide to call wd flat
+        enough = len(live_levels) >= 2 and all(lv.runs >= FLAT_MIN_RUNS for lv in live_levels)
+        if enough and math.log10(flat_hi) - math.log10(flat_lo) >= FLAT_DECADES:
             result.flat_range = (flat_lo, flat_hi)
         best = max(live_levels, key=lambda lv: float(lv.best_value or 0) * (1 if maximize else -1))
         result.best = {
@@ -576,8 +581,14 @@ def analyze_balance(
         result.slope, result.slope_ci = float(np.median(slopes)), (ci[0], ci[1])
         result.prediction = _prediction(result.slope_ci)
     result.warnings = _edge_warnings(levels, d.grid[[0, -1]], (wd_lo, wd_hi))
-    result.warnings += _lr_edge_warnings(levels, live, top, confidence)
+    if not binned:  # a search's top bin ends at its largest run, not beyond what it searched
+        result.warnings += _lr_edge_warnings(levels, live, top, confidence)
     result.verdict = _verdict(result, len(levels), min_levels)
+    if binned:  # say how the levels were made: a reader of a search's report may expect a grid
+        result.verdict += (
+            f" (max_lr of a search binned into {len(levels)} quantile ranges; "
+            "a grid or sweep=balance reads exact levels)"
+        )
     return result
 
 
