@@ -188,3 +188,6 @@ def test_a_search_of_distinct_lr_values_is_binned_not_read_as_a_grid():
     )
     assert len(r.levels) == 3 and not r.dead_levels
     assert [lv.runs for lv in r.levels] == [4, 4, 4]
+    assert r.binned and "binned into 3 quantile ranges" in r.verdict
+    assert r.flat_range is None, "4 runs a bin mix lr with wd: no 'wd does not matter'"
+    assert not any("extend max_lr" in w for w in r.warnings)
