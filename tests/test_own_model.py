@@ -170,7 +170,10 @@ def test_own_dataset_streamed_by_loader_workers_trains_and_range_tests(user_dir)
         data="blobs_stream",
     )
     assert p.returncode == 0, p.stderr[-2000:]
-    assert "sweep done: 2 trials (2 completed)" in p.stderr + p.stdout
+    done = [line for line in (p.stderr + p.stdout).splitlines() if "sweep done: 2 trials" in line]
+    # no trial failed (a DataLoader that cannot start its workers fails it); at a high sampled
+    # lr a 2-epoch run may still collapse, which is an outcome, not a fault
+    assert done and "failed" not in done[0], p.stderr[-2000:]
 
 
 def test_a_typo_in_an_own_option_is_one_line_naming_both_config_dirs_options(user_dir):
