@@ -149,7 +149,7 @@ def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
         )
     if study_name is None:
         # the study started last (a study with no trial yet has no start time: it counts as oldest)
-        study_name = max(studies, key=lambda s: _started(storage, s._study_id)).study_name
+        study_name = max(studies, key=lambda s: _started(storage, s.study_name)).study_name
     elif study_name not in {s.study_name for s in studies}:
         raise ReportError(
             f"study_name={study_name} not in {redact(storage_url)}; studies there: {sorted(s.study_name for s in studies)}."
@@ -157,9 +157,10 @@ def find_study(study_name: str | None, storage_url: str) -> optuna.Study:
     return optuna.load_study(study_name=study_name, storage=storage)
 
 
-def _started(storage: optuna.storages.BaseStorage, study_id: int) -> datetime:
-    """When a study's first trial started (two small queries); the oldest time when it has none."""
+def _started(storage: optuna.storages.BaseStorage, study_name: str) -> datetime:
+    """When a study's first trial started (small queries); the oldest time when it has none."""
     try:
+        study_id = storage.get_study_id_from_name(study_name)
         first = storage.get_trial_id_from_study_id_trial_number(study_id, 0)
     except KeyError:
         return datetime.min

@@ -117,17 +117,21 @@ def user_dir(tmp_path_factory) -> Path:
     return d
 
 
-def run(user_dir: Path, *args: str, data: str = "blobs") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
-    own = [f"hydra.searchpath=[file://{user_dir / 'myconf'}]", f"data={data}", "model=tinynet"]
+def python(user_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python *args`` in the user's dir, their package on the PYTHONPATH."""
     return subprocess.run(
-        [sys.executable, "-m", *args, *own, "threads=1", "device=cpu", "batch_size=32"],
+        [sys.executable, *args],
         cwd=user_dir,
-        env=env,
+        env={**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"},
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def run(user_dir: Path, *args: str, data: str = "blobs") -> subprocess.CompletedProcess:
+    own = [f"hydra.searchpath=[file://{user_dir / 'myconf'}]", f"data={data}", "model=tinynet"]
+    return python(user_dir, "-m", *args, *own, "threads=1", "device=cpu", "batch_size=32")
 
 
 def test_own_model_and_data_train(user_dir):
@@ -206,32 +210,11 @@ def test_own_model_range_test_sweep_and_report(user_dir):
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     replay = results["best_trial"]["replay"]
     assert f"hydra.searchpath=[file://{user_dir / 'myconf'}]" in replay  # it finds data=blobs
-    env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
-    again = subprocess.run(
-        [sys.executable, *shlex.split(replay)[1:], "threads=1", "hydra.run.dir=replayed"],
-        cwd=user_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = python(user_dir, *shlex.split(replay)[1:], "threads=1", "hydra.run.dir=replayed")
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((user_dir / "replayed" / "summary.json").read_text())["status"] == "completed"
-    env = {**os.environ, "PYTHONPATH": f"{user_dir}{os.pathsep}{ROOT}"}
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tasks.report",
-            f"sweep_dir={sweep}",
-            "images=false",
-            "hydra.run.dir=rep",
-        ],
-        cwd=user_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    r = python(
+        user_dir, "-m", "tasks.report", f"sweep_dir={sweep}", "images=false", "hydra.run.dir=rep"
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert (user_dir / "rep" / "report.html").is_file()

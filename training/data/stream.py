@@ -96,14 +96,14 @@ class StreamSplits:
     def train_batches(self, perm: torch.Tensor, batch_size: int, first: int = 0) -> Iterator[Batch]:
         order = perm.cpu()
         steps = self.n_train // batch_size
-        loader, sampler = self._loader("train", self.train)
+        loader, sampler = self._loader("train")
         sampler.batches = [
             order[i * batch_size : (i + 1) * batch_size].tolist() for i in range(first, steps)
         ]
         yield from self._read(loader)
 
     def eval_batches(self, split: str, batch_size: int) -> Iterator[Batch]:
-        loader, sampler = self._loader("eval", ConcatDataset([self.train, self.val, self.test]))
+        loader, sampler = self._loader("eval")  # one dataset of the three splits, in order
         offset = sum(self.sizes[: SPLITS.index(split)])
         end = offset + self.size(split)
         sampler.batches = [
@@ -111,11 +111,11 @@ class StreamSplits:
         ]
         yield from self._read(loader)
 
-    def _loader(self, name: str, dataset: Dataset) -> tuple[DataLoader, _Batches]:
+    def _loader(self, name: str) -> tuple[DataLoader, _Batches]:
         if name not in self._loaders:
             sampler = _Batches()
             loader = DataLoader(
-                dataset,
+                self.train if name == "train" else ConcatDataset([self.train, self.val, self.test]),
                 batch_sampler=sampler,
                 num_workers=self.num_workers,
                 persistent_workers=self.num_workers > 0,
@@ -201,7 +201,7 @@ class NpyArrays(Dataset):
         self.x: np.ndarray | None = None
         shape = np.load(x_path, mmap_mode="r", allow_pickle=False).shape
         if shape[0] != self.n:
-            raise ValueError(f"{x_path} has {shape[0]} rows but {y_path} has {self.n} labels.")
+            raise DataSourceError(f"{x_path} has {shape[0]} rows but {y_path} has {self.n} labels.")
 
     def __len__(self) -> int:
         return self.n
