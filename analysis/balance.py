@@ -99,6 +99,9 @@ class BalanceResult:
     noise: float = math.nan  # robust residual spread of one run (the metric's units)
     best: dict = field(default_factory=dict)  # the best live cell: lr, wd, value, timescale
     warnings: list[str] = field(default_factory=list)
+    lr_edge: str | None = (
+        None  # "above" | "below": the best lr level is that end of the searched ones
+    )
     wd_range: tuple[float, float] = (math.nan, math.nan)  # searched
     lr_range: tuple[float, float] = (math.nan, math.nan)  # searched
     bandwidth: dict[str, float] = field(default_factory=dict)  # kernel widths in decades
@@ -582,7 +585,12 @@ def analyze_balance(
         result.prediction = _prediction(result.slope_ci)
     result.warnings = _edge_warnings(levels, d.grid[[0, -1]], (wd_lo, wd_hi))
     if not binned:  # a search's top bin ends at its largest run, not beyond what it searched
-        result.warnings += _lr_edge_warnings(levels, live, top, confidence)
+        result.lr_edge = _lr_edge(levels, live, top, confidence)
+        if result.lr_edge is not None:
+            i, end = (len(levels) - 1, "highest") if result.lr_edge == "above" else (0, "lowest")
+            result.warnings.append(
+                f"the best lr level is the {end} searched ({levels[i].lr:.3g}): extend max_lr {result.lr_edge} it"
+            )
     result.verdict = _verdict(result, len(levels), min_levels)
     if binned:  # say how the levels were made: a reader of a search's report may expect a grid
         result.verdict += (
@@ -592,19 +600,16 @@ def analyze_balance(
     return result
 
 
-def _lr_edge_warnings(
+def _lr_edge(
     levels: list[Level], live: list[int], top: np.ndarray, confidence: float
-) -> list[str]:
+) -> str | None:
     """The best live level is the lowest or highest *searched* level in ``confidence`` of the
     replicates: the best lr may lie beyond the searched range."""
     if len(levels) < 2 or not live:
-        return []
+        return None
     counts = np.bincount(top, minlength=len(live))
     k = int(np.argmax(counts))
     i = live[k]
     if counts[k] / len(top) < confidence or i not in (0, len(levels) - 1):
-        return []
-    word, end = ("above", "highest") if i == len(levels) - 1 else ("below", "lowest")
-    return [
-        f"the best lr level is the {end} searched ({levels[i].lr:.3g}): extend max_lr {word} it"
-    ]
+        return None
+    return "above" if i == len(levels) - 1 else "below"

@@ -13,7 +13,7 @@ repeats:
 With ``--slurm`` the arms are SLURM jobs on a real single-node cluster (tests/cluster.py; needs
 root and Debian's slurm-wlm, slurmdbd, munge, mariadb-server), ``n_jobs=2``:
 
-- ``slurm_batch``: ``hydra.sweeper.in_flight=false``, a job array per batch that waits for all of it (as hydra-submitit's launch);
+- ``slurm_batch``: ``hydra.sweeper.jobs.in_flight=false``, a job array per batch that waits for all of it (as hydra-submitit's launch);
 - ``slurm_in_flight``: one job per trial, the next submitted as soon as any ends;
 - ``slurm_pull``: two worker jobs (``sbatch --wrap``), each a sweeper with ``n_jobs=1`` running
   its trials in its own process (the README's alternative without a sweeper on the login node).
@@ -106,7 +106,7 @@ def measure(arm: str, sleep: float, seed: int) -> tuple[float, float, int]:
                     sleep,
                     seeded,
                     *SLURM,
-                    f"hydra.sweeper.in_flight={arm == 'slurm_in_flight'}",
+                    f"hydra.sweeper.jobs.in_flight={arm == 'slurm_in_flight'}",
                 ),
                 cwd=tmp,
                 env=ENV,

@@ -60,7 +60,7 @@ OVERHEAD_ARMS = {
     "ours_random": lambda n, tmp: ours(
         n, tmp, "hydra/sweeper/supersweep_sampler=random"
     ),  # the same minus TPE's own work
-    "ours_no_compose_cache": lambda n, tmp: ours(n, tmp, "hydra.sweeper.compose_cache=false"),
+    "ours_no_compose_cache": lambda n, tmp: ours(n, tmp, "hydra.sweeper.jobs.compose_cache=false"),
 }
 
 

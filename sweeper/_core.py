@@ -13,17 +13,15 @@ import logging
 import secrets
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import optuna
 import sqlalchemy
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from sweeper import _seeding as seeding
-from sweeper._budget import make_budget
-from sweeper._design import BalanceDesign
 from sweeper._errors import SweepError
 from sweeper._job import Fixed, Worker
 from sweeper._jobs import GuardedTask, watch_ctrl_c
@@ -34,8 +32,8 @@ from sweeper._pool import make_pool
 from sweeper._progress import final_lines, quiet_job_overrides, quiet_launchers
 from sweeper._results import write_results
 from sweeper._search_space import SearchSpace
-from sweeper._space import SearchSpaceError, parse
-from sweeper._storage import StorageRef, default_url, describe_fault, open_storage
+from sweeper._space import SearchSpaceError, intake
+from sweeper._storage import StorageError, StorageRef, default_url, describe_fault, open_storage
 from sweeper._study import (
     StudyMismatch,
     WorkerTagged,
@@ -44,14 +42,17 @@ from sweeper._study import (
     fixed_settings,
     open_study,
 )
+from sweeper.schedulers import SweepContext, make_scheduler
 from sweeper.settings import SweeperSettings
+from training.checks import ConfigError
 from training.contract import OBJECTIVES, SUMMARY_KEYS
 
 __all__ = ["SweepError", "SweeperCore"]
 
 log = logging.getLogger(__name__)
 
-BAD_INPUT = (SweepError, SearchSpaceError, StudyMismatch, ValueError, FileNotFoundError)
+# the project's own error types: bad input is one line; any other error keeps its traceback
+BAD_INPUT = (SweepError, SearchSpaceError, StorageError, ConfigError)
 STORAGE_FAULTS = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError)
 
 
@@ -66,12 +67,14 @@ class SweeperCore:
         from sweeper._compose import CachedConfigLoader
 
         self.config = config
-        if self.settings.compose_cache:  # compose once per shape of overrides, not once per job
+        if (
+            self.settings.jobs.compose_cache
+        ):  # compose once per shape of overrides, not once per job
             loader = CachedConfigLoader(hydra_context.config_loader)
             hydra_context = HydraContext(config_loader=loader, callbacks=hydra_context.callbacks)
         self.hydra_context = hydra_context
         # a job's sys.exit fails its trial only; so does running past trial_timeout_s
-        self.task = GuardedTask(task_function, self.settings.trial_timeout_s)
+        self.task = GuardedTask(task_function, self.settings.jobs.trial_timeout_s)
         self.sweep_dir = Path(config.hydra.sweep.dir)
         # the storage as written (``${oc.env:...}`` stays a placeholder in job overrides)
         raw = OmegaConf.to_container(config.hydra.sweeper, resolve=False)
@@ -98,17 +101,26 @@ class SweeperCore:
 
     def _sweep(self, arguments: list[str]) -> None:
         c = self.settings
-        searched, fixed = _split_arguments(arguments)
-        distributions, fixed_params = parse({**c.params, **searched})  # the command line wins
-        fixed += Fixed.parse([f"{k}={v}" for k, v in fixed_params.items()])
+        distributions, overrides = intake(c.params, arguments)
+        fixed = [Fixed(o.key_or_group, str(o.input_line)) for o in overrides]
         loader = self.hydra_context.config_loader
         task_cfg = loader.load_sweep_config(self.config, [f.line for f in fixed])
         objectives = _objectives(c.objectives, task_cfg)
         keys = SweepKeys.of(task_cfg)
-        # the budget rule is checked before anything is stored or a range test runs
-        budget = make_budget(
-            c, keys, task_cfg, list(distributions), objectives, c.pruner, self.sweep_dir
+        fixed_keys = frozenset(f.key.lstrip("+~") for f in fixed)
+        context = SweepContext(
+            keys=keys,
+            task_cfg=task_cfg,
+            distributions=distributions,
+            objectives=objectives,
+            pruner=c.pruner,
+            sweep_dir=self.sweep_dir,
+            lr_levels=tuple(c.space.lr_levels),
+            range_test=bool(c.space.range_test),
+            fixed_keys=fixed_keys,
         )
+        # the scheduler is checked before anything is stored or a range test runs
+        scheduler = make_scheduler(c.scheduler, context)
 
         storage = open_storage(self.storage.url)
         # unique per sweep: two sweeps started in the same second must not share a study
@@ -120,13 +132,12 @@ class SweeperCore:
             distributions,
             keys=keys,
             bounds=bounds,
-            lr_levels=list(c.lr_levels),
-            product_param=c.product_param,
-            fixed_keys={f.key.lstrip("+~") for f in fixed},
-            adaptive=c.adaptive_runs > 0,
-            bounds_margin=c.bounds_margin,
+            lr_levels=list(c.space.lr_levels),
+            product_param=c.space.product_param,
+            fixed_keys=set(fixed_keys),
+            bounds_margin=c.space.bounds_margin,
         )
-        design = _design(c, keys, bounds, distributions, objectives) if c.adaptive_runs else None
+        space = replace(space, distributions=scheduler.searched(space.distributions, bounds))
         study, resumed = open_study(
             name=name,
             storage=storage,
@@ -134,10 +145,12 @@ class SweeperCore:
             metrics=list(objectives),
             space=space.distributions,
             sampler=WorkerTagged(
-                optuna.samplers.RandomSampler() if design else _sampler(c.sampler, space),
+                optuna.samplers.RandomSampler()
+                if scheduler.owns_sampling  # it enqueues every trial: no sampler draws
+                else _sampler(c.sampler, space),
                 storage,
                 Worker.this(),
-            ),  # a design enqueues every trial: no sampler draws
+            ),
             pruner=c.pruner,
             settings=fixed_settings(task_cfg, [*space.task_keys, KEYS_NODE]),
         )
@@ -145,30 +158,42 @@ class SweeperCore:
         log.info(
             f"study {name!r} in {self.storage.shown} ({state}); searching {sorted(space.distributions)}; objectives {objectives}"
         )
-        if resumed:
-            fail_zombies(study, storage, c.stale_after_s, c.retry_failed)
-        elif bounds is not None:
-            study.set_user_attr("bounds", bounds.as_dict())
-            if bounds.suggested is not None and not c.lr_levels and keys.lr:  # not a level
-                first = {keys.lr: bounds.suggested}
-                study.enqueue_trial(first, user_attrs={"enqueued_from": "range test suggestion"})
+        scheduler.restore(study, bounds)
         pool = make_pool(
             self.config,
             self._launcher,
             self._cluster_job,
-            c.in_flight,
+            c.jobs.in_flight,
             self.sweep_dir,
             objectives,
-            c.trial_timeout_s,
+            c.jobs.trial_timeout_s,
         )
         loop = Loop(
-            study, storage, space, budget, pool, c, tuple(fixed), objectives, self.storage.source
+            study,
+            storage,
+            space,
+            scheduler,
+            pool,
+            c,
+            tuple(fixed),
+            objectives,
+            self.storage.source,
+            sweep_dir=self.sweep_dir,
+            searchpath=searchpath_overrides(self.config),
+            quiet=() if c.jobs.verbose else tuple(quiet_job_overrides(task_cfg.hydra)),
         )
-        loop.design = design
-        loop.searchpath = searchpath_overrides(self.config)
-        if not c.verbose:
+        if resumed:
+            faults = c.faults
+            fail_zombies(
+                study, storage, faults.stale_after_s, faults.retry_failed, adopt=loop.adopt
+            )
+        elif bounds is not None:
+            study.set_user_attr("bounds", bounds.as_dict())
+            if bounds.suggested is not None and not c.space.lr_levels and keys.lr:  # not a level
+                first = {keys.lr: bounds.suggested}
+                study.enqueue_trial(first, user_attrs={"enqueued_from": "range test suggestion"})
+        if not c.jobs.verbose:
             quiet_launchers()
-            loop.quiet = tuple(quiet_job_overrides(task_cfg.hydra))
         loop.run()
         results = write_results(
             self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage
@@ -202,14 +227,14 @@ class SweeperCore:
         c = self.settings
         if keys.lr is not None and keys.lr in space:
             return seeding.Bounds.user(space[keys.lr])
-        if not c.range_test:
+        if not c.space.range_test:
             return None
-        lr = keys.need("lr", "hydra.sweeper.range_test")
+        lr = keys.need("lr", "hydra.sweeper.space.range_test")
         stored = _stored_bounds(storage, name)
         if stored is not None:
             try:
                 bounds = seeding.Bounds.from_dict(stored)
-            except ValueError as e:
+            except seeding.BoundsError as e:
                 raise StudyMismatch(
                     f"study {name!r} holds bad max_lr bounds ({e}); use another hydra.sweeper.study_name."
                 ) from None
@@ -218,12 +243,12 @@ class SweeperCore:
                     f"{lr} bounds {bounds.span()} as stored in study {name!r} (from {bounds.describe()})"
                 )
                 return bounds
-        if c.range_test == "auto":
+        if c.space.range_test == "auto":
             out = self.sweep_dir / "range_test"
-            bounds = seeding.run_auto(task_cfg, out, list(c.range_test_overrides))
+            bounds = seeding.run_auto(task_cfg, out, list(c.space.range_test_overrides))
         else:
-            bounds = seeding.from_file(str(c.range_test))
-        levels = bounds.levels(c.lr_levels).choices if c.lr_levels else None
+            bounds = seeding.from_file(str(c.space.range_test))
+        levels = bounds.levels(c.space.lr_levels).choices if c.space.lr_levels else None
         then = f"levels {levels}" if levels else f"first trial {lr}={bounds.suggested:.3g}"
         log.info(f"{lr} bounds {bounds.span()} from {bounds.describe()}; {then}")
         return bounds
@@ -234,19 +259,6 @@ def searchpath_overrides(config: DictConfig) -> tuple[str, ...]:
     trial's replay command could not find its ``data=`` or ``model=`` option."""
     lines = OmegaConf.select(config, "hydra.overrides.hydra", default=None) or []
     return tuple(str(o) for o in lines if str(o).lstrip("+").startswith("hydra.searchpath="))
-
-
-def _split_arguments(arguments: list[str]) -> tuple[dict[str, str], list[Fixed]]:
-    """Command-line overrides: searched params (sweep syntax) and fixed ones (every job's)."""
-    searched: dict[str, str] = {}
-    fixed: list[Fixed] = []
-    for o in OverridesParser.create().parse_overrides(arguments):
-        line = str(o.input_line)
-        if o.is_sweep_override():
-            searched[o.get_key_element()] = line.split("=", 1)[1]  # the sweep as written
-        else:
-            fixed.append(Fixed(o.key_or_group, line))
-    return searched, fixed
 
 
 def _objectives(given: dict[str, str], task_cfg: DictConfig) -> dict[str, str]:
@@ -268,25 +280,6 @@ def _sampler(make_sampler: Any, space: SearchSpace) -> optuna.samplers.BaseSampl
     if getattr(make_sampler, "func", None) is optuna.samplers.GridSampler:
         return make_sampler(search_space=space.grid())
     return make_sampler()
-
-
-def _design(
-    c: SweeperSettings, keys: SweepKeys, bounds: Any, space: dict, objectives: dict[str, str]
-) -> BalanceDesign:
-    wd, seed = str(keys.wd), str(keys.seed)
-    metric, direction = next(iter(objectives.items()))
-    return BalanceDesign(
-        lr=str(keys.lr),
-        wd=wd,
-        seed=seed,
-        top=bounds.high,
-        offsets=list(c.lr_levels),
-        wds=list(space[wd].choices),
-        seeds=[int(v) for v in space[seed].choices],
-        max_runs=c.adaptive_runs,
-        metric=metric,
-        maximize=direction == "maximize",
-    )
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

@@ -26,7 +26,7 @@ class JobExit(RuntimeError):
 
 
 class TrialTimeout(RuntimeError):
-    """The trial ran past ``hydra.sweeper.trial_timeout_s``: it fails, the sweep goes on."""
+    """The trial ran past ``hydra.sweeper.jobs.trial_timeout_s``: it fails, the sweep goes on."""
 
 
 class GuardedTask:
@@ -64,7 +64,7 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         return
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise TrialTimeout(f"the trial ran past hydra.sweeper.trial_timeout_s={seconds:g}")
+        raise TrialTimeout(f"the trial ran past hydra.sweeper.jobs.trial_timeout_s={seconds:g}")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -1,12 +1,15 @@
 """The ask/tell loop: keep ``n_jobs`` runs in flight, tell each trial its outcome, stop cleanly.
 
-Trials are asked until ``n_jobs`` runs are in flight; each becomes a :class:`Job` (the search
-space says what it trains with, the budget which run comes first) and the pool runs it. Every
-outcome the pool returns goes back to the budget, which either names the trial's next run
-(promoted runs go first, as in ASHA) or lets the loop tell the study. Diverged runs become
-PRUNED (worse than any completed trial for the sampler) with the reason in user attrs; a
-raising job becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a job
-dies, and no job of the sweep is left on a cluster.
+The loop asks its scheduler (:mod:`sweeper.schedulers`) for runs until ``n_jobs`` are in
+flight, holding promoted runs first (as in ASHA), and hands the scheduler every outcome the
+pool returns; the scheduler's typed decision says whether the trial is told, promoted to its
+next run, or paused. The loop itself is the scheduler's :class:`~sweeper.schedulers.Trials`:
+it asks new trials, tells open ones and knows when nothing runs. Diverged runs become PRUNED
+(worse than any completed trial for the sampler) with the reason in user attrs; a raising job
+becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a job dies, and no
+job of the sweep is left on a cluster. On resume, a trial a dead sweep left RUNNING is adopted
+when its run finished (its ``summary.json`` is read) or, with ``faults.retry_failed``, run again
+in its own job dir; others are failed.
 """
 
 from __future__ import annotations
@@ -14,21 +17,21 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
-from sweeper._budget import Budget
-from sweeper._design import BalanceDesign
 from sweeper._errors import SweepError
-from sweeper._job import Fixed, Job
+from sweeper._job import Fixed, Job, Worker
 from sweeper._jobs import INTERRUPTED
-from sweeper._outcome import Outcome
+from sweeper._outcome import Outcome, dir_outcome
 from sweeper._pool import Pool
 from sweeper._progress import Progress
 from sweeper._results import replay_command
 from sweeper._search_space import SearchSpace
-from sweeper._study import WorkerTagged, fail_zombies, tell, unowned_wait_s
+from sweeper._study import WorkerTagged, fail_zombies, tell, trial_handle, unowned_wait_s
+from sweeper.schedulers import Pause, Promote, Scheduler, Tell
 from sweeper.settings import SweeperSettings
 from sweeper.trial_ref import TrialRef
 
@@ -39,6 +42,7 @@ REAP_S = 30.0  # dead workers' RUNNING trials are looked for this often, not on 
 # trials that count toward n_trials (and take a grid cell: Optuna's grid sampler counts a failed
 # cell as visited)
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+RUN_STEP = "run_step"  # trial user attr: the scheduler step of the run it has in flight
 
 
 @dataclass
@@ -46,39 +50,39 @@ class Loop:
     study: optuna.Study
     storage: optuna.storages.BaseStorage
     space: SearchSpace
-    budget: Budget
+    scheduler: Scheduler
     pool: Pool
     settings: SweeperSettings
     fixed: tuple[Fixed, ...]
     objectives: dict[str, str]
     storage_source: str  # as the jobs get it: ``${oc.env:VAR}`` stays a placeholder
+    sweep_dir: Path = Path(".")
     open: dict[int, optuna.Trial] = field(default_factory=dict)  # asked, not told: failed on a stop
+    ready: list[Job] = field(default_factory=list)  # promoted runs: they start first
     finished: int = 0
     failed: int = 0
     heartbeat: float = 0.0
     reaped: float = 0.0
-    design: BalanceDesign | None = None  # enqueues every trial, stage by stage
     quiet: tuple[str, ...] = ()  # every job's overrides that keep its lines off the console
     searchpath: tuple[str, ...] = ()  # the sweep's hydra.searchpath override: a replay needs it
     progress: Progress | None = None
 
     def run(self) -> None:
-        promoted: list[Job] = []
-        self.progress = Progress(list(self.objectives.values()), self._total())
+        self.progress = Progress(list(self.objectives.values()), self.scheduler.total(self))
         try:
             while True:
                 self._reap()
                 free = self.settings.n_jobs - self.pool.in_flight
-                batch, promoted = promoted[:free], promoted[free:]  # survivors first, as in ASHA
-                batch += [self._first_job(self._ask()) for _ in range(self._new(free - len(batch)))]
-                self.pool.start(batch)
+                batch, self.ready = self.ready[:free], self.ready[free:]
+                batch += self.scheduler.next_runs(free - len(batch), self)
+                self._start(batch)
                 if not self.pool.in_flight:
                     self._reap_before_leaving()
                     return
                 for job, outcome in self.pool.wait(
                     self._beat
                 ):  # all told before a stop: no finished run is lost
-                    promoted += self._told(job, outcome)
+                    self._told(job, outcome)
                 if (
                     INTERRUPTED.is_set()
                 ):  # a job turned the Ctrl-C into its own failure: stop anyway
@@ -90,24 +94,54 @@ class Loop:
         finally:
             self.progress.close()
 
-    def _total(self) -> int | None:
-        """Trials this sweep will have told when it ends (None: an adaptive design decides)."""
-        if self.design is not None:
-            return None
+    # -- the scheduler's view (sweeper.schedulers.Trials) --
+
+    def planned(self) -> int:
+        """Trials the study will hold when the sweep ends (``n_trials``, a grid's size)."""
         total = self.settings.n_trials
         return min(total, self.space.grid_size()) if _is_grid(self.study) else total
 
-    def _new(self, free: int) -> int:
-        """How many trials to ask now; a grid stops at its size (more asks while its last cells
+    def left(self) -> int:
+        """New trials to ask at most; a grid stops at its size (more asks while its last cells
         run would repeat one)."""
-        if self.design is not None:
-            idle = not self.pool.in_flight and not self.open
-            return max(0, min(free, self.design.ready(self.study, idle)))
         done = len(self.study.get_trials(deepcopy=False, states=COUNTED))
-        left = self.settings.n_trials - done
-        if _is_grid(self.study):
-            left = min(left, self.space.grid_size() - done)
-        return max(0, min(free, left))
+        return max(0, self.planned() - done)
+
+    def new(self, n: int) -> list[Job]:
+        return [self._first_job(self._ask()) for _ in range(n)]
+
+    def idle(self) -> bool:
+        return not self.pool.in_flight
+
+    def tell(self, number: int, outcome: Outcome) -> None:
+        self._finish(self.open[number], outcome)
+
+    # -- adopting what a dead sweep left --
+
+    def adopt(self, t: optuna.trial.FrozenTrial) -> bool:
+        """Take over a trial a dead sweep left RUNNING: its run's result when the run finished,
+        else (``faults.retry_failed``) the run again in its own dir. False: fail it instead."""
+        step = t.user_attrs.get(RUN_STEP)
+        if not isinstance(step, int):
+            return False
+        run = self.scheduler.run_at(self._template(t.number, t.params, t.user_attrs), step)
+        job_dir = self.sweep_dir / run.subdir
+        finished = (job_dir / "summary.json").is_file()
+        if not finished and not self.settings.faults.retry_failed:
+            return False
+        trial = trial_handle(self.study, self.storage, t.number)
+        for key, value in {**Worker.this().as_attrs(), "heartbeat": time.time()}.items():
+            trial.set_user_attr(key, value)
+        self.open[t.number] = trial
+        how = "its finished run's result" if finished else "its run again"
+        log.info(f"trial {t.number}: adopted from a sweep that is gone ({how})")
+        if finished:
+            self._told(run, dir_outcome(job_dir, self.objectives, "lost"))
+        else:
+            self.ready.append(run)
+        return True
+
+    # -- runs --
 
     def _ask(self) -> optuna.Trial:
         trial = self.study.ask(
@@ -116,31 +150,41 @@ class Loop:
         self.open[trial.number] = trial
         return trial
 
-    def _first_job(self, trial: optuna.Trial) -> Job:
+    def _template(self, number: int, params: dict, attrs: dict) -> Job:
+        """A trial's full run as the task defines it; a scheduler makes its runs from it."""
         metric = next(iter(self.objectives))
-        ref = TrialRef(trial.number, self.study.study_name, self.storage_source, metric)
-        subdir = str(
-            trial.user_attrs.get("resume_subdir", trial.number)
-        )  # a retry continues in its zombie's dir
-        job = Job(ref, 0, subdir, self.space.job_params(trial.params), self.fixed, quiet=self.quiet)
+        ref = TrialRef(number, self.study.study_name, self.storage_source, metric)
+        subdir = str(attrs.get("resume_subdir", number))  # a retry continues in its zombie's dir
+        return Job(ref, 0, subdir, self.space.job_params(params), self.fixed, quiet=self.quiet)
+
+    def _first_job(self, trial: optuna.Trial) -> Job:
+        job = self._template(trial.number, trial.params, trial.user_attrs)
         derived = self.space.derived(trial.params)
         if derived:  # the job gets wd; the study keeps the product it searched
             trial.set_user_attr("derived_params", derived)
         replay = job.replay()
         trial.set_user_attr("overrides", replay)
         trial.set_user_attr("replay", replay_command([*self.searchpath, *replay]))  # by hand
-        return self.budget.first(job)
+        return job
 
-    def _told(self, job: Job, outcome: Outcome) -> list[Job]:
-        """Tell a finished run's trial, or return its next run."""
+    def _start(self, batch: list[Job]) -> None:
+        for job in batch:  # which run a trial has in flight: a resume adopts it from here
+            self.open[job.number].set_user_attr(RUN_STEP, job.step)
+        self.pool.start(batch)
+
+    def _told(self, job: Job, outcome: Outcome) -> None:
+        """The scheduler decides what a finished run means for its trial."""
         if INTERRUPTED.is_set() and outcome.state == TrialState.FAIL:
             outcome.attrs.update(status="interrupted", reason="sweep interrupted (Ctrl-C)")
         trial = self.open[job.number]
-        nxt = self.budget.on_result(job, outcome, trial)
-        if nxt is not None:
-            return [nxt]
-        self._finish(trial, outcome)
-        return []
+        decision = self.scheduler.on_result(job, outcome, trial)
+        match decision:
+            case Tell(outcome=told):
+                self._finish(trial, told)
+            case Promote(run=nxt):
+                self.ready.append(nxt)
+            case Pause(value=value):
+                trial.set_user_attr("paused_at", {"step": job.step, "value": value})
 
     def _finish(self, trial: optuna.Trial, outcome: Outcome) -> None:
         for k, v in outcome.attrs.items():
@@ -158,11 +202,11 @@ class Loop:
 
     def _check_failure_rate(self) -> None:
         """Judged once ``n_jobs`` trials have finished: one killed job of those in flight is not a rate of 1."""
-        limit = self.settings.max_failure_rate
+        limit = self.settings.faults.max_failure_rate
         rate = self.failed / self.finished if self.finished >= self.settings.n_jobs else 0.0
         if rate > limit:
             raise SweepError(
-                f"{self.failed} of {self.finished} trials failed (rate {rate:.2f} > hydra.sweeper.max_failure_rate={limit}); "
+                f"{self.failed} of {self.finished} trials failed (rate {rate:.2f} > hydra.sweeper.faults.max_failure_rate={limit}); "
                 f"see the trials' 'reason' user attrs in study {self.study.study_name!r}."
             )
 
@@ -171,7 +215,7 @@ class Loop:
         if not force and self.reaped and time.monotonic() - self.reaped < REAP_S:
             return
         self.reaped = time.monotonic()
-        stale = self.settings.stale_after_s
+        stale = self.settings.faults.stale_after_s
         when = "during the sweep of another worker"
         fail_zombies(self.study, self.storage, stale, False, mine=set(self.open), when=when)
 
@@ -210,7 +254,7 @@ class Loop:
                 )
             # a crash (or a Ctrl-C) inside ask(): this process's own RUNNING trial not in self.open
             status = "interrupted" if ctrl_c else "failed"
-            stale, when = self.settings.stale_after_s, "when its sweep stopped"
+            stale, when = self.settings.faults.stale_after_s, "when its sweep stopped"
             fail_zombies(self.study, self.storage, stale, False, when=when, status=status)
         except (
             Exception

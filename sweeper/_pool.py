@@ -210,7 +210,7 @@ class SubmititPool:
             if now - self.running_since.get(key, now) > self.timeout_s + self.TIMEOUT_GRACE_S:
                 handle.cancel(check=False)
                 del self.jobs[key]
-                reason = f"job {handle.job_id} ran past hydra.sweeper.trial_timeout_s={self.timeout_s:g}; cancelled"
+                reason = f"job {handle.job_id} ran past hydra.sweeper.jobs.trial_timeout_s={self.timeout_s:g}; cancelled"
                 late.append((job, failed(reason, self.sweep_dir / job.subdir)))
         return late
 

@@ -5,7 +5,7 @@ and at the end the best value(s), their params, the replay command and the repor
 
 The jobs' own per-epoch (info) lines and the launchers' "Launching ..." lines (with the
 sweeper's internal ``+trial.*`` overrides) go to each job's log file only, unless
-``hydra.sweeper.verbose=true``; a job's warnings and errors still reach the console.
+``hydra.sweeper.jobs.verbose=true``; a job's warnings and errors still reach the console.
 """
 
 from __future__ import annotations

@@ -16,12 +16,8 @@ from typing import Any
 
 from optuna.distributions import (
     BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
 )
 
-from sweeper._design import MAX_MOVE
 from sweeper._errors import SweepError
 from sweeper._keys import SweepKeys
 from sweeper._seeding import Bounds
@@ -55,22 +51,19 @@ class SearchSpace:
         lr_levels: list[float],
         product_param: str | None,
         fixed_keys: set[str],
-        adaptive: bool = False,
         bounds_margin: float = 0.0,
     ) -> SearchSpace:
         space = dict(distributions)
         if lr_levels and (bounds is None or bounds.source == "user"):
             raise SweepError(
-                "hydra.sweeper.lr_levels are offsets from a range test's bounds: "
-                f"set hydra.sweeper.range_test (auto or a path) and leave {keys.lr} unsearched."
+                "hydra.sweeper.space.lr_levels are offsets from a range test's bounds: "
+                f"set hydra.sweeper.space.range_test (auto or a path) and leave {keys.lr} unsearched."
             )
         if bounds is not None and bounds.source != "user":
-            lr = keys.need("lr", "hydra.sweeper.range_test")
+            lr = keys.need("lr", "hydra.sweeper.space.range_test")
             space[lr] = (
                 bounds.levels(lr_levels) if lr_levels else bounds.distribution(bounds_margin)
             )
-        if adaptive:
-            return cls(_adaptive(space, keys, bounds, lr_levels))
         if product_param is None:
             return cls(space)
         return cls(space, _product(product_param, keys, space, fixed_keys))
@@ -97,34 +90,6 @@ class SearchSpace:
         return math.prod(len(v) for v in self.grid().values())
 
 
-def _adaptive(
-    space: dict[str, BaseDistribution],
-    keys: SweepKeys,
-    bounds: Bounds | None,
-    lr_levels: list[float],
-) -> dict[str, BaseDistribution]:
-    """An adaptive design enqueues every trial: lr may move 3 decades past the planned levels
-    and seeds are added, so both become wide numeric ranges; wd keeps its choices."""
-    why = "hydra.sweeper.adaptive_runs"
-    lr, wd, seed = keys.need("lr", why), keys.need("wd", why), keys.need("seed", why)
-    if not lr_levels or bounds is None or bounds.high is None:
-        raise SweepError(f"{why} moves lr levels: set hydra.sweeper.lr_levels and range_test.")
-    if not isinstance(space.get(wd), CategoricalDistribution) or not isinstance(
-        space.get(seed), CategoricalDistribution
-    ):
-        raise SweepError(f"{why} needs {wd} and {seed} as choice(...) in hydra.sweeper.params.")
-    high = bounds.high
-    return {
-        **space,
-        lr: FloatDistribution(
-            high * 10 ** (min(lr_levels) - MAX_MOVE),
-            high * 10 ** (max(lr_levels) + MAX_MOVE),
-            log=True,
-        ),
-        seed: IntDistribution(0, 10_000),
-    }
-
-
 def _product(
     name: str, keys: SweepKeys, space: dict[str, BaseDistribution], fixed_keys: set[str]
 ) -> Product:
@@ -132,12 +97,12 @@ def _product(
     if name not in space or lr not in space:
         example = f"{name}='tag(log, interval(1e-6, 1e-2))'"
         raise SweepError(
-            f"hydra.sweeper.product_param={name} needs both {name} and {lr} searched (e.g. {example}), got {sorted(space)}."
+            f"hydra.sweeper.space.product_param={name} needs both {name} and {lr} searched (e.g. {example}), got {sorted(space)}."
         )
-    lr = keys.need("lr", f"hydra.sweeper.product_param={name}")
-    wd = keys.need("wd", f"hydra.sweeper.product_param={name}")
+    lr = keys.need("lr", f"hydra.sweeper.space.product_param={name}")
+    wd = keys.need("wd", f"hydra.sweeper.space.product_param={name}")
     if wd in space or wd in fixed_keys:
         raise SweepError(
-            f"{wd} is set from hydra.sweeper.product_param={name} ({wd} = {name} / {lr}); do not also give {wd}."
+            f"{wd} is set from hydra.sweeper.space.product_param={name} ({wd} = {name} / {lr}); do not also give {wd}."
         )
     return Product(name, lr, wd)

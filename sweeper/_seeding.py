@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
+from sweeper._errors import SweepError
 from training.range_test import (
     check_bounds,
     config_for_run,
@@ -21,6 +22,11 @@ from training.range_test import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class BoundsError(SweepError):
+    """Bounds that a search cannot use (a bad range_test.json, malformed stored bounds)."""
+
 
 SOURCES = (
     "user",
@@ -51,21 +57,23 @@ class Bounds:
     def __post_init__(self) -> None:
         """Bounds a search trusts (the user's own come from a parsed interval)."""
         if self.source not in SOURCES:
-            raise ValueError(f"bounds: source must be one of {list(SOURCES)}, got {self.source!r}.")
-        if self.source != "user":
-            check_bounds(
-                self.low,
-                self.high,
-                self.suggested,
-                f"bounds from {self.describe()}",
-                allow_null=False,
+            raise BoundsError(
+                f"bounds: source must be one of {list(SOURCES)}, got {self.source!r}."
             )
+        if self.source != "user":
+            try:
+                where = f"bounds from {self.describe()}"
+                check_bounds(self.low, self.high, self.suggested, where, allow_null=False)
+            except ValueError as e:
+                raise BoundsError(str(e)) from None
 
     @classmethod
     def from_dict(cls, d: object) -> Bounds:
-        """Bounds as stored with a study; anything malformed is a ValueError naming what is wrong."""
+        """Bounds as stored with a study; anything malformed is a BoundsError naming what is wrong."""
         if not isinstance(d, dict) or not {"min_lr", "max_lr", "source"} <= d.keys():
-            raise ValueError(f"bounds must be a mapping with min_lr, max_lr and source, got {d!r}.")
+            raise BoundsError(
+                f"bounds must be a mapping with min_lr, max_lr and source, got {d!r}."
+            )
         source, path = d["source"], d.get("path")
         if (
             isinstance(source, str) and source not in SOURCES and path is None
@@ -83,14 +91,14 @@ class Bounds:
         """The log-scale interval a seeded search draws ``max_lr`` from: the bounds widened by
         ``margin`` decades on each side (the bounds seed the search; they do not fence it)."""
         if self.low is None or self.high is None:
-            raise ValueError(f"bounds from {self.describe()} have no interval")
+            raise BoundsError(f"bounds from {self.describe()} have no interval")
         return FloatDistribution(self.low / 10**margin, self.high * 10**margin, log=True)
 
     def levels(self, offsets: list[float]) -> CategoricalDistribution:
         """``max_lr`` at ``high * 10**offset`` for each offset (3 significant digits, so the
         overrides read well), for a grid that reaches below and above the bounds."""
         if self.high is None:
-            raise ValueError(f"bounds from {self.describe()} have no max_lr")
+            raise BoundsError(f"bounds from {self.describe()} have no max_lr")
         return CategoricalDistribution(sorted({float(f"{self.high * 10**d:.3g}") for d in offsets}))
 
     @classmethod
@@ -109,7 +117,7 @@ class Bounds:
 def from_result(result: dict, source: str, path: str) -> Bounds:
     b = result["bounds"]
     if b["min_lr"] is None or b["max_lr"] is None:
-        raise ValueError(
+        raise BoundsError(
             f"range test {path} has no bounds ({result.get('message') or 'unusable curve'}); rerun it with other settings."
         )
     suggested = result.get("suggested_max_lr") or suggested_max_lr(b)
@@ -125,7 +133,11 @@ def from_result(result: dict, source: str, path: str) -> Bounds:
 
 def from_file(path: str) -> Bounds:
     p = Path(path).expanduser()
-    return from_result(load_range_test(p), "file", str(p))
+    try:
+        result = load_range_test(p)
+    except (OSError, ValueError) as e:  # missing, unreadable, not a range_test.json
+        raise BoundsError(str(e)) from None
+    return from_result(result, "file", str(p))
 
 
 def run_auto(task_cfg: DictConfig, out_dir: Path, overrides: list[str]) -> Bounds:

@@ -82,20 +82,38 @@ def _plain(v: Any) -> Any:
 
 def parse(params: dict[str, str]) -> tuple[dict[str, BaseDistribution], dict[str, str]]:
     """``{name: override value}`` -> ``(distributions, fixed)``; fixed values stay strings."""
-    parser = OverridesParser.create()
-    lines = [f"{k}={v}" for k, v in params.items()]
-    try:
-        overrides = parser.parse_overrides(lines)
-    except Exception as e:  # Hydra's grammar errors
-        raise SearchSpaceError(f"hydra.sweeper.params: {e}") from None
+    space, fixed = split(_parsed([f"{k}={v}" for k, v in params.items()], "hydra.sweeper.params"))
+    return space, {o.get_key_element(): o.get_value_element_as_str() for o in fixed}
+
+
+def split(overrides: list[Override]) -> tuple[dict[str, BaseDistribution], list[Override]]:
+    """Parsed overrides -> the searched ones as distributions, the fixed ones as they are."""
     space: dict[str, BaseDistribution] = {}
-    fixed: dict[str, str] = {}
+    fixed: list[Override] = []
     for o in overrides:
-        key = o.get_key_element()
         if o.is_sweep_override():
-            space[key] = _distribution(o)
+            space[o.get_key_element()] = _distribution(o)
         else:
-            fixed[key] = o.get_value_element_as_str()
+            fixed.append(o)
+    return space, fixed
+
+
+def _parsed(lines: list[str], where: str) -> list[Override]:
+    try:
+        return OverridesParser.create().parse_overrides(lines)
+    except Exception as e:  # Hydra's grammar errors
+        raise SearchSpaceError(f"{where}: {e}") from None
+
+
+def intake(
+    params: dict[str, str], arguments: list[str]
+) -> tuple[dict[str, BaseDistribution], list[Override]]:
+    """A sweep's params (``hydra.sweeper.params``) and command line, each parsed once, as the
+    searched distributions and the fixed overrides every job gets; the command line wins."""
+    given = _parsed([f"{k}={v}" for k, v in params.items()], "hydra.sweeper.params")
+    command = _parsed(list(arguments), "the command line")
+    mine = {o.get_key_element() for o in command}
+    space, fixed = split([o for o in given if o.get_key_element() not in mine] + command)
     return space, fixed
 
 

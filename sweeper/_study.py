@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, distribution_to_json
 from optuna.trial import TrialState
 
+from sweeper._errors import SweepError
 from sweeper._job import Worker
 from training.checks import flatten
 from training.contract import is_runtime
@@ -28,7 +29,7 @@ from training.contract import is_runtime
 log = logging.getLogger(__name__)
 
 
-class StudyMismatch(ValueError):
+class StudyMismatch(SweepError):
     """The stored study was made for other directions or another search space."""
 
 
@@ -189,13 +190,22 @@ def trial_handle(
 def tell(
     study: optuna.Study, trial: optuna.Trial, values: list[float] | None, state: TrialState
 ) -> None:
-    """``study.tell``; a grid sampler's ``study.stop()`` (it raises outside ``optimize``) after the
-    state is stored only means the grid is done, which the loop checks itself."""
-    try:
-        study.tell(trial, values=values, state=state, skip_if_finished=True)
-    except RuntimeError as e:
-        if "Study.stop" not in str(e):
-            raise
+    study.tell(trial, values=values, state=state, skip_if_finished=True)
+
+
+class _NoStop:
+    """The study as a sampler's ``after_trial`` sees it, with ``stop()`` a no-op: a grid sampler
+    stops a study when its grid is done, which raises outside ``optimize``; the loop checks the
+    grid's size itself."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+
+    def stop(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
 
 
 class WorkerTagged(optuna.samplers.BaseSampler):
@@ -246,7 +256,7 @@ class WorkerTagged(optuna.samplers.BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        self.inner.after_trial(study, trial, state, values)
+        self.inner.after_trial(_NoStop(study), trial, state, values)  # type: ignore[arg-type]
 
     def reseed_rng(self) -> None:
         self.inner.reseed_rng()
@@ -281,10 +291,12 @@ def fail_zombies(
     mine: Collection[int] = (),
     when: str = "on resume",
     status: str = "failed",
+    adopt: Callable[[optuna.trial.FrozenTrial], bool] | None = None,
 ) -> list[int]:
     """Fail RUNNING trials whose sweep is gone (a dead process on this host, or no sign of life
     from another host for ``stale_after_s``), and this process's own RUNNING trials not in
-    ``mine`` (left by a crash inside ``ask``); with ``retry``, enqueue their params again."""
+    ``mine`` (left by a crash inside ``ask``); with ``retry``, enqueue their params again. A dead
+    trial that ``adopt`` takes over (its run finished, or runs again in place) is not failed."""
     here = Worker.this()
     failed = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -297,10 +309,11 @@ def fail_zombies(
             dead = time.time() - start > UNOWNED_AFTER_S
         else:
             dead = time.time() - last_sign > stale_after_s
-        if not dead:
+        if not dead or (adopt is not None and adopt(t)):
             continue
         handle = trial_handle(study, storage, t.number)
         handle.set_user_attr("status", status)
+        handle.set_user_attr("lost", True)  # the sweep died, not the run: no verdict on its params
         who = f"sweep {worker}" if worker else "a sweep that died inside ask() (no worker recorded)"
         handle.set_user_attr("reason", f"left RUNNING by {who} that is gone; failed {when}")
         tell(study, handle, None, TrialState.FAIL)

@@ -1,8 +1,12 @@
-"""The sweeper's settings (``hydra.sweeper.*``): one typed dataclass, its defaults in one place.
+"""The sweeper's settings (``hydra.sweeper.*``): typed dataclasses, their defaults in one place.
 
-The Hydra plugin stores a subclass of it in Hydra's ConfigStore (adding ``_target_`` and the
-sampler/pruner defaults); Hydra instantiates the plugin with these fields, and
-:meth:`SweeperSettings.from_hydra` turns them back into this class for the core.
+Twelve top-level settings: the three strategy groups (``sampler``, ``pruner``, ``scheduler``:
+each chosen by a Hydra config group and carrying its own knobs), the study (``study_name``,
+``storage``, ``n_trials``, ``n_jobs``, ``objectives``, ``params``) and three nodes that group
+the rest: ``space`` (how the range test seeds what is searched), ``jobs`` (how each trial's job
+runs) and ``faults`` (what a failure costs). The Hydra plugin stores a subclass in Hydra's
+ConfigStore (adding ``_target_`` and the group defaults); :meth:`SweeperSettings.from_hydra`
+turns Hydra's keyword arguments back into this class for the core.
 """
 
 # no `from __future__ import annotations`: OmegaConf reads these annotations as types when the
@@ -17,103 +21,133 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 
 @dataclass
-class SweeperSettings:
-    # an Optuna sampler class as a partial (the grid sampler gets its search space when the sweep starts)
-    sampler: Any = None
-    # an Optuna pruner
-    pruner: Any = None
-    # null: <task>-<timestamp>; reuse a name to resume
-    study_name: str | None = None
-    # null: sqlite:///multirun/optuna.db; any Optuna RDB URL, ${oc.env:VAR} kept out of logs
-    storage: str | None = None
-    # total for the study: a resumed or parallel sweep stops when the study has this many
-    n_trials: int = 20
-    # trials run at once: per launcher batch, or kept in flight (in_flight)
-    n_jobs: int = 1
-    # hydra-submitit launchers (submitit_slurm, submitit_local): submit each trial as its own job
-    # and keep n_jobs in flight; false: a job array per batch that waits for its slowest job (as
-    # hydra-submitit's launch()). Either is cancelled on a stop
-    in_flight: bool = True
-    # {summary metric: direction}; empty: the task's `objective`
-    objectives: dict[str, str] = field(default_factory=dict)
-    # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)
-    params: dict[str, str] = field(default_factory=dict)
+class SpaceSettings:
+    """``hydra.sweeper.space``: how the lr key's bounds seed the searched params."""
+
     # null | auto | path to range_test.json or its run dir: bounds for the task's sweep_keys.lr
     range_test: str | None = None
+    # e.g. ['num_iter=200'] with range_test=auto
+    range_test_overrides: list[str] = field(default_factory=list)
     # decades the searched max_lr interval reaches past the range test's bounds on each side (the
     # bounds seed the search, they do not fence it: on the suite the best max_lr was up to 2.2x
     # above the bound, BENCHMARKS.md "Task suite")
     bounds_margin: float = 0.0
-    # e.g. ['num_iter=200'] with range_test=auto
-    range_test_overrides: list[str] = field(default_factory=list)
     # log10 offsets from the range test's max_lr bound, e.g. [-1.5, -1, -0.5, 0, 0.5]: the lr is
     # searched at these levels (a categorical, for the grid sampler) instead of the bounds' interval
     lr_levels: list[float] = field(default_factory=list)
     # a searched param that holds lr x wd (e.g. lr_x_wd): each job gets wd = it / lr, so a sampler
     # searches along the balance diagonal instead of discovering it
     product_param: str | None = None
-    # > 0 (with lr_levels): the balance design adapts (sweeper/_design.py): a pilot per lr level
-    # moves the levels where runs train, then the grid, then levels or seeds are added until the
-    # slope's interval decides between lr x wd = const and no dependence, or this many runs are
-    # spent; 0: the fixed grid of lr_levels x params
-    adaptive_runs: int = 0
-    # e.g. [1, 3]: short complete runs (sweep_keys.budget = 1, 3) the pruner promotes from;
-    # []: full runs, pruned per epoch
-    rungs: list[int] = field(default_factory=list)
-    # MORL (Kim et al. 2022): a promoted trial continues from its last rung run's weights with a
-    # new lr cycle of the remaining epochs (needs sweep_keys.init_from and final_weights)
-    rung_continue: bool = False
-    # stop when failed / finished trials exceeds this
-    max_failure_rate: float = 0.5
-    # on resume, re-enqueue trials a dead sweep left RUNNING
-    retry_failed: bool = False
+
+
+@dataclass
+class JobSettings:
+    """``hydra.sweeper.jobs``: how each trial's job runs."""
+
+    # hydra-submitit launchers (submitit_slurm, submitit_local): submit each trial as its own job
+    # and keep n_jobs in flight; false: a job array per batch that waits for its slowest job (as
+    # hydra-submitit's launch()). Either is cancelled on a stop
+    in_flight: bool = True
+    # a trial still running this long after its job started fails (its job is cancelled on a
+    # cluster, stopped in this process); null: no limit
+    trial_timeout_s: float | None = None
     # compose a job's config once per shape of overrides, then set values (tests/test_compose.py)
     compose_cache: bool = True
-    # a RUNNING trial of another host with no heartbeat this long is dead
-    stale_after_s: float = 900.0
-
     # true: each job's per-epoch lines and the launcher's "Launching" lines (with the internal
     # +trial.* overrides) on the console too; false: in each job's log file only (its warnings
     # and errors still reach the console)
     verbose: bool = False
 
-    # a trial still running this long after its job started fails (its job is cancelled on a
-    # cluster, stopped in this process); null: no limit
-    trial_timeout_s: float | None = None
+
+@dataclass
+class FaultSettings:
+    """``hydra.sweeper.faults``: what a failed or lost trial costs."""
+
+    # stop when failed / finished trials exceeds this
+    max_failure_rate: float = 0.5
+    # on resume, run again the trials a dead sweep left RUNNING (an unfinished run continues in
+    # its own job dir, from its checkpoint)
+    retry_failed: bool = False
+    # a RUNNING trial of another host with no heartbeat this long is dead
+    stale_after_s: float = 900.0
+
+
+@dataclass
+class SweeperSettings:
+    # an Optuna sampler class as a partial (the grid sampler gets its search space when the sweep starts)
+    sampler: Any = None
+    # an Optuna pruner
+    pruner: Any = None
+    # what runs next (hydra/sweeper/supersweep_scheduler=full | rungs | asha | continuation |
+    # balance): a _target_ (a sweeper.schedulers.Scheduler) and its own settings
+    scheduler: Any = None
+    # null: <task>-<timestamp>; reuse a name to resume
+    study_name: str | None = None
+    # null: sqlite:///multirun/optuna.db; any Optuna RDB URL, ${oc.env:VAR} kept out of logs
+    storage: str | None = None
+    # total for the study: a resumed or parallel sweep stops when the study has this many
+    n_trials: int = 20
+    # trials run at once: per launcher batch, or kept in flight (jobs.in_flight)
+    n_jobs: int = 1
+    # {summary metric: direction}; empty: the task's `objective`
+    objectives: dict[str, str] = field(default_factory=dict)
+    # name -> interval(...) / tag(log, ...) / int(...) / range(...) / choice(...)
+    params: dict[str, str] = field(default_factory=dict)
+    space: SpaceSettings = field(default_factory=SpaceSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     def problems(self, given: dict[str, Any] | None = None) -> list[str]:
         """Every setting that is not allowed, one line each, checked as a whole before anything
         is stored (``given``: the keys Hydra passed, to name ones that are no setting at all)."""
         out = [
-            f"hydra.sweeper.{k} is not a setting; allowed: {', '.join(NAMES)}"
+            MOVED[k]
+            if k in MOVED
+            else f"hydra.sweeper.{k} is not a setting; allowed: {', '.join(NAMES)}"
             for k in unknown(given or {})
         ]
-        for name, ok, allowed in (
-            ("n_trials", _int(self.n_trials, 1), "an integer >= 1"),
-            ("n_jobs", _int(self.n_jobs, 1), "an integer >= 1"),
-            ("max_failure_rate", _num(self.max_failure_rate, 0, 1), "a number in [0, 1]"),
+        for name, value, ok, allowed in (
+            ("n_trials", self.n_trials, _int(self.n_trials, 1), "an integer >= 1"),
+            ("n_jobs", self.n_jobs, _int(self.n_jobs, 1), "an integer >= 1"),
             (
-                "stale_after_s",
-                _num(self.stale_after_s, 0, math.inf, low_open=True),
+                "faults.max_failure_rate",
+                self.faults.max_failure_rate,
+                _num(self.faults.max_failure_rate, 0, 1),
+                "a number in [0, 1]",
+            ),
+            (
+                "faults.stale_after_s",
+                self.faults.stale_after_s,
+                _num(self.faults.stale_after_s, 0, math.inf, low_open=True),
                 "a number of seconds > 0",
             ),
             (
-                "trial_timeout_s",
-                self.trial_timeout_s is None
-                or _num(self.trial_timeout_s, 0, math.inf, low_open=True),
+                "faults.retry_failed",
+                self.faults.retry_failed,
+                isinstance(self.faults.retry_failed, bool),
+                "true or false",
+            ),
+            (
+                "jobs.trial_timeout_s",
+                self.jobs.trial_timeout_s,
+                self.jobs.trial_timeout_s is None
+                or _num(self.jobs.trial_timeout_s, 0, math.inf, low_open=True),
                 "null or seconds > 0",
             ),
             (
-                "lr_levels",
-                all(_num(v, -math.inf, math.inf) for v in self.lr_levels),
+                "space.lr_levels",
+                self.space.lr_levels,
+                all(_num(v, -math.inf, math.inf) for v in self.space.lr_levels),
                 "a list of finite log10 offsets",
             ),
-            ("rungs", _increasing_ints(self.rungs), "increasing ints >= 1"),
-            ("adaptive_runs", _int(self.adaptive_runs, 0), "an integer >= 0"),
-            ("bounds_margin", _num(self.bounds_margin, 0, 3), "decades in [0, 3]"),
+            (
+                "space.bounds_margin",
+                self.space.bounds_margin,
+                _num(self.space.bounds_margin, 0, 3),
+                "decades in [0, 3]",
+            ),
         ):
             if not ok:
-                value = getattr(self, name)
                 out.append(f"hydra.sweeper.{name} must be {allowed}, got {value!r}")
         for key, direction in self.objectives.items():
             if direction not in ("maximize", "minimize"):
@@ -125,20 +159,48 @@ class SweeperSettings:
     @classmethod
     def from_hydra(cls, **conf: Any) -> "SweeperSettings":
         """The keyword arguments Hydra instantiates the plugin with (configs become plain containers)."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        groups = {"space": SpaceSettings, "jobs": JobSettings, "faults": FaultSettings}
         plain: dict[str, Any] = {}
         for k, v in conf.items():
-            if k in names:
-                plain[k] = (
-                    OmegaConf.to_container(v, resolve=True)
-                    if isinstance(v, (DictConfig, ListConfig))
-                    else v
-                )
+            if k not in NAMES:
+                continue
+            value = (
+                OmegaConf.to_container(v, resolve=True)
+                if isinstance(v, (DictConfig, ListConfig))
+                else v
+            )
+            plain[k] = groups[k](**value) if k in groups and isinstance(value, dict) else value
         return cls(**plain)
 
 
 NAMES = tuple(f.name for f in dataclasses.fields(SweeperSettings))
 HYDRA_KEYS = ("_target_", "defaults")
+
+# settings of earlier releases that users have in their commands: one line naming the new key
+_SCHEDULER = "hydra/sweeper/supersweep_scheduler"
+MOVED = {
+    "rungs": f"hydra.sweeper.rungs moved: {_SCHEDULER}=rungs hydra.sweeper.scheduler.rungs=[1,3] ([] was: {_SCHEDULER}=full)",
+    "rung_continue": f"hydra.sweeper.rung_continue moved: {_SCHEDULER}=continuation hydra.sweeper.scheduler.rungs=[1,3]",
+    "adaptive_runs": f"hydra.sweeper.adaptive_runs moved: {_SCHEDULER}=balance hydra.sweeper.scheduler.max_runs=N",
+    **{
+        k: f"hydra.sweeper.{k} moved: hydra.sweeper.space.{k}"
+        for k in (f.name for f in dataclasses.fields(SpaceSettings))
+    },
+    **{
+        k: f"hydra.sweeper.{k} moved: hydra.sweeper.jobs.{k}"
+        for k in (f.name for f in dataclasses.fields(JobSettings))
+    },
+    **{
+        k: f"hydra.sweeper.{k} moved: hydra.sweeper.faults.{k}"
+        for k in (f.name for f in dataclasses.fields(FaultSettings))
+    },
+}
+
+
+def moved(key: str) -> str | None:
+    """The one line for an old spelling (``hydra.sweeper.rungs``), else None."""
+    head, _, leaf = key.lstrip("+~").partition("hydra.sweeper.")
+    return MOVED.get(leaf) if not head and leaf else None
 
 
 def unknown(given: dict[str, Any]) -> list[str]:
@@ -153,7 +215,3 @@ def _num(v: Any, low: float, high: float, low_open: bool = False) -> bool:
 
 def _int(v: Any, low: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def _increasing_ints(values: list) -> bool:
-    return all(_int(v, 1) for v in values) and list(values) == sorted(set(values))

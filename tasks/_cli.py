@@ -204,6 +204,10 @@ def unknown_key_words(e: BaseException, config_name: str) -> str | None:
     if not m:
         return None
     key = m.group(1)
+    from sweeper.settings import moved
+
+    if moved(key):  # a setting of an earlier release: its new place
+        return moved(key)
     cfg = compose(config_name)
     container = OmegaConf.to_container(cfg, resolve=False)
     known = [k for k in _dotted(container) if k != "hydra"]

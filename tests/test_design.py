@@ -1,50 +1,88 @@
-"""The adaptive balance design on a real Optuna study with constructed outcomes: the pilot moves
-the lr levels off a dead top, the grid runs, more seeds or levels come until the verdict decides
-or the run budget is spent."""
+"""The adaptive balance design, driven by the real loop on a real Optuna study with constructed
+outcomes: the pilot moves the lr levels off a dead top, the grid runs, more seeds or levels come
+until the verdict decides or the run budget is spent; a kill anywhere (between storing a stage
+and enqueuing its cells, or mid-pilot, twice) resumes to the same runs an uninterrupted design
+makes."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import optuna
+import pytest
+from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from sweeper._design import BalanceDesign
+from sweeper._keys import SweepKeys
+from sweeper._loop import Loop
+from sweeper._search_space import SearchSpace
+from sweeper._seeding import Bounds
+from sweeper.schedulers import SweepContext
+from sweeper.schedulers.balance import BalanceDesign
+
+from .test_loop import FakePool, completed, loop
 
 WDS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+BOUNDS = Bounds(0.05, 0.5, 0.2, "file", "rt.json", "test")
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing of the sweep's own cleanup runs."""
 
 
 def design(max_runs: int = 400) -> BalanceDesign:
-    return BalanceDesign(
-        lr="max_lr",
-        wd="wd",
-        seed="seed",
-        top=0.5,
-        offsets=[-1.5, -1.0, -0.5, 0.0, 0.5],
-        wds=WDS,
-        seeds=[0, 1],
-        max_runs=max_runs,
-        metric="best_val_acc",
-        maximize=True,
+    task = OmegaConf.create(
+        {
+            "max_lr": 0.1,
+            "wd": 0.0,
+            "seed": 0,
+            "sweep_keys": {"lr": "max_lr", "wd": "wd", "seed": "seed"},
+        }
     )
+    ctx = SweepContext(
+        keys=SweepKeys.of(task),
+        task_cfg=task,
+        distributions={"wd": CategoricalDistribution(WDS), "seed": CategoricalDistribution([0, 1])},
+        objectives={"best_val_acc": "maximize"},
+        pruner=optuna.pruners.NopPruner(),
+        sweep_dir=Path("."),
+        lr_levels=(-1.5, -1.0, -0.5, 0.0, 0.5),
+        range_test=True,
+    )
+    return BalanceDesign(ctx, max_runs=max_runs)
 
 
-def drive(d: BalanceDesign, outcome) -> optuna.Study:
-    """Run the design to its end: every enqueued trial is asked and told ``outcome(lr, wd, seed)``
-    (None: the run diverged, told PRUNED as the sweeper does)."""
-    study = optuna.create_study(direction="maximize")
-    dists = {
-        "max_lr": optuna.distributions.FloatDistribution(1e-6, 1e6, log=True),
-        "wd": optuna.distributions.CategoricalDistribution(WDS),
-        "seed": optuna.distributions.IntDistribution(0, 10_000),
-    }
-    while d.ready(study, idle=True):
-        while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            t = study.ask(dists)
-            v = outcome(t.params["max_lr"], t.params["wd"], t.params["seed"])
-            study.tell(t, v) if v is not None else study.tell(t, state=TrialState.PRUNED)
-    return study
+def run_design(outcome, max_runs=400, storage=None, kill=None) -> Loop:
+    """The design to its end (or to ``kill``): each run is told ``outcome(lr, wd, seed)`` (None:
+    diverged, PRUNED as the sweeper records it)."""
+
+    def run(job):
+        v = outcome(job.params["max_lr"], job.params["wd"], job.params["seed"])
+        if v is None:
+            return optuna_pruned()
+        return completed(v)
+
+    d = design(max_runs)
+    space = SearchSpace(d.searched({"wd": CategoricalDistribution(WDS)}, BOUNDS))
+    lp = loop(FakePool(run), space, d, storage=storage, study_name="balance", n_jobs=4)
+    lp.study.set_user_attr("bounds", BOUNDS.as_dict())
+    d.restore(lp.study, BOUNDS)
+    if kill is not None:
+        kill(lp)
+    from sweeper._study import fail_zombies
+
+    fail_zombies(lp.study, lp.storage, 900, False, adopt=lp.adopt)
+    lp.run()
+    return lp
+
+
+def optuna_pruned():
+    from sweeper._outcome import Outcome
+
+    return Outcome(TrialState.PRUNED, None, {"status": "diverged", "reason": "constructed"})
 
 
 def ridge_surface(dead_above: float):
@@ -60,9 +98,13 @@ def ridge_surface(dead_above: float):
     return outcome
 
 
+def cells(study: optuna.Study) -> list[tuple]:
+    done = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return sorted((t.params["max_lr"], t.params["wd"], t.params["seed"]) for t in done)
+
+
 def test_a_dead_top_moves_the_levels_down_and_the_grid_decides():
-    d = design()
-    study = drive(d, ridge_surface(dead_above=0.2))  # the bound (0.5) and above diverge
+    study = run_design(ridge_surface(dead_above=0.2)).study  # the bound (0.5) and above diverge
     state = study.user_attrs["design"]
     levels = sorted({t.params["max_lr"] for t in study.trials if t.params["seed"] == 1})
     assert max(levels) <= 0.2 and len(levels) >= 5  # the grid ran only where runs train
@@ -74,18 +116,78 @@ def test_a_best_top_level_adds_a_level_above():
     def rising(lr, wd, seed):  # better and better with lr, flat in wd
         return 0.5 + 0.1 * math.log10(lr) / 3 + np.random.default_rng(seed).normal(0, 0.001)
 
-    study = drive(design(), rising)
+    study = run_design(rising).study
     levels = sorted({t.params["max_lr"] for t in study.trials})
-    assert (
-        0.5 * 10**0.5 < max(levels) <= 0.5 * 10**3.5 * 1.01
-    )  # past the planned top, within 3 decades
+    assert 0.5 * 10**0.5 < max(levels) <= 0.5 * 10**3.5 * 1.01  # past the top, within 3 decades
 
 
 def test_the_run_budget_stops_an_undecided_design():
     def noise(lr, wd, seed):
         return 0.9 + np.random.default_rng(hash((lr, wd, seed)) % 2**32).normal(0, 0.05)
 
-    study = drive(design(max_runs=60), noise)
+    study = run_design(noise, max_runs=60).study
     state = study.user_attrs["design"]
     assert len(study.trials) <= 60
-    assert "run budget" in state["stop"] or state["stop"].startswith("decided"), state
+    assert "max_runs=60" in state["stop"] or state["stop"].startswith("decided"), state
+
+
+def test_a_design_where_no_level_trains_stops_with_its_reason():
+    study = run_design(lambda lr, wd, seed: None).study
+    assert "no lr level trained" in study.user_attrs["design"]["stop"]
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+
+
+def _kill_at_enqueue(n: int):
+    """A kill right after the design stored its next stage and enqueued ``n`` of its cells."""
+
+    def arm(lp: Loop) -> None:
+        real, count = lp.study.enqueue_trial, [0]
+
+        def enqueue(*a, **k):
+            if count[0] == n:
+                raise Killed
+            count[0] += 1
+            return real(*a, **k)
+
+        lp.study.enqueue_trial = enqueue  # type: ignore[method-assign]
+
+    return arm
+
+
+def _kill_after_runs(n: int):
+    """A kill while runs are in flight, after ``n`` runs finished (their trials stay RUNNING)."""
+
+    def arm(lp: Loop) -> None:
+        pool, real = lp.pool, lp.pool.wait
+
+        def wait(on_poll):
+            if len(pool.started) > n:
+                raise Killed
+            return real(on_poll)
+
+        pool.wait = wait
+        lp._stop = lambda e: None  # type: ignore[method-assign]  # a SIGKILL cleans nothing up
+
+    return arm
+
+
+@pytest.mark.parametrize(
+    "kills",
+    [
+        [_kill_at_enqueue(0)],  # the next stage stored, none of its cells enqueued
+        [_kill_at_enqueue(3)],  # mid-way through the enqueues
+        [_kill_after_runs(2), _kill_after_runs(1)],  # twice during the pilot
+        [_kill_after_runs(9)],  # in the grid
+    ],
+)
+def test_a_killed_design_resumes_to_the_runs_an_uninterrupted_one_makes(kills):
+    surface = ridge_surface(dead_above=0.2)
+    straight = run_design(surface)
+    storage = optuna.storages.InMemoryStorage()
+    for kill in kills:
+        with pytest.raises(Killed):
+            run_design(surface, storage=storage, kill=kill)
+    resumed = run_design(surface, storage=storage)
+    assert cells(resumed.study) == cells(straight.study)
+    assert resumed.study.user_attrs["design"]["stop"] == straight.study.user_attrs["design"]["stop"]
+    assert not resumed.study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))

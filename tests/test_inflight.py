@@ -54,7 +54,7 @@ def test_ctrl_c_cancels_the_local_jobs_in_flight(tmp_path, in_flight):
         "sleep_s=300",
         "hydra.sweeper.n_trials=4",
         "hydra.sweeper.n_jobs=2",
-        f"hydra.sweeper.in_flight={in_flight}",
+        f"hydra.sweeper.jobs.in_flight={in_flight}",
     )
     restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
     proc = subprocess.Popen(
@@ -99,7 +99,7 @@ def test_a_failure_rate_stop_cancels_the_jobs_still_in_flight(tmp_path):
         "sleep_s=300",
         "hydra.sweeper.n_trials=6",
         "hydra.sweeper.n_jobs=2",
-        "hydra.sweeper.max_failure_rate=0.5",
+        "hydra.sweeper.faults.max_failure_rate=0.5",
         timeout=240,
     )
     assert p.returncode == 2 and "max_failure_rate" in p.stderr.strip().splitlines()[-1], p.stderr

@@ -9,7 +9,10 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
-from sweeper._budget import FullRuns, Rungs
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
 from sweeper._errors import SweepError
 from sweeper._job import Fixed, Job, Worker
 from sweeper._jobs import INTERRUPTED
@@ -17,7 +20,12 @@ from sweeper._loop import Loop
 from sweeper._outcome import Outcome
 from sweeper._search_space import Product, SearchSpace
 from sweeper._study import WorkerTagged
-from sweeper.settings import SweeperSettings
+from sweeper._keys import SweepKeys
+from sweeper.schedulers import SweepContext
+from sweeper.schedulers.asha import AsyncHalving
+from sweeper.schedulers.full import FullRuns
+from sweeper.schedulers.rungs import Rungs
+from sweeper.settings import FaultSettings, SweeperSettings
 
 
 class FakePool:
@@ -49,19 +57,40 @@ def completed(value: float, epochs: int = 1) -> Outcome:
     return Outcome(TrialState.COMPLETE, [value], {"status": "completed", "epochs": epochs})
 
 
-def loop(pool, space, budget=None, sampler=None, **settings) -> Loop:
-    storage = optuna.storages.InMemoryStorage()
+def context(pruner=None, sweep_dir: Path = Path(".")) -> SweepContext:
+    """A task with ``epochs=5`` as its budget key, searching x."""
+    task = OmegaConf.create({"epochs": 5, "x": 0.5, "sweep_keys": {"budget": "epochs"}})
+    return SweepContext(
+        keys=SweepKeys.of(task),
+        task_cfg=task,
+        distributions=dict(X.distributions),
+        objectives={"value": "minimize"},
+        pruner=pruner or optuna.pruners.SuccessiveHalvingPruner(min_resource=1),
+        sweep_dir=sweep_dir,
+    )
+
+
+def loop(
+    pool, space, scheduler=None, sampler=None, storage=None, study_name=None, **settings
+) -> Loop:
+    storage = storage or optuna.storages.InMemoryStorage()
     inner = sampler or optuna.samplers.RandomSampler(seed=0)
     study = optuna.create_study(
-        storage=storage, sampler=WorkerTagged(inner, storage, Worker.this())
+        storage=storage,
+        sampler=WorkerTagged(inner, storage, Worker.this()),
+        study_name=study_name,
+        load_if_exists=True,
     )
-    s = SweeperSettings(**{"n_trials": 6, "n_jobs": 2, **settings})
+    faults = {k: settings.pop(k) for k in ("max_failure_rate", "retry_failed") if k in settings}
+    s = SweeperSettings(
+        **{"n_trials": 6, "n_jobs": 2, **settings, "faults": FaultSettings(**faults)}
+    )
     fixed = tuple(Fixed.parse(["epochs=5"]))
     return Loop(
         study,
         storage,
         space,
-        budget or FullRuns(),
+        scheduler or FullRuns(context()),
         pool,
         s,
         fixed,
@@ -114,7 +143,7 @@ def test_rungs_promote_the_survivors_and_only_they_train_the_full_run():
             (job.params["x"] - 0.3) ** 2, epochs=int(job.settings.get("epochs", 5))
         )
     )
-    lp = loop(pool, X, Rungs("epochs", [1, 5]), n_trials=9, n_jobs=1)
+    lp = loop(pool, X, Rungs(context(pruner), [1]), n_trials=9, n_jobs=1)
     lp.study.pruner = pruner
     lp.run()
     trials = lp.study.get_trials()

@@ -28,8 +28,15 @@ SWEEP = ["-m", "sweep=lr_wd"]
             [*SWEEP, "hydra.sweeper.n_trials=abc"],
             "hydra.sweeper.n_trials=abc: Value 'abc' of type 'str' could not be converted to Integer",
         ),
-        ([*SWEEP, "hydra.sweeper.rungs=[a]"], "could not be converted to Integer"),
-        ([*SWEEP, "hydra.sweeper.in_flight=maybe"], "hydra.sweeper.in_flight=maybe"),
+        (
+            [*SWEEP, "hydra.sweeper.rungs=[1,3]"],
+            "hydra.sweeper.rungs moved: hydra/sweeper/supersweep_scheduler=rungs hydra.sweeper.scheduler.rungs=[1,3]",
+        ),
+        (
+            [*SWEEP, "hydra.sweeper.range_test=x.json"],
+            "hydra.sweeper.range_test moved: hydra.sweeper.space.range_test",
+        ),
+        ([*SWEEP, "hydra.sweeper.jobs.in_flight=maybe"], "hydra.sweeper.jobs.in_flight=maybe"),
         (
             [*SWEEP, "hydra/sweeper/supersweep_sampler=foo"],
             "Available options in 'hydra/sweeper/supersweep_sampler': cmaes gp grid",
@@ -45,8 +52,8 @@ SWEEP = ["-m", "sweep=lr_wd"]
             "hydra.sweeper.sampler.seed=abc: Value 'abc' of type 'str' could not be converted to Integer",
         ),
         (
-            [*SWEEP, "hydra.sweeper.lr_levels=[a,b]"],
-            "hydra.sweeper.lr_levels=[a,b]: Value 'a' of type 'str' could not be converted to Float",
+            [*SWEEP, "hydra.sweeper.space.lr_levels=[a,b]"],
+            "hydra.sweeper.space.lr_levels=[a,b]: Value 'a' of type 'str' could not be converted to Float",
         ),
         (
             [*SWEEP, "wd=choice()"],

@@ -47,9 +47,9 @@ def test_make_demo_runs_the_main_job(tmp_path):
     venv = os.path.dirname(os.path.dirname(sys.executable))
     db = f"sqlite:///{tmp_path / 'optuna.db'}"
     # no pruning in the search, so all 3 trials complete and its LR x WD map has points (rungs: test_sweeper.py)
-    search = "SEARCH_ARGS=hydra.sweeper.n_trials=3 hydra.sweeper.rungs=[] hydra/sweeper/supersweep_pruner=none"
+    search = "SEARCH_ARGS=hydra.sweeper.n_trials=3 hydra/sweeper/supersweep_scheduler=full hydra/sweeper/supersweep_pruner=none"
     # the adaptive design at a budget of 15: a pilot per level, the 3 x 4 x 1 grid, then it stops
-    balance = "BALANCE_ARGS=hydra.sweeper.lr_levels=[-1,-0.5,0] 'wd=choice(1e-5,1e-4,1e-3,1e-2)' 'seed=choice(0)' hydra.sweeper.adaptive_runs=15"
+    balance = "BALANCE_ARGS=hydra.sweeper.space.lr_levels=[-1,-0.5,0] 'wd=choice(1e-5,1e-4,1e-3,1e-2)' 'seed=choice(0)' hydra.sweeper.scheduler.max_runs=15"
     report_args = f"REPORT_ARGS=storage={db} images=false"
     make = [
         "make",

@@ -37,7 +37,7 @@ def real_study(tmp_path_factory) -> Path:
         "model=mlp",
         "epochs=4",
         "hydra.sweeper.n_trials=6",
-        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+        "hydra.sweeper.space.range_test_overrides=['num_iter=40']",
         "hydra/sweeper/supersweep_pruner=median",
         "hydra.sweeper.pruner.n_startup_trials=2",
         "hydra.sweeper.pruner.n_warmup_steps=1",
@@ -118,7 +118,7 @@ def test_two_objective_report_draws_the_front_of_the_study(tmp_path):
         "model=mlp",
         "hydra.sweeper.n_trials=5",
         "epochs=int(interval(2, 5))",
-        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+        "hydra.sweeper.space.range_test_overrides=['num_iter=40']",
     )
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)

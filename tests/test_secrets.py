@@ -53,13 +53,14 @@ def test_no_file_or_console_line_holds_the_password(pg_url, tmp_path):
     outputs = []
     for study, extra in [
         ("cache_on", ["hydra.sweeper.n_trials=4", "y=1,2"]),
-        ("cache_off", ["hydra.sweeper.n_trials=3", "hydra.sweeper.compose_cache=false"]),
+        ("cache_off", ["hydra.sweeper.n_trials=3", "hydra.sweeper.jobs.compose_cache=false"]),
         (
             "rungs",
             [
                 "hydra.sweeper.n_trials=3",
                 "epochs=3",
-                "hydra.sweeper.rungs=[1]",
+                "hydra/sweeper/supersweep_scheduler=rungs",
+                "hydra.sweeper.scheduler.rungs=[1]",
                 "hydra/sweeper/supersweep_pruner=median",
             ],
         ),

@@ -9,22 +9,41 @@ import time
 import pytest
 
 from sweeper._jobs import GuardedTask, TrialTimeout
-from sweeper.settings import SweeperSettings
+from sweeper.settings import (
+    NAMES,
+    FaultSettings,
+    JobSettings,
+    SpaceSettings,
+    SweeperSettings,
+)
 
 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"max_failure_rate": 2.0}, "max_failure_rate must be a number in [0, 1], got 2.0"),
-        ({"max_failure_rate": math.nan}, "max_failure_rate must be a number in [0, 1], got nan"),
-        ({"max_failure_rate": -1}, "max_failure_rate must be a number in [0, 1], got -1"),
-        ({"stale_after_s": -1}, "stale_after_s must be a number of seconds > 0"),
+        (
+            {"faults": FaultSettings(max_failure_rate=2.0)},
+            "max_failure_rate must be a number in [0, 1], got 2.0",
+        ),
+        (
+            {"faults": FaultSettings(max_failure_rate=math.nan)},
+            "max_failure_rate must be a number in [0, 1], got nan",
+        ),
+        (
+            {"faults": FaultSettings(max_failure_rate=-1)},
+            "max_failure_rate must be a number in [0, 1], got -1",
+        ),
+        (
+            {"faults": FaultSettings(stale_after_s=-1)},
+            "stale_after_s must be a number of seconds > 0",
+        ),
         ({"n_trials": 0}, "n_trials must be an integer >= 1"),
         ({"n_jobs": 0}, "n_jobs must be an integer >= 1"),
-        ({"lr_levels": [math.nan, 0]}, "lr_levels must be a list of finite log10 offsets"),
-        ({"rungs": [0]}, "rungs must be increasing ints >= 1"),
-        ({"rungs": [3, 1]}, "rungs must be increasing ints >= 1"),
-        ({"trial_timeout_s": 0}, "trial_timeout_s must be null or seconds > 0"),
+        (
+            {"space": SpaceSettings(lr_levels=[math.nan, 0])},
+            "lr_levels must be a list of finite log10 offsets",
+        ),
+        ({"jobs": JobSettings(trial_timeout_s=0)}, "trial_timeout_s must be null or seconds > 0"),
         ({"objectives": {"value": "up"}}, "objectives.value must be maximize or minimize"),
     ],
 )
@@ -33,9 +52,21 @@ def test_each_bad_setting_is_named_with_what_is_allowed(changes, message):
     assert len(problems) == 1 and message in problems[0]
 
 
+def test_settings_are_grouped_a_dozen_at_the_top():
+    assert len(NAMES) <= 12, NAMES
+
+
+def test_an_old_spelling_is_one_line_naming_its_new_key():
+    (margin, rungs) = SweeperSettings().problems({"rungs": [1, 3], "bounds_margin": 0.5})
+    assert rungs.startswith("hydra.sweeper.rungs moved: hydra/sweeper/supersweep_scheduler=rungs")
+    assert margin == "hydra.sweeper.bounds_margin moved: hydra.sweeper.space.bounds_margin"
+
+
 def test_a_key_that_is_no_setting_is_named():
     (problem,) = SweeperSettings().problems({"n_trials": 3, "foo": 1, "_target_": "x"})
-    assert problem.startswith("hydra.sweeper.foo is not a setting; allowed: sampler, pruner")
+    assert problem.startswith(
+        "hydra.sweeper.foo is not a setting; allowed: sampler, pruner, scheduler"
+    )
 
 
 def test_the_defaults_are_allowed():

@@ -128,7 +128,7 @@ def test_a_scancelled_job_fails_only_its_trial_and_the_study_completes(cluster, 
         "sleep_s=1.5",
         "hydra.sweeper.n_trials=6",
         "hydra.sweeper.n_jobs=2",
-        "hydra.sweeper.max_failure_rate=0.5",
+        "hydra.sweeper.faults.max_failure_rate=0.5",
     )
     victim = tmp_path / "cancel" / "1"
     until(lambda: (victim / ".hydra" / "hydra.yaml").exists(), "trial 1's job started", p)
@@ -168,7 +168,7 @@ def test_a_preempted_trial_resumes_from_its_checkpoint(cluster, tmp_path):
         "threads=1",
         "max_lr=interval(0.005, 0.01)",
         "hydra.sweeper.n_trials=1",
-        "hydra.sweeper.verbose=true",  # the job's info lines in submitit's log, read below
+        "hydra.sweeper.jobs.verbose=true",  # the job's info lines in submitit's log, read below
         app=app,
     )
     run = tmp_path / "preempt" / "0"

@@ -27,7 +27,7 @@ def start(tmp):
         "x=interval(0, 1)",
         "sleep_s=0.3",
         f"hydra.sweeper.n_trials={N_TRIALS}",
-        "hydra.sweeper.max_failure_rate=1.0",
+        "hydra.sweeper.faults.max_failure_rate=1.0",
     )
     return subprocess.Popen(
         args, cwd=tmp, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

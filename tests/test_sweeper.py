@@ -121,7 +121,7 @@ def test_range_test_bounds_seed_the_space_and_the_first_trial(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=3",
-        f"hydra.sweeper.range_test={rt}",
+        f"hydra.sweeper.space.range_test={rt}",
         "sweep_keys.lr=x",
     )
     assert p.returncode == 0, p.stderr
@@ -148,7 +148,7 @@ def test_resumed_study_reuses_its_stored_bounds(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=5",
-        f"hydra.sweeper.range_test={tmp_path / 'gone'}",
+        f"hydra.sweeper.space.range_test={tmp_path / 'gone'}",
         "sweep_keys.lr=x",
     )
     assert p.returncode == 0, p.stderr  # the range test is not read (nor rerun) on resume
@@ -162,9 +162,9 @@ def test_lr_levels_grid_reaches_below_and_above_the_range_test_bounds(tmp_path):
     rt = write_range_test(tmp_path)
     p = sweep(
         tmp_path,
-        f"hydra.sweeper.range_test={rt}",
+        f"hydra.sweeper.space.range_test={rt}",
         "sweep_keys.lr=x",
-        "hydra.sweeper.lr_levels=[-1.5,0,0.5]",
+        "hydra.sweeper.space.lr_levels=[-1.5,0,0.5]",
         "hydra/sweeper/supersweep_sampler=grid",
         "hydra.sweeper.n_trials=100",
         "y=choice(1, 2)",
@@ -183,9 +183,9 @@ def test_lr_levels_grid_reaches_below_and_above_the_range_test_bounds(tmp_path):
 
 
 def test_lr_levels_without_a_range_test_is_one_line_error(tmp_path):
-    p = sweep(tmp_path, "hydra.sweeper.lr_levels=[-1,0]", "x=interval(0.1, 1)")
+    p = sweep(tmp_path, "hydra.sweeper.space.lr_levels=[-1,0]", "x=interval(0.1, 1)")
     assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
-        "error: hydra.sweeper.lr_levels are offsets from a range test"
+        "error: hydra.sweeper.space.lr_levels are offsets from a range test"
     )
 
 
@@ -194,7 +194,7 @@ def test_product_param_searches_lr_times_wd_and_jobs_get_wd(tmp_path):
         tmp_path,
         "hydra.sweeper.n_trials=4",
         "sweep_keys.lr=x",
-        "hydra.sweeper.product_param=lr_x_wd",
+        "hydra.sweeper.space.product_param=lr_x_wd",
         "x=tag(log, interval(0.1, 1))",
         "lr_x_wd=tag(log, interval(1e-4, 1e-2))",
     )
@@ -210,7 +210,7 @@ def test_product_param_searches_lr_times_wd_and_jobs_get_wd(tmp_path):
         )
     bad = tmp_path / "bad"
     bad.mkdir()
-    p = sweep(bad, "hydra.sweeper.product_param=lr_x_wd", "x=interval(0.1, 1)")
+    p = sweep(bad, "hydra.sweeper.space.product_param=lr_x_wd", "x=interval(0.1, 1)")
     assert p.returncode == 2 and "needs both lr_x_wd and max_lr searched" in p.stderr
 
 
@@ -218,7 +218,7 @@ def test_explicit_user_bounds_win_over_the_range_test(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=2",
-        f"hydra.sweeper.range_test={tmp_path / 'missing'}",
+        f"hydra.sweeper.space.range_test={tmp_path / 'missing'}",
         "sweep_keys.lr=x",
         "x=interval(0.2, 0.4)",
     )
@@ -237,7 +237,7 @@ def test_nan_and_raising_trials_do_not_stop_the_sweep(tmp_path):
         "y=range(1, 4)",
         "nan_below=0.1",
         "raise_above=0.9",
-        "hydra.sweeper.max_failure_rate=1.0",
+        "hydra.sweeper.faults.max_failure_rate=1.0",
     )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
@@ -259,7 +259,7 @@ def test_failure_rate_stops_the_sweep_with_a_clear_message_and_nothing_running(t
         "hydra.sweeper.n_trials=10",
         "x=interval(1.0, 2.0)",
         "raise_above=0.5",
-        "hydra.sweeper.max_failure_rate=0.5",
+        "hydra.sweeper.faults.max_failure_rate=0.5",
     )
     assert p.returncode == 2
     assert "max_failure_rate" in p.stderr.strip().splitlines()[-1]
@@ -300,7 +300,8 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
         tmp_path,
         "hydra.sweeper.n_trials=10",
         "hydra.sweeper.n_jobs=2",
-        "hydra.sweeper.rungs=[1,3]",
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1,3]",
         "epochs=9",
         "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
@@ -350,18 +351,27 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["hydra.sweeper.rungs=[1,3]"], "needs a pruner"),
+        (["hydra/sweeper/supersweep_scheduler=rungs"], "needs a pruner"),
         (
-            ["hydra.sweeper.rungs=[3,1]", "hydra/sweeper/supersweep_pruner=median"],
-            "increasing ints >= 1",
-        ),
-        (
-            ["hydra.sweeper.rungs=[0,3]", "hydra/sweeper/supersweep_pruner=median"],
+            [
+                "hydra/sweeper/supersweep_scheduler=rungs",
+                "hydra.sweeper.scheduler.rungs=[3,1]",
+                "hydra/sweeper/supersweep_pruner=median",
+            ],
             "increasing ints >= 1",
         ),
         (
             [
-                "hydra.sweeper.rungs=[1]",
+                "hydra/sweeper/supersweep_scheduler=rungs",
+                "hydra.sweeper.scheduler.rungs=[0,3]",
+                "hydra/sweeper/supersweep_pruner=median",
+            ],
+            "increasing ints >= 1",
+        ),
+        (
+            [
+                "hydra/sweeper/supersweep_scheduler=rungs",
+                "hydra.sweeper.scheduler.rungs=[1]",
                 "hydra/sweeper/supersweep_pruner=median",
                 "epochs=range(5,9)",
             ],
@@ -369,7 +379,8 @@ def test_rungs_train_short_complete_runs_and_only_survivors_train_the_full_run(t
         ),
         (
             [
-                "hydra.sweeper.rungs=[1]",
+                "hydra/sweeper/supersweep_scheduler=rungs",
+                "hydra.sweeper.scheduler.rungs=[1]",
                 "hydra/sweeper/supersweep_pruner=median",
                 "+hydra.sweeper.objectives={value: minimize, y: minimize}",
             ],
@@ -490,7 +501,7 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
     )
 
     p = subprocess.run(
-        [*args, "hydra.sweeper.retry_failed=true"],
+        [*args, "hydra.sweeper.faults.retry_failed=true"],
         cwd=tmp_path,
         env=env(),
         capture_output=True,
@@ -617,7 +628,7 @@ def test_a_killed_job_fails_only_its_own_trial_and_the_sweep_goes_on(tmp_path):
         "x=choice(0.1, 0.2, 0.9)",
         "kill_above=0.5",
         f"kill_after_glob='{tmp_path / 'sweep' / '*' / 'summary.json'}'",  # its sibling finished
-        "hydra.sweeper.max_failure_rate=1.0",
+        "hydra.sweeper.faults.max_failure_rate=1.0",
     )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
@@ -677,7 +688,7 @@ def test_lr_wd_preset_runs_the_range_test_with_the_users_overrides_then_a_seeded
         "model=mlp",
         "epochs=3",
         "hydra.sweeper.n_trials=4",
-        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+        "hydra.sweeper.space.range_test_overrides=['num_iter=40']",
     )
     assert p.returncode == 0, p.stderr
     rt = json.loads((tmp_path / "sweep" / "range_test" / "range_test.json").read_text())
@@ -722,7 +733,7 @@ def test_lr_wd_cycle_preset_gives_a_pareto_front_of_accuracy_and_epochs(tmp_path
         "model=mlp",
         "hydra.sweeper.n_trials=4",
         "epochs=int(interval(2, 4))",
-        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+        "hydra.sweeper.space.range_test_overrides=['num_iter=40']",
     )
     assert p.returncode == 0, p.stderr
     study = load(tmp_path)
@@ -816,7 +827,7 @@ def test_bad_range_test_bounds_are_one_line_errors_before_anything_is_stored(
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=2",
-        f"hydra.sweeper.range_test={rt}",
+        f"hydra.sweeper.space.range_test={rt}",
         "sweep_keys.lr=x",
     )
     assert (
@@ -837,7 +848,7 @@ def test_a_study_holding_bad_bounds_is_refused_in_one_line(tmp_path):
     p = sweep(
         tmp_path,
         "hydra.sweeper.n_trials=5",
-        f"hydra.sweeper.range_test={tmp_path / 'rt'}",
+        f"hydra.sweeper.space.range_test={tmp_path / 'rt'}",
         "sweep_keys.lr=x",
     )
     assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith(
@@ -859,7 +870,7 @@ def test_a_job_that_exits_fails_its_trial_and_the_sweep_goes_on(tmp_path, arg, r
         "hydra/sweeper/supersweep_sampler=grid",
         "x=choice(0.1, 0.9, 0.2)",
         arg,
-        "hydra.sweeper.max_failure_rate=1.0",
+        "hydra.sweeper.faults.max_failure_rate=1.0",
     )
     assert p.returncode == 0, p.stderr
     trials = {t.params["x"]: t for t in load(tmp_path).get_trials()}
@@ -959,9 +970,9 @@ def test_sam_preset_searches_rho_jointly_with_lr_and_wd(tmp_path):
         "model=mlp",
         "epochs=2",
         "hydra.sweeper.n_trials=3",
-        "hydra.sweeper.rungs=[]",
+        "hydra/sweeper/supersweep_scheduler=full",
         "hydra/sweeper/supersweep_pruner=none",
-        "hydra.sweeper.range_test_overrides=['num_iter=40']",
+        "hydra.sweeper.space.range_test_overrides=['num_iter=40']",
     )
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
@@ -984,8 +995,8 @@ def test_rung_continue_trains_each_increment_from_the_previous_runs_weights(tmp_
         "epochs=5",
         "max_lr=tag(log, interval(0.05, 0.5))",
         "hydra.sweeper.n_trials=4",
-        "hydra.sweeper.rungs=[1,2]",
-        "hydra.sweeper.rung_continue=true",
+        "hydra/sweeper/supersweep_scheduler=continuation",
+        "hydra.sweeper.scheduler.rungs=[1,2]",
         "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.pruner.reduction_factor=2",
@@ -1011,13 +1022,14 @@ def test_rung_continue_needs_a_task_that_can_continue(tmp_path):
         tmp_path,
         "x=interval(0, 1)",
         "epochs=4",
-        "hydra.sweeper.rungs=[1]",
+        "hydra/sweeper/supersweep_scheduler=continuation",
+        "hydra.sweeper.scheduler.rungs=[1]",
         "hydra/sweeper/supersweep_pruner=median",
-        "hydra.sweeper.rung_continue=true",
     )
     assert (
         p.returncode == 2
-        and "rung_continue needs a task with init_from" in p.stderr.strip().splitlines()[-1]
+        and "supersweep_scheduler=continuation needs a task with init_from"
+        in p.stderr.strip().splitlines()[-1]
     )
 
 
@@ -1040,8 +1052,8 @@ def test_a_trial_past_its_time_limit_fails_and_the_sweep_goes_on(tmp_path, launc
         "short_below=0.5",
         "epochs=60",
         "sleep_s=0.5",
-        "hydra.sweeper.trial_timeout_s=10",
-        "hydra.sweeper.max_failure_rate=1.0",
+        "hydra.sweeper.jobs.trial_timeout_s=10",
+        "hydra.sweeper.faults.max_failure_rate=1.0",
         "hydra.sweeper.n_trials=10",
     )
     assert p.returncode == 0, p.stderr
@@ -1056,16 +1068,37 @@ def test_a_trial_past_its_time_limit_fails_and_the_sweep_goes_on(tmp_path, launc
     ("args", "message"),
     [
         (
-            ["hydra.sweeper.max_failure_rate=2"],
+            ["hydra.sweeper.faults.max_failure_rate=2"],
             "max_failure_rate must be a number in [0, 1], got 2",
         ),
         (["+hydra.sweeper.foo=1"], "hydra.sweeper.foo is not a setting"),
-        (["hydra.sweeper.stale_after_s=-1"], "stale_after_s must be a number of seconds > 0"),
         (
-            ["sweep_keys.lr=foo", "hydra.sweeper.range_test=x"],
-            "sweep_keys.lr=foo (hydra.sweeper.range_test): the task's config has no key 'foo'",
+            ["hydra.sweeper.faults.stale_after_s=-1"],
+            "stale_after_s must be a number of seconds > 0",
         ),
-        (["hydra.sweeper.rung_continue=true"], "rung_continue needs hydra.sweeper.rungs"),
+        (
+            ["sweep_keys.lr=foo", "hydra.sweeper.space.range_test=x"],
+            "sweep_keys.lr=foo (hydra.sweeper.space.range_test): the task's config has no key 'foo'",
+        ),
+        (
+            ["+hydra.sweeper.rung_continue=true"],
+            "hydra.sweeper.rung_continue moved: hydra/sweeper/supersweep_scheduler=continuation",
+        ),
+        (
+            ["+hydra.sweeper.adaptive_runs=20"],
+            "hydra.sweeper.adaptive_runs moved: hydra/sweeper/supersweep_scheduler=balance hydra.sweeper.scheduler.max_runs=N",
+        ),
+        (
+            ["hydra.sweeper.scheduler.foo=1"],
+            "hydra.sweeper.scheduler.foo is not a setting of FullRuns; allowed: no settings",
+        ),
+        (
+            [
+                "hydra/sweeper/supersweep_scheduler=asha",
+                "hydra.sweeper.scheduler.reduction_factor=1",
+            ],
+            "hydra.sweeper.scheduler.reduction_factor must be an integer >= 2, got 1",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_before_the_study_is_touched(tmp_path, args, message):

@@ -1,5 +1,10 @@
 """Typed config of the supersweep sweeper, stored under ``hydra/sweeper`` with nested
-``sampler`` and ``pruner`` groups (``hydra/sweeper/sampler=gp``, ``hydra/sweeper/pruner=median``)."""
+``sampler``, ``pruner`` and ``scheduler`` groups (``hydra/sweeper/supersweep_sampler=gp``,
+``hydra/sweeper/supersweep_pruner=median``, ``hydra/sweeper/supersweep_scheduler=rungs``).
+
+Samplers and pruners are Optuna's classes, stored here; schedulers are this project's, one YAML
+file each in ``conf/hydra/sweeper/supersweep_scheduler/`` next to this module (put on Hydra's
+search path by :class:`SupersweepSearchPath`), so a new one is a module and a file."""
 
 # no `from __future__ import annotations`: Hydra scans this module without registering it in
 # sys.modules, and dataclasses cannot resolve string annotations then.
@@ -104,6 +109,7 @@ class HyperbandPrunerConf:
 # sweeper. The nodes still land at hydra.sweeper.sampler / .pruner (hydra.sweeper.sampler.seed=0).
 SAMPLERS = "hydra/sweeper/supersweep_sampler"
 PRUNERS = "hydra/sweeper/supersweep_pruner"
+SCHEDULERS = "hydra/sweeper/supersweep_scheduler"  # YAML files: conf/<this path>/*.yaml
 
 
 @dataclass
@@ -116,6 +122,7 @@ class SupersweepSweeperConf(SweeperSettings):
             "_self_",
             {SAMPLERS.rsplit("/", 1)[1]: "tpe"},
             {PRUNERS.rsplit("/", 1)[1]: "none"},
+            {SCHEDULERS.rsplit("/", 1)[1]: "full"},
         ]
     )
 

@@ -1,7 +1,7 @@
 """The LR range test in a loop of one's own (as torch-lr-finder's ``LRFinder.range_test`` and
 fastai's ``lr_find``): any ``nn.Module``, optimizer, loss and iterable of ``(inputs, targets)``
 batches. It writes the same ``range_test.json`` as ``tasks.range_test`` (the sweeper reads it:
-``hydra.sweeper.range_test=<dir>``) and puts the model and optimizer back as they were.
+``hydra.sweeper.space.range_test=<dir>``) and puts the model and optimizer back as they were.
 
     from training.range_test import find_lr
     result = find_lr(model, optimizer, torch.nn.functional.cross_entropy, loader, out_dir="rt")

@@ -1,0 +1,167 @@
+"""Schedulers: what runs next and what a finished run means (``hydra.sweeper.scheduler``).
+
+One interface, in the spirit of Ray Tune's ``TrialScheduler`` and Optuna's pruners. The loop
+(:mod:`sweeper._loop`) keeps ``n_jobs`` runs in flight by asking the scheduler for runs and hands
+it every finished run's outcome; it never branches on which scheduler runs. A scheduler answers
+with a typed :data:`Decision`:
+
+- :class:`Tell` - the trial is over: tell the study this outcome;
+- :class:`Promote` - run this next run of the trial first (a longer rung);
+- :class:`Pause` - the trial waits, open; a later :meth:`Scheduler.next_runs` may resume it
+  (asynchronous promotion) or the scheduler tells it at the end (:meth:`Trials.tell`).
+
+Each scheduler is one module here and one YAML file in the plugin's
+``hydra/sweeper/supersweep_scheduler`` group carrying its ``_target_`` and its own settings;
+it is built with :func:`make_scheduler` from that node and the sweep's :class:`SweepContext`,
+refusing in one line what it cannot run before anything is stored. Its state lives in the study
+(trial and study user attrs), so a resumed sweep restores it in :meth:`Scheduler.restore`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import optuna
+from omegaconf import DictConfig
+from optuna.distributions import BaseDistribution
+
+from sweeper._errors import SweepError
+from sweeper._job import Job
+from sweeper._keys import SweepKeys
+from sweeper._outcome import Outcome
+from sweeper._seeding import Bounds
+
+__all__ = [
+    "Decision",
+    "Pause",
+    "Promote",
+    "Scheduler",
+    "SweepContext",
+    "Tell",
+    "Trials",
+    "make_scheduler",
+]
+
+NODE = "hydra.sweeper.scheduler"
+
+
+@dataclass(frozen=True)
+class Tell:
+    """The trial is over: the study is told ``outcome``."""
+
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Promote:
+    """The trial's next run, launched before any new trial."""
+
+    run: Job
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The trial waits, open, at its last run's result; the scheduler resumes or tells it later."""
+
+    value: float
+
+
+Decision = Tell | Promote | Pause
+
+
+@dataclass(frozen=True)
+class SweepContext:
+    """What a scheduler may read about the sweep: known before anything is stored."""
+
+    keys: SweepKeys
+    task_cfg: DictConfig
+    distributions: dict[str, BaseDistribution]  # as the user gave them (before any seeding)
+    objectives: dict[str, str]
+    pruner: optuna.pruners.BasePruner
+    sweep_dir: Path
+    lr_levels: tuple[float, ...] = ()
+    range_test: bool = False  # bounds will come from a range test
+    fixed_keys: frozenset[str] = field(default_factory=frozenset)
+
+
+class Trials(Protocol):
+    """The loop's side, as a scheduler sees it."""
+
+    study: optuna.Study
+
+    def left(self) -> int:
+        """New trials the study may still get (``n_trials``, a grid's size)."""
+        ...
+
+    def new(self, n: int) -> list[Job]:
+        """Ask ``n`` new trials: each one's template job (its full run as the task defines it)."""
+        ...
+
+    def idle(self) -> bool:
+        """Nothing runs and no trial is open in this sweep."""
+        ...
+
+    def tell(self, number: int, outcome: Outcome) -> None:
+        """End an open (paused) trial of this sweep with ``outcome``."""
+        ...
+
+
+class Scheduler:
+    """The base every scheduler extends; the defaults are those of one full run per trial."""
+
+    owns_sampling = False  # True: every trial is enqueued by the scheduler, no sampler draws
+
+    def searched(
+        self, distributions: dict[str, BaseDistribution], bounds: Bounds | None
+    ) -> dict[str, BaseDistribution]:
+        """The distributions the study stores (a design that moves lr levels widens them)."""
+        return distributions
+
+    def restore(self, study: optuna.Study, bounds: Bounds | None) -> None:
+        """Take up the state stored with the study (a new study: nothing)."""
+
+    def run_at(self, template: Job, step: int) -> Job:
+        """Run ``step`` of a trial whose template is ``template`` (resuming an adopted trial)."""
+        return template
+
+    def next_runs(self, free: int, trials: Trials) -> list[Job]:
+        """Up to ``free`` runs to start now (promoted runs the loop holds go before these)."""
+        return [self.run_at(job, 0) for job in trials.new(min(free, trials.left()))]
+
+    def on_result(self, run: Job, outcome: Outcome, trial: optuna.Trial) -> Decision:
+        return Tell(outcome)
+
+    def total(self, trials: Trials) -> int | None:
+        """Trials the sweep will have told when it ends, for the progress line (None: unknown)."""
+        return trials.left()
+
+
+def make_scheduler(node: Any, ctx: SweepContext) -> Scheduler:
+    """The scheduler ``hydra.sweeper.scheduler`` names (Hydra's partial of a ``_target_`` with
+    its settings, or that node as a dict), built for this sweep; a setting it does not take is
+    one line naming what it does take."""
+    from hydra.utils import get_class
+
+    if isinstance(node, functools.partial):
+        cls, conf = node.func, dict(node.keywords)
+    else:
+        conf = {k: v for k, v in dict(node or {}).items() if k != "_partial_"}
+        target = conf.pop("_target_", "sweeper.schedulers.full.FullRuns")
+        try:
+            cls = get_class(str(target))
+        except Exception:
+            raise SweepError(f"{NODE}._target_={target!r} is not an importable class.") from None
+    if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
+        raise SweepError(f"{NODE}._target_={cls!r} is not a sweeper.schedulers.Scheduler.")
+    params = [p for p in inspect.signature(cls).parameters if p != "ctx"]
+    unknown = sorted(set(conf) - set(params))
+    if unknown:
+        allowed = ", ".join(params) or "no settings"
+        raise SweepError(
+            f"{NODE}.{unknown[0]} is not a setting of {cls.__name__}; allowed: {allowed}."
+        )
+    return cls(ctx, **conf)

@@ -1,0 +1,83 @@
+"""Asynchronous successive halving (ASHA; Li et al., "A System for Massively Parallel
+Hyperparameter Tuning", MLSys 2020; ``supersweep_scheduler=asha``).
+
+The same short complete runs as :mod:`sweeper.schedulers.rungs`, but no pruner decides on the
+spot: a trial whose short run finished *pauses*. Whenever a slot frees, the highest rung with a
+paused trial in the top ``1 / reduction_factor`` of everything that finished that rung promotes
+it; otherwise a new trial starts. A trial that is never promoted is told PRUNED when the sweep
+has nothing left to start. Every rung result is a report in the study (intermediate values), so
+what was promoted is derived from the study, and a resumed sweep adopts its paused trials.
+"""
+
+from __future__ import annotations
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeper._errors import SweepError
+from sweeper._job import Job
+from sweeper._outcome import Outcome
+from sweeper.schedulers import Decision, Pause, SweepContext, Trials
+from sweeper.schedulers.rungs import Rungs
+
+
+class AsyncHalving(Rungs):
+    needs_pruner = False  # this scheduler promotes itself
+
+    def __init__(
+        self,
+        ctx: SweepContext,
+        rungs: list[int] | tuple[int, ...] = (1, 3),
+        reduction_factor: int = 3,
+    ) -> None:
+        super().__init__(ctx, rungs)
+        if not isinstance(reduction_factor, int) or reduction_factor < 2:
+            raise SweepError(
+                f"hydra.sweeper.scheduler.reduction_factor must be an integer >= 2, got {reduction_factor!r}."
+            )
+        self.eta = reduction_factor
+        self.paused: dict[int, tuple[Job, float]] = {}  # trial -> its last run, its value
+
+    def judge(self, run: Job, outcome: Outcome, trial: optuna.Trial, value: float) -> Decision:
+        self.paused[run.number] = (run, value)
+        return Pause(value)
+
+    def next_runs(self, free: int, trials: Trials) -> list[Job]:
+        out: list[Job] = []
+        while len(out) < free:
+            promoted = self._promotable(trials.study)
+            if promoted is not None:
+                out.append(promoted)
+            elif trials.left() > 0:
+                out += [self.run_at(job, 0) for job in trials.new(1)]
+            else:
+                break
+        if not out and trials.idle():  # nothing will run again: the paused end here
+            for n, (run, value) in sorted(self.paused.items()):
+                by = f"{type(self).__name__} (not in the top 1/{self.eta})"
+                trials.tell(
+                    n,
+                    self.pruned(
+                        Outcome(TrialState.PRUNED, None, {}), self.budgets[run.step], value, by
+                    ),
+                )
+            self.paused.clear()
+        return out
+
+    def _promotable(self, study: optuna.Study) -> Job | None:
+        """The paused trial of the highest rung that is in its rung's top 1 / eta."""
+        trials = study.get_trials(deepcopy=False)
+        sign = -1.0 if self.maximize else 1.0
+        for step in reversed(range(len(self.budgets) - 1)):
+            budget = self.budgets[step]
+            scores = {
+                t.number: sign * t.intermediate_values[budget]
+                for t in trials
+                if budget in t.intermediate_values
+            }
+            top = sorted(scores, key=scores.__getitem__)[: len(scores) // self.eta]
+            for n in top:
+                if n in self.paused and self.paused[n][0].step == step:
+                    run, _ = self.paused.pop(n)
+                    return self.run_at(run, step + 1)
+        return None

@@ -1,0 +1,121 @@
+"""Rungs of short *complete* runs (e.g. 1 and 3 epochs) before the full one
+(``supersweep_scheduler=rungs``).
+
+Cutting a one-cycle run early judges it mid-cycle, where small peaks look best; a short
+complete cycle is the fair comparison (bench/bench_search.py measures both). Each short run's
+objective is reported at step = its budget and the study's pruner promotes the trial to the
+next, longer run or prunes it; only survivors train the full run, and promoted runs start
+before new trials (as in ASHA). What a trial spent and where it stands is in the study: its
+reports (intermediate values) and its ``epochs_total`` user attr.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import replace
+from typing import Any
+
+import optuna
+from omegaconf import OmegaConf
+from optuna.pruners import NopPruner
+from optuna.trial import TrialState
+
+from sweeper._errors import SweepError
+from sweeper._job import Job
+from sweeper._outcome import Outcome
+from sweeper.schedulers import Decision, Promote, Scheduler, SweepContext, Tell
+
+log = logging.getLogger(__name__)
+
+KNOB = "hydra.sweeper.scheduler.rungs"
+
+
+class Rungs(Scheduler):
+    needs_pruner = True  # the study's pruner decides each promotion
+
+    def __init__(self, ctx: SweepContext, rungs: list[int] | tuple[int, ...] = (1, 3)) -> None:
+        rungs = list(rungs)
+        if not rungs or not _increasing_ints(rungs):
+            raise SweepError(f"{KNOB} must be increasing ints >= 1, got {rungs!r}.")
+        self.key = ctx.keys.need("budget", KNOB)
+        full = OmegaConf.select(ctx.task_cfg, self.key)
+        searched = self.key in ctx.distributions
+        if not isinstance(full, int) or isinstance(full, bool) or searched:
+            state = ", searched" if searched else ""
+            raise SweepError(
+                f"sweep_keys.budget={self.key!r} must name a fixed int setting of the task (got {full!r}{state})."
+            )
+        if len(ctx.objectives) != 1:
+            raise SweepError(
+                f"{KNOB} needs a single objective: rungs promote by one value (Optuna prunes single-objective studies only)."
+            )
+        if self.needs_pruner and isinstance(ctx.pruner, NopPruner):
+            raise SweepError(
+                "hydra/sweeper/supersweep_scheduler=rungs needs a pruner: hydra/sweeper/supersweep_pruner=successive_halving | hyperband | median."
+            )
+        dropped = [r for r in rungs if r >= full]
+        if dropped:  # e.g. the preset's [1, 3] with epochs=3: those runs would be the full one
+            log.info(f"rungs {dropped} are not shorter than {self.key}={full}: dropped")
+        self.budgets = [*(r for r in rungs if r < full), full]  # values of key, the full run last
+        self.maximize = next(iter(ctx.objectives.values())) == "maximize"
+        self.ctx = ctx
+
+    def run_at(self, template: Job, step: int) -> Job:
+        n = template.number
+        last = step == len(self.budgets) - 1
+        return replace(
+            template,
+            step=step,
+            subdir=str(n) if last else f"{n}-{self.key}{self.budgets[step]}",
+            settings=self.settings(template, step),
+            trial=replace(template.trial, report=False),
+        )
+
+    def settings(self, job: Job, step: int) -> dict[str, Any]:
+        """The scheduler's own overrides of the run at ``step`` (the full run: the task's own)."""
+        return {} if step == len(self.budgets) - 1 else {self.key: self.budgets[step]}
+
+    def on_result(self, run: Job, outcome: Outcome, trial: optuna.Trial) -> Decision:
+        spent = int(trial.user_attrs.get("epochs_total") or 0) + int(
+            outcome.attrs.get("epochs") or 0
+        )
+        trial.set_user_attr("epochs_total", spent)  # in the study: a resume adds to it
+        outcome = replace(outcome, attrs={**outcome.attrs, "epochs_total": spent})
+        if run.step == len(self.budgets) - 1 or outcome.state != TrialState.COMPLETE:
+            return Tell(outcome)
+        assert outcome.values is not None  # a COMPLETE outcome has its values
+        value = outcome.values[0]
+        report(trial, value, self.budgets[run.step])
+        return self.judge(run, outcome, trial, value)
+
+    def judge(self, run: Job, outcome: Outcome, trial: optuna.Trial, value: float) -> Decision:
+        """The study's pruner promotes the trial to its next run or prunes it."""
+        budget = self.budgets[run.step]
+        if trial.should_prune():
+            return Tell(self.pruned(outcome, budget, value, type(trial.study.pruner).__name__))
+        nxt = self.budgets[run.step + 1]
+        log.info(
+            f"trial {run.number}: {self.key}={budget} -> {value:.4g}, promoted to {self.key}={nxt}"
+        )
+        return Promote(self.run_at(run, run.step + 1))
+
+    def pruned(self, outcome: Outcome, budget: int, value: float, by: str) -> Outcome:
+        reason = f"pruned by {by} after the {self.key}={budget} run ({value:.4g})"
+        return Outcome(
+            TrialState.PRUNED, None, {**outcome.attrs, "status": "pruned", "reason": reason}
+        )
+
+
+def report(trial: optuna.Trial, value: float, step: int) -> None:
+    """A short run's value at step = its budget (an adopted run reports a step again: ignored)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trial.report(value, step)
+    trial.set_user_attr("heartbeat", time.time())
+
+
+def _increasing_ints(values: list) -> bool:
+    ints = all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
+    return ints and list(values) == sorted(set(values))
