@@ -238,3 +238,82 @@ def test_a_trial_whose_sweep_died_inside_ask_is_failed_once_no_live_sweep_can_ow
     trials = lp.study.get_trials()
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     assert "died inside ask()" in trials[young].user_attrs["reason"]
+
+
+def _rung_value(job: Job) -> Outcome:
+    return completed((job.params["x"] - 0.3) ** 2, epochs=int(job.settings.get("epochs", 5)))
+
+
+XS = [0.9, 0.31, 0.7, 0.05, 0.29, 0.5, 0.33, 0.95, 0.1]  # one trial each, in this order
+
+
+def _enqueued(lp: Loop) -> Loop:
+    for x in XS:
+        lp.study.enqueue_trial({"x": x})
+    return lp
+
+
+def test_asha_pauses_each_trial_and_promotes_a_paused_one_when_a_slot_frees():
+    pool = FakePool(_rung_value)
+    lp = _enqueued(loop(pool, X, AsyncHalving(context(), [1], 3), n_trials=9, n_jobs=1))
+    lp.run()
+    trials = {t.number: t for t in lp.study.get_trials()}
+    full = [j.number for j in pool.started if j.step == 1]
+    assert full and {n for n, t in trials.items() if t.state == TrialState.COMPLETE} == set(full)
+    at = {(j.number, j.step): k for k, j in enumerate(pool.started)}  # start order
+    assert any(at[(n, 0)] < at[(m, 0)] < at[(n, 1)] for n in full for m in trials if m != n), (
+        "a trial paused while newer trials started, then was promoted (asynchronous)"
+    )
+    assert len(full) == len(XS) // 3 or len(full) == len(XS) // 3 + 1
+    pruned = [t for t in trials.values() if t.state == TrialState.PRUNED]
+    assert len(pruned) == len(XS) - len(full) and all(
+        "AsyncHalving" in t.user_attrs["reason"] for t in pruned
+    )
+    assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing of the sweep's own cleanup runs."""
+
+
+def _rung_sweep(storage, kill_after: int | None = None) -> tuple[Loop, FakePool]:
+    from sweeper._study import fail_zombies
+
+    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    pool = FakePool(_rung_value)
+    lp = loop(pool, X, Rungs(context(pruner), [1]), storage=storage, study_name="rungs",
+              n_trials=9, n_jobs=1, retry_failed=True)  # fmt: skip
+    lp.study.pruner = pruner
+    if not lp.study.trials:
+        _enqueued(lp)
+    if kill_after is not None:
+        real = pool.wait
+
+        def wait(on_poll):
+            if len(pool.started) > kill_after:
+                raise Killed
+            return real(on_poll)
+
+        pool.wait = wait
+        lp._stop = lambda e: None  # a SIGKILL cleans nothing up
+    fail_zombies(lp.study, lp.storage, 900, True, adopt=lp.adopt)
+    lp.run()
+    return lp, pool
+
+
+@pytest.mark.parametrize("kill_after", [1, 4, 7])
+def test_a_killed_rung_sweep_resumes_to_the_same_promotions_and_no_duplicate_full_run(kill_after):
+    straight, straight_pool = _rung_sweep(optuna.storages.InMemoryStorage())
+    storage = optuna.storages.InMemoryStorage()
+    with pytest.raises(Killed):
+        _rung_sweep(storage, kill_after)
+    resumed, resumed_pool = _rung_sweep(storage)
+
+    def decided(study):
+        return sorted((t.params["x"], t.state.name) for t in study.get_trials())
+
+    assert decided(resumed.study) == decided(straight.study)  # same trials, same promotions
+    full = lambda pool: [j.number for j in pool.started if j.step == 1]  # noqa: E731
+    assert len(set(full(resumed_pool))) == len(full(resumed_pool)), "no full run twice"
+    for t in resumed.study.get_trials(states=(TrialState.COMPLETE,)):
+        assert t.user_attrs["epochs_total"] == 6, "the killed run's epochs are not counted twice"

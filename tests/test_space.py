@@ -9,6 +9,8 @@ from optuna.distributions import FloatDistribution as F
 from optuna.distributions import IntDistribution as I
 
 from sweeper._space import SearchSpaceError, format_value, grid_values, parse
+from sweeper._job import Worker
+from sweeper._study import WorkerTagged
 from sweeper._study import tell as _tell
 
 TABLE = [
@@ -54,7 +56,9 @@ def test_every_sampler_draws_from_the_same_set(text, sampler):
         if sampler is optuna.samplers.GridSampler
         else {"seed": 0}
     )
-    study = optuna.create_study(sampler=sampler(**kwargs))
+    storage = optuna.storages.InMemoryStorage()  # the sweeper's own wrapper, as a sweep has it
+    tagged = WorkerTagged(sampler(**kwargs), storage, Worker.this())
+    study = optuna.create_study(storage=storage, sampler=tagged)
     seen = set()
     for _ in range(12):
         t = study.ask(fixed_distributions=space)
@@ -121,7 +125,9 @@ def test_every_sampler_builds_from_its_config_and_is_seedable(name):
     space, _ = parse(text)
 
     def draws(seed: int) -> list[dict]:
-        study = optuna.create_study(sampler=make_sampler(name, space, seed))
+        storage = optuna.storages.InMemoryStorage()
+        tagged = WorkerTagged(make_sampler(name, space, seed), storage, Worker.this())
+        study = optuna.create_study(storage=storage, sampler=tagged)
         out = []
         for i in range(6):
             t = study.ask(fixed_distributions=space)
