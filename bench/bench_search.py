@@ -115,15 +115,21 @@ PRUNE_ARMS = {
     "sha_rungs": [
         "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
-        "hydra/sweeper/supersweep_scheduler=rungs", "hydra.sweeper.scheduler.rungs=[1,3]",
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1,3]",
     ],
     "sha4_rungs": [
         "hydra/sweeper/supersweep_pruner=successive_halving",
         "hydra.sweeper.pruner.min_resource=1",
         "hydra.sweeper.pruner.reduction_factor=4",
-        "hydra/sweeper/supersweep_scheduler=rungs", "hydra.sweeper.scheduler.rungs=[1,4]",
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1,4]",
     ],
-    "hyperband_rungs": ["hydra/sweeper/supersweep_pruner=hyperband", "hydra/sweeper/supersweep_scheduler=rungs", "hydra.sweeper.scheduler.rungs=[1,3]"],
+    "hyperband_rungs": [
+        "hydra/sweeper/supersweep_pruner=hyperband",
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1,3]",
+    ],
     # MORL (issue 12): the same rungs, each promoted run continuing from the last with a new cycle
     "sha_rungs_continue": [
         "hydra/sweeper/supersweep_pruner=successive_halving",

@@ -169,7 +169,9 @@ class SweeperSettings:
                 if isinstance(v, (DictConfig, ListConfig))
                 else v
             )
-            plain[k] = groups[k](**value) if k in groups and isinstance(value, dict) else value
+            if k in groups and isinstance(value, dict):
+                value = groups[k](**{str(name): x for name, x in value.items()})
+            plain[k] = value
         return cls(**plain)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from training import checkpoint
 from training.checks import ConfigError
 from training.runner import run
 
@@ -71,6 +72,18 @@ def test_a_checkpoint_of_another_config_is_refused_naming_the_difference(tmp_pat
         run(cfg_for("epochs=8"), tmp_path)
     with pytest.raises(ConfigError, match=r"model.channels: 32 -> 16"):
         run(cfg_for("epochs=6", "model.channels=16"), tmp_path)
+
+
+def test_a_knob_added_to_the_config_is_part_of_the_checkpoints_identity_unlisted(tmp_path):
+    """A new top-level knob (here ``+new_knob``, listed nowhere in contract.py) changes what a
+    run trains as far as a resume knows: a checkpoint written without it, or with another value,
+    is refused; control and runtime keys are not identity."""
+    with pytest.raises(Interrupt):
+        run(cfg_for("epochs=6", "+new_knob=1"), tmp_path, callbacks=[stop_at(2)])
+    with pytest.raises(ConfigError, match=r"new_knob: 1 -> 2"):
+        run(cfg_for("epochs=6", "+new_knob=2"), tmp_path)
+    fp = checkpoint.fingerprint(cfg_for("epochs=6", "+new_knob=1", "threads=3"))
+    assert fp["new_knob"] == 1 and "threads" not in fp and "objective" not in fp
 
 
 class _Payload:

@@ -4,23 +4,22 @@ milliseconds (the same paths run end to end through Hydra in test_sweeper.py).""
 
 from __future__ import annotations
 
-import optuna
-import pytest
-from optuna.distributions import CategoricalDistribution, FloatDistribution
-from optuna.trial import TrialState
-
 from pathlib import Path
 
+import optuna
+import pytest
 from omegaconf import OmegaConf
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState
 
 from sweeper._errors import SweepError
 from sweeper._job import Fixed, Job, Worker
 from sweeper._jobs import INTERRUPTED
+from sweeper._keys import SweepKeys
 from sweeper._loop import Loop
 from sweeper._outcome import Outcome
 from sweeper._search_space import Product, SearchSpace
 from sweeper._study import WorkerTagged
-from sweeper._keys import SweepKeys
 from sweeper.schedulers import SweepContext
 from sweeper.schedulers.asha import AsyncHalving
 from sweeper.schedulers.full import FullRuns

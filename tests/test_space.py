@@ -8,8 +8,8 @@ from optuna.distributions import CategoricalDistribution as C
 from optuna.distributions import FloatDistribution as F
 from optuna.distributions import IntDistribution as I
 
-from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._job import Worker
+from sweeper._space import SearchSpaceError, format_value, grid_values, parse
 from sweeper._study import WorkerTagged
 from sweeper._study import tell as _tell
 

@@ -31,7 +31,7 @@ def test_the_default_search_space_contains_the_grids_best_cell(name):
     preset = yaml.safe_load((ROOT / "conf" / "sweep" / "lr_wd.yaml").read_text())["hydra"][
         "sweeper"
     ]
-    margin = preset["bounds_margin"]
+    margin = preset["space"]["bounds_margin"]
     text = preset["params"]["wd"]  # tag(log, interval(1e-5, 1e-1))
     low_wd, high_wd = (
         float(x) for x in text[text.index("interval(") + 9 : text.index(")")].split(",")

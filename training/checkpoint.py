@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from training.averaging import Averaging
 from training.best import BestWeights
 from training.checks import ConfigError, flatten
-from training.contract import IDENTITY_KEYS, is_runtime
+from training.contract import identity_keys, is_runtime
 from training.loop import FitResult, PartialEpoch, Preempted, Stepper
 from training.lr_estimate import SecantLrEstimate
 from training.runlog import atomic_path
@@ -33,15 +33,15 @@ from training.runlog import atomic_path
 FILE = "checkpoint.pt"
 FINAL = "final.pt"  # a completed run's weights, with checkpoint.final=true
 FORMAT = 1
-IDENTITY = IDENTITY_KEYS  # what a checkpoint must have been written for (contract.py)
 
 
 def fingerprint(cfg: DictConfig) -> dict[str, Any]:
     """The config a checkpoint belongs to, flattened to ``{dotted.key: value}``: what the run
-    trains with, not where it runs (``contract.RUNTIME_KEYS``, e.g. the data cache's location)."""
+    trains with (every key but ``contract.NOT_IDENTITY``, so a new knob counts without being
+    listed), not where it runs (``contract.RUNTIME_KEYS``, e.g. the data cache's location)."""
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
-    flat = flatten({k: container.get(k) for k in IDENTITY})
+    flat = flatten({k: container.get(k) for k in identity_keys(container)})
     return {k: v for k, v in flat.items() if not is_runtime(k)}
 
 

@@ -138,8 +138,27 @@ RUN_CONFIG: dict[str, tuple[str, str]] = {  # key -> (which tasks, role)
 }
 COMMON_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "common")
 TRAIN_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "train")
-# optional knobs that still change what a run trains (null or false when not set)
-IDENTITY_KEYS = (*(k for k, (_, role) in RUN_CONFIG.items() if role == "identity"), "lr_estimate")
+# keys of a composed run config that do not change what it trains: its control and runtime keys,
+# the sweeper's bridge and Hydra's own. Every other top-level key is identity (see
+# ``identity_keys``): a knob added to the config later is one without being listed anywhere.
+NOT_IDENTITY = (
+    *(k for k, (_, role) in RUN_CONFIG.items() if role != "identity"),
+    "data_dir",
+    "sweep_keys",
+    "trial",
+    "hydra",
+)
+IDENTITY_KEYS = tuple(k for k, (_, role) in RUN_CONFIG.items() if role == "identity")
+
+
+def identity_keys(config_keys: Any) -> list[str]:
+    """The top-level keys of a composed run config that a checkpoint must have been written for:
+    all but ``NOT_IDENTITY`` (the declared identity keys always, set or not)."""
+    return list(
+        dict.fromkeys([*IDENTITY_KEYS, *(str(k) for k in config_keys if k not in NOT_IDENTITY)])
+    )
+
+
 # where a run runs, flattened: a resumed checkpoint, a study's fixed settings and a second
 # worker's sweep may differ in these (the data cache's location included)
 RUNTIME_KEYS = (

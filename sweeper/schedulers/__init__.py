@@ -111,7 +111,8 @@ class Trials(Protocol):
 
 
 class Scheduler:
-    """The base every scheduler extends; the defaults are those of one full run per trial."""
+    """The base every scheduler extends; the defaults are those of one full run per trial. A
+    scheduler is built as ``cls(ctx, **its settings)`` and refuses there what it cannot run."""
 
     owns_sampling = False  # True: every trial is enqueued by the scheduler, no sampler draws
 
@@ -164,4 +165,4 @@ def make_scheduler(node: Any, ctx: SweepContext) -> Scheduler:
         raise SweepError(
             f"{NODE}.{unknown[0]} is not a setting of {cls.__name__}; allowed: {allowed}."
         )
-    return cls(ctx, **conf)
+    return cls(ctx, **conf)  # type: ignore[call-arg]  # every scheduler takes the sweep first

@@ -91,8 +91,8 @@ class BalanceDesign(Scheduler):
                 f"{KNOB} needs {self.wd} and {self.seed} as choice(...) in hydra.sweeper.params."
             )
         self.offsets = sorted(ctx.lr_levels)  # the planned levels, log10 from the bound
-        self.wds = list(wds.choices)
-        self.seeds = [int(v) for v in seeds.choices]
+        self.wds: list[Any] = list(wds.choices)
+        self.seeds = [int(v) for v in list[Any](seeds.choices)]
         self.max_runs = max_runs
         self.metric, direction = next(iter(ctx.objectives.items()))
         self.maximize = direction == "maximize"
@@ -219,10 +219,10 @@ class BalanceDesign(Scheduler):
             return live + [live[-1] + step * k for k in range(1, low_dead + 1)]
         if top_dead or low_dead:  # both ends dead: finer levels over the live part
             return _refined(live, step) if len(live) < MIN_LIVE else live
-        value = {
-            o: -math.inf if pilots.get(self._level(o)) is None else pilots[self._level(o)]
-            for o in live
-        }
+        value: dict[float, float] = {}
+        for o in live:
+            v = pilots.get(self._level(o))
+            value[o] = -math.inf if v is None else v
         best = max(live, key=value.__getitem__)
         if best == live[-1] and self._reachable(live[-1] + step):
             return [*live, live[-1] + step]
@@ -311,7 +311,7 @@ class BalanceDesign(Scheduler):
             [done[c] for c in cells],
             metric=self.metric,
             maximize=self.maximize,
-            wd_range=(min(map(float, self.wds)), max(map(float, self.wds))),
+            wd_range=(min(float(w) for w in self.wds), max(float(w) for w in self.wds)),
             bootstrap=200,
             confidence=DECIDE_CONFIDENCE,
         )
@@ -329,7 +329,9 @@ class BalanceDesign(Scheduler):
                 continue
             cell = (float(p[self.lr]), p[self.wd], int(p[self.seed]))
             if t.state == TrialState.FAIL:  # a crash counts; a killed sweep or a Ctrl-C does not
-                fails[cell] += t.user_attrs.get("status") == "failed" and not t.user_attrs.get("lost")
+                fails[cell] += t.user_attrs.get("status") == "failed" and not t.user_attrs.get(
+                    "lost"
+                )
             else:
                 out[cell] = t.values[0] if t.state == TrialState.COMPLETE and t.values else None
         for cell, n in fails.items():
