@@ -10,11 +10,12 @@ from torch import nn
 
 from training.data import Data
 from training.loop import FitResult, Precision, evaluate
+from training.parts import RunPart
 
 Evaluation = tuple[float | None, float | None]  # (loss, accuracy); None for an empty split
 
 
-class BestWeights:
+class BestWeights(RunPart):
     """Epoch callback: a copy of the weights of the best validation epoch so far (the first
     of equals, as ``summarize`` picks it), so the selected model can be tested at the end."""
 

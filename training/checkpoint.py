@@ -28,6 +28,7 @@ from training.checks import ConfigError, flatten
 from training.contract import identity_keys, is_runtime
 from training.loop import FitResult, PartialEpoch, Preempted, Stepper
 from training.lr_estimate import SecantLrEstimate
+from training.parts import RunPart
 from training.runlog import atomic_path
 
 FILE = "checkpoint.pt"
@@ -154,9 +155,10 @@ def set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
 
 
 @dataclass
-class Checkpointer:
-    """Epoch callback that writes the run's checkpoint every ``every`` epochs (0: never), and
-    restores a run from it. The parts are the run's own objects; this only gathers their state."""
+class Checkpointer(RunPart):
+    """The run part that writes the run's checkpoint every ``every`` epochs (0: never) and at a
+    stop signal, restores a run from it, and removes it when the run ends. The run's objects
+    are its own; this only gathers their state."""
 
     path: Path
     every: int
@@ -172,7 +174,7 @@ class Checkpointer:
         if self.every and metrics["epoch"] % self.every == 0:
             save(self.path, self.state(metrics["step"]))
 
-    def save_partial(self, preempted: Preempted) -> None:
+    def on_preempt(self, preempted: Preempted) -> None:
         """A checkpoint at a step boundary inside an epoch (a stop signal arrived)."""
         p = preempted.partial
         save(
@@ -233,6 +235,19 @@ class Checkpointer:
             partial=partial,
         )
 
-    def remove(self) -> None:
+    def on_end(self, result: FitResult) -> None:
+        """The run ended (completed, stopped or diverged): nothing to continue."""
         self.path.unlink(missing_ok=True)
         remove_stale_temps(self.path)
+
+
+@dataclass
+class FinalWeights(RunPart):
+    """``checkpoint.final=true``: a completed run's weights, for a later run's ``init_from=``."""
+
+    path: Path
+    model: torch.nn.Module
+
+    def on_end(self, result: FitResult) -> None:
+        if result.status == "completed":
+            save(self.path, {"model": self.model.state_dict()})

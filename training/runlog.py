@@ -14,6 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from training.parts import RunPart
+
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +54,7 @@ def write_json(path: Path, obj: dict) -> None:
     write_text(path, json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
-class MetricsFile:
+class MetricsFile(RunPart):
     """Appends one JSON line per epoch, flushed at once (a killed run keeps its epochs)."""
 
     def __init__(self, path: Path, history: Sequence[dict] = ()) -> None:
@@ -66,7 +68,7 @@ class MetricsFile:
             fh.write(json.dumps(_jsonable(metrics)) + "\n")
 
 
-class Progress:
+class Progress(RunPart):
     """A bar per run on a terminal; plain per-epoch log lines otherwise."""
 
     def __init__(self, epochs: int, name: str) -> None:

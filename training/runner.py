@@ -20,18 +20,20 @@ from omegaconf import DictConfig
 
 from training import checkpoint
 from training.augment import Augment
+from training.averaging import Averaging
 from training.best import BestWeights, Evaluation
-from training.checkpoint import Checkpointer
+from training.checkpoint import Checkpointer, FinalWeights
 from training.checks import ConfigError, check_once, check_train_config
 from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES, RunSummary
 from training.data import Data, DataSourceError, load_splits
 from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Preempted, Stepper, evaluate, fit
 from training.lr_estimate import SecantLrEstimate
+from training.parts import RunPart
 from training.preemption import StopSignals
 from training.runlog import MetricsFile, Progress, write_json
 from training.runtime import resolve_device, resolve_precision, seed_everything
-from training.schedules import with_warmup
+from training.schedules import Schedule, with_warmup
 from training.tracking import make_trackers
 
 log = logging.getLogger(__name__)
@@ -148,9 +150,72 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     t0 = time.perf_counter()
     check_once(cfg, check_train_config)
     data, stepper = prepare(cfg)
-    steps_per_epoch = data.n_train // cfg.batch_size
+    averaging, schedule = plan(cfg, stepper, data.n_train)
+    if cfg.get(
+        "init_from"
+    ):  # another run's final weights, with this run's own schedule (a new cycle)
+        checkpoint.load_weights(Path(cfg.init_from), stepper.model)
+    estimate = SecantLrEstimate(stepper.model) if cfg.get("lr_estimate") else None
+    stepper = dataclasses.replace(  # the per-step hooks: the lr estimate, the weight average
+        stepper,
+        on_gradients=estimate,
+        after_step=averaging.after_step if averaging.active else None,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    best = BestWeights(averaging.evaluated)
+    saver = Checkpointer(
+        out_dir / checkpoint.FILE,
+        cfg.checkpoint.every,
+        checkpoint.fingerprint(cfg),
+        stepper,
+        averaging,
+        best,
+        estimate,
+    )
+    resume = saver.restore()  # the same command again in the same run dir continues there
+    if resume is not None:
+        log.info(f"resuming from {saver.path} after epoch {len(resume.history)}")
+    parts: list[RunPart] = [
+        MetricsFile(out_dir / "metrics.jsonl", saver.history),
+        Progress(cfg.epochs, name=out_dir.name),
+        best,
+        saver,
+        *(
+            [FinalWeights(out_dir / checkpoint.FINAL, stepper.model)]
+            if cfg.checkpoint.final
+            else []
+        ),
+        *make_trackers(cfg, out_dir),  # opt-in TensorBoard / MLflow (training/tracking.py)
+    ]
+    try:
+        result = train(cfg, stepper, data, schedule, averaging, estimate, resume, parts, callbacks)
+    finally:
+        for part in parts:
+            part.close()
+    for part in parts:
+        part.on_end(result)
+    final, at_best, raw = evaluate_kept(result, data, stepper, averaging, best)
+    wall_s = time.perf_counter() - t0
+    summary = summarize(
+        result, final, at_best, wall_s, cfg.objective, cfg.data.get("num_classes"), raw
+    )
+    write_json(out_dir / "summary.json", summary)
+    for part in parts:
+        part.on_summary(summary)
+    _report(summary, out_dir)
+    if cfg.get("expected"):  # a preset's measured numbers: say how this run compares
+        log.info(
+            f"expected test_acc {cfg.expected.test_acc} ({cfg.expected.source}); got {summary['test_acc']} (final), {summary['test_acc_at_best']} (best epoch)"
+        )
+    return summary["objective_value"]
+
+
+def plan(cfg: DictConfig, stepper: Stepper, n_train: int) -> tuple[Averaging, Schedule]:
+    """The weight average and the lr schedule over the run's steps (SWA runs the schedule for
+    its first part, then its own lr segment)."""
+    steps_per_epoch = n_train // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
-    try:  # SWA runs the schedule for its first part, then its own lr segment
+    try:
         averaging = instantiate(cfg.averaging)(stepper.model)
         main_steps = averaging.main_steps(total, steps_per_epoch)
         warmup = round(cfg.warmup_epochs * steps_per_epoch)
@@ -167,105 +232,65 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         )
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    if cfg.get(
-        "init_from"
-    ):  # continue from another run's final weights with this run's own schedule (a new cycle)
-        checkpoint.load_weights(Path(cfg.init_from), stepper.model)
-    estimate = SecantLrEstimate(stepper.model) if cfg.get("lr_estimate") else None
-    stepper = dataclasses.replace(
-        stepper,
-        on_gradients=estimate,
-        after_step=averaging.after_step if averaging.active else None,
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trackers = make_trackers(cfg, out_dir)  # opt-in TensorBoard / MLflow (training/tracking.py)
-    best_weights = BestWeights(averaging.evaluated)
-    saver = Checkpointer(
-        out_dir / checkpoint.FILE,
-        cfg.checkpoint.every,
-        checkpoint.fingerprint(cfg),
-        stepper,
-        averaging,
-        best_weights,
-        estimate,
-    )
-    resume = (
-        saver.restore()
-    )  # the same command again in the same run dir continues where it stopped
-    if resume is not None:
-        log.info(f"resuming from {saver.path} after epoch {len(resume.history)}")
-    progress = Progress(cfg.epochs, name=out_dir.name)
+    return averaging, schedule
+
+
+def train(
+    cfg: DictConfig,
+    stepper: Stepper,
+    data: Data,
+    schedule: Schedule,
+    averaging: Averaging,
+    estimate: SecantLrEstimate | None,
+    resume: FitResult | None,
+    parts: Sequence[RunPart],
+    callbacks: Sequence[Callable[[dict], None]],
+) -> FitResult:
+    """The epochs, under stop signals: a SIGTERM / SIGUSR2 lets every part save what it must at
+    this step boundary, then the process ends as the signal would."""
     stop = StopSignals()
     try:
         with stop:
-            result = fit(
+            return fit(
                 stepper,
                 data,
                 schedule,
                 epochs=cfg.epochs,
                 batch_size=cfg.batch_size,
-                callbacks=[
-                    MetricsFile(out_dir / "metrics.jsonl", saver.history),
-                    progress,
-                    best_weights,
-                    saver,
-                    *trackers,
-                    *callbacks,
-                ],
+                callbacks=[*parts, *callbacks],
                 averaging=averaging,
                 probes={"lr_estimate": estimate.value} if estimate else None,
                 resume=resume,
                 stop=stop,
             )
-    except (
-        Preempted
-    ) as p:  # SIGTERM / SIGUSR2: checkpoint at this step boundary, then let the signal do its work
-        saver.save_partial(p)
+    except Preempted as p:
+        for part in parts:
+            part.on_preempt(p)
         log.warning(
-            f"{p.signal_name} after step {p.steps}: checkpoint {saver.path} written; the same command resumes from it"
+            f"{p.signal_name} after step {p.steps}: checkpoint {checkpoint.FILE} written in the run dir; the same command resumes from it"
         )
         stop.pass_on()
-        raise SystemExit(
-            128 + int(stop.received or 0)
-        ) from None  # the signal's handler returned: exit as the signal would
-    finally:
-        progress.close()
-    saver.remove()  # the run ended (completed, stopped or diverged): nothing to continue
-    if cfg.checkpoint.final and result.status == "completed":  # for a later run's init_from=
-        checkpoint.save(out_dir / checkpoint.FINAL, {"model": stepper.model.state_dict()})
-    test: Evaluation = (None, None)
-    test_at_best: Evaluation = (None, None)
-    raw_test: Evaluation = (None, None)
-    if (
-        result.status != "diverged"
-    ):  # each kept model is tested once: the final (averaged) one, the raw one, the best-validation one
-        judged = averaging.evaluated()
-        test = evaluate(judged, data, "test", stepper.precision)
-        if averaging.active:
-            raw_test = (
-                test
-                if judged is stepper.model
-                else evaluate(stepper.model, data, "test", stepper.precision)
-            )
-        test_at_best = best_weights.evaluate(result, data, stepper.precision) or test
-    summary = summarize(
-        result,
-        test,
-        test_at_best,
-        time.perf_counter() - t0,
-        cfg.objective,
-        cfg.data.get("num_classes"),
-        raw_test,
-    )
-    write_json(out_dir / "summary.json", summary)
-    for tracker in trackers:
-        tracker.finish(summary)
-    _report(summary, out_dir)
-    if cfg.get("expected"):  # a preset's measured numbers: say how this run compares
-        log.info(
-            f"expected test_acc {cfg.expected.test_acc} ({cfg.expected.source}); got {summary['test_acc']} (final), {summary['test_acc_at_best']} (best epoch)"
+        raise SystemExit(128 + int(stop.received or 0)) from None  # the handler returned
+
+
+def evaluate_kept(
+    result: FitResult, data: Data, stepper: Stepper, averaging: Averaging, best: BestWeights
+) -> tuple[Evaluation, Evaluation, Evaluation]:
+    """Each kept model tested once: the final (averaged) one, the best-validation one and the
+    raw weights (with an average); nothing for a diverged run."""
+    none: Evaluation = (None, None)
+    if result.status == "diverged":
+        return none, none, none
+    judged = averaging.evaluated()
+    final = evaluate(judged, data, "test", stepper.precision)
+    raw = none
+    if averaging.active:
+        raw = (
+            final
+            if judged is stepper.model
+            else evaluate(stepper.model, data, "test", stepper.precision)
         )
-    return summary["objective_value"]
+    return final, best.evaluate(result, data, stepper.precision) or final, raw
 
 
 def _report(s: dict, out_dir: Path) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from training.checks import ConfigError
+from training.parts import RunPart
 
 SECRET_KEYS = ("trial",)  # the sweeper's bridge node holds the storage URL: never logged
 
@@ -53,7 +54,7 @@ def _numbers(d: dict) -> dict[str, float]:
     }
 
 
-class TensorBoardTracker:
+class TensorBoardTracker(RunPart):
     def __init__(self, cfg: DictConfig, out_dir: Path) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -70,7 +71,7 @@ class TensorBoardTracker:
                 self.writer.add_scalar(k, v, int(metrics["epoch"]))
         self.writer.flush()
 
-    def finish(self, summary: dict) -> None:
+    def on_summary(self, summary: dict) -> None:
         self.writer.add_hparams(
             {k: v for k, v in self.params.items() if isinstance(v, (int, float, str, bool))},
             {f"summary/{k}": v for k, v in _numbers(summary).items()},
@@ -79,7 +80,7 @@ class TensorBoardTracker:
         self.writer.close()
 
 
-class MlflowTracker:
+class MlflowTracker(RunPart):
     def __init__(self, cfg: DictConfig, out_dir: Path) -> None:
         try:
             import mlflow
@@ -107,7 +108,7 @@ class MlflowTracker:
             if k != "epoch":
                 self.client.log_metric(self.run.info.run_id, k, v, step=step)
 
-    def finish(self, summary: dict) -> None:
+    def on_summary(self, summary: dict) -> None:
         rid = self.run.info.run_id
         for k, v in _numbers(summary).items():
             self.client.log_metric(rid, f"summary.{k}", v)
