@@ -59,6 +59,7 @@ class Loop:
     sweep_dir: Path = Path(".")
     open: dict[int, optuna.Trial] = field(default_factory=dict)  # asked, not told: failed on a stop
     ready: list[Job] = field(default_factory=list)  # promoted runs: they start first
+    starting: list[Job] = field(default_factory=list)  # the runs about to start
     finished: int = 0
     failed: int = 0
     heartbeat: float = 0.0
@@ -73,9 +74,10 @@ class Loop:
             while True:
                 self._reap()
                 free = self.settings.n_jobs - self.pool.in_flight
-                batch, self.ready = self.ready[:free], self.ready[free:]
-                batch += self.scheduler.next_runs(free - len(batch), self)
-                self._start(batch)
+                self.starting, self.ready = self.ready[:free], self.ready[free:]
+                self.starting += self.scheduler.next_runs(free - len(self.starting), self)
+                self._start(self.starting)
+                self.starting = []
                 if not self.pool.in_flight:
                     self._reap_before_leaving()
                     return
@@ -111,7 +113,7 @@ class Loop:
         return [self._first_job(self._ask()) for _ in range(n)]
 
     def idle(self) -> bool:
-        return not self.pool.in_flight
+        return not self.pool.in_flight and not self.starting and not self.ready
 
     def tell(self, number: int, outcome: Outcome) -> None:
         self._finish(self.open[number], outcome)

@@ -316,3 +316,36 @@ def test_a_killed_rung_sweep_resumes_to_the_same_promotions_and_no_duplicate_ful
     assert len(set(full(resumed_pool))) == len(full(resumed_pool)), "no full run twice"
     for t in resumed.study.get_trials(states=(TrialState.COMPLETE,)):
         assert t.user_attrs["epochs_total"] == 6, "the killed run's epochs are not counted twice"
+
+
+class PruneAbove(optuna.pruners.BasePruner):
+    """Stops a trial whose last report is above ``limit`` (a pruner whose choices are known)."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def prune(self, study, trial) -> bool:
+        return trial.intermediate_values[trial.last_step] > self.limit
+
+
+@pytest.mark.parametrize("scheduler", [Rungs, AsyncHalving])
+def test_a_sweep_whose_every_promoted_trial_failed_its_full_run_still_ends_with_a_pick(scheduler):
+    """The promoted trials (x near 0.3) all diverge in their full runs: the best trial stopped
+    at a rung (x=0.12) trains its full run as a new trial, and the sweep has a full-length pick."""
+
+    def run(job):
+        if job.step == 1 and abs(job.params["x"] - 0.3) < 0.1:
+            return Outcome(TrialState.PRUNED, None, {"status": "diverged", "reason": "constructed"})
+        return _rung_value(job)
+
+    xs = [0.9, 0.31, 0.7, 0.05, 0.29, 0.5, 0.33, 0.95, 0.12]
+    pruner = PruneAbove(0.02)
+    made = scheduler(context(pruner), [1]) if scheduler is Rungs else scheduler(context(), [1], 3)
+    lp = loop(FakePool(run), X, made, n_trials=len(xs), n_jobs=1, max_failure_rate=1.0)
+    lp.study.pruner = pruner
+    for x in xs:
+        lp.study.enqueue_trial({"x": x})
+    lp.run()
+    (pick,) = lp.study.get_trials(states=(TrialState.COMPLETE,))
+    assert pick.params["x"] == 0.12 and "pick_of" in pick.user_attrs
+    assert len(lp.study.trials) == len(xs) + 1

@@ -511,27 +511,17 @@ def test_resume_after_a_kill_reaches_the_total_without_overwriting(tmp_path):
     assert p.returncode == 0, p.stderr
     trials = load(tmp_path).get_trials()
     assert len(trials) == 8 and not [t for t in trials if t.state == TrialState.RUNNING]
-    zombies = [t for t in trials if t.state == TrialState.FAIL and "gone" in t.user_attrs["reason"]]
-    assert zombies, "the zombie was failed on resume"
-    retried = {t.user_attrs["retry_of"]: t for t in trials if "retry_of" in t.user_attrs}
-    assert all(
-        retried[z.number].params == z.params and retried[z.number].state == TrialState.COMPLETE
-        for z in zombies
-    )
+    # the killed trial is adopted: the same trial runs again in its own dir and completes
+    assert all(t.state == TrialState.COMPLETE for t in trials), [t.state for t in trials]
+    assert "adopted from a sweep that is gone (its run again)" in p.stdout + p.stderr
     for number, x in before.items():  # finished work kept, its dir not overwritten
         assert load(tmp_path).trials[number].params["x"] == x
         assert json.loads((tmp_path / "sweep" / str(number) / "params.json").read_text())[
             "x"
         ] == pytest.approx(x)
     dirs = {int(d.name) for d in (tmp_path / "sweep").glob("[0-9]*")}
-    in_own_dir = {
-        t.number
-        for t in trials
-        if t.state == TrialState.COMPLETE and "retry_of" not in t.user_attrs
-    }
-    assert in_own_dir <= dirs <= {t.number for t in trials}
-    for z in zombies:  # the retry ran in its zombie's dir, where a checkpoint of the run would be
-        assert Path(retried[z.number].user_attrs["job_dir"]).name == str(z.number)
+    assert dirs == {t.number for t in trials}, "every trial in its own dir, none overwritten"
+    assert all(Path(t.user_attrs["job_dir"]).name == str(t.number) for t in trials)
 
 
 def test_ctrl_c_leaves_no_running_trial(tmp_path):
@@ -1089,7 +1079,7 @@ def test_a_trial_past_its_time_limit_fails_and_the_sweep_goes_on(tmp_path, launc
             "hydra.sweeper.adaptive_runs moved: hydra/sweeper/supersweep_scheduler=balance hydra.sweeper.scheduler.max_runs=N",
         ),
         (
-            ["hydra.sweeper.scheduler.foo=1"],
+            ["+hydra.sweeper.scheduler.foo=1"],
             "hydra.sweeper.scheduler.foo is not a setting of FullRuns; allowed: no settings",
         ),
         (
@@ -1107,3 +1097,66 @@ def test_bad_settings_are_one_line_before_the_study_is_touched(tmp_path, args, m
     assert not (tmp_path / "optuna.db").exists() or not optuna.get_all_study_summaries(
         f"sqlite:///{tmp_path / 'optuna.db'}"
     )
+
+
+def test_a_rung_sweep_killed_with_sigkill_resumes_to_the_same_promotions(tmp_path):
+    """kill -9 of the whole sweep mid-run; the same command with faults.retry_failed adopts the
+    trial left RUNNING (the same trial, at the rung it was in) and the study ends with the
+    trials, promotions and pruning an uninterrupted sweep makes. QMC draws are numbered in the
+    study, so both sweeps draw the same x in the same order (one trial at a time)."""
+    common = [
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1]",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
+        "hydra.sweeper.pruner.min_resource=1",
+        "hydra/sweeper/supersweep_sampler=qmc",
+        "hydra.sweeper.sampler.seed=0",
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.faults.retry_failed=true",
+        "x=interval(0, 1)",
+        "epochs=3",
+        "sleep_s=0.2",
+    ]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    for d in (straight, killed):
+        d.mkdir()
+    assert sweep(straight, *common).returncode == 0
+    log_file = (killed / "first.log").open("w")
+    proc = subprocess.Popen(
+        tiny_args(killed, *common),
+        cwd=killed,
+        env=env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline:  # 3 trials told, one run of the next in flight
+        time.sleep(0.2)
+        try:
+            trials = load(killed).get_trials()
+        except Exception:
+            continue
+        told = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        running = [
+            t for t in trials if t.state == TrialState.RUNNING and "run_step" in t.user_attrs
+        ]
+        if len(told) >= 3 and running:
+            break
+    else:
+        pytest.fail(
+            "no run in flight after 3 trials: " + (killed / "first.log").read_text()[-3000:]
+        )
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(t.state == TrialState.RUNNING for t in load(killed).get_trials())
+    p = sweep(killed, *common)
+    assert p.returncode == 0, p.stderr
+    assert "adopted from a sweep that is gone" in p.stdout + p.stderr
+
+    def decided(d):
+        return sorted((round(t.params["x"], 9), t.state.name) for t in load(d).get_trials())
+
+    assert decided(killed) == decided(straight)
+    full = [t for t in load(killed).get_trials() if t.state == TrialState.COMPLETE]
+    assert all(t.user_attrs["epochs_total"] == 4 for t in full), "1 + 3 epochs: none twice"

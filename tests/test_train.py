@@ -13,7 +13,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from tasks._cli import check_each_job
+from tasks._cli import check_each_job, preflight
 from training import contract
 from training.checks import ConfigError, check_train_config
 from training.runner import BestWeights, run
@@ -208,12 +208,32 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         ),
     ],
 )
-def test_cli_bad_input_one_line_and_nonzero_exit(tmp_path, args, needle):
-    p = cli("tasks.train", *args, f"data_dir={tmp_path / 'data'}", cwd=tmp_path)
-    assert p.returncode == 2
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(needle), p.stderr
+def test_cli_bad_input_one_line_and_nonzero_exit(tmp_path, args, needle, monkeypatch, capsys):
+    """In this process where the app's preflight refuses the input (what ``python -m
+    tasks.train`` runs first: no Python start-up per case); through the real command where the
+    refusal comes later, and once anyway (test_cli_refuses_through_the_real_entry_point)."""
+    from tasks.train import check_job
+
+    argv = ["tasks/train.py", *args, f"data_dir={tmp_path / 'data'}"]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.chdir(tmp_path)
+    try:
+        preflight("train", check_job)
+    except SystemExit as e:
+        code, stderr = e.code, capsys.readouterr().err
+    else:
+        p = cli("tasks.train", *argv[1:], cwd=tmp_path)
+        code, stderr = p.returncode, p.stderr
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(needle), stderr
     assert not (tmp_path / "multirun").exists(), "no job started"
+
+
+def test_cli_refuses_through_the_real_entry_point(tmp_path):
+    p = cli("tasks.train", "max_lr=-1", f"data_dir={tmp_path / 'data'}", cwd=tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.strip() == "error: max_lr must be a finite number > 0, got -1."
 
 
 @pytest.mark.slow
@@ -336,3 +356,35 @@ def test_a_hydra_grid_ends_with_its_best_job_and_the_report_command(tmp_path):
     assert "grid done: 2 jobs (2 completed)" in out
     assert "best job: best_val_acc = " in out and "python -m tasks.train data=digits" in out
     assert f"report: python -m tasks.report sweep_dir={tmp_path / 'grid'}" in out
+
+
+def _history(accs: list[float], losses: list[float], steps_per_epoch: int) -> list[dict]:
+    return [
+        {"epoch": i + 1, "step": (i + 1) * steps_per_epoch, "train_acc": a, "train_loss": loss}
+        for i, (a, loss) in enumerate(zip(accs, losses, strict=True))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("accs", "losses", "steps_per_epoch", "expected", "case"),
+    [
+        ([0.1] * 3, [2.30, 2.30, 2.30], 10, False, "30 steps: too short to judge"),
+        ([0.1] * 6, [2.30, 2.29, 2.27, 2.2, 2.1, 1.9], 30, False, "near chance, loss falling"),
+        (
+            [0.3, 0.1, 0.1, 0.1, 0.1, 0.1],
+            [1.8, 2.3, 2.3, 2.3, 2.3, 2.3],
+            30,
+            True,
+            "flat at chance",
+        ),
+        ([0.1] * 6, [2.3, 2.3, 2.3, 2.3, 2.4, 2.6], 30, True, "loss rising at chance"),
+        ([0.1] * 6, [2.3] * 4 + [2.3, 2.3], 5, False, "10 judged steps of 30"),
+        ([0.5] * 6, [1.0] * 6, 30, False, "flat, but well above chance"),
+    ],
+)
+def test_a_run_is_collapsed_only_on_evidence_it_will_not_train(
+    accs, losses, steps_per_epoch, expected, case
+):
+    from training.runner import collapsed
+
+    assert collapsed(_history(accs, losses, steps_per_epoch), num_classes=10) is expected, case

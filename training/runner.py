@@ -56,7 +56,10 @@ def summarize(
     best = max(with_val, key=lambda m: m["val_acc"], default=None)
     if result.status == "completed" and num_classes and collapsed(h, num_classes):
         result.status = "collapsed"
-        result.reason = f"training accuracy {h[-1]['train_acc']:.3f} at the end is near chance (1/{num_classes}); recorded like a diverged run"
+        result.reason = (
+            f"training accuracy {h[-1]['train_acc']:.3f} at the end is near chance (1/{num_classes}) "
+            "and the training loss stopped falling; recorded like a diverged run"
+        )
     values = {
         "best_val_acc": best["val_acc"] if best else None,
         "final_val_acc": with_val[-1]["val_acc"] if with_val else None,
@@ -87,13 +90,28 @@ def summarize(
     ).as_dict()
 
 
+# optimizer steps the judged end of a run must hold before it can be called collapsed: a short
+# run (a 3-epoch rung of a small dataset is ~30 steps) that has not started learning is a
+# completed run with its low score, not a collapse
+JUDGE_STEPS = 50
+MIN_PROGRESS = 0.01  # a training loss that fell by less than this share over the judged steps
+
+
 def collapsed(history: list[dict], num_classes: int) -> bool:
-    """Training accuracy at most ``COLLAPSE_FACTOR`` x chance over the last third of the epochs
-    (at least 2): the run collapsed without a NaN. A 1-epoch run that has not learned yet is not one."""
+    """The run will not train: over its last third of epochs (at least 2, holding at least
+    ``JUDGE_STEPS`` optimizer steps) training accuracy stayed within ``COLLAPSE_FACTOR`` x
+    chance *and* the training loss made no progress (fell by less than ``MIN_PROGRESS``, or
+    rose). A run too short to judge, or one still learning slowly, is not collapsed."""
     tail = max(2, math.ceil(len(history) / 3))
-    return len(history) >= tail and all(
-        m["train_acc"] <= COLLAPSE_FACTOR / num_classes for m in history[-tail:]
-    )
+    if len(history) < tail:
+        return False
+    judged = history[-tail:]
+    start = history[-tail - 1]["step"] if len(history) > tail else 0
+    if judged[-1]["step"] - start < JUDGE_STEPS:
+        return False
+    near_chance = all(m["train_acc"] <= COLLAPSE_FACTOR / num_classes for m in judged)
+    first, last = judged[0]["train_loss"], judged[-1]["train_loss"]
+    return near_chance and not last < first * (1 - MIN_PROGRESS)
 
 
 def check_batch_fits_data(cfg: DictConfig) -> Data:

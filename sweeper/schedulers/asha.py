@@ -62,6 +62,7 @@ class AsyncHalving(Rungs):
                     ),
                 )
             self.paused.clear()
+            return self.pick(trials)
         return out
 
     def _promotable(self, study: optuna.Study) -> Job | None:

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from sweeper._errors import SweepError
 from sweeper._job import Job
 from sweeper._outcome import Outcome
-from sweeper.schedulers import Decision, Promote, Scheduler, SweepContext, Tell
+from sweeper.schedulers import Decision, Promote, Scheduler, SweepContext, Tell, Trials
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,38 @@ class Rungs(Scheduler):
             settings=self.settings(template, step),
             trial=replace(template.trial, report=False),
         )
+
+    def next_runs(self, free: int, trials: Trials) -> list[Job]:
+        return super().next_runs(free, trials) or self.pick(trials)
+
+    def pick(self, trials: Trials) -> list[Job]:
+        """Always a pick: when the sweep has nothing left to run and no trial trained its full
+        run (every promoted one failed, diverged or collapsed there), the best trial the pruner
+        stopped at a rung trains its full run as a new trial (``pick_of``), once per study."""
+        study = trials.study
+        if not trials.idle() or study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            return []
+        done = study.get_trials(deepcopy=False)
+        if any("pick_of" in t.user_attrs for t in done):
+            return []
+        sign = -1.0 if self.maximize else 1.0
+        stopped = [  # by the pruner at a rung: the trials a full run never judged
+            t for t in done if t.user_attrs.get("status") == "pruned" and t.intermediate_values
+        ]
+        if not stopped:
+            return []
+        best = min(
+            stopped,
+            key=lambda t: (
+                -max(t.intermediate_values),
+                sign * t.intermediate_values[max(t.intermediate_values)],
+            ),
+        )
+        log.info(
+            f"no trial trained its full run: trial {best.number}, the best stopped at a rung, trains it now"
+        )
+        study.enqueue_trial(best.params, user_attrs={"pick_of": best.number})
+        return [self.run_at(job, len(self.budgets) - 1) for job in trials.new(1)]
 
     def settings(self, job: Job, step: int) -> dict[str, Any]:
         """The scheduler's own overrides of the run at ``step`` (the full run: the task's own)."""
