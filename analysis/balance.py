@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from analysis.recommend import recommend
+
 __all__ = ["BalanceResult", "Level", "analyze_balance", "smoothed_surface"]
 
 CONTINUOUS = 12  # more distinct values than this (or under 2 runs each): continuous, binned
@@ -78,6 +80,7 @@ class Level:
     )
     timescale_epochs: float | None = None  # 1 / (lr x ridge wd) steps, in epochs
     noise: float | None = None  # one run's seed noise at this level (the metric's units)
+    best_n: float | None = None  # effective number of runs behind best_value (kernel weights)
 
 
 @dataclass
@@ -99,9 +102,8 @@ class BalanceResult:
     noise: float = math.nan  # robust residual spread of one run (the metric's units)
     best: dict = field(default_factory=dict)  # the best live cell: lr, wd, value, timescale
     warnings: list[str] = field(default_factory=list)
-    lr_edge: str | None = (
-        None  # "above" | "below": the best lr level is that end of the searched ones
-    )
+    lr_edge: str | None = None  # "above" | "below": the best lr level is an end of the searched
+    recommendation: dict | None = None  # analysis.recommend: one (max_lr, wd) and its band
     wd_range: tuple[float, float] = (math.nan, math.nan)  # searched
     lr_range: tuple[float, float] = (math.nan, math.nan)  # searched
     bandwidth: dict[str, float] = field(default_factory=dict)  # kernel widths in decades
@@ -436,6 +438,7 @@ def _levels_out(
             b = curve.best()
             lv.best_wd = float(10 ** d.grid[b])
             lv.best_value = float(curve.value[b] if maximize else -curve.value[b])
+            lv.best_n = float(curve.n_eff[b])
             lv.plateau = (float(10 ** d.grid[lo]), float(10 ** d.grid[hi]))
             lv.ridge_wd = float(10 ** ridge_med[k])
             lv.ridge_wd_ci = (float(10 ** ridge_ci[0, k]), float(10 ** ridge_ci[1, k]))
@@ -592,6 +595,8 @@ def analyze_balance(
                 f"the best lr level is the {end} searched ({levels[i].lr:.3g}): extend max_lr {result.lr_edge} it"
             )
     result.verdict = _verdict(result, len(levels), min_levels)
+    rec = recommend(result, steps_per_epoch)
+    result.recommendation = rec.as_dict() if rec is not None else None
     if binned:  # say how the levels were made: a reader of a search's report may expect a grid
         result.verdict += (
             f" (max_lr of a search binned into {len(levels)} quantile ranges; "

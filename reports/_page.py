@@ -253,8 +253,13 @@ def write_trials_report(
 
     _trials_csv(rs, objs, out / "trials.csv")
     counts = Counter(r.state for r in rs)
+    balance = notes.get("balance") or {}
+    design = (t.study.user_attrs.get("design") or {}) if t.study is not None else {}
     summary = {
         "study_name": t.name,
+        # read from the smoothed surface: what to use, and the band as good within the noise
+        "recommendation": balance.get("recommendation"),
+        "design_stop": design.get("stop"),
         "objectives": dict(zip(objs, dirs, strict=True)),
         "trials": dict(counts),
         "best": _best(t),
@@ -384,6 +389,16 @@ def _levels_table(b: dict) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _recommendation(s: dict) -> str:
+    rec = s.get("recommendation")
+    if not rec:
+        return ""
+    return (
+        "<p style='font-size:110%;background:#eef6ee;padding:8px;border:1px solid #9c9'>"
+        f"<b>Recommendation</b>: {html.escape(rec['sentence'])}</p>"
+    )
+
+
 def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row]) -> None:
     esc = html.escape
     best_rows = "".join(
@@ -404,11 +419,21 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
         f"</head><body><h1>Study {esc(s['study_name'])}</h1>",
         f"<p>{'Objectives' if len(s['objectives']) > 1 else 'Objective'}: {esc(objectives)}. "
         f"Trials: {esc(counts)}.</p>",
+        _recommendation(s),
         _bounds_sentence(s["bounds"]),
         f"<p><b>Regularization balance</b>: {esc(balance['verdict'])}.</p>" if balance else "",
+        f"<p><b>Balance design</b> stopped: {esc(s['design_stop'])}.</p>"
+        if s.get("design_stop")
+        else "",
         "".join(f"<p>Warning: {esc(w)}.</p>" for w in balance.get("warnings", [])),
         _levels_table(balance) if balance else "",
-        "<h2>Best trial" + ("s (Pareto front)" if len(s["objectives"]) > 1 else "") + "</h2>",
+        "<h2>"
+        + (
+            "Best trials (Pareto front)"
+            if len(s["objectives"]) > 1
+            else "Best single run (the maximum of noisy runs: the recommendation above is read from the smoothed surface)"
+        )
+        + "</h2>",
         f"<table><tr><th>trial</th><th>values</th><th>params</th><th>replay</th></tr>{best_rows}</table>",
         "<p>Files: "
         + " ".join(f"<a href='{n}.html'>{n}</a>" for n in s["written"])

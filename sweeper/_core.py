@@ -30,6 +30,7 @@ from sweeper._keys import SweepKeys
 from sweeper._loop import Loop
 from sweeper._pool import make_pool
 from sweeper._progress import final_lines, quiet_job_overrides, quiet_launchers
+from sweeper._recommend import recommendation
 from sweeper._results import write_results
 from sweeper._search_space import SearchSpace
 from sweeper._space import SearchSpaceError, intake
@@ -195,12 +196,14 @@ class SweeperCore:
         if not c.jobs.verbose:
             quiet_launchers()
         loop.run()
+        rec, said = recommendation(study, keys, objectives)
         results = write_results(
-            self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage
+            self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage, rec
         )
         report = f"python -m tasks.report sweep_dir={self.sweep_dir}"
-        for line in [*final_lines(study, objectives, report), f"results: {results}"]:
-            log.info(line)
+        for line in [*final_lines(study, objectives, report), said, f"results: {results}"]:
+            if line:
+                log.info(line)
 
     def _launcher(self) -> Any:
         from hydra.core.plugins import Plugins

@@ -121,7 +121,7 @@ def final_lines(study: optuna.Study, objectives: dict[str, str], report: str) ->
     elif len(objectives) == 1:
         best = study.best_trial
         lines.append(
-            f"best trial: {next(iter(objectives))} = {best.value:.4g} (trial {best.number}): {_params(best)}"
+            f"best single run: {next(iter(objectives))} = {best.value:.4g} (trial {best.number}): {_params(best)}"
         )
         lines.append(f"  replay: {best.user_attrs.get('replay', '')}")
     else:

@@ -38,6 +38,7 @@ def write_results(
     objectives: dict[str, str],
     bounds: dict | None,
     storage: StorageRef,
+    recommendation: dict | None = None,
 ) -> Path:
     """``storage`` is written with its password hidden; the storage as the sweep was given it
     (``storage_source``) only when it holds no secret (``${oc.env:VAR}``, or a URL without a
@@ -53,9 +54,11 @@ def write_results(
     if storage.source_is_safe:
         out["storage_source"] = storage.source
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if recommendation is not None:  # from the smoothed surface (sweeper._recommend)
+        out["recommendation"] = recommendation
     if complete:
         if len(objectives) == 1:
-            best = study.best_trial
+            best = study.best_trial  # the best single run: the maximum of noisy runs
             out["best_params"] = dict(best.params)
             out["best_value"] = best.value
             out["best_trial"] = _trial_entry(best)

@@ -115,17 +115,25 @@ def main(cfg: DictConfig) -> None:
         if not s["images"]:
             log.info(IMAGE_HINT)
         what = "grid" if grid is not None else "study"
+        _say(s, what, out / "report.html", None if grid is not None else storage_shown)
+
+
+def _say(s: dict, what: str, page: Path, storage_shown: str | None) -> None:
+    """The console's account of a report: where it is, the recommendation first."""
+    counts = ", ".join(f"{n} {k}" for k, n in s["trials"].items())
+    print(f"report of {what} {s['study_name']!r} ({counts}): {page}")
+    if s.get("recommendation"):
+        print(f"recommendation: {s['recommendation']['sentence']}")
+    if "balance" in s:
+        print(f"regularization balance: {s['balance']['verdict']}")
+        if s.get("design_stop"):
+            print(f"balance design stopped: {s['design_stop']}")
+        for warning in s["balance"]["warnings"]:
+            print(f"warning: {warning}")
+    if storage_shown is not None:
         print(
-            f"report of {what} {s['study_name']!r} ({', '.join(f'{n} {k}' for k, n in s['trials'].items())}): {out / 'report.html'}"
+            f"live dashboard: optuna-dashboard {storage_shown}  (then open http://127.0.0.1:8080)"
         )
-        if "balance" in s:
-            print(f"regularization balance: {s['balance']['verdict']}")
-            for warning in s["balance"]["warnings"]:
-                print(f"warning: {warning}")
-        if grid is None:
-            print(
-                f"live dashboard: optuna-dashboard {storage_shown}  (then open http://127.0.0.1:8080)"
-            )
 
 
 if __name__ == "__main__":

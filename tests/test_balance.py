@@ -191,3 +191,67 @@ def test_a_search_of_distinct_lr_values_is_binned_not_read_as_a_grid():
     assert r.binned and "binned into 3 quantile ranges" in r.verdict
     assert r.flat_range is None, "4 runs a bin mix lr with wd: no 'wd does not matter'"
     assert not any("extend max_lr" in w for w in r.warnings)
+
+
+def test_the_recommendation_sits_on_the_ridge_and_a_rerun_repeats_it():
+    """A cliff at lr x wd = 1e-4 (a BatchNorm-like band) with lr levels equally good: the
+    recommended wd at the recommended lr lies below that lr's cliff, its band ends at the cliff,
+    and five reruns (other noise) recommend the same lr and a wd inside each other's bands."""
+    recs = []
+    for seed in range(5):
+        lr, wd, value = runs(cliff(lambda x: -4 - x), noise=0.003, seeds=2, seed=seed)
+        r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+        recs.append(r.recommendation)
+    for rec in recs:
+        cliff_wd = 1e-4 / rec["max_lr"]
+        assert rec["wd"] < cliff_wd and rec["wd_band"][1] == pytest.approx(cliff_wd, rel=2.0)
+        assert rec["sentence"].startswith(f"use max_lr={rec['max_lr']:.3g}, wd={rec['wd']:.2g}")
+        assert rec["lr_levels"] >= 3 and rec["runs"] == len(lr)
+    assert len({rec["max_lr"] for rec in recs}) == 1, "the same lr on every rerun"
+    for a in recs:
+        for b in recs:
+            assert b["wd_band"][0] <= a["wd"] <= b["wd_band"][1]
+
+
+def test_a_flat_wd_is_recommended_as_not_mattering():
+    lr, wd, value = runs(lambda x, y: 0.95, noise=0.003, seeds=2)
+    rec = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True).recommendation
+    assert rec["wd_flat"] and "wd does not matter here" in rec["sentence"]
+
+
+def test_a_band_cut_off_by_the_searched_range_is_said_to_be_a_bound():
+    """The cliff lies above every searched wd at the high lrs' plateau top: the band reaches
+    the searched range's top and is stated as a bound, not as a range."""
+    lr, wd, value = runs(peak(lambda x: 0.0), noise=0.003, seeds=2)  # best wd 1, above the range
+    rec = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True).recommendation
+    assert rec["wd_edge"] == "high" and not rec["wd_flat"]
+    assert f"wd {rec['wd_band'][0]:.2g} or more at this lr" in rec["sentence"]
+
+
+def test_the_sweep_ends_with_the_recommendation_from_its_runs():
+    """sweeper._recommend on a study of constructed runs: one line, the same as the analysis'."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    from sweeper._keys import SweepKeys
+    from sweeper._recommend import recommendation
+
+    lr, wd, value = runs(cliff(lambda x: -4 - x), noise=0.003, seeds=1)
+    study = optuna.create_study(direction="maximize")
+    dists = {
+        "max_lr": FloatDistribution(1e-3, 10, log=True),
+        "wd": FloatDistribution(1e-7, 1, log=True),
+    }
+    for a, b, v in zip(lr, wd, value, strict=True):
+        study.add_trial(
+            optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=dists, value=v)
+        )
+    rec, line = recommendation(study, SweepKeys(lr="max_lr", wd="wd"), {"best_val_acc": "maximize"})
+    assert rec is not None and line == f"recommendation: {rec['sentence']}"
+    few = optuna.create_study(direction="maximize")
+    for a, b, v in list(zip(lr, wd, value, strict=True))[:5]:
+        few.add_trial(
+            optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=dists, value=v)
+        )
+    rec, line = recommendation(few, SweepKeys(lr="max_lr", wd="wd"), {"best_val_acc": "maximize"})
+    assert rec is None and line.startswith("no recommendation: 5 complete runs")
