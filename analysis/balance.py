@@ -91,7 +91,7 @@ class BalanceResult:
     levels: list[Level]
     slope: float | None  # d log10(ridge wd) / d log10(max_lr), bootstrap median
     slope_ci: tuple[float, float] | None
-    prediction: str | None  # lr_x_wd | no_dependence | undecided | neither | flat | None
+    prediction: str | None  # lr_x_wd | no_dependence | undecided | between | neither | flat | None
     verdict: str
     confidence: float
     bootstrap: int
@@ -355,16 +355,24 @@ def _slopes(x: np.ndarray, ridges: np.ndarray) -> np.ndarray:
 
 def _prediction(ci: tuple[float, float]) -> str:
     admits = [name for name, v in PREDICTIONS.items() if ci[0] <= v <= ci[1]]
-    return admits[0] if len(admits) == 1 else ("undecided" if admits else "neither")
+    if len(admits) == 1:
+        return admits[0]
+    if admits:
+        return "undecided"
+    return "between" if -1 < ci[0] and ci[1] < 0 else "neither"
 
 
+# what the slope's interval admits: a statement after the headline (the ridge's direction and
+# slope), never instead of it - "between -1 and 0" is a result, not a flip between two labels
 PREDICTION_WORDS = {
-    "lr_x_wd": "consistent with a constant lr x wd (slope -1: the decay timescale 1/(lr x wd) "
-    "stays put as lr moves), not with no dependence (0)",
-    "no_dependence": "consistent with no dependence of the best wd on lr (slope 0), "
-    "not with a constant lr x wd (-1)",
+    "lr_x_wd": "the interval admits a constant lr x wd (slope -1: the decay timescale "
+    "1/(lr x wd) stays put as lr moves), not no dependence (0)",
+    "no_dependence": "the interval admits no dependence of the best wd on lr (slope 0), "
+    "not a constant lr x wd (-1)",
     "undecided": "the interval admits both a constant lr x wd (-1) and no dependence (0): "
-    "more levels or seeds are needed to decide",
+    "more levels or seeds are needed to tell them apart",
+    "between": "between -1 and 0: the best wd falls as lr rises, less than in proportion "
+    "(the interval excludes both a constant lr x wd and no dependence)",
     "neither": "the interval excludes both a constant lr x wd (-1) and no dependence (0)",
 }
 
@@ -399,10 +407,26 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         if lo > 0
         else "no trend shown"
     )
+    weak = [
+        lv.lr
+        for lv in r.levels
+        if lv.flat and any(math.isclose(lv.lr, x, rel_tol=1e-9) for x in r.slope_levels)
+    ]
+    caveat = (
+        f"caveat: the slope uses lr level(s) {', '.join(f'{x:.3g}' for x in weak)} where wd is "
+        "within the noise over most of the searched range (their ridge is weak evidence)"
+        if weak
+        else ""
+    )
     return (
         "; ".join(
             x
-            for x in (f"{direction}: {what}", PREDICTION_WORDS[r.prediction or "undecided"], flat)
+            for x in (
+                f"{direction}: {what}",
+                PREDICTION_WORDS[r.prediction or "undecided"],
+                caveat,
+                flat,
+            )
             if x
         )
         + dead

@@ -194,6 +194,7 @@ def write_trials_report(
     written: list[str] = []
     skipped: dict[str, str] = {}
     notes: dict = {}
+    design = (t.study.user_attrs.get("design") or {}) if t.study is not None else {}
 
     pareto_x, x_dir, pareto_y, y_dir = _pareto_axes(objs, dirs, pareto_x, pareto_y)
     plots: list[tuple[str, go.Figure]] = []
@@ -242,7 +243,11 @@ def write_trials_report(
             result = load_range_test(t.bounds["path"])
             result.setdefault("iterations", len(result["lrs"]))
             result.setdefault("stop_reason", "")
-            plots.insert(0, ("range_test", range_test_figure(result)))
+            searched = (t.searched or {}).get(lr)
+            if design:  # a design enqueued its levels in a far wider range: show what it ran
+                ran = [float(r.params[lr]) for r in rs if isinstance(r.params.get(lr), float)]
+                searched = (min(ran), max(ran)) if ran else None
+            plots.insert(0, ("range_test", range_test_figure(result, searched)))
         except (FileNotFoundError, ValueError) as e:
             skipped["range_test"] = str(e)
     for name, fig in plots:
@@ -254,7 +259,6 @@ def write_trials_report(
     _trials_csv(rs, objs, out / "trials.csv")
     counts = Counter(r.state for r in rs)
     balance = notes.get("balance") or {}
-    design = (t.study.user_attrs.get("design") or {}) if t.study is not None else {}
     summary = {
         "study_name": t.name,
         # read from the smoothed surface: what to use, and the band as good within the noise
@@ -392,7 +396,12 @@ def _levels_table(b: dict) -> str:
 def _recommendation(s: dict) -> str:
     rec = s.get("recommendation")
     if not rec:
-        return ""
+        why = s["skipped"].get("lr_wd") or "no lr level trained"
+        return (
+            f"<p><b>No recommendation</b>: {html.escape(why)}.</p>"
+            if len(s["objectives"]) == 1
+            else ""
+        )
     return (
         "<p style='font-size:110%;background:#eef6ee;padding:8px;border:1px solid #9c9'>"
         f"<b>Recommendation</b>: {html.escape(rec['sentence'])}</p>"
@@ -431,7 +440,12 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
         + (
             "Best trials (Pareto front)"
             if len(s["objectives"]) > 1
-            else "Best single run (the maximum of noisy runs: the recommendation above is read from the smoothed surface)"
+            else "Best single run (the maximum of noisy runs"
+            + (
+                "; the recommendation above is read from the smoothed surface)"
+                if s.get("recommendation")
+                else ")"
+            )
         )
         + "</h2>",
         f"<table><tr><th>trial</th><th>values</th><th>params</th><th>replay</th></tr>{best_rows}</table>",

@@ -42,6 +42,7 @@ REAP_S = 30.0  # dead workers' RUNNING trials are looked for this often, not on 
 # trials that count toward n_trials (and take a grid cell: Optuna's grid sampler counts a failed
 # cell as visited)
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+TOLD = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 RUN_STEP = "run_step"  # trial user attr: the scheduler step of the run it has in flight
 
 
@@ -199,8 +200,11 @@ class Loop:
         a = outcome.attrs
         status = str(a.get("status") or outcome.state.name.lower())
         reason = a.get("reason") if status != "completed" else None
-        if self.progress is not None:
-            self.progress.finished(trial.number, status, outcome.values, reason)
+        if self.progress is not None:  # a design's total grows stage by stage
+            self.progress.total = self.scheduler.total(self)
+            self.progress.stage = self.scheduler.stage()
+            told = len(self.study.get_trials(deepcopy=False, states=TOLD))
+            self.progress.finished(trial.number, status, outcome.values, reason, told)
 
     def _check_failure_rate(self) -> None:
         """Judged once ``n_jobs`` trials have finished: one killed job of those in flight is not a rate of 1."""

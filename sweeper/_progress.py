@@ -61,6 +61,7 @@ def _value(values: list[float] | None) -> str:
 class Progress:
     directions: list[str]  # one per objective
     total: int | None  # trials the sweep will run (None: not known, e.g. an adaptive design)
+    stage: str = ""  # what the scheduler is doing (a design's stage)
     start: float = field(default_factory=time.monotonic)
     done: int = 0
     best: tuple[float, int] | None = None  # single objective: (value, trial number)
@@ -73,22 +74,31 @@ class Progress:
             self.bar = tqdm(total=self.total, unit="trial", dynamic_ncols=True, leave=False)
 
     def finished(
-        self, number: int, status: str, values: list[float] | None, reason: str | None = None
+        self,
+        number: int,
+        status: str,
+        values: list[float] | None,
+        reason: str | None = None,
+        told: int | None = None,
     ) -> str:
+        """``told``: the study's finished trials, every worker's (default: this process's)."""
         self.done += 1
+        k = self.done if told is None else told
         if values and len(self.directions) == 1:
             sign = 1 if self.directions[0] == "maximize" else -1
             if self.best is None or sign * values[0] > sign * self.best[0]:
                 self.best = (values[0], number)
         elapsed = time.monotonic() - self.start
+        count = f"{k}/{self.total}" if self.total else ""
+        where = ", ".join(x for x in (count, self.stage) if x)
         parts = [
-            f"trial {number}{f' ({self.done}/{self.total})' if self.total else ''} {status} {_value(values)}".rstrip()
+            f"trial {number}{f' ({where})' if where else ''} {status} {_value(values)}".rstrip()
         ]
         if self.best is not None:
             parts.append(f"best {self.best[0]:.4g} (#{self.best[1]})")
         timing = f"{_duration(elapsed)} elapsed"
-        if self.total and self.done < self.total:
-            timing += f", ~{_duration(elapsed / self.done * (self.total - self.done))} left"
+        if self.total and k < self.total:  # at this process's pace
+            timing += f", ~{_duration(elapsed / self.done * (self.total - k))} left"
         parts.append(timing)
         line = " | ".join(parts)
         if self.bar is not None:

@@ -37,7 +37,8 @@ def recommendation(
     if complete < MIN_COMPLETE:
         return (
             None,
-            f"no recommendation: {complete} complete runs with {keys.lr} and {keys.wd} (at least {MIN_COMPLETE})",
+            f"no recommendation: {complete} full-length runs with {keys.lr} and {keys.wd}, a band "
+            f"needs at least {MIN_COMPLETE} (rungs train few in full: sweep=balance measures the band)",
         )
     result = analyze_balance(lrs, wds, values, metric=metric, maximize=direction == "maximize")
     rec = result.recommendation

@@ -112,7 +112,7 @@ def main(cfg: DictConfig) -> None:
             raise ConfigError(str(e)) from None
         for name, why in s["skipped"].items():
             log.info(f"{name}: not drawn ({why})")
-        if not s["images"]:
+        if not s["images"] and cfg.images is not False:  # asked for, or left to what is found
             log.info(IMAGE_HINT)
         what = "grid" if grid is not None else "study"
         _say(s, what, out / "report.html", None if grid is not None else storage_shown)

@@ -55,7 +55,7 @@ def test_known_ridge_slope_is_covered_and_the_point_is_inside(slope):
     word = "smaller" if slope < 0 else "larger"
     assert r.verdict.startswith(f"larger lr wants {word} wd: slope")
     assert f"over 5 lr levels, {len(lr)} runs" in r.verdict
-    assert r.prediction == ("lr_x_wd" if slope == -1 else "neither")
+    assert r.prediction == {-1.0: "lr_x_wd", -0.5: "between", 1.0: "neither"}[slope]
     assert not r.warnings and not r.dead_levels
 
 
@@ -254,4 +254,14 @@ def test_the_sweep_ends_with_the_recommendation_from_its_runs():
             optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=dists, value=v)
         )
     rec, line = recommendation(few, SweepKeys(lr="max_lr", wd="wd"), {"best_val_acc": "maximize"})
-    assert rec is None and line.startswith("no recommendation: 5 complete runs")
+    assert rec is None and line.startswith("no recommendation: 5 full-length runs")
+
+
+def test_a_flat_level_the_slope_uses_is_named_next_to_the_verdict():
+    """At the lowest lr the cliff sits near the top of the wd range (a plateau over 80% of it):
+    its ridge enters the slope, and the verdict says that level is weak evidence."""
+    lr, wd, value = runs(cliff(lambda x: -1.2 if x < -1.9 else -4 - x), noise=0.003, seeds=2)
+    r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+    flat_in_slope = [lv for lv in r.levels if lv.flat and lv.lr in r.slope_levels]
+    assert flat_in_slope, [(lv.lr, lv.flat, lv.plateau) for lv in r.levels]
+    assert f"caveat: the slope uses lr level(s) {flat_in_slope[0].lr:.3g}" in r.verdict

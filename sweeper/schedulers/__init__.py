@@ -93,6 +93,10 @@ class Trials(Protocol):
 
     study: optuna.Study
 
+    def planned(self) -> int:
+        """Trials the study will hold when the sweep ends (``n_trials``, a grid's size)."""
+        ...
+
     def left(self) -> int:
         """New trials the study may still get (``n_trials``, a grid's size)."""
         ...
@@ -137,8 +141,13 @@ class Scheduler:
         return Tell(outcome)
 
     def total(self, trials: Trials) -> int | None:
-        """Trials the sweep will have told when it ends, for the progress line (None: unknown)."""
-        return trials.left()
+        """Trials the study will hold when the sweep (or its current stage) ends, for the
+        progress line (None: unknown)."""
+        return trials.planned()
+
+    def stage(self) -> str:
+        """What the scheduler is doing now, for the progress line ("" for none)."""
+        return ""
 
 
 def make_scheduler(node: Any, ctx: SweepContext) -> Scheduler:

@@ -54,7 +54,7 @@ DECIDE_CONFIDENCE = 0.95
 MIN_LIVE = 5  # fewer live lr levels (or levels in the slope): finer levels before deciding
 MAX_SEEDS = 4  # seeds per cell before the design adds levels instead
 MAX_FAILS = 2  # a cell whose run crashed this often counts as dead, not run again
-DECIDED = ("lr_x_wd", "no_dependence", "neither", "flat")
+DECIDED = ("lr_x_wd", "no_dependence", "between", "neither", "flat")
 ATTR = "design"
 KNOB = "hydra/sweeper/supersweep_scheduler=balance"
 
@@ -122,7 +122,21 @@ class BalanceDesign(Scheduler):
         self.state = study.user_attrs.get(ATTR) or self._start()
 
     def total(self, trials: Trials) -> int | None:
-        return None
+        """The runs through the current stage (done, running and queued): k of N in the
+        progress line counts toward the stage's end, not a budget the design may not spend."""
+        states = (
+            TrialState.COMPLETE,
+            TrialState.PRUNED,
+            TrialState.FAIL,
+            TrialState.RUNNING,
+            TrialState.WAITING,
+        )
+        return len(trials.study.get_trials(deepcopy=False, states=states))
+
+    def stage(self) -> str:
+        if self.state.get("stop"):
+            return "design done"
+        return f"{self.state['stage']} stage, at most {self.max_runs} runs"
 
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
         study = trials.study

@@ -42,9 +42,11 @@ def range_test_html(result: dict, path: Path) -> None:
     _write(range_test_figure(result), path)
 
 
-def range_test_figure(result: dict):
+def range_test_figure(result: dict, searched: tuple[float, float] | None = None):
     """Raw and smoothed loss against lr (log axis), the whole curve in view; the suggestions,
-    the search bounds and where the test stopped are lines in the legend at their lr."""
+    the suggested max_lr (the first trial of a search), the bounds, the range a search drew
+    from (``searched``: the bounds widened by its margin) and where the test stopped, each in
+    the legend at its lr."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -63,6 +65,24 @@ def range_test_figure(result: dict):
                 line={"width": 0},
                 mode="lines",
                 name=f"search bounds {b['min_lr']:.3g} .. {b['max_lr']:.3g}",
+                hoverinfo="name",
+            )
+        )
+    if (
+        searched is not None
+        and b["min_lr"] is not None
+        and tuple(searched) != (b["min_lr"], b["max_lr"])
+    ):
+        lo, hi = searched
+        fig.add_trace(
+            go.Scatter(
+                x=[lo, hi, hi, lo, lo],
+                y=[span[0], span[0], span[1], span[1], span[0]],
+                fill="toself",
+                fillcolor="rgba(255,221,87,0.12)",
+                line={"width": 1, "color": "rgba(200,160,0,0.6)", "dash": "dot"},
+                mode="lines",
+                name=f"searched {lo:.3g} .. {hi:.3g} (bounds widened by the sweep's margin)",
                 hoverinfo="name",
             )
         )
@@ -88,6 +108,11 @@ def range_test_figure(result: dict):
         if lr is not None:
             line = {"color": SUGGESTION_COLORS.get(name, "#333"), "dash": "dash"}
             fig.add_trace(_vertical(go, lr, span, f"{name} {lr:.3g}", line, f"{name}: lr {lr:.3g}"))
+    suggested = result.get("suggested_max_lr")
+    if suggested is not None:  # what a search tries first and the console calls "suggested"
+        bold: dict = {"color": "black", "width": 3}
+        label = f"suggested max_lr {suggested:.3g}"
+        fig.add_trace(_vertical(go, suggested, span, label, bold, "suggested max_lr"))
     if result["diverged_at"] is not None:
         lr = result["diverged_at"]
         line = {"color": "black", "dash": "dot"}

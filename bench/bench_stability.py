@@ -1,0 +1,109 @@
+"""How much of the balance analysis a rerun repeats: replicate analyses of every suite grid.
+
+Each replicate keeps one seed per (max_lr, wd) cell of a stored dense grid (bench/suite/*.csv,
+3 seeds a cell), drawn at random, and is analysed as a study of its own would be. Per grid:
+
+- coverage: the share of replicates whose slope interval covers the full grid's slope;
+- headline: the share of replicates whose verdict's first clause (the ridge's direction:
+  "larger lr wants smaller wd", "no trend shown", "wd does not matter", ...) equals the most
+  common one, and the share whose named prediction (what the interval admits) does;
+- recommendation: the share of ordered replicate pairs (i, j) whose recommended (max_lr, wd)
+  from i lies inside j's band (j's as-good lr levels and j's wd band), and the share whose
+  recommended max_lr is the full grid's.
+
+    python bench/bench_stability.py [--draws 20] [--tasks all]
+
+Results and the command: BENCHMARKS.md, "Stability of the answer".
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import suite  # noqa: E402
+
+
+def draw(rows: list[dict], rng: random.Random) -> list[dict]:
+    cells: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        cells[(r["max_lr"], r["wd"])].append(r)
+    return [rng.choice(runs) for _, runs in sorted(cells.items())]
+
+
+def headline(verdict: str) -> str:
+    return verdict.split(":")[0].split(" (")[0]
+
+
+def inside(rec: dict, band: dict) -> bool:
+    lo, hi = band["lr_band"]
+    w0, w1 = band["wd_band"]
+    return lo * 0.999 <= rec["max_lr"] <= hi * 1.001 and w0 * 0.999 <= rec["wd"] <= w1 * 1.001
+
+
+def one_task(name: str, draws: int) -> dict:
+    _, rows = suite.read_grid(suite.OUT / f"{name}.csv")
+    full = suite.grid_verdict(name, rows)
+    rng = random.Random(0)
+    reps = [suite.grid_verdict(name, draw(rows, rng), seed=k) for k in range(draws)]
+    with_ci = [r for r in reps if r.slope_ci is not None]
+    covered = (
+        sum(r.slope_ci[0] <= full.slope <= r.slope_ci[1] for r in with_ci)
+        if full.slope is not None
+        else 0
+    )
+    heads = Counter(headline(r.verdict) for r in reps)
+    preds = Counter(r.prediction for r in reps)
+    recs = [r.recommendation for r in reps if r.recommendation]
+    pairs = [(a, b) for i, a in enumerate(recs) for j, b in enumerate(recs) if i != j]
+    full_rec = full.recommendation or {}
+    return {
+        "task": name,
+        "held_out": suite.TASKS[name].held_out,
+        "full_slope": full.slope,
+        "full_headline": headline(full.verdict),
+        "full_rec": full_rec.get("sentence", ""),
+        "with_ci": len(with_ci),
+        "covered": covered,
+        "headline": heads.most_common(1)[0],
+        "prediction": preds.most_common(1)[0],
+        "draws": draws,
+        "rec_inside": sum(inside(a, b) for a, b in pairs),
+        "pairs": len(pairs),
+        "same_lr": sum(math.isclose(r["max_lr"], full_rec.get("max_lr", math.nan)) for r in recs),
+        "recs": len(recs),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--draws", type=int, default=20)
+    p.add_argument("--tasks", default="all")
+    a = p.parse_args()
+    names = list(suite.TASKS) if a.tasks == "all" else a.tasks.split(",")
+    print(
+        "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        s = one_task(name, a.draws)
+        slope = f"{s['full_slope']:+.2f}" if s["full_slope"] is not None else "no slope"
+        tag = " (held out)" if s["held_out"] else ""
+        print(
+            f"| {name}{tag} | {s['full_headline']}, {slope} | {s['covered']}/{s['with_ci']} | "
+            f"{s['headline'][1]}/{s['draws']} ({s['headline'][0]}) | {s['prediction'][1]}/{s['draws']} ({s['prediction'][0]}) | "
+            f"{s['rec_inside']}/{s['pairs']} | {s['same_lr']}/{s['recs']} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
