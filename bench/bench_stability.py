@@ -5,8 +5,8 @@ Each replicate keeps one seed per (max_lr, wd) cell of a stored dense grid (benc
 
 - coverage: the share of replicates whose slope interval covers the full grid's slope;
 - headline: the share of replicates whose verdict's first clause (the ridge's direction:
-  "larger lr wants smaller wd", "no trend shown", "wd does not matter", ...) equals the most
-  common one, and the share whose named prediction (what the interval admits) does;
+  smaller wd at larger lr, no trend shown, wd does not matter, ...) equals the most common
+  one, and the share whose named prediction (what the interval admits) does;
 - recommendation: the share of ordered replicate pairs (i, j) whose recommended (max_lr, wd)
   from i lies inside j's band (j's as-good lr levels and j's wd band), and the share whose
   recommended max_lr is the full grid's.
@@ -39,8 +39,20 @@ def draw(rows: list[dict], rng: random.Random) -> list[dict]:
     return [rng.choice(runs) for _, runs in sorted(cells.items())]
 
 
-def headline(verdict: str) -> str:
-    return verdict.split(":")[0].split(" (")[0]
+def headline(r) -> str:
+    """The verdict's headline as a category: what the ridge does (numbers left out)."""
+    if r.prediction == "flat":
+        return "wd does not matter"
+    if r.slope_ci is None:
+        return "not enough evidence"
+    lo, hi = r.slope_ci
+    return (
+        "smaller wd at larger lr"
+        if hi < 0
+        else "larger wd at larger lr"
+        if lo > 0
+        else "no trend shown"
+    )
 
 
 def inside(rec: dict, band: dict) -> bool:
@@ -60,7 +72,7 @@ def one_task(name: str, draws: int) -> dict:
         if full.slope is not None
         else 0
     )
-    heads = Counter(headline(r.verdict) for r in reps)
+    heads = Counter(headline(r) for r in reps)
     preds = Counter(r.prediction for r in reps)
     recs = [r.recommendation for r in reps if r.recommendation]
     pairs = [(a, b) for i, a in enumerate(recs) for j, b in enumerate(recs) if i != j]
@@ -69,7 +81,7 @@ def one_task(name: str, draws: int) -> dict:
         "task": name,
         "held_out": suite.TASKS[name].held_out,
         "full_slope": full.slope,
-        "full_headline": headline(full.verdict),
+        "full_headline": headline(full),
         "full_rec": full_rec.get("sentence", ""),
         "with_ci": len(with_ci),
         "covered": covered,
