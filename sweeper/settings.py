@@ -199,6 +199,16 @@ MOVED = {
 }
 
 
+def bool_settings() -> set[str]:
+    """The dotted ``hydra.sweeper.*`` keys of the true/false settings."""
+    out = set()
+    for group, cls in (("space", SpaceSettings), ("jobs", JobSettings), ("faults", FaultSettings)):
+        for f in dataclasses.fields(cls):
+            if f.type in (bool, "bool"):
+                out.add(f"hydra.sweeper.{group}.{f.name}")
+    return out
+
+
 def moved(key: str) -> str | None:
     """The one line for an old spelling (``hydra.sweeper.rungs``), else None."""
     head, _, leaf = key.lstrip("+~").partition("hydra.sweeper.")

@@ -152,6 +152,7 @@ def check_each_job(
     except Exception:  # sweep syntax of another sweeper: its own checks apply
         return
     own = [a for a in args if "=" in a and not a.startswith("-") and is_hydra(a)]
+    check_hydra_overrides(own)
     searchpath = [a for a in own if a.lstrip("+~").startswith("hydra.searchpath=")]
     multirun = bool({"-m", "--multirun"} & set(args))
     which = (lambda job: f" (job {' '.join(job)})") if multirun else (lambda job: "")
@@ -172,6 +173,36 @@ def check_each_job(
             except (HydraException, OmegaConfBaseException) as e:  # Hydra's own words, one line
                 words = unknown_key_words(e, config_name) or hydra_words(e)
                 raise ConfigError(f"{words}{which(job)}") from None
+
+
+def check_hydra_overrides(own: Sequence[str]) -> None:
+    """Hydra's own settings as one line each: sweep syntax on a ``hydra.*`` key (Hydra refuses
+    to sweep its own config), a true/false setting of the sweeper given another value (OmegaConf
+    would read ``2`` as true), a ``hydra.searchpath`` dir that does not exist (Hydra only warns)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from sweeper.settings import bool_settings
+
+    from hydra.errors import OverrideParseException
+
+    flags = bool_settings()
+    try:
+        parsed = OverridesParser.create().parse_overrides([a.lstrip("+~") for a in own])
+    except OverrideParseException as e:  # not an override at all: Hydra's words, one line
+        raise ConfigError(hydra_words(e)) from None
+    for o in parsed:
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            leaf, value = key.rpartition(".")[2], str(o.input_line).partition("=")[2]
+            raise ConfigError(
+                f"{o.input_line}: Hydra does not sweep its own config; quote the search "
+                f"(\"{key}='{value}'\") or give it on the command line as '{leaf}={value}'."
+            )
+        if key in flags and o.get_value_element_as_str().lower() not in ("true", "false"):
+            raise ConfigError(f"{key} must be true or false, got {o.get_value_element_as_str()!r}.")
+    for path in searchpath_dirs(own):
+        if not path.is_dir():
+            raise ConfigError(f"hydra.searchpath: {path} is not a directory.")
 
 
 def did_you_mean(key: str, known: Sequence[str]) -> list[str]:

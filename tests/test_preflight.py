@@ -36,7 +36,22 @@ SWEEP = ["-m", "sweep=lr_wd"]
             [*SWEEP, "hydra.sweeper.range_test=x.json"],
             "hydra.sweeper.range_test moved: hydra.sweeper.space.range_test",
         ),
-        ([*SWEEP, "hydra.sweeper.jobs.in_flight=maybe"], "hydra.sweeper.jobs.in_flight=maybe"),
+        (
+            [*SWEEP, "hydra.sweeper.jobs.in_flight=maybe"],
+            "hydra.sweeper.jobs.in_flight must be true or false, got 'maybe'.",
+        ),
+        (
+            [*SWEEP, "hydra.sweeper.faults.retry_failed=2"],
+            "hydra.sweeper.faults.retry_failed must be true or false, got '2'.",
+        ),
+        (
+            [*SWEEP, "hydra.sweeper.params.wd=choice(1e-4,1e-3)"],
+            "hydra.sweeper.params.wd=choice(1e-4,1e-3): Hydra does not sweep its own config; quote",
+        ),
+        (
+            ["hydra.searchpath=[file:///nonexistent/conf]"],
+            "hydra.searchpath: /nonexistent/conf is not a directory.",
+        ),
         (
             [*SWEEP, "hydra/sweeper/supersweep_sampler=foo"],
             "Available options in 'hydra/sweeper/supersweep_sampler': cmaes gp grid",

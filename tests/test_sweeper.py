@@ -797,9 +797,10 @@ def test_resume_with_other_fixed_settings_is_refused(tmp_path):
     [
         (
             {"min_lr": float("nan"), "max_lr": 0.6},
-            "bounds must be null or finite lrs with 0 < min_lr <= max_lr, got min_lr=nan",
+            "bounds must be null or finite lrs with 0 < min_lr <= max_lr <= 10000, got min_lr=nan",
         ),
         ({"min_lr": 0.05, "max_lr": float("inf")}, "got min_lr=0.05, max_lr=inf"),
+        ({"min_lr": 1e300, "max_lr": 1e308}, "max_lr <= 10000, got min_lr=1e+300, max_lr=1e+308"),
         ("0.1", "bounds must be a mapping with min_lr and max_lr, got '0.1'"),
         ({"min_lr": "abc", "max_lr": 0.6}, "got min_lr='abc'"),
         ({"min_lr": 0.05}, "bounds must be a mapping with min_lr and max_lr"),

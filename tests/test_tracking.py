@@ -75,3 +75,46 @@ def test_a_sweeps_trials_are_grouped_in_one_experiment_without_the_storage_url(t
     runs = client.search_runs([client.get_experiment_by_name("grouped").experiment_id])
     assert sorted(r.data.tags["trial"] for r in runs) == ["0", "1"]
     assert all("s.db" not in str(v) for r in runs for v in r.data.params.values())  # no study URL
+
+
+def _cfg(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    from .conftest import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
+def test_a_literal_password_in_the_tracking_uri_is_refused_in_one_line():
+    from training.checks import ConfigError, check_train_config
+
+    cfg = _cfg("tracking.mlflow=true", "tracking.mlflow_uri=postgresql://bob:s3cret@db/mlflow")
+    with pytest.raises(ConfigError, match=r"tracking.mlflow_uri holds a password") as e:
+        check_train_config(cfg)
+    assert "s3cret" not in str(e.value)
+
+
+def test_the_tracking_uri_is_never_a_logged_param(monkeypatch):
+    """Given the supported way (an environment variable), the URL with its password is neither
+    in the params MLflow and TensorBoard get nor anywhere in the run's logged values."""
+    from training.checks import check_train_config
+    from training.tracking import flat_params
+
+    monkeypatch.setenv("MLFLOW_DB", "postgresql://bob:s3cret@db/mlflow")
+    cfg = _cfg("tracking.mlflow=true", "tracking.mlflow_uri=${oc.env:MLFLOW_DB}")
+    check_train_config(cfg)  # a placeholder is fine
+    params = flat_params(cfg)
+    assert not [k for k in params if k.startswith(("tracking", "trial"))]
+    assert "s3cret" not in repr(params)
+
+
+@pytest.mark.parametrize("uri", ["garbage://x", "http://127.0.0.1:1"])
+def test_an_unusable_tracking_uri_is_one_line_naming_the_key(tmp_path, uri):
+    pytest.importorskip("mlflow")
+    from training.checks import ConfigError
+    from training.tracking import MlflowTracker
+
+    cfg = _cfg("tracking.mlflow=true", f"tracking.mlflow_uri={uri}")
+    with pytest.raises(ConfigError, match=r"^tracking.mlflow_uri: MLflow cannot be used there"):
+        MlflowTracker(cfg, tmp_path)

@@ -164,6 +164,28 @@ def check_model_sizes(model_cfg: DictConfig) -> None:
                 check_number(f"model.{key!s}", v, low=1, low_inclusive=True, integer=True)
 
 
+def check_tracking_uri(cfg: DictConfig) -> None:
+    """A password in ``tracking.mlflow_uri`` is refused as written (Hydra would write it into the
+    run's ``.hydra/config.yaml``); as ``${oc.env:VAR}`` it stays a placeholder there, and the
+    run logs no tracking setting."""
+    from urllib.parse import urlsplit
+
+    node = cfg.get("tracking")
+    raw = OmegaConf.to_container(node, resolve=False) if isinstance(node, DictConfig) else {}
+    uri = raw.get("mlflow_uri") if isinstance(raw, dict) else None
+    if not isinstance(uri, str) or "${" in uri:
+        return
+    try:
+        secret = urlsplit(uri).password
+    except ValueError:
+        secret = None
+    if secret:
+        raise ConfigError(
+            "tracking.mlflow_uri holds a password as written: Hydra would store it in the run's "
+            "files; give it as '${oc.env:MLFLOW_URI}' (the variable holding the URL)."
+        )
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Everything ``tasks.train`` needs, checked from config alone."""
     require(cfg, TRAIN_KEYS + RUN_KEYS)
@@ -181,6 +203,7 @@ def check_train_config(cfg: DictConfig) -> None:
         value = (cfg.get("tracking") or {}).get(key, False)
         if not isinstance(value, bool):
             raise ConfigError(f"tracking.{key} must be true or false, got {value!r}.")
+    check_tracking_uri(cfg)
     if not isinstance(cfg.lr_estimate, bool):
         raise ConfigError(f"lr_estimate must be true or false, got {cfg.lr_estimate!r}.")
     if not isinstance(cfg.checkpoint.get("final"), bool):

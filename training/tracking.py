@@ -23,7 +23,11 @@ from omegaconf import DictConfig, OmegaConf
 from training.checks import ConfigError
 from training.parts import RunPart
 
-SECRET_KEYS = ("trial",)  # the sweeper's bridge node holds the storage URL: never logged
+# never logged: the sweeper's bridge node holds the storage URL, and where a run is tracked
+# (tracking.mlflow_uri may hold a password) does not change what it trains
+SECRET_KEYS = ("trial", "tracking")
+# an unreachable tracking server fails the run in seconds, not after MLflow's minutes of retries
+MLFLOW_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
 def flat_params(cfg: DictConfig) -> dict[str, Any]:
@@ -44,6 +48,13 @@ def flat_params(cfg: DictConfig) -> dict[str, Any]:
 
     walk(container, "")
     return out
+
+
+def _redact(text: str) -> str:
+    """``scheme://user:secret@host`` -> ``scheme://user:***@host`` in an error message."""
+    import re
+
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
 
 
 def _numbers(d: dict) -> dict[str, float]:
@@ -88,16 +99,30 @@ class MlflowTracker(RunPart):
             raise ConfigError(
                 "tracking.mlflow=true needs the mlflow package (pip install -e .[tracking])."
             ) from None
+        import os
+
+        for key, value in MLFLOW_ENV.items():
+            os.environ.setdefault(key, value)
         t = cfg.tracking
         trial = cfg.get("trial") or {}
-        client = mlflow.MlflowClient(tracking_uri=t.get("mlflow_uri"))
         name = t.get("experiment") or trial.get("study") or "supersweep"
-        found = client.get_experiment_by_name(name)
-        experiment = found.experiment_id if found else client.create_experiment(name)
+        try:
+            client = mlflow.MlflowClient(tracking_uri=t.get("mlflow_uri"))
+            found = client.get_experiment_by_name(name)
+            experiment = found.experiment_id if found else client.create_experiment(name)
+        except Exception as e:  # an unknown scheme, a server that does not answer, a locked db
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            raise ConfigError(
+                f"tracking.mlflow_uri: MLflow cannot be used there ({type(e).__name__}: {_redact(first)})."
+            ) from None
         tags = {"run_dir": str(out_dir)}
+        run_name = out_dir.name
         if trial:
             tags.update({"study": str(trial.get("study")), "trial": str(trial.get("number"))})
-        run_name = f"trial {trial.get('number')}" if trial else out_dir.name
+            run_name = f"trial {trial.get('number')}"
+            if not trial.get("report", True):  # a rung run: a short run before the full one
+                tags["rung"] = f"epochs={cfg.epochs}"
+                run_name += f" rung epochs={cfg.epochs}"
         self.client, self.run = client, client.create_run(experiment, tags=tags, run_name=run_name)
         for k, v in flat_params(cfg).items():
             client.log_param(self.run.info.run_id, k[:250], str(v)[:6000])

@@ -193,19 +193,24 @@ def _check_bounds(result: dict, p: Path) -> None:
     check_bounds(b["min_lr"], b["max_lr"], result.get("suggested_max_lr"), f"range test file {p}")
 
 
+# the largest lr a range test can report: its own sweep ends far below (conf/range_test.yaml
+# stops at 10); a bound above this is a corrupt or hand-made file, and every trial would diverge
+MAX_LR = 1e4
+
+
 def check_bounds(low: Any, high: Any, suggested: Any, where: str, allow_null: bool = True) -> None:
     """The one check of max_lr bounds, wherever they come from (a ``range_test.json``, a study's
     stored bounds, a test run before a search): what a search trusts is both null (an unusable
     curve; ``allow_null``), or finite lrs > 0 with min_lr <= max_lr, and a suggestion that is
     null or a finite lr > 0. Python's JSON reader admits NaN and Infinity."""
     null = low is None and high is None
-    ordered = is_finite_positive(low) and is_finite_positive(high) and low <= high
+    ordered = is_finite_positive(low) and is_finite_positive(high) and low <= high <= MAX_LR
     if not (ordered or (null and allow_null)):
         allowed = "null or finite lrs" if allow_null else "finite lrs"
         raise ValueError(
-            f"{where}: bounds must be {allowed} with 0 < min_lr <= max_lr, got min_lr={low!r}, max_lr={high!r}."
+            f"{where}: bounds must be {allowed} with 0 < min_lr <= max_lr <= {MAX_LR:g}, got min_lr={low!r}, max_lr={high!r}."
         )
-    if suggested is not None and not is_finite_positive(suggested):
+    if suggested is not None and not (is_finite_positive(suggested) and suggested <= MAX_LR):
         raise ValueError(
-            f"{where}: suggested_max_lr must be null or a finite lr > 0, got {suggested!r}."
+            f"{where}: suggested_max_lr must be null or a finite lr in (0, {MAX_LR:g}], got {suggested!r}."
         )
