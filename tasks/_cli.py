@@ -180,10 +180,9 @@ def check_hydra_overrides(own: Sequence[str]) -> None:
     to sweep its own config), a true/false setting of the sweeper given another value (OmegaConf
     would read ``2`` as true), a ``hydra.searchpath`` dir that does not exist (Hydra only warns)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
 
     from sweeper.settings import bool_settings
-
-    from hydra.errors import OverrideParseException
 
     flags = bool_settings()
     try:
