@@ -177,3 +177,111 @@ def test_a_dataset_of_the_wrong_input_shape_is_one_line(tmp_path, npy_root):
         match=r"^data.input_shape is \[64\] but the source's Dataset gives items of shape \[1, 8, 8\]",
     ):
         run(cfg, tmp_path / "out")
+
+
+def _spoil(root: Path, how: str) -> None:
+    """One of the fault campaign's bad ``.npy`` folders (digits' arrays, one file spoiled)."""
+    import pickle
+
+    x, y = root / "train_x.npy", root / "train_y.npy"
+    if how == "truncated":
+        x.write_bytes(x.read_bytes()[:200])
+    elif how == "garbage header":
+        x.write_bytes(b"\x93NUMPY\x01\x00" + b"\xff" * 80)
+    elif how == "text file":
+        x.write_text("1,2,3\n4,5,6\n")
+    elif how == "empty file":
+        x.write_bytes(b"")
+    elif how == "object x":
+        np.save(x, np.array([[1, "a"]] * 10, dtype=object), allow_pickle=True)
+    elif how == "object y":
+        np.save(y, np.array([1, "a"] * 5, dtype=object), allow_pickle=True)
+    elif how == "raw pickle":
+        x.write_bytes(pickle.dumps({"not": "an array"}))
+    elif how == "string dtype":
+        np.save(x, np.full((len(np.load(y)), 1, 8, 8), "a"))
+    elif how == "zero rows":
+        np.save(x, np.zeros((0, 1, 8, 8), dtype=np.float32))
+        np.save(y, np.zeros((0,), dtype=np.int64))
+    elif how == "float labels":
+        np.save(y, np.load(y).astype(np.float64) % 4 + 0.5)
+    elif how == "labels past num_classes":
+        np.save(y, np.load(y) + 5)
+    elif how == "string labels":
+        np.save(y, np.load(y).astype(str))
+
+
+@pytest.mark.parametrize(
+    ("how", "needle"),
+    [
+        ("truncated", "is not a readable .npy array"),
+        ("garbage header", "is not a readable .npy array"),
+        ("text file", "is not a readable .npy array"),
+        ("empty file", "is not a readable .npy array"),
+        ("object x", "is not a readable .npy array"),
+        ("object y", "is not a readable .npy array"),
+        ("raw pickle", "is not a readable .npy array"),
+        ("string dtype", "inputs must be numbers"),
+        ("zero rows", "the inputs have no rows"),
+        ("float labels", "labels must be class indices"),
+        ("labels past num_classes", "but data.num_classes=10 allows 0..9"),
+        ("string labels", "labels must be class indices"),
+    ],
+)
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_bad_npy_folder_is_one_line_before_training(tmp_path, npy_root, how, needle, stream):
+    import shutil
+
+    root = tmp_path / "npy"
+    shutil.copytree(npy_root, root)
+    _spoil(root, how)
+    cfg = cfg_for(npy_root=root)
+    cfg.data.source = OmegaConf.create({**cfg.data.source, "stream": stream})
+    with pytest.raises(ConfigError) as info:
+        run(cfg, tmp_path / "out")
+    assert needle in str(info.value) and "\n" not in str(info.value), str(info.value)
+    assert not (tmp_path / "out" / "metrics.jsonl").exists(), "no epoch trained"
+
+
+class RaisingNet(torch.nn.Module):
+    def __init__(self, **kwargs) -> None:
+        raise ValueError("channels must be even")
+
+
+def raising_source(root: str) -> tuple:
+    raise RuntimeError("the bucket is not mounted")
+
+
+@pytest.mark.parametrize(
+    ("node", "target", "needle"),
+    [
+        (
+            "model",
+            "tests.test_stream.RaisingNet",
+            r"^model raised ValueError: channels must be even at test_stream.py:\d+$",
+        ),
+        (
+            "data.source",
+            "tests.test_stream.raising_source",
+            r"^data.source raised RuntimeError: the bucket is not mounted at test_stream.py:\d+$",
+        ),
+        (
+            "model",
+            "mylab.nets.Net",
+            r"^model: its _target_ cannot be imported \(.*mylab.*\); is its package on PYTHONPATH\?$",
+        ),
+        (
+            "data.source",
+            "mylab.data.load",
+            r"^data.source: its _target_ cannot be imported \(.*mylab.*\); is its package on PYTHONPATH\?$",
+        ),
+    ],
+)
+def test_own_code_that_raises_is_one_line_naming_the_key(tmp_path, npy_root, node, target, needle):
+    cfg = cfg_for(npy_root=npy_root)
+    if node == "model":
+        cfg.model = OmegaConf.create({"_target_": target})
+    else:
+        cfg.data.source = OmegaConf.create({"_target_": target, "root": str(npy_root)})
+    with pytest.raises(ConfigError, match=needle):
+        run(cfg, tmp_path / "out")

@@ -72,7 +72,7 @@ def check_number(
 
 def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
     """A model's ``spatial_dims`` must match the data's (input_shape minus channels)."""
-    model_cls = get_class(model_cfg._target_)
+    model_cls = user_code("model", lambda: get_class(model_cfg._target_))
     want = getattr(model_cls, "spatial_dims", None)
     have = len(data_cfg.input_shape) - 1
     if want is not None and want != have:
@@ -162,6 +162,42 @@ def check_model_sizes(model_cfg: DictConfig) -> None:
         if all(isinstance(v, int) for v in sizes) and sizes:
             for v in sizes:
                 check_number(f"model.{key!s}", v, low=1, low_inclusive=True, integer=True)
+
+
+def user_code(key: str, make: Callable[[], Any], keep: tuple[type[BaseException], ...] = ()) -> Any:
+    """Build what the config's ``key`` names (``model``, ``data.source``: often one's own code);
+    whatever it raises is one line naming the key, the error and the line that raised it (an
+    import that fails says so). Errors in ``keep`` (the project's own, already one line) and
+    :class:`ConfigError` pass through as they are."""
+    import traceback
+    from pathlib import Path
+
+    import logging
+
+    passing: tuple[type[BaseException], ...] = (ConfigError, *keep)
+    hydra_log = logging.getLogger("hydra.utils")  # it logs a failed import over three lines
+    level, hydra_log.level = hydra_log.level, logging.CRITICAL
+    try:
+        return make()
+    except passing:
+        raise
+    except Exception as e:
+        cause: BaseException = e
+        while cause.__cause__ is not None and type(cause).__name__ == "InstantiationException":
+            cause = cause.__cause__  # Hydra's wrapper: the user's own error is its cause
+        if isinstance(cause, ImportError):
+            while cause.__cause__ is not None:  # the import that failed, not Hydra's wrapper
+                cause = cause.__cause__
+            words = (str(cause).strip().splitlines() or [""])[0][:200]
+            raise ConfigError(
+                f"{key}: its _target_ cannot be imported ({words}); is its package on PYTHONPATH?"
+            ) from None
+        words = (str(cause).strip().splitlines() or [""])[0][:200]
+        frames = traceback.extract_tb(cause.__traceback__) if cause.__traceback__ else []
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        raise ConfigError(f"{key} raised {type(cause).__name__}: {words}{where}") from None
+    finally:
+        hydra_log.level = level
 
 
 def check_tracking_uri(cfg: DictConfig) -> None:

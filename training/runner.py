@@ -23,7 +23,7 @@ from training.augment import Augment
 from training.averaging import Averaging
 from training.best import BestWeights, Evaluation
 from training.checkpoint import Checkpointer, FinalWeights
-from training.checks import ConfigError, check_once, check_train_config
+from training.checks import ConfigError, check_once, check_train_config, user_code
 from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES, RunSummary
 from training.data import Data, DataSourceError, load_splits
 from training.data.vision import UnsafeDataFile
@@ -140,7 +140,7 @@ def prepare(cfg: DictConfig) -> tuple[Data, Stepper]:
     precision = resolve_precision(cfg.precision, device)
     data = check_batch_fits_data(cfg).to(device)  # before seeding: generators touch global RNGs
     generator = seed_everything(cfg.seed, device)
-    model = instantiate(cfg.model).to(device)
+    model = user_code("model", lambda: instantiate(cfg.model)).to(device)
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     weight_decay = instantiate(cfg.regularization.weight_decay)

@@ -21,7 +21,17 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from training.data.stream import Batch, DataSourceError, StreamSplits, as_datasets, stream_splits
+from training.checks import user_code
+from training.data.stream import (
+    Batch,
+    DataSourceError,
+    StreamSplits,
+    as_datasets,
+    check_arrays,
+    check_labels,
+    stream_splits,
+)
+from training.data.vision import UnsafeDataFile
 
 
 @dataclass(frozen=True)
@@ -88,22 +98,33 @@ def _cached(
     split_seed: int,
     input_shape: tuple[int, ...],
     num_workers: int | None,
+    num_classes: int | None = None,
 ) -> Data:
     source = OmegaConf.create(json.loads(source_json))
     # called as a partial so that a source's own error (e.g. missing files) surfaces unwrapped
-    loaded = instantiate(source, _partial_=True)()
+    loaded = user_code(  # the project's own loaders' errors are one line already
+        "data.source",
+        lambda: instantiate(source, _partial_=True)(),
+        keep=(DataSourceError, FileNotFoundError, UnsafeDataFile),
+    )
     datasets = as_datasets(loaded, num_workers)
     if datasets is not None:
         train, test, workers = datasets
         tr, va = holdout(len(train), val_split, split_seed)  # type: ignore[arg-type]
-        return stream_splits(train, test, tr.tolist(), va.tolist(), input_shape, workers)
+        return stream_splits(
+            train, test, tr.tolist(), va.tolist(), input_shape, workers, num_classes
+        )
     if not isinstance(loaded, (tuple, list)) or len(loaded) != 4:
         raise DataSourceError(
             "data.source must return (train_x, train_y, test_x, test_y) arrays, or two torch "
             f"Datasets or DataLoaders (train, test); it returned {type(loaded).__name__}"
             + (f" of {len(loaded)} values." if isinstance(loaded, (tuple, list)) else ".")
         )
-    train_x, train_y, test_x, test_y = loaded
+    train_x, train_y, test_x, test_y = (np.asarray(a) for a in loaded)
+    check_arrays(train_x, train_y, "data.source (train)")
+    check_arrays(test_x, test_y, "data.source (test)")
+    for labels, split in ((train_y, "train"), (test_y, "test")):
+        check_labels(labels, num_classes, f"data.source ({split})")
     shape = tuple(train_x.shape[1:])
     if shape != input_shape:
         raise DataSourceError(
@@ -124,4 +145,5 @@ def load_splits(data_cfg: DictConfig) -> Data:
         int(data_cfg.split_seed),
         tuple(data_cfg.input_shape),
         OmegaConf.select(data_cfg, "loader.num_workers", default=None),
+        OmegaConf.select(data_cfg, "num_classes", default=None),
     )

@@ -146,6 +146,7 @@ def stream_splits(
     val_idx: list[int],
     input_shape: tuple[int, ...],
     num_workers: int,
+    num_classes: int | None = None,
 ) -> StreamSplits:
     """Hold out ``val_idx``, check the input shape on the first item, sum the statistics."""
     first = torch.as_tensor(train[0][0])
@@ -154,7 +155,7 @@ def stream_splits(
             f"data.input_shape is {list(input_shape)} but the source's Dataset gives items of shape {list(first.shape)}."
         )
     tr = Subset(train, train_idx)
-    mean, std = _channel_stats(tr, first.ndim, num_workers)
+    mean, std = _channel_stats(tr, first.ndim, num_workers, num_classes)
     return StreamSplits(
         tr,
         Subset(train, val_idx),
@@ -167,12 +168,14 @@ def stream_splits(
 
 
 def _channel_stats(
-    train: Dataset, item_ndim: int, num_workers: int
+    train: Dataset, item_ndim: int, num_workers: int, num_classes: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel (dim 1 of a batch) mean and std over ``train``, as the in-memory path's."""
+    """Per-channel (dim 1 of a batch) mean and std over ``train``, as the in-memory path's; the
+    same pass checks the labels against ``num_classes``."""
     axes = (0, *range(2, item_ndim + 1))
     total = sq = torch.zeros((), dtype=torch.float64)
     count = 0
+    low, high = 0, 0
     loader = DataLoader(
         train,
         batch_size=STATS_BATCH,
@@ -180,28 +183,85 @@ def _channel_stats(
         generator=torch.Generator(),
         multiprocessing_context=_start_method(num_workers),
     )
-    for x, _ in loader:
+    for x, y in loader:
+        y = torch.as_tensor(y)
+        if y.is_floating_point() and not bool(torch.all(y == y.round())):
+            raise DataSourceError(
+                f"data.source: labels must be class indices (integers), got {y.dtype}."
+            )
+        low, high = min(low, int(y.min())), max(high, int(y.max()))
         x = x.to(torch.float64)
         total = total + x.sum(dim=axes, keepdim=True)
         sq = sq + (x * x).sum(dim=axes, keepdim=True)
         count += x.numel() // x.shape[1]
+    check_labels(np.array([low, high]), num_classes, "data.source (train)")
     mean = total / count
     std = (sq / count - mean * mean).clamp_min(0).sqrt() + 1e-8
     return mean, std
+
+
+def load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    """One ``.npy`` array, never unpickled; a file that is not one (truncated, a text file, a
+    pickle, object arrays, empty) is one :class:`DataSourceError` line naming it."""
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as e:
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        raise DataSourceError(
+            f"{path} is not a readable .npy array ({type(e).__name__}: {first})."
+        ) from None
+    if not isinstance(array, np.ndarray):  # np.load of an .npz gives an archive
+        raise DataSourceError(f"{path} is not a .npy array (np.save writes one).")
+    return array
+
+
+def check_arrays(x: np.ndarray, y: np.ndarray, what: str) -> None:
+    """Inputs of numbers, one integer label per row, at least one row."""
+    if x.ndim < 1 or len(x) == 0:
+        raise DataSourceError(f"{what}: the inputs have no rows.")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise DataSourceError(f"{what}: inputs must be numbers, got dtype {x.dtype}.")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataSourceError(
+            f"{what}: one label per input row is needed, got labels of shape {list(y.shape)} for {len(x)} rows."
+        )
+    integral = np.issubdtype(y.dtype, np.integer) or (
+        np.issubdtype(y.dtype, np.floating) and bool(np.all(np.isfinite(y) & (y == np.round(y))))
+    )
+    if not integral:
+        raise DataSourceError(
+            f"{what}: labels must be class indices 0..num_classes-1 (integers), got dtype {y.dtype}"
+            + (f" with values like {y.flat[0]!r}." if y.size else ".")
+        )
+
+
+def check_labels(y: np.ndarray, num_classes: int | None, what: str) -> None:
+    """Labels within ``0 .. num_classes - 1`` (a wrong ``data.num_classes`` fails here, not
+    inside the first training step)."""
+    if num_classes is None or not len(y):
+        return
+    low, high = int(np.min(y)), int(np.max(y))
+    if low < 0 or high >= num_classes:
+        raise DataSourceError(
+            f"{what}: labels run {low}..{high} but data.num_classes={num_classes} allows 0..{num_classes - 1}."
+        )
 
 
 class NpyArrays(Dataset):
     """Items of an ``x.npy`` / ``y.npy`` pair read through a memory map: only the rows a batch
     asks for are read from disk. ``allow_pickle=False``: a data file is never code."""
 
-    def __init__(self, x_path: Path, y_path: Path) -> None:
-        self.x_path, self.y_path = x_path, y_path
-        self.y = np.load(y_path, allow_pickle=False)  # labels are small: read once
+    def __init__(self, x_path: Path | str, y_path: Path | str) -> None:
+        self.x_path, self.y_path = Path(x_path), Path(y_path)
+        self.y = load_npy(self.y_path)  # labels are small: read once
         self.n = len(self.y)
         self.x: np.ndarray | None = None
-        shape = np.load(x_path, mmap_mode="r", allow_pickle=False).shape
-        if shape[0] != self.n:
-            raise DataSourceError(f"{x_path} has {shape[0]} rows but {y_path} has {self.n} labels.")
+        x = load_npy(self.x_path, mmap=True)
+        if x.ndim and x.shape[0] != self.n:
+            raise DataSourceError(
+                f"{self.x_path} has {x.shape[0]} rows but {self.y_path} has {self.n} labels."
+            )
+        check_arrays(x, self.y, f"{self.x_path.parent}")
 
     def __len__(self) -> int:
         return self.n
@@ -227,5 +287,5 @@ def npy_folder(root: str, stream: bool = True) -> tuple:
     if missing:
         raise FileNotFoundError(f"data.source.root={root}: missing {', '.join(missing)}.")
     if not stream:
-        return tuple(np.load(p, allow_pickle=False) for p in names)
+        return tuple(load_npy(p) for p in names)
     return NpyArrays(names[0], names[1]), NpyArrays(names[2], names[3])
