@@ -169,10 +169,9 @@ def user_code(key: str, make: Callable[[], Any], keep: tuple[type[BaseException]
     whatever it raises is one line naming the key, the error and the line that raised it (an
     import that fails says so). Errors in ``keep`` (the project's own, already one line) and
     :class:`ConfigError` pass through as they are."""
+    import logging
     import traceback
     from pathlib import Path
-
-    import logging
 
     passing: tuple[type[BaseException], ...] = (ConfigError, *keep)
     hydra_log = logging.getLogger("hydra.utils")  # it logs a failed import over three lines
