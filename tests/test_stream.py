@@ -184,31 +184,25 @@ def _spoil(root: Path, how: str) -> None:
     import pickle
 
     x, y = root / "train_x.npy", root / "train_y.npy"
-    if how == "truncated":
-        x.write_bytes(x.read_bytes()[:200])
-    elif how == "garbage header":
-        x.write_bytes(b"\x93NUMPY\x01\x00" + b"\xff" * 80)
-    elif how == "text file":
-        x.write_text("1,2,3\n4,5,6\n")
-    elif how == "empty file":
-        x.write_bytes(b"")
-    elif how == "object x":
-        np.save(x, np.array([[1, "a"]] * 10, dtype=object), allow_pickle=True)
-    elif how == "object y":
-        np.save(y, np.array([1, "a"] * 5, dtype=object), allow_pickle=True)
-    elif how == "raw pickle":
-        x.write_bytes(pickle.dumps({"not": "an array"}))
-    elif how == "string dtype":
-        np.save(x, np.full((len(np.load(y)), 1, 8, 8), "a"))
-    elif how == "zero rows":
-        np.save(x, np.zeros((0, 1, 8, 8), dtype=np.float32))
-        np.save(y, np.zeros((0,), dtype=np.int64))
-    elif how == "float labels":
-        np.save(y, np.load(y).astype(np.float64) % 4 + 0.5)
-    elif how == "labels past num_classes":
-        np.save(y, np.load(y) + 5)
-    elif how == "string labels":
-        np.save(y, np.load(y).astype(str))
+    n = len(np.load(y))
+    spoil = {
+        "truncated": lambda: x.write_bytes(x.read_bytes()[:200]),
+        "garbage header": lambda: x.write_bytes(b"\x93NUMPY\x01\x00" + b"\xff" * 80),
+        "text file": lambda: x.write_text("1,2,3\n4,5,6\n"),
+        "empty file": lambda: x.write_bytes(b""),
+        "object x": lambda: np.save(x, np.array([[1, "a"]] * 10, dtype=object), allow_pickle=True),
+        "object y": lambda: np.save(y, np.array([1, "a"] * 5, dtype=object), allow_pickle=True),
+        "raw pickle": lambda: x.write_bytes(pickle.dumps({"not": "an array"})),
+        "string dtype": lambda: np.save(x, np.full((n, 1, 8, 8), "a")),
+        "zero rows": lambda: (
+            np.save(x, np.zeros((0, 1, 8, 8), dtype=np.float32)),
+            np.save(y, np.zeros((0,), dtype=np.int64)),
+        ),
+        "float labels": lambda: np.save(y, np.load(y).astype(np.float64) % 4 + 0.5),
+        "labels past num_classes": lambda: np.save(y, np.load(y) + 5),
+        "string labels": lambda: np.save(y, np.load(y).astype(str)),
+    }
+    spoil[how]()
 
 
 @pytest.mark.parametrize(
