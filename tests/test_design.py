@@ -191,3 +191,14 @@ def test_a_killed_design_resumes_to_the_runs_an_uninterrupted_one_makes(kills):
     assert cells(resumed.study) == cells(straight.study)
     assert resumed.study.user_attrs["design"]["stop"] == straight.study.user_attrs["design"]["stop"]
     assert not resumed.study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+def test_a_small_budget_gets_a_thinned_grid_and_a_verdict_not_a_stop_after_the_pilot():
+    """max_runs=20 (the grid of 5 levels x 5 wd x 2 seeds needs 50): one seed and every other
+    wd fit, the grid runs, and the design ends with what the analysis can say of 20 runs."""
+    study = run_design(ridge_surface(dead_above=10.0), max_runs=20).study
+    state = study.user_attrs["design"]
+    grid = [t for t in study.trials if t.user_attrs.get("design_stage") == "grid"]
+    assert grid and len(study.trials) <= 20, len(study.trials)
+    assert state["seeds"] == [0] and len(state["wds"]) == 3
+    assert {t.params["wd"] for t in study.trials} == set(state["wds"])  # the pilot ran the lowest

@@ -245,10 +245,9 @@ class BalanceDesign(Scheduler):
         return live
 
     def _grid(self, done: dict[Cell, float | None], state: dict) -> tuple[list[Cell], dict]:
-        cells = [
-            self._cell(o, w, s) for o in state["offsets"] for w in self.wds for s in state["seeds"]
-        ]
-        todo = [c for c in cells if c not in done]
+        if Stage(state["stage"]) == Stage.GRID:  # a small budget gets the grid it can pay for
+            state = self._fitted(done, state)
+        todo = self._todo(done, state)
         if len(done) + len(todo) > self.max_runs:
             need = len(done) + len(todo)
             return [], {
@@ -256,9 +255,42 @@ class BalanceDesign(Scheduler):
                 "stop": f"the next stage needs {need} runs, more than max_runs={self.max_runs}",
             }
         _say(
-            f"{state['stage']}: {len(todo)} runs at lr levels {[self._level(o) for o in state['offsets']]}, seeds {state['seeds']}"
+            f"{state['stage']}: {len(todo)} runs at lr levels {[self._level(o) for o in state['offsets']]}, "
+            f"wd {_short(self._wds(state))}, seeds {state['seeds']}"
         )
         return todo, state
+
+    def _wds(self, state: dict) -> list[Any]:
+        return list(state.get("wds") or self.wds)
+
+    def _todo(self, done: dict[Cell, float | None], state: dict) -> list[Cell]:
+        cells = [
+            self._cell(o, w, s)
+            for o in state["offsets"]
+            for w in self._wds(state)
+            for s in state["seeds"]
+        ]
+        return [c for c in cells if c not in done]
+
+    def _fitted(self, done: dict[Cell, float | None], state: dict) -> dict:
+        """The grid thinned to ``max_runs``: one seed first, then every other wd (both ends
+        kept, at least 3); said in the log, and the verdict then says what so few runs cannot."""
+        if len(done) + len(self._todo(done, state)) <= self.max_runs:
+            return state
+        fitted = {**state, "seeds": state["seeds"][:1]}
+        wds = list(self.wds)
+        while (
+            len(done) + len(self._todo(done, {**fitted, "wds": wds})) > self.max_runs
+            and len(wds) > 3
+        ):
+            thinned = wds[::2]
+            wds = thinned if thinned[-1] == wds[-1] else [*thinned, wds[-1]]
+        fitted["wds"] = wds
+        _say(
+            f"the grid is thinned to fit max_runs={self.max_runs}: seed {fitted['seeds']}, "
+            f"{len(wds)} of {len(self.wds)} wd values"
+        )
+        return fitted
 
     def _extend(self, done: dict[Cell, float | None], state: dict) -> tuple[list[Cell], dict]:
         r = self._analysis(done)
@@ -352,6 +384,10 @@ class BalanceDesign(Scheduler):
             if n >= MAX_FAILS and cell not in out:
                 out[cell] = None
         return out
+
+
+def _short(values: list[Any]) -> str:
+    return ", ".join(f"{float(v):.2g}" for v in values)
 
 
 def _cell(c: list | tuple) -> Cell:
