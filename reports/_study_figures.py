@@ -74,12 +74,30 @@ def importance(all_trials: Trials, objective: str, maximize: bool) -> go.Figure:
             textposition="outside",
         )
     )
+    top = names[-1]
+    note = (
+        "PED-ANOVA: how differently each param is spread in the top 10% than in all trials. "
+        "optuna-dashboard shows fANOVA (variance explained by a random forest), which can rank "
+        "the same study's params otherwise."
+    )
+    if top in ("seed", "split_seed") or top.endswith(".seed"):
+        note += f" {top} ranks first: the run-to-run noise is as large as what the other params do."
     fig.update_layout(
-        title=f"Hyperparameter Importances (PED-ANOVA, top 10% of {objective} vs all)",
+        title={
+            "text": f"Hyperparameter Importances (PED-ANOVA, top 10% of {objective} vs all)"
+            f"<br><sub>{_wrap(note)}</sub>"
+        },
         xaxis_title=f"Importance for {objective}",
         yaxis_title="Hyperparameter",
+        margin={"t": 130},
     )
     return fig
+
+
+def _wrap(text: str, width: int = 120) -> str:
+    import textwrap
+
+    return "<br>".join(textwrap.wrap(text, width))
 
 
 def parallel(all_trials: Trials, objective: str, maximize: bool) -> go.Figure:
