@@ -349,3 +349,29 @@ def test_a_sweep_whose_every_promoted_trial_failed_its_full_run_still_ends_with_
     (pick,) = lp.study.get_trials(states=(TrialState.COMPLETE,))
     assert pick.params["x"] == 0.12 and "pick_of" in pick.user_attrs
     assert len(lp.study.trials) == len(xs) + 1
+
+
+def test_a_finished_run_of_a_dead_sweep_is_read_not_failed_on_resume(tmp_path):
+    """The sweep died after its job wrote summary.json, before the trial was told: the resume
+    reads the result from the job dir (without faults.retry_failed) and runs nothing again."""
+    import json
+
+    from sweeper._study import fail_zombies
+
+    storage = optuna.storages.InMemoryStorage()
+    first = loop(FakePool(_rung_value), X, storage=storage, study_name="s", n_trials=2)
+    first.sweep_dir = tmp_path
+    (job,) = first.new(1)
+    first._start([job])  # the run is in flight; then the sweep dies (nothing more of it runs)
+    (tmp_path / job.subdir).mkdir()
+    (tmp_path / job.subdir / "summary.json").write_text(
+        json.dumps({"status": "completed", "value": 0.25, "epochs": 5})
+    )
+    first.open.clear()  # as a dead process: it owns nothing now
+    resumed = loop(FakePool(_rung_value), X, storage=storage, study_name="s", n_trials=2)
+    resumed.sweep_dir = tmp_path
+    assert fail_zombies(resumed.study, storage, 900, False, adopt=resumed.adopt) == []
+    resumed.run()
+    trial = resumed.study.trials[job.number]
+    assert trial.state == TrialState.COMPLETE and trial.value == 0.25
+    assert job.number not in [j.number for j in resumed.pool.started], "not run again"

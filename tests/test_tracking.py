@@ -118,3 +118,27 @@ def test_an_unusable_tracking_uri_is_one_line_naming_the_key(tmp_path, uri):
     cfg = _cfg("tracking.mlflow=true", f"tracking.mlflow_uri={uri}")
     with pytest.raises(ConfigError, match=r"^tracking.mlflow_uri: MLflow cannot be used there"):
         MlflowTracker(cfg, tmp_path)
+
+
+def _open_tracker(uri: str, out: str) -> str:
+    from pathlib import Path
+
+    from training.tracking import MlflowTracker
+
+    cfg = _cfg("tracking.mlflow=true", f"tracking.mlflow_uri={uri}")
+    MlflowTracker(cfg, Path(out))
+    return "ok"
+
+
+@pytest.mark.slow
+def test_jobs_that_open_a_new_sqlite_mlflow_store_together_all_start(tmp_path):
+    """The README's example (two joblib workers, a fresh sqlite:///mlflow.db): the schema is
+    made once, under a file lock, and every job starts (one used to fail in the migration)."""
+    pytest.importorskip("mlflow")
+    import multiprocessing
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        results = pool.starmap(_open_tracker, [(uri, str(tmp_path / f"run{i}")) for i in range(3)])
+    assert results == ["ok"] * 3

@@ -50,6 +50,29 @@ def flat_params(cfg: DictConfig) -> dict[str, Any]:
     return out
 
 
+def _first_use_lock(uri: Any) -> Any:
+    """Two jobs that open a new ``sqlite:///`` MLflow store at once both run its schema migration
+    and one fails: a file lock next to the database lets one create it, then the other use it."""
+    import contextlib
+    import fcntl
+
+    if not (isinstance(uri, str) and uri.startswith("sqlite:///")):
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def locked() -> Any:
+        path = Path(uri.removeprefix("sqlite:///")).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    return locked()
+
+
 def _redact(text: str) -> str:
     """``scheme://user:secret@host`` -> ``scheme://user:***@host`` in an error message."""
     import re
@@ -107,9 +130,10 @@ class MlflowTracker(RunPart):
         trial = cfg.get("trial") or {}
         name = t.get("experiment") or trial.get("study") or "supersweep"
         try:
-            client = mlflow.MlflowClient(tracking_uri=t.get("mlflow_uri"))
-            found = client.get_experiment_by_name(name)
-            experiment = found.experiment_id if found else client.create_experiment(name)
+            with _first_use_lock(t.get("mlflow_uri")):
+                client = mlflow.MlflowClient(tracking_uri=t.get("mlflow_uri"))
+                found = client.get_experiment_by_name(name)
+                experiment = found.experiment_id if found else client.create_experiment(name)
         except Exception as e:  # an unknown scheme, a server that does not answer, a locked db
             first = (str(e).strip().splitlines() or [""])[0][:200]
             raise ConfigError(
