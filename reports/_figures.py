@@ -151,13 +151,17 @@ def balance(
     _balance_levels(fig, result)
     runs_lr = (min(lrs), max(lrs))  # the map spans the runs (a study's lr range may be far wider)
     _iso_lines(fig, runs_lr, result.wd_range)
-    fig.update_xaxes(
-        type="log", title=lr, range=[math.log10(runs_lr[0]) - 0.2, math.log10(runs_lr[1]) + 0.2]
+    fig.update_xaxes(  # 1e-5, not plotly's SI "10µ" for a weight decay
+        type="log",
+        title=lr,
+        range=[math.log10(runs_lr[0]) - 0.2, math.log10(runs_lr[1]) + 0.2],
+        exponentformat="e",
     )
     fig.update_yaxes(
         type="log",
         title=wd,
         range=[math.log10(result.wd_range[0]) - 0.2, math.log10(result.wd_range[1]) + 0.2],
+        exponentformat="e",
     )
     fig.update_layout(
         title={"text": f"Regularization balance ({metric})<br><sub>{_wrap(result.verdict)}</sub>"},
@@ -183,8 +187,10 @@ def _balance_levels(fig: go.Figure, result) -> None:
                 x=[v.lr, v.lr],
                 y=list(v.plateau),
                 mode="lines",
-                line={"color": "rgba(255,255,255,0.7)", "width": 8},
-                name="plateau: wd within the noise of the level's best",
+                # white on the map, with a grey edge so that the legend's swatch shows too
+                line={"color": "rgba(255,255,255,0.75)", "width": 8},
+                marker={"color": "rgba(255,255,255,0.75)", "line": {"color": "#666", "width": 1}},
+                name="plateau (white bar): wd within the noise of the level's best",
                 legendgroup="plateau",
                 showlegend=i == 0,
                 hoverinfo="text",

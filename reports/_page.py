@@ -26,7 +26,7 @@ from reports._study_data import (
     searched_range,
     steps_per_epoch,
 )
-from training.contract import OBJECTIVES
+from training.contract import FAILED_RUNS, OBJECTIVES
 from training.range_test import load_range_test, range_test_figure
 
 log = logging.getLogger(__name__)
@@ -257,10 +257,12 @@ def write_trials_report(
         _export_images(plots, out)
 
     _trials_csv(rs, objs, out / "trials.csv")
-    counts = Counter(r.state for r in rs)
+    # a diverged or collapsed run by its name, as the console says it (Optuna stores it PRUNED)
+    counts = Counter(r.status if r.status in FAILED_RUNS else r.state for r in rs)
     balance = notes.get("balance") or {}
     summary = {
         "study_name": t.name,
+        "kind": "study" if t.study is not None else "grid",
         # read from the smoothed surface: what to use, and the band as good within the noise
         "recommendation": balance.get("recommendation"),
         "design_stop": design.get("stop"),
@@ -425,7 +427,7 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
         "<script src='plotly.min.js'></script>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:1100px} table{border-collapse:collapse}",
         "td,th{border:1px solid #ccc;padding:4px 8px} code{font-size:90%}</style>",
-        f"</head><body><h1>Study {esc(s['study_name'])}</h1>",
+        f"</head><body><h1>{'Study' if s.get('kind', 'study') == 'study' else 'Grid'} {esc(s['study_name'])}</h1>",
         f"<p>{'Objectives' if len(s['objectives']) > 1 else 'Objective'}: {esc(objectives)}. "
         f"Trials: {esc(counts)}.</p>",
         _recommendation(s),
