@@ -85,8 +85,6 @@ def user_dir(tmp_path_factory) -> Path:
             input_shape: [6]
             num_classes: 4
             val_split: 0.2
-            split_seed: 0
-            augment: {crop_padding: 0, flip: false}
             source:
               _target_: mylab.blobs
               n: 600
@@ -101,8 +99,6 @@ def user_dir(tmp_path_factory) -> Path:
             input_shape: [6]
             num_classes: 4
             val_split: 0.2
-            split_seed: 0
-            augment: {crop_padding: 0, flip: false}
             loader: {num_workers: 2}
             source:
               _target_: mylab.blob_datasets
