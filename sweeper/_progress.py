@@ -67,11 +67,17 @@ class Progress:
     best: tuple[float, int] | None = None  # single objective: (value, trial number)
     bar: Any = None
 
+    redirect: Any = None
+
     def __post_init__(self) -> None:
         if sys.stderr.isatty():
             from tqdm import tqdm
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
             self.bar = tqdm(total=self.total, unit="trial", dynamic_ncols=True, leave=False)
+            # log lines go above the bar, not into its row
+            self.redirect = logging_redirect_tqdm()
+            self.redirect.__enter__()
 
     def finished(
         self,
@@ -102,6 +108,7 @@ class Progress:
         parts.append(timing)
         line = " | ".join(parts)
         if self.bar is not None:
+            self.bar.total = self.total  # a design's total grows stage by stage
             self.bar.update(1)
             self.bar.write(line, file=sys.stderr)
         else:
@@ -109,6 +116,8 @@ class Progress:
         return line
 
     def close(self) -> None:
+        if self.redirect is not None:
+            self.redirect.__exit__(None, None, None)
         if self.bar is not None:
             self.bar.close()
 

@@ -34,6 +34,8 @@ def recommendation(
         wds.append(wd)
         values.append(t.values[0] if t.state == TrialState.COMPLETE and t.values else None)
     complete = sum(v is not None for v in values)
+    if not lrs:  # the sweep did not search both: nothing to say
+        return None, ""
     if complete < MIN_COMPLETE:
         return (
             None,

@@ -16,7 +16,7 @@ class TrialRef:
     """The study a job belongs to, the storage as the sweep was given it (``${oc.env:VAR}``
     stays a placeholder), the trial number, the metric reported per epoch, and whether the job
     reports at all (rung runs only heartbeat). The plugin registers it in Hydra's ConfigStore
-    (``supersweep/trial``); the job side reads ``cfg.trial`` through it, so a malformed
+    (``hydra/supersweep/trial``); the job side reads ``cfg.trial`` through it, so a malformed
     reference is a typed error, not a guess."""
 
     number: int

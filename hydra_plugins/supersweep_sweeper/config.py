@@ -153,4 +153,7 @@ for name, node in {
         group=PRUNERS, name=name, node=node, package="hydra.sweeper.pruner", provider="supersweep"
     )
 # the ``trial`` node of a job the sweeper launches (sweeper.TrialRef), for apps that declare it
-cs.store(group="supersweep", name="trial", node=TrialRef, package="trial", provider="supersweep")
+# (under hydra/: an internal node, not one of an app's groups in its --help)
+cs.store(
+    group="hydra/supersweep", name="trial", node=TrialRef, package="trial", provider="supersweep"
+)
