@@ -15,14 +15,17 @@ task's epochs, sampler seed = the arm's seed:
 Target: the task's dense grid's best cell (mean validation accuracy over its 3 seeds) by its
 mean ``test_acc_at_best``, minus 1 point. The pick is the full run with the best validation
 accuracy; an arm reaches the target when its pick's ``test_acc_at_best`` does. Epochs and wall
-time to target count from the sweep's start (range test included) until the best-so-far
-pick first reaches it. Results: ``bench/suite/search.json`` (appended run by run).
+time to target count from the sweep's start until the best-so-far pick first reaches it, the
+auto range test's iterations included (as epochs of the task); medians are over every seed,
+one that never reached the target counting as infinite (a median can be "never"). Results
+stored before this accounting (the range test left out) are marked in BENCHMARKS.md. Results: ``bench/suite/search.json`` (appended run by run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -70,16 +73,29 @@ def one(name: str, arm: str, seed: int) -> dict:
             cmd, cwd=d, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
         )
         wall = time.time() - t0
-        return {"wall_s": wall, **timeline(sweep, t0, task.epochs)}
+        return {"wall_s": wall, **timeline(sweep, t0, task.epochs, suite.steps_per_epoch(task))}
 
 
-def timeline(sweep: Path, t0: float, full: int) -> dict:
-    """Runs in the order they finished: epochs and seconds spent until each, and the pick so far
-    (the full run with the best validation accuracy) with its test accuracy."""
+def range_test_epochs(sweep: Path, steps_per_epoch: int) -> tuple[float, float | None]:
+    """The auto range test's cost in epochs (its iterations over the task's steps per epoch)
+    and when it ended; (0, None) for an arm without one."""
+    path = sweep / "range_test" / "range_test.json"
+    if not path.is_file():
+        return 0.0, None
+    result = json.loads(path.read_text())
+    iterations = result.get("iterations") or len(result.get("lrs", []))
+    return iterations / steps_per_epoch, path.stat().st_mtime
+
+
+def timeline(sweep: Path, t0: float, full: int, steps_per_epoch: int) -> dict:
+    """Runs in the order they finished: epochs and seconds spent until each (the range test
+    first), and the pick so far (the full run with the best validation accuracy) with its test
+    accuracy."""
     runs = sorted(
         (f.stat().st_mtime, json.loads(f.read_text())) for f in sweep.glob("*/summary.json")
     )
-    spent, best, steps = 0, None, []
+    spent, ended = range_test_epochs(sweep, steps_per_epoch)
+    best, steps = None, [] if ended is None else [[spent, ended - t0, None]]
     for mtime, s in runs:
         spent += s.get("epochs") or 0
         is_full = s.get("status") == "completed" and s.get("epochs") == full
@@ -116,9 +132,10 @@ def run(tasks: list[str], arms: list[str], seeds: list[int], parallel: int) -> N
         list(pool.map(go, todo))
 
 
-def to_target(r: dict, goal: float) -> tuple[float | None, float | None]:
+def to_target(r: dict, goal: float) -> tuple[float, float]:
+    """Epochs and seconds until the pick first reached the target; never: infinite."""
     hit = next((t for t in r["timeline"] if t[2] is not None and t[2] >= goal), None)
-    return (None, None) if hit is None else (hit[0], hit[1])
+    return (math.inf, math.inf) if hit is None else (hit[0], hit[1])
 
 
 def table() -> None:
@@ -133,13 +150,24 @@ def table() -> None:
             rs = [v for k, v in results.items() if k.startswith(f"{name}/{arm}/")]
             if not rs:
                 continue
-            # reached: the final pick is at the target; epochs / wall: when its pick first was
-            reached = [to_target(r, goal) for r in rs if (r["pick_test"] or 0) >= goal]
-            med = lambda xs: f"{statistics.median(xs):.0f}" if xs else "-"  # noqa: E731
+            # reached: the final pick is at the target; epochs / wall: when its pick first was,
+            # over every seed ("never" counts as infinite, so a median can be "never")
+            reached = [(r["pick_test"] or 0) >= goal for r in rs]
+            hits = [
+                to_target(r, goal) if ok else (math.inf, math.inf)
+                for r, ok in zip(rs, reached, strict=True)
+            ]
+            med = lambda xs: (  # noqa: E731
+                "-"
+                if not xs
+                else "never"
+                if statistics.median(xs) == math.inf
+                else f"{statistics.median(xs):.0f}"
+            )
             tag = " (held out)" if task.held_out else ""
             print(
-                f"| {name}{tag} | {arm} | {len(rs)} | {len(reached)}/{len(rs)} | "
-                f"{med([h[0] for h in reached])} | {med([h[1] for h in reached])} | "
+                f"| {name}{tag} | {arm} | {len(rs)} | {sum(reached)}/{len(rs)} | "
+                f"{med([h[0] for h in hits])} | {med([h[1] for h in hits])} | "
                 f"{statistics.median([r['pick_test'] or 0 for r in rs]):.3f} | "
                 f"{med([r['epochs'] for r in rs])} | {med([r['wall_s'] for r in rs])} |"
             )
