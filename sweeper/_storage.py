@@ -82,10 +82,10 @@ def _create(url: str, engine_kwargs: dict | None, attempts: int = 10) -> optuna.
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as e:
-            # two workers creating the schema at once: "database is locked", "table ... already exists"
-            racing = isinstance(e, sqlalchemy.exc.IntegrityError) or any(
-                m in str(e) for m in ("locked", "already exists")
-            )
+            # two workers creating the schema at once: an IntegrityError anywhere; on SQLite also
+            # an OperationalError (locked, or the other's table already there); a server that
+            # does not answer is an OperationalError of another database and fails at once
+            racing = isinstance(e, sqlalchemy.exc.IntegrityError) or url.startswith("sqlite")
             if not racing or attempt == attempts - 1:  # only the creation race is worth a retry
                 raise
             time.sleep(0.2 * (attempt + 1))
