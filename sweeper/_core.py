@@ -1,10 +1,12 @@
 """The sweeper behind the Hydra plugin (importable and testable without Hydra's scan).
 
-It turns the settings and the command line into a sweep: the objectives, the search space
-(:mod:`sweeper._search_space`, seeded by range-test bounds), the budget rule
-(:mod:`sweeper._budget`), the study (created or resumed, refused on any mismatch) and the pool
-that runs the jobs (:mod:`sweeper._pool`); then :class:`sweeper._loop.Loop` runs it and the
-results file is written. Bad input and storage faults are one line and exit 2.
+It turns the settings and the command line (each parsed once) into a sweep: the objectives,
+the scheduler (:mod:`sweeper.schedulers`, checked before anything is stored), the search space
+(:mod:`sweeper._search_space`, seeded by range-test bounds), the study (created or resumed,
+refused on any mismatch) and the pool that runs the jobs (:mod:`sweeper._pool`); then
+:class:`sweeper._loop.Loop` runs it, and the recommendation and the results file end it. Bad
+input (the project's own error types) and storage faults are one line and exit 2; any other
+error keeps its traceback.
 """
 
 from __future__ import annotations
