@@ -27,7 +27,7 @@ demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded, 
 	$(PY) -m tasks.train -m sweep=balance hydra.sweeper.study_name=$(DEMO_STUDY)-balance hydra.sweeper.space.range_test=$(DEMO_DIR)/search/range_test \
 		hydra.sweep.dir=$(DEMO_DIR)/balance hydra.sweeper.scheduler.max_runs=105 $(PARALLEL) $(ARGS) $(BALANCE_ARGS)
 	$(PY) -m tasks.report study_name=$(DEMO_STUDY) hydra.run.dir=$(DEMO_DIR)/search/report $(REPORT_ARGS)
-	$(PY) -m tasks.report study_name=$(DEMO_STUDY)-balance hydra.run.dir=$(DEMO_DIR)/balance/report $(REPORT_ARGS)
+	$(PY) -m tasks.report study_name=$(DEMO_STUDY)-balance compare_with=$(DEMO_STUDY) hydra.run.dir=$(DEMO_DIR)/balance/report $(REPORT_ARGS)
 
 test: $(VENV)/.installed  ## the whole test suite, slow end-to-end tests included
 	$(PY) -m pytest $(PYTEST_ARGS)

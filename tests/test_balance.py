@@ -265,3 +265,24 @@ def test_a_flat_level_the_slope_uses_is_named_next_to_the_verdict():
     flat_in_slope = [lv for lv in r.levels if lv.flat and lv.lr in r.slope_levels]
     assert flat_in_slope, [(lv.lr, lv.flat, lv.plateau) for lv in r.levels]
     assert f"caveat: the slope uses lr level(s) {flat_in_slope[0].lr:.3g}" in r.verdict
+
+
+def test_another_studys_pick_is_judged_against_the_band():
+    """tasks.report compare_with=: the search's pick inside the balance study's band is one
+    answer; outside, it says so and which to trust."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    from tasks.report import one_answer
+
+    rec = {"lr_band": (0.02, 2.0), "product_band": (1e-6, 1e-2)}
+    d = {
+        "max_lr": FloatDistribution(1e-3, 10, log=True),
+        "wd": FloatDistribution(1e-7, 1, log=True),
+    }
+    for wd, word in ((1e-3, "one answer"), (0.3, "two answers")):
+        study = optuna.create_study(direction="maximize", study_name="search")
+        study.add_trial(
+            optuna.trial.create_trial(params={"max_lr": 0.5, "wd": wd}, distributions=d, value=0.9)
+        )
+        assert one_answer(rec, study, "max_lr", "wd").startswith(f"{word}: search's pick")
