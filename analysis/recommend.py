@@ -139,8 +139,13 @@ def sentence(rec: Recommendation) -> str:
         if rec.lr_levels > 1
         else f"only this lr level of {rec.live_levels} live ones"
     )
+    noise = (
+        f"one run's seed noise {rec.noise:.4f}"
+        if rec.noise > 0
+        else "no seed noise measurable from these runs: the band may be wider"
+    )
     return (
         f"use max_lr={rec.max_lr:.3g}, wd={rec.wd:.2g}: {rec.metric} {rec.value:.4f} (smoothed; "
-        f"one run's seed noise {rec.noise:.4f}). As good within the noise: {band} ({product}); "
+        f"{noise}). As good within the noise: {band} ({product}); "
         f"{lrs}. From {rec.runs} runs, {rec.level_runs} at this lr."
     )

@@ -45,7 +45,36 @@ def grid_lines(sweep_dir: Path) -> list[str]:
         sign = 1 if OBJECTIVES[objective] == "maximize" else -1
         best = max(done, key=lambda r: sign * r.values[0])  # type: ignore[index]
         lines.append(
-            f"best job: {objective} = {best.values[0]:.4g} (job {best.number}): {best.replay}"
+            f"best single job: {objective} = {best.values[0]:.4g} (job {best.number}): {best.replay}"
         )
+        lines += _recommendation(rows, objective)
     lines.append(f"report: python -m tasks.report sweep_dir={sweep_dir}")
     return lines
+
+
+def _recommendation(rows: list, objective: str) -> list[str]:
+    """The grid's recommendation from its smoothed surface, as a sweep ends with (a grid that
+    varied max_lr and wd over at least 10 finished jobs)."""
+    from analysis import analyze_balance
+    from training.contract import FAILED_RUNS, OBJECTIVES
+
+    usable = [
+        r
+        for r in rows
+        if isinstance(r.params.get("max_lr"), float | int)
+        and isinstance(r.params.get("wd"), float | int)
+        and (r.values or r.status in FAILED_RUNS)
+    ]
+    lrs = {float(r.params["max_lr"]) for r in usable}
+    wds = {float(r.params["wd"]) for r in usable}
+    if len(lrs) < 2 or len(wds) < 2 or sum(bool(r.values) for r in usable) < 10:
+        return []
+    result = analyze_balance(
+        [float(r.params["max_lr"]) for r in usable],
+        [float(r.params["wd"]) for r in usable],
+        [r.values[0] if r.values else None for r in usable],
+        metric=objective,
+        maximize=OBJECTIVES[objective] == "maximize",
+    )
+    rec = result.recommendation
+    return [f"recommendation: {rec['sentence']}"] if rec else []

@@ -354,7 +354,7 @@ def test_a_hydra_grid_ends_with_its_best_job_and_the_report_command(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     out = p.stdout + p.stderr
     assert "grid done: 2 jobs (2 completed)" in out
-    assert "best job: best_val_acc = " in out and "python -m tasks.train data=digits" in out
+    assert "best single job: best_val_acc = " in out and "python -m tasks.train data=digits" in out
     assert f"report: python -m tasks.report sweep_dir={tmp_path / 'grid'}" in out
 
 
