@@ -141,7 +141,7 @@ def sentence(rec: Recommendation) -> str:
     )
     noise = (
         f"one run's seed noise {rec.noise:.4f}"
-        if rec.noise > 0
+        if rec.noise > 1e-4 * abs(rec.value)  # below that: no spread seen at all
         else "no seed noise measurable from these runs: the band may be wider"
     )
     return (
