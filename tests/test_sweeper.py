@@ -1161,3 +1161,66 @@ def test_a_rung_sweep_killed_with_sigkill_resumes_to_the_same_promotions(tmp_pat
     assert decided(killed) == decided(straight)
     full = [t for t in load(killed).get_trials() if t.state == TrialState.COMPLETE]
     assert all(t.user_attrs["epochs_total"] == 4 for t in full), "1 + 3 epochs: none twice"
+
+
+def test_a_balance_design_killed_with_sigkill_resumes_to_the_same_cells(tmp_path):
+    """kill -9 of a sweep=balance-style design mid-way; the same command (with
+    faults.retry_failed: the trial in flight is run again in place) ends with the cells, and the
+    stop, of an uninterrupted design: no stage skipped, none repeated."""
+    rt = write_range_test(tmp_path)
+    common = [
+        "hydra/sweeper/supersweep_scheduler=balance",
+        "hydra.sweeper.scheduler.max_runs=30",
+        "hydra/sweeper/supersweep_sampler=grid",
+        f"hydra.sweeper.space.range_test={rt}",
+        "hydra.sweeper.space.lr_levels=[-1,-0.5,0]",
+        "hydra.sweeper.faults.retry_failed=true",
+        "sweep_keys.lr=x",
+        "+sweep_keys.seed=seed",
+        "+seed=0",
+        "wd=choice(1e-4,1e-3,1e-2)",
+        "seed=choice(0)",
+        "sleep_s=0.15",
+        "epochs=2",
+    ]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    for d in (straight, killed):
+        d.mkdir()
+    p = sweep(straight, *common)
+    assert p.returncode == 0, p.stderr
+    log_file = (killed / "first.log").open("w")
+    proc = subprocess.Popen(
+        tiny_args(killed, *common),
+        cwd=killed,
+        env=env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline:  # past the pilot, a run in flight
+        time.sleep(0.1)
+        try:
+            trials = load(killed).get_trials()
+        except Exception:
+            continue
+        told = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        if len(told) >= 5 and any(t.state == TrialState.RUNNING for t in trials):
+            break
+    else:
+        pytest.fail(
+            "no run in flight after the pilot: " + (killed / "first.log").read_text()[-3000:]
+        )
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    p = sweep(killed, *common)
+    assert p.returncode == 0, p.stderr
+
+    def cells(d):
+        done = load(d).get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+        return sorted((t.params["x"], t.params["wd"], t.params["seed"]) for t in done)
+
+    assert cells(killed) == cells(straight) and len(cells(straight)) > 3  # pilot and grid
+    design = lambda d: load(d).user_attrs["design"]  # noqa: E731
+    assert design(killed)["stop"] == design(straight)["stop"]
+    assert not load(killed).get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
