@@ -73,6 +73,9 @@ def test_make_demo_runs_the_main_job(tmp_path):
             and (tmp_path / part / "optimization_results.yaml").is_file()
         )
     assert f"optuna-dashboard {db}" in out and "regularization balance: " in out
+    balance_report = json.loads((tmp_path / "balance" / "report" / "report.json").read_text())
+    assert sum(balance_report["trials"].values()) <= 15
+    assert len(balance_report["balance"]["levels"]) >= 3
     # the last lines: the balance study's recommendation (or why none) and the search's pick
     # judged against its band
     assert re.search(r"^(recommendation: use max_lr=|.*No recommendation)", out, re.M) or (
@@ -81,6 +84,3 @@ def test_make_demo_runs_the_main_job(tmp_path):
     assert re.search(
         r"(one answer|two answers|nothing to compare)", p.stdout.strip().splitlines()[-1]
     )
-    balance_report = json.loads((tmp_path / "balance" / "report" / "report.json").read_text())
-    assert sum(balance_report["trials"].values()) <= 15
-    assert len(balance_report["balance"]["levels"]) >= 3
