@@ -81,6 +81,7 @@ class Level:
     timescale_epochs: float | None = None  # 1 / (lr x ridge wd) steps, in epochs
     noise: float | None = None  # one run's seed noise at this level (the metric's units)
     best_n: float | None = None  # effective number of runs behind best_value (kernel weights)
+    undertrained: bool = False  # live, but its best is below the best level's beyond the noise
 
 
 @dataclass
@@ -282,6 +283,23 @@ def _dead_reasons(d: _Data, chance_signed: float | None) -> list[str | None]:
     return reasons
 
 
+def _behind(d: _Data, live: list[int], noise: np.ndarray) -> list[bool]:
+    """Per live level: its smoothed best is below the best level's by more than ``Z_PLATEAU``
+    standard errors of the two (a kernel average's error: one run's noise over the root of its
+    effective runs). Such a level did not train as well (too small an lr to finish learning, or
+    one near divergence): where its plateau ends says how it underfits, not how the
+    regularization balances, so it does not enter the slope."""
+    if not live:
+        return []
+    tops = []
+    for k, i in enumerate(live):
+        c = d.curve(i)
+        b = c.best()
+        tops.append((float(c.value[b]), float(noise[k]) / math.sqrt(max(float(c.n_eff[b]), 1.0))))
+    best, best_se = max(tops)
+    return [best - v > Z_PLATEAU * math.hypot(se, best_se) for v, se in tops]
+
+
 def _mad(r: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
@@ -392,12 +410,19 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         if r.flat_range
         else ""
     )
+    behind = [lv.lr for lv in r.levels if lv.undertrained]
+    undertrained = (
+        f"left out of the slope: lr level(s) {', '.join(f'{x:.3g}' for x in behind)}, not "
+        "trained as well as the best level (their plateau's end is underfitting, not balance)"
+        if behind
+        else ""
+    )
     if r.prediction == "flat":
         return f"{flat} ({r.runs} runs){dead}"
     if r.slope is None or r.slope_ci is None:
         short = f"{len(r.slope_levels)} lr level(s) with a ridge inside the searched wd range, at least {min_levels} are needed for a slope"
         head = f"not enough evidence: {short} ({n_levels} levels, {r.runs} runs)"
-        return "; ".join(x for x in (head, flat) if x) + dead
+        return "; ".join(x for x in (head, undertrained, flat) if x) + dead
     lo, hi = r.slope_ci
     what = f"slope {r.slope:+.2f} [{lo:+.2f}, {hi:+.2f}] ({pct} bootstrap interval) over {len(r.slope_levels)} lr levels, {r.runs} runs"
     direction = (
@@ -418,19 +443,9 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         if weak
         else ""
     )
-    return (
-        "; ".join(
-            x
-            for x in (
-                f"{direction}: {what}",
-                PREDICTION_WORDS[r.prediction or "undecided"],
-                caveat,
-                flat,
-            )
-            if x
-        )
-        + dead
-    )
+    head = f"{direction}: {what}"
+    parts = (head, PREDICTION_WORDS[r.prediction or "undecided"], caveat, undertrained, flat)
+    return "; ".join(x for x in parts if x) + dead
 
 
 def _levels_out(
@@ -547,8 +562,11 @@ def analyze_balance(
     noise, pooled = _noise(d, live)
     plug = _ridges(d, live, noise)
     edge_tol = 2 * (d.grid[1] - d.grid[0])
-    fit = [
-        k for k, g in enumerate(plug) if d.grid[0] + edge_tol < d.grid[g] < d.grid[-1] - edge_tol
+    behind = _behind(d, live, noise)
+    fit = [  # a ridge inside the wd range, of a level that trained as well as the best one
+        k
+        for k, g in enumerate(plug)
+        if d.grid[0] + edge_tol < d.grid[g] < d.grid[-1] - edge_tol and not behind[k]
     ]
     ridges, top = _bootstrap(d, live, noise, bootstrap, seed)
     tail = (1 - confidence) / 2 * 100
@@ -562,6 +580,8 @@ def analyze_balance(
         steps_per_epoch,
         maximize,
     )
+    for k, i in enumerate(live):
+        levels[i].undertrained = behind[k]
     live_levels = [levels[i] for i in live]
     result = BalanceResult(
         metric=metric,
