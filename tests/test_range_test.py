@@ -168,9 +168,14 @@ def test_missing_or_corrupt_range_test_json_names_the_file(tmp_path):
 
 
 def test_recommend_prefers_lowest_loss_then_larger_lr():
-    t = lambda wd, loss, hi: {"wd": wd, "min_smoothed_loss": loss, "bounds": {"max_lr": hi}}  # noqa: E731
+    t = lambda wd, loss, hi: {  # noqa: E731
+        "wd": wd,
+        "min_smoothed_loss": loss,
+        "bounds": {"min_lr": None if hi is None else hi / 10, "max_lr": hi},
+    }
     assert recommend([t(1e-5, 1.0, 0.5), t(1e-4, 0.5, 0.3), t(1e-3, 0.8, 1.0)]) | {"rule": ""} == {
-        "max_lr": 0.3,
+        "suggested_max_lr": pytest.approx(0.3 / 10**0.5),  # as a single test suggests it
+        "bounds": {"min_lr": 0.03, "max_lr": 0.3},
         "wd": 1e-4,
         "rule": "",
     }
@@ -197,11 +202,17 @@ def test_cli_wd_multirun_writes_overlay_and_recommendation(tmp_path):
     p = cli("-m", "wd=1e-5,1e-4,1e-3", "num_iter=40", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     out = p.stdout + p.stderr
-    assert out.count("range test: suggested max_lr") == 3 and "recommended max_lr=" in out
+    assert out.count("range test: suggested max_lr") == 3 and ", suggested max_lr=" in out
     overlay = json.loads((sweep / "range_test_overlay.json").read_text())
     assert sorted(t["wd"] for t in overlay["tests"]) == [1e-5, 1e-4, 1e-3]
     rec = overlay["recommended"]
-    assert rec["wd"] in (1e-5, 1e-4, 1e-3) and rec["max_lr"] > 0 and rec["rule"]
+    assert rec["wd"] in (1e-5, 1e-4, 1e-3) and rec["rule"]
+    picked = next(t for t in overlay["tests"] if t["wd"] == rec["wd"])
+    # the same word, rule and numbers as the picked wd's own test
+    assert rec["bounds"] == {k: picked["bounds"][k] for k in ("min_lr", "max_lr")}
+    assert rec["suggested_max_lr"] == pytest.approx(
+        (picked["bounds"]["min_lr"] * picked["bounds"]["max_lr"]) ** 0.5
+    )
     assert "plotly" in (sweep / "range_test_overlay.html").read_text().lower()
     # the overlay can be rebuilt from the directory alone
     (sweep / "range_test_overlay.json").unlink()

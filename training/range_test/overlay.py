@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from training.checks import ConfigError
 from training.range_test.finder import load_range_test
 from training.range_test.plots import overlay_html
+from training.range_test.suggest import suggested_max_lr
 from training.runlog import write_json
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 TIE = 0.02  # curves whose lowest loss is within 2% of the best count as tied
 RULE = (
     f"the wd whose smoothed loss reaches the lowest minimum; among wds within {TIE:.0%} of that minimum, "
-    "the one with the largest max_lr bound; max_lr = that test's max_lr bound"
+    "the one with the largest max_lr bound; its suggested max_lr as a single test suggests it "
+    "(the middle of its bounds on a log scale), its bounds as they are"
 )
 
 
@@ -37,11 +39,22 @@ def recommend(tests: list[dict]) -> dict:
         if t["bounds"]["max_lr"] is not None and math.isfinite(t["min_smoothed_loss"])
     ]
     if not usable:
-        return {"max_lr": None, "wd": None, "rule": RULE, "message": "no test has a usable curve"}
+        return {
+            "suggested_max_lr": None,
+            "bounds": None,
+            "wd": None,
+            "rule": RULE,
+            "message": "no test has a usable curve",
+        }
     best = min(t["min_smoothed_loss"] for t in usable)
     tied = [t for t in usable if t["min_smoothed_loss"] <= best + TIE * abs(best)]
     pick = max(tied, key=lambda t: t["bounds"]["max_lr"])
-    return {"max_lr": pick["bounds"]["max_lr"], "wd": pick["wd"], "rule": RULE}
+    return {
+        "suggested_max_lr": suggested_max_lr(pick["bounds"]),  # the word and rule of one test
+        "bounds": {"min_lr": pick["bounds"]["min_lr"], "max_lr": pick["bounds"]["max_lr"]},
+        "wd": pick["wd"],
+        "rule": RULE,
+    }
 
 
 def write_overlay(directory: Path) -> dict:
@@ -79,8 +92,10 @@ def write_overlay(directory: Path) -> dict:
     write_json(directory / "range_test_overlay.json", summary)
     overlay_html(tests, rec, directory / "range_test_overlay.html")
     fmt = lambda v: "n/a" if v is None else f"{v:.3g}"  # noqa: E731
+    bounds = rec["bounds"] or {}
     log.info(
-        f"overlay of {len(tests)} range tests: recommended max_lr={fmt(rec['max_lr'])}, wd={fmt(rec['wd'])} -> {directory / 'range_test_overlay.html'}"
+        f"overlay of {len(tests)} range tests: wd={fmt(rec['wd'])}, suggested max_lr={fmt(rec['suggested_max_lr'])} "
+        f"(its test's bounds {fmt(bounds.get('min_lr'))} .. {fmt(bounds.get('max_lr'))}) -> {directory / 'range_test_overlay.html'}"
     )
     return summary
 

@@ -171,7 +171,8 @@ def overlay_html(tests: Sequence[dict], recommendation: dict, path: Path) -> Non
     fig.update_yaxes(title="smoothed training loss", range=_loss_axis_range(all_smoothed))
     rec = recommendation
     title = (
-        f"LR range tests by weight decay - recommended max_lr={rec['max_lr']:.3g}, wd={rec['wd']:g}"
+        f"LR range tests by weight decay - wd={rec['wd']:g}, suggested max_lr={rec['suggested_max_lr']:.3g}"
+        f" (bounds {rec['bounds']['min_lr']:.3g} .. {rec['bounds']['max_lr']:.3g})"
         if rec["wd"] is not None
         else "LR range tests"
     )
