@@ -29,6 +29,12 @@ class TrialTimeout(RuntimeError):
     """The trial ran past ``hydra.sweeper.jobs.trial_timeout_s``: it fails, the sweep goes on."""
 
 
+class _Alarm(BaseException):
+    """Raised inside the job when its time is up: not an ``Exception``, so a job's own
+    ``except Exception: pass`` does not swallow it (``GuardedTask`` turns it into
+    :class:`TrialTimeout`)."""
+
+
 class GuardedTask:
     """The task function as launchers run it (a class, so launchers that pickle it can), with
     the trial's time limit (``timeout_s``) enforced in the process that runs the job."""
@@ -40,6 +46,8 @@ class GuardedTask:
         try:
             with time_limit(self.timeout_s):
                 return self.task(cfg)
+        except _Alarm as e:
+            raise TrialTimeout(str(e)) from None
         except SystemExit as e:
             if (
                 handed_on()
@@ -56,18 +64,20 @@ class GuardedTask:
 
 @contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`TrialTimeout` in the job after ``seconds`` (SIGALRM: a sleep, a stuck data
-    loader or a long step is interrupted at its next Python instruction). Only the main thread
-    of a process gets signals: a job a launcher runs in another thread has no limit here."""
+    """Raise the time limit's alarm in the job after ``seconds`` (SIGALRM: a sleep, a stuck data
+    loader or a long step is interrupted at its next Python instruction), and again every
+    second after that until the job is out (a job that catches even a ``BaseException`` and
+    goes on is interrupted again). Only the main thread of a process gets signals: a job a
+    launcher runs in another thread has no limit here."""
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def on_alarm(signum: int, frame: Any) -> None:
-        raise TrialTimeout(f"the trial ran past hydra.sweeper.jobs.trial_timeout_s={seconds:g}")
+        raise _Alarm(f"the trial ran past hydra.sweeper.jobs.trial_timeout_s={seconds:g}")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
     try:
         yield
     finally:

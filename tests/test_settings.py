@@ -81,3 +81,17 @@ def test_a_trial_past_its_time_limit_raises_in_the_job_and_the_limit_is_lifted_a
     assert time.monotonic() - start < 10
     assert GuardedTask(lambda cfg: time.sleep(0.3) or 7, timeout_s=5)(None) == 7
     time.sleep(0.5)  # no alarm left behind
+
+
+def test_a_job_that_swallows_exceptions_is_still_stopped_at_its_time_limit():
+    def stubborn(cfg):
+        while True:
+            try:
+                time.sleep(0.05)
+            except Exception:  # a job's own catch-all: the time limit is no Exception
+                pass
+
+    start = time.monotonic()
+    with pytest.raises(TrialTimeout, match="trial_timeout_s=0.3"):
+        GuardedTask(stubborn, timeout_s=0.3)(None)
+    assert time.monotonic() - start < 30, "a last guard: the alarm came"
