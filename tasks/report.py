@@ -133,10 +133,10 @@ def one_answer(rec: dict | None, other: Any, lr: str, wd: str) -> str:
     try:
         best = other.best_trial
     except ValueError:
-        return f"{name}: no completed trial to compare"
+        return f"nothing to compare: {name} has no completed trial"
     params = {**best.params, **(best.user_attrs.get("derived_params") or {})}
     if rec is None or lr not in params or wd not in params:
-        return f"{name}: nothing to compare (no recommendation here, or no {lr} and {wd} there)"
+        return f"nothing to compare: no recommendation here, or no {lr} and {wd} in {name}"
     x, w = float(params[lr]), float(params[wd])
     lo, hi = rec["lr_band"]
     plo, phi = rec["product_band"]
