@@ -50,6 +50,7 @@ DEAD_SHARE = 0.2  # a level whose best gets less than this share of chance -> be
 # the plateau's margin in standard errors: one-sided 95% for ~12 wd values compared with the
 # best at once (Bonferroni: 2.64); 1.645 (one comparison) lets seed noise cut plateaus short
 Z_PLATEAU = 2.5
+BEHIND_SHARE = 0.01  # a level within 1% of the best level's value is never "behind" it
 FLAT_SHARE = 0.8  # a plateau over this share of the searched log-wd range: flat level
 SEARCH_EDGE = 0.25  # decades: runs this close to the searched range's end reach it
 MIN_LEVEL_RUNS = 4  # a level with fewer runs is left out: one run per level has no noise to read
@@ -286,7 +287,7 @@ def _dead_reasons(d: _Data, chance_signed: float | None) -> list[str | None]:
 def _behind(d: _Data, live: list[int], noise: np.ndarray) -> list[bool]:
     """Per live level: its smoothed best is below the best level's by more than ``Z_PLATEAU``
     standard errors of the two (a kernel average's error: one run's noise over the root of its
-    effective runs). Such a level did not train as well (too small an lr to finish learning, or
+    effective runs) and by more than ``BEHIND_SHARE`` of the best. Such a level did not train as well (too small an lr to finish learning, or
     one near divergence): where its plateau ends says how it underfits, not how the
     regularization balances, so it does not enter the slope."""
     if not live:
@@ -297,7 +298,8 @@ def _behind(d: _Data, live: list[int], noise: np.ndarray) -> list[bool]:
         b = c.best()
         tops.append((float(c.value[b]), float(noise[k]) / math.sqrt(max(float(c.n_eff[b]), 1.0))))
     best, best_se = max(tops)
-    return [best - v > Z_PLATEAU * math.hypot(se, best_se) for v, se in tops]
+    floor = BEHIND_SHARE * abs(best)  # noise-free runs: a hair below the best is not behind
+    return [best - v > max(Z_PLATEAU * math.hypot(se, best_se), floor) for v, se in tops]
 
 
 def _mad(r: np.ndarray) -> float:

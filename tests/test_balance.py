@@ -286,3 +286,23 @@ def test_another_studys_pick_is_judged_against_the_band():
             optuna.trial.create_trial(params={"max_lr": 0.5, "wd": wd}, distributions=d, value=0.9)
         )
         assert one_answer(rec, study, "max_lr", "wd").startswith(f"{word}: search's pick")
+
+
+def test_a_level_that_did_not_train_as_well_enters_no_slope_and_is_named():
+    """A cliff at lr x wd = 1e-4 (slope -1) at four levels; the lowest lr underfits (its best is
+    20 points lower) and its cliff sits elsewhere: it is left out of the slope, which stays -1."""
+
+    def surface(x, y):
+        if x < -1.9:  # lr 0.01: underfit, a cliff unrelated to the balance
+            return 0.75 - 0.3 * max(0.0, y + 1.0)
+        return 0.95 - 0.3 * max(0.0, y - (-4 - x))
+
+    lr, wd, value = runs(surface, noise=0.003, seeds=2)
+    r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+    (under,) = [lv for lv in r.levels if lv.undertrained]
+    assert under.lr == pytest.approx(0.01) and under.lr not in r.slope_levels
+    assert r.slope == pytest.approx(-1.0, abs=0.2)
+    assert (
+        "left out of the slope: lr level(s) 0.01, not trained as well as the best level"
+        in r.verdict
+    )

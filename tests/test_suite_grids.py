@@ -43,3 +43,13 @@ def test_the_default_search_space_contains_the_grids_best_cell(name):
     assert low_lr <= best["max_lr"] <= high_lr, (best, low_lr, high_lr)
     assert low_wd <= best["wd"] <= high_wd, (best, low_wd, high_wd)
     assert math.isfinite(best["test"])
+
+
+def test_the_underfit_level_of_digits_lenet5_is_left_out_of_its_slope():
+    """On the stored digits + LeNet-5 grid the lowest live level (0.0236, best 0.82 against 0.96)
+    underfits: the analysis names it and fits no slope through it."""
+    _, rows = suite.read_grid(suite.OUT / "digits_lenet5_sgd.csv")
+    r = suite.grid_verdict("digits_lenet5_sgd", rows)
+    under = [lv.lr for lv in r.levels if lv.undertrained]
+    assert under and min(under) < 0.03 and not set(under) & set(r.slope_levels)
+    assert "not trained as well as the best level" in r.verdict
