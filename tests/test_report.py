@@ -218,6 +218,8 @@ def test_cli_errors_are_one_line(tmp_path):
     assert p.returncode == 2 and "optimization_results.yaml not found" in p.stderr
 
 
+@pytest.mark.slow  # starts Chrome (kaleido): seconds, not milliseconds
+@pytest.mark.browser
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Chromium for kaleido")
 def test_png_and_svg_next_to_each_html_when_chrome_exists(tmp_path):
     write_report(
@@ -340,6 +342,7 @@ def screenshot(page: Path, profile: Path, name: str) -> Path:
     return shot
 
 
+@pytest.mark.slow  # starts Chrome
 @pytest.mark.browser
 @pytest.mark.skipif(
     not shutil.which("chromium"), reason="Chromium not installed (.ci/run installs it)"
@@ -369,6 +372,7 @@ def test_report_renders_in_headless_chromium_without_js_errors(real_study, tmp_p
     screenshot(out / "report.html", tmp_path / "profile", "report.png")
 
 
+@pytest.mark.slow  # starts Chrome
 @pytest.mark.browser
 @pytest.mark.skipif(
     not shutil.which("chromium"), reason="Chromium not installed (.ci/run installs it)"
