@@ -6,7 +6,7 @@ complete cycle is the fair comparison (bench/bench_search.py measures both). Eac
 objective is reported at step = its budget and the study's pruner promotes the trial to the
 next, longer run or prunes it; only survivors train the full run, and promoted runs start
 before new trials (as in ASHA). What a trial spent and where it stands is in the study: its
-reports (intermediate values) and its ``epochs_total`` user attr.
+reports (intermediate values) and its ``rung_epochs`` / ``epochs_total`` user attrs.
 """
 
 from __future__ import annotations
@@ -110,10 +110,14 @@ class Rungs(Scheduler):
         return {} if step == len(self.budgets) - 1 else {self.key: self.budgets[step]}
 
     def on_result(self, run: Job, outcome: Outcome, trial: optuna.Trial) -> Decision:
-        spent = int(trial.user_attrs.get("epochs_total") or 0) + int(
-            outcome.attrs.get("epochs") or 0
-        )
-        trial.set_user_attr("epochs_total", spent)  # in the study: a resume adds to it
+        # per step, in the study: a resumed sweep that reads a finished run again counts it once
+        by_step = {
+            **(trial.user_attrs.get("rung_epochs") or {}),
+            str(run.step): int(outcome.attrs.get("epochs") or 0),
+        }
+        spent = sum(by_step.values())
+        trial.set_user_attr("rung_epochs", by_step)
+        trial.set_user_attr("epochs_total", spent)
         outcome = replace(outcome, attrs={**outcome.attrs, "epochs_total": spent})
         if run.step == len(self.budgets) - 1 or outcome.state != TrialState.COMPLETE:
             return Tell(outcome)
