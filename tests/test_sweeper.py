@@ -1100,6 +1100,32 @@ def test_bad_settings_are_one_line_before_the_study_is_touched(tmp_path, args, m
     )
 
 
+def kill_midway(d: Path, args: list[str], ready) -> None:
+    """Start the sweep in ``d``, SIGKILL its whole process group once ``ready(trials)``."""
+    log_file = (d / "first.log").open("w")
+    proc = subprocess.Popen(
+        tiny_args(d, *args),
+        cwd=d,
+        env=env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 180  # a last guard: the study's own progress is the event
+    while time.time() < deadline:
+        time.sleep(0.1)
+        try:
+            trials = load(d).get_trials()
+        except Exception:  # the study is not there yet
+            continue
+        if ready(trials):
+            break
+    else:
+        pytest.fail("the sweep never got there: " + (d / "first.log").read_text()[-3000:])
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def test_a_rung_sweep_killed_with_sigkill_resumes_to_the_same_promotions(tmp_path):
     """kill -9 of the whole sweep mid-run; the same command with faults.retry_failed adopts the
     trial left RUNNING (the same trial, at the rung it was in) and the study ends with the
@@ -1122,34 +1148,15 @@ def test_a_rung_sweep_killed_with_sigkill_resumes_to_the_same_promotions(tmp_pat
     for d in (straight, killed):
         d.mkdir()
     assert sweep(straight, *common).returncode == 0
-    log_file = (killed / "first.log").open("w")
-    proc = subprocess.Popen(
-        tiny_args(killed, *common),
-        cwd=killed,
-        env=env(),
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.time() + 180
-    while time.time() < deadline:  # 3 trials told, one run of the next in flight
-        time.sleep(0.2)
-        try:
-            trials = load(killed).get_trials()
-        except Exception:
-            continue
+
+    def ready(trials) -> bool:  # 3 trials told, one run of the next in flight
         told = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
         running = [
             t for t in trials if t.state == TrialState.RUNNING and "run_step" in t.user_attrs
         ]
-        if len(told) >= 3 and running:
-            break
-    else:
-        pytest.fail(
-            "no run in flight after 3 trials: " + (killed / "first.log").read_text()[-3000:]
-        )
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+        return len(told) >= 3 and bool(running)
+
+    kill_midway(killed, common, ready)
     assert any(t.state == TrialState.RUNNING for t in load(killed).get_trials())
     p = sweep(killed, *common)
     assert p.returncode == 0, p.stderr
@@ -1188,31 +1195,12 @@ def test_a_balance_design_killed_with_sigkill_resumes_to_the_same_cells(tmp_path
         d.mkdir()
     p = sweep(straight, *common)
     assert p.returncode == 0, p.stderr
-    log_file = (killed / "first.log").open("w")
-    proc = subprocess.Popen(
-        tiny_args(killed, *common),
-        cwd=killed,
-        env=env(),
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.time() + 180
-    while time.time() < deadline:  # past the pilot, a run in flight
-        time.sleep(0.1)
-        try:
-            trials = load(killed).get_trials()
-        except Exception:
-            continue
+
+    def ready(trials) -> bool:  # past the pilot, a run in flight
         told = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-        if len(told) >= 5 and any(t.state == TrialState.RUNNING for t in trials):
-            break
-    else:
-        pytest.fail(
-            "no run in flight after the pilot: " + (killed / "first.log").read_text()[-3000:]
-        )
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+        return len(told) >= 5 and any(t.state == TrialState.RUNNING for t in trials)
+
+    kill_midway(killed, common, ready)
     p = sweep(killed, *common)
     assert p.returncode == 0, p.stderr
 
