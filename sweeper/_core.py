@@ -120,7 +120,6 @@ class SweeperCore:
             sweep_dir=self.sweep_dir,
             lr_levels=tuple(c.space.lr_levels),
             range_test=bool(c.space.range_test),
-            fixed_keys=fixed_keys,
         )
         # the scheduler is checked before anything is stored or a range test runs
         scheduler = make_scheduler(c.scheduler, context)

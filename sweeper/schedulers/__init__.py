@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -85,7 +85,6 @@ class SweepContext:
     sweep_dir: Path
     lr_levels: tuple[float, ...] = ()
     range_test: bool = False  # bounds will come from a range test
-    fixed_keys: frozenset[str] = field(default_factory=frozenset)
 
 
 class Trials(Protocol):
