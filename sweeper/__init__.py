@@ -4,7 +4,8 @@ Public: :class:`SweeperSettings` (``hydra.sweeper.*``), :class:`SweeperCore` (th
 loop over a Hydra launcher), :func:`trial_callbacks` (the job side: a task function passes
 them to its training loop to report epochs and stop when pruned), :func:`parse_space`
 (override strings -> Optuna distributions), :func:`open_storage`, :func:`default_url`,
-:func:`redact`, :class:`TrialRef` (the ``trial`` node of a job). Every ``_``-module (the loop,
+:func:`redact`, :class:`TrialRef` (the ``trial`` node of a job), :func:`time_limit` (the
+trial's time limit, which the pre-check applies too). Every ``_``-module (the loop,
 the job, the search space, the budgets, the pool, the study, ...; the README's sweeper tree)
 is private. The names load on first use, so
 Hydra's plugin scan stays cheap.
@@ -23,6 +24,7 @@ __all__ = [
     "SweeperCore",
     "SweeperSettings",
     "TrialRef",
+    "TrialTimeout",
     "default_url",
     "open_storage",
     "parse_space",
@@ -30,6 +32,7 @@ __all__ = [
     "resolve_reference",
     "shown",
     "sqlite_file",
+    "time_limit",
     "trial_callbacks",
 ]
 
@@ -40,6 +43,8 @@ __getattr__ = lazy_names(
         "StorageError": "sweeper._storage",
         "SweepError": "sweeper._errors",
         "TrialRef": "sweeper.trial_ref",
+        "TrialTimeout": "sweeper._jobs",
+        "time_limit": "sweeper._jobs",
         "SweeperCore": "sweeper._core",
         "SweeperSettings": "sweeper.settings",
         "default_url": "sweeper._storage",
@@ -56,6 +61,7 @@ __getattr__ = lazy_names(
 if TYPE_CHECKING:
     from sweeper._core import SweeperCore
     from sweeper._errors import SweepError
+    from sweeper._jobs import TrialTimeout, time_limit
     from sweeper._space import SearchSpaceError
     from sweeper._space import parse as parse_space
     from sweeper._storage import (

@@ -46,8 +46,6 @@ class GuardedTask:
         try:
             with time_limit(self.timeout_s):
                 return self.task(cfg)
-        except _Alarm as e:
-            raise TrialTimeout(str(e)) from None
         except SystemExit as e:
             if (
                 handed_on()
@@ -64,7 +62,7 @@ class GuardedTask:
 
 @contextmanager
 def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise the time limit's alarm in the job after ``seconds`` (SIGALRM: a sleep, a stuck data
+    """Raise :class:`TrialTimeout` out of the job after ``seconds`` (SIGALRM: a sleep, a stuck data
     loader or a long step is interrupted at its next Python instruction), and again every
     second after that until the job is out (a job that catches even a ``BaseException`` and
     goes on is interrupted again). Only the main thread of a process gets signals: a job a
@@ -80,6 +78,8 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
     try:
         yield
+    except _Alarm as e:
+        raise TrialTimeout(str(e)) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -82,10 +82,24 @@ class BatchPool:
             log.error(
                 f"the launcher lost the batch of trials {numbers} ({type(e).__name__}); reading each job's run dir"
             )
-            outcomes = [
-                dir_outcome(self.sweep_dir / j.subdir, self.objectives, reason) for j in batch
-            ]
+            outcomes = [self._after_loss(j, reason, len(batch) > 1) for j in batch]
         return list(zip(batch, outcomes, strict=True))
+
+    def _after_loss(self, job: Job, reason: str, had_siblings: bool) -> Outcome:
+        """A job of a lost batch: its result when it finished; else, when the batch held others,
+        it runs once more on its own (a sibling's killed process takes the whole batch down,
+        jobs still training with it), and fails only when it is lost again."""
+        job_dir = self.sweep_dir / job.subdir
+        if (job_dir / "summary.json").is_file() or not had_siblings:
+            return dir_outcome(job_dir, self.objectives, reason)
+        log.info(f"trial {job.number}: its run was cut off with the batch; running it again alone")
+        try:
+            (ret,) = self.launcher.launch([job.to_overrides()], initial_job_idx=job.number)
+            return job_outcome(ret, self.objectives)
+        except Exception as again:
+            return dir_outcome(
+                job_dir, self.objectives, f"launcher: {type(again).__name__}: {again}"[:500]
+            )
 
     def cancel(self) -> None:
         """Nothing outlives a batch: its local processes end with the launcher's call."""

@@ -23,6 +23,7 @@ from training.checks import ConfigError, check_once
 CONFIG_PATH = "pkg://conf"  # the apps' configs: the `conf` package, wherever it is installed
 OPTIONAL_GROUPS = ("experiment", "sweep")  # groups that may be null; a run needs every other one
 MAX_CHECKED_JOBS = 256
+MIN_FREE_BYTES = 1 << 20  # an output dir's disk with less is full: Hydra's first file would fail
 
 
 def conf_dir() -> Path:
@@ -37,11 +38,52 @@ def exit_on_config_error() -> Iterator[None]:
     Used inside Hydra task functions (Hydra would print a traceback) and around
     :func:`check_group_choices` before Hydra starts.
     """
+    quiet_log_file_errors()
     try:
         yield
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def quiet_log_file_errors() -> None:
+    """A log file that cannot be written (a full disk) is said once, in one line, not as a
+    "--- Logging error ---" traceback for every message; the console keeps every line."""
+    import logging
+
+    def once(handler: logging.FileHandler) -> Callable[[logging.LogRecord], None]:
+        def handle_error(record: logging.LogRecord) -> None:
+            if not getattr(handler, "_said", False):
+                handler._said = True  # type: ignore[attr-defined]
+                why = sys.exc_info()[1]
+                print(
+                    f"warning: the log file {handler.baseFilename} cannot be written "
+                    f"({getattr(why, 'strerror', None) or why}); its lines go to the console only",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        return handle_error
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handleError = once(handler)  # type: ignore[method-assign]
+
+
+@contextmanager
+def disk_errors_one_line(what: str) -> Iterator[None]:
+    """A disk that fills (or turns read-only) while an app writes its files: one line naming
+    what it was writing, exit 1 (a fault of the machine, not bad input)."""
+    import errno
+
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        where = f" {e.filename}" if e.filename else ""
+        print(f"error: {what}: cannot write{where}: {e.strerror}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def searchpath_dirs(args: Sequence[str]) -> list[Path]:
@@ -156,6 +198,7 @@ def check_each_job(
     searchpath = [a for a in own if a.lstrip("+~").startswith("hydra.searchpath=")]
     multirun = bool({"-m", "--multirun"} & set(args))
     which = (lambda job: f" (job {' '.join(job)})") if multirun else (lambda job: "")
+    limit = None
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         for i, job in enumerate(jobs):
             try:
@@ -166,13 +209,78 @@ def check_each_job(
                 )
                 if i == 0:
                     _resolve_hydra_settings(cfg)
+                    check_output_dir(cfg, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+                    limit = _trial_time_limit(cfg) if multirun else None
                 if check is not None:
-                    check_once(cfg, check)
+                    _check_within(limit, cfg, check)
             except ConfigError as e:
                 raise ConfigError(f"{e}{which(job)}") from None
             except (HydraException, OmegaConfBaseException) as e:  # Hydra's own words, one line
-                words = unknown_key_words(e, config_name) or hydra_words(e)
+                words = unknown_key_words(e, config_name, args) or hydra_words(e)
                 raise ConfigError(f"{words}{which(job)}") from None
+
+
+def check_output_dir(cfg: DictConfig, key: str) -> None:
+    """The run's (or the sweep's) output dir can be made and written: Hydra would make it with a
+    traceback after the run started (a file in its path, a read-only file system)."""
+    import shutil
+    import tempfile
+
+    from omegaconf import OmegaConf
+
+    try:
+        where = Path(str(OmegaConf.select(cfg, key))).absolute()
+    except OmegaConfBaseException:  # an interpolation only Hydra's job context resolves
+        return
+    parent = where
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{key}={where} cannot be created: {parent} is a file.")
+    try:  # a real write: root passes every permission check, not a read-only mount
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"{key}={where} cannot be written: {parent}: {e.strerror or e}; pick a dir you can write."
+        ) from None
+    free = shutil.disk_usage(parent).free
+    if free < MIN_FREE_BYTES:
+        raise ConfigError(
+            f"{key}={where}: the disk of {parent} is full ({free // 1024} KiB free); free some "
+            "space or pick a dir on another disk."
+        )
+
+
+def _trial_time_limit(cfg: DictConfig) -> float | None:
+    """The supersweep sweeper's ``jobs.trial_timeout_s`` (None for another sweeper, or unset)."""
+    from omegaconf import OmegaConf
+
+    limit = OmegaConf.select(cfg, "hydra.sweeper.jobs.trial_timeout_s", default=None)
+    return float(limit) if isinstance(limit, (int, float)) and limit > 0 else None
+
+
+def _check_within(
+    limit: float | None, cfg: DictConfig, check: Callable[[DictConfig], None]
+) -> None:
+    """``check`` (which calls the user's data source, Dataset and model constructor) under the
+    trial's time limit: a Dataset item that blocks fails the check in one line, as it would
+    fail each trial, instead of hanging the sweep before its study exists."""
+    if limit is None:
+        check_once(cfg, check)
+        return
+    from sweeper import TrialTimeout, time_limit
+
+    try:
+        with time_limit(limit):
+            check_once(cfg, check)
+    except TrialTimeout:
+        raise ConfigError(
+            f"the pre-check of data={cfg.data.get('name')} and model={cfg.model.get('_target_')} "
+            f"ran past hydra.sweeper.jobs.trial_timeout_s={limit:g} (it loads the data, reads "
+            "every training item once for its statistics and builds the model): does "
+            "data.source or a Dataset item block?"
+        ) from None
 
 
 def check_hydra_overrides(own: Sequence[str]) -> None:
@@ -222,7 +330,7 @@ def did_you_mean(key: str, known: Sequence[str]) -> list[str]:
     return []
 
 
-def unknown_key_words(e: BaseException, config_name: str) -> str | None:
+def unknown_key_words(e: BaseException, config_name: str, args: Sequence[str]) -> str | None:
     """Hydra's "Could not override 'lr'. To append to your config use +lr=0.1" as one line that
     says what the app does have: "lr is not a key of train's config; did you mean max_lr?"."""
     import re
@@ -238,6 +346,12 @@ def unknown_key_words(e: BaseException, config_name: str) -> str | None:
 
     if moved(key):  # a setting of an earlier release: its new place
         return moved(key)
+    ours = any(a.lstrip("+").startswith(("hydra/sweeper=supersweep", "sweep=")) for a in args)
+    if key.startswith("hydra.sweeper.") and not ours:
+        return (
+            f"{key} is a setting of the supersweep sweeper, and this multirun uses another: "
+            "add hydra/sweeper=supersweep or a preset (sweep=lr_wd)."
+        )
     cfg = compose(config_name)
     container = OmegaConf.to_container(cfg, resolve=False)
     known = [k for k in _dotted(container) if k != "hydra"]

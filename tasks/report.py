@@ -14,7 +14,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
+from tasks._cli import CONFIG_PATH, disk_errors_one_line, exit_on_config_error, preflight
 from training.checks import ConfigError
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,10 @@ def check_report_config(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="report")
 def main(cfg: DictConfig) -> None:
-    with exit_on_config_error():
+    with (
+        exit_on_config_error(),
+        disk_errors_one_line(f"the report in {HydraConfig.get().runtime.output_dir}"),
+    ):
         if cfg.range_tests is not None:
             from training.range_test import write_overlay
 

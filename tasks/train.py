@@ -8,7 +8,6 @@ epoch to its Optuna trial and stops when the pruner says so.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import hydra
@@ -17,7 +16,7 @@ from omegaconf import DictConfig
 
 from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
 from training.checks import check_train_config
-from training.runner import check_batch_fits_data, run
+from training.runner import check_user_code, run
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
@@ -36,11 +35,11 @@ def _trial_bridge(cfg: DictConfig) -> list:
 
 
 def check_job(cfg: DictConfig) -> None:
-    """What the preflight checks for each job: its config, and when the command line sets
-    ``batch_size``, that it fits the data (the data is loaded once, and the jobs reuse it)."""
+    """What the preflight checks for each job: its config, then the user code it calls first
+    (data source, statistics pass, batch size against the data, model constructor), once per
+    data and model: the data is loaded once, and the jobs reuse it."""
     check_train_config(cfg)
-    if any(a.lstrip("+").startswith("batch_size=") for a in sys.argv[1:]):
-        check_batch_fits_data(cfg)
+    check_user_code(cfg)
 
 
 if __name__ == "__main__":

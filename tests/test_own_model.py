@@ -67,6 +67,34 @@ class BlobDataset(Dataset):
 def blob_datasets(n, seed):
     """A user's streamed data: (train_dataset, test_dataset)."""
     return BlobDataset(int(0.8 * n), seed), BlobDataset(n - int(0.8 * n), seed + 1)
+
+
+class StuckDataset(BlobDataset):
+    """A Dataset whose 8th item never comes (a network file system that hangs)."""
+
+    def __getitem__(self, i):
+        if i == 7:
+            import time
+
+            time.sleep(10**6)
+        return super().__getitem__(i)
+
+
+def stuck_datasets(n, seed):
+    return StuckDataset(n, seed), BlobDataset(n // 4, seed + 1)
+
+
+def missing_files(n, seed):
+    raise FileNotFoundError("/data/blobs/train.npy")
+
+
+class NeedsWidth(TinyNet):
+    def __init__(self, in_shape, num_classes):
+        raise TypeError("NeedsWidth() missing 1 required argument: 'width'")
+
+
+def not_a_module(in_shape, num_classes):
+    return {"layers": 2}
 '''
 
 
@@ -107,6 +135,15 @@ def user_dir(tmp_path_factory) -> Path:
             """
         )
     )
+    for name, target, workers in [("stuck", "stuck_datasets", 2), ("missing", "missing_files", 0)]:
+        (conf / "data" / f"{name}.yaml").write_text(
+            f"name: {name}\ninput_shape: [6]\nnum_classes: 4\nloader: {{num_workers: {workers}}}\n"
+            f"source:\n  _target_: mylab.{target}\n  n: 600\n  seed: 0\n"
+        )
+    for name, target in [("needs_width", "NeedsWidth"), ("not_a_module", "not_a_module")]:
+        (conf / "model" / f"{name}.yaml").write_text(
+            f"_target_: mylab.{target}\nin_shape: ${{data.input_shape}}\nnum_classes: ${{data.num_classes}}\n"
+        )
     (conf / "model" / "tinynet.yaml").write_text(
         "_target_: mylab.TinyNet\nin_shape: ${data.input_shape}\nnum_classes: ${data.num_classes}\nwidth: 16\n"
     )
@@ -125,8 +162,10 @@ def python(user_dir: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def run(user_dir: Path, *args: str, data: str = "blobs") -> subprocess.CompletedProcess:
-    own = [f"hydra.searchpath=[file://{user_dir / 'myconf'}]", f"data={data}", "model=tinynet"]
+def run(
+    user_dir: Path, *args: str, data: str = "blobs", model: str = "tinynet"
+) -> subprocess.CompletedProcess:
+    own = [f"hydra.searchpath=[file://{user_dir / 'myconf'}]", f"data={data}", f"model={model}"]
     return python(user_dir, "-m", *args, *own, "threads=1", "device=cpu", "batch_size=32")
 
 
@@ -214,3 +253,53 @@ def test_own_model_range_test_sweep_and_report(user_dir):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert (user_dir / "rep" / "report.html").is_file()
+
+
+def _sweep(user_dir: Path, name: str, *args: str, **own: str) -> subprocess.CompletedProcess:
+    return run(
+        user_dir,
+        "tasks.train",
+        "-m",
+        "hydra/sweeper=supersweep",
+        "epochs=1",
+        "max_lr=interval(0.01,0.1)",
+        "hydra.sweeper.n_trials=2",
+        f"hydra.sweeper.storage=sqlite:///{user_dir / name}.db",
+        f"hydra.sweep.dir={user_dir / name}",
+        *args,
+        **own,
+    )
+
+
+@pytest.mark.parametrize(
+    "own, words",
+    [
+        ({"data": "missing"}, "error: data.source raised FileNotFoundError: /data/blobs/train.npy"),
+        ({"model": "needs_width"}, "error: model raised TypeError: NeedsWidth() missing 1"),
+        (
+            {"model": "not_a_module"},
+            "error: model: its _target_ mylab.not_a_module returned a dict",
+        ),
+    ],
+)
+def test_own_code_that_fails_stops_a_sweep_in_one_line_before_its_study(user_dir, own, words):
+    """The data source and the model constructor run in the pre-check: one line before the
+    study exists, not one failed trial (and its traceback) per job."""
+    name = "fails_" + "_".join(own.values())
+    p = _sweep(user_dir, name, **own)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert p.stderr.strip().startswith(words) and "\n" not in p.stderr.strip(), p.stderr[-2000:]
+    assert not (user_dir / f"{name}.db").exists()
+
+
+def test_a_dataset_item_that_blocks_fails_the_pre_check_within_the_trial_time_limit(user_dir):
+    """A streamed Dataset that never returns an item: the pre-check (statistics pass, loader
+    workers) stops at ``trial_timeout_s`` in one line, and leaves no loader worker behind."""
+    p = _sweep(user_dir, "stuck", "hydra.sweeper.jobs.trial_timeout_s=3", data="stuck")
+    assert p.returncode == 2, p.stderr[-2000:]
+    line = p.stderr.strip()
+    assert line.startswith("error: the pre-check of data=stuck") and "\n" not in line, line
+    assert "trial_timeout_s=3" in line and "Dataset item block" in line
+    assert not (user_dir / "stuck.db").exists()
+    left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "data=stuck" not in left  # the loader workers ended with the pre-check

@@ -61,6 +61,14 @@ SWEEP = ["-m", "sweep=lr_wd"]
             "hydra.sweeper.storage: KeyError raised while resolving interpolation: \"Environment variable 'NO_SUCH_VAR' not found\"",
         ),
         (["-m", "wd=1e-4,-1", "epochs=1"], "wd must be a finite number >= 0, got -1"),
+        (
+            ["-m", "hydra.sweeper.n_trials=3"],
+            "hydra.sweeper.n_trials is a setting of the supersweep sweeper, and this multirun uses another: add hydra/sweeper=supersweep",
+        ),
+        (
+            ["hydra.run.dir=/dev/null/run"],
+            "hydra.run.dir=/dev/null/run cannot be created: /dev/null is a file.",
+        ),
         ([*SWEEP, "~wd"], "wd must be set (a run needs wd)"),
         (
             [*SWEEP, "hydra.sweeper.sampler.seed=abc"],
@@ -120,6 +128,28 @@ def test_good_input_passes_and_each_job_is_checked_once():
         "train",
         check_train_config,
     )
+
+
+def test_an_output_dir_that_cannot_be_written_is_one_line(tmp_path):
+    """An immutable dir (``chattr +i``: refused even to root, as a read-only mount is)."""
+    import shutil
+    import subprocess
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(locked)]).returncode:
+        pytest.skip("this file system has no immutable flag (chattr)")
+    try:
+        for args in (
+            [f"hydra.run.dir={locked}/run"],
+            ["-m", "epochs=1", f"hydra.sweep.dir={locked}/sweep"],
+        ):
+            with pytest.raises(
+                ConfigError, match="cannot be written: .*locked: Operation not permitted"
+            ):
+                check_each_job(args, "train", check_train_config)
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
 
 
 @pytest.mark.parametrize("batch", ["64,100000", "choice(64, 100000)"])

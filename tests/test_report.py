@@ -420,6 +420,48 @@ def test_a_two_objective_report_renders_its_front_importances_and_parallel_plot(
 
 
 @pytest.mark.slow
+def _on_a_small_disk(disk: Path, size_k: int, *args: str) -> subprocess.CompletedProcess:
+    """``tasks.report`` writing to a tmpfs of ``size_k`` KiB mounted (in a mount namespace of
+    its own, so nothing outside sees it) at ``disk``: a disk that is or gets full."""
+    import shutil
+
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("mounting a small disk needs root and unshare")
+    disk.mkdir()
+    cmd = " ".join(
+        [f"mount -t tmpfs -o size={size_k}k tmpfs {disk} &&", sys.executable, "-m", "tasks.report"]
+        + [f"'{a}'" for a in args]
+    )
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", cmd],
+        cwd=disk.parent,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("size_k", "code", "words"),
+    [
+        (512, 2, "error: hydra.run.dir={out}: the disk of {disk} is full (512 KiB free)"),
+        (1536, 1, "error: the report in {out}: cannot write"),  # fills while plotly.js is written
+    ],
+)
+def test_a_report_on_a_full_disk_is_one_line(real_study, tmp_path, size_k, code, words):
+    disk, storage = tmp_path / "disk", f"sqlite:///{real_study / 'optuna.db'}"
+    p = _on_a_small_disk(
+        disk, size_k, f"storage={storage}", "images=false", f"hydra.run.dir={disk}/rep"
+    )
+    if "mount: " in p.stderr:
+        pytest.skip(f"no tmpfs here: {p.stderr.strip()}")
+    assert p.returncode == code, p.stderr[-2000:]
+    lines = p.stderr.strip().splitlines()
+    assert lines[-1].startswith(words.format(out=disk / "rep", disk=disk)), p.stderr[-2000:]
+    assert "Traceback" not in p.stderr and "Logging error" not in p.stderr, p.stderr[-2000:]
+
+
 def test_report_reads_a_hydra_grid_dir(tmp_path):
     """``tasks.report sweep_dir=<Hydra multirun dir>``: the basic sweeper's job dirs, no Optuna study."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

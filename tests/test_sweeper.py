@@ -605,6 +605,32 @@ def test_joblib_launcher_runs_batches_in_other_processes_with_pruning(tmp_path):
     )
 
 
+def test_a_job_cut_off_by_a_killed_sibling_runs_again_and_completes(tmp_path):
+    """x=0.9 kills its joblib worker while its sibling (x=0.2, 3 epochs of 1 s) still trains:
+    loky takes the whole batch down; the sibling runs once more alone and completes, the
+    killer (killed again when it runs alone) fails."""
+    p = sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=2",
+        "hydra/sweeper/supersweep_sampler=grid",
+        "x=choice(0.2, 0.9)",
+        "kill_above=0.5",
+        "epochs=3",
+        "sleep_s=1",
+        f"kill_after_glob='{tmp_path / 'sweep' / '*' / 'params.json'}'",  # its sibling started
+        "hydra.sweeper.faults.max_failure_rate=1.0",
+    )
+    assert p.returncode == 0, p.stderr
+    trials = {t.params["x"]: t for t in load(tmp_path).get_trials()}
+    assert trials[0.2].state == TrialState.COMPLETE, trials[0.2].user_attrs
+    assert trials[0.2].value == pytest.approx((0.2 - 0.3) ** 2 + 0.1 + 1.0 / 3)
+    assert trials[0.9].state == TrialState.FAIL and "launcher" in trials[0.9].user_attrs["reason"]
+    assert "running it again alone" in p.stderr + p.stdout
+
+
 def test_a_killed_job_fails_only_its_own_trial_and_the_sweep_goes_on(tmp_path):
     """The killed job's sibling in the same batch finished first: it keeps its result (read from its run dir)."""
     p = sweep(

@@ -52,6 +52,17 @@ def test_a_run_is_logged_to_tensorboard_and_mlflow(tmp_path):
     assert run.data.metrics["summary.best_val_acc"] > 0.5 and run.info.status == "FINISHED"
 
 
+def test_a_tensorboard_dir_that_cannot_be_made_is_one_line(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "tensorboard").write_text("a file where the event dir goes")
+    p = app(
+        "epochs=1", "tracking.tensorboard=true", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path
+    )
+    assert p.returncode == 2 and p.stderr.strip() == (
+        f"error: tracking.tensorboard: cannot create {tmp_path / 'run' / 'tensorboard'} (File exists)."
+    ), p.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_a_sweeps_trials_are_grouped_in_one_experiment_without_the_storage_url(tmp_path):
     from mlflow import MlflowClient

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from training.contract import COMMON_KEYS, OBJECTIVES, TRAIN_KEYS
@@ -72,7 +72,7 @@ def check_number(
 
 def check_model_fits_data(model_cfg: DictConfig, data_cfg: DictConfig) -> None:
     """A model's ``spatial_dims`` must match the data's (input_shape minus channels)."""
-    model_cls = user_code("model", lambda: get_class(model_cfg._target_))
+    model_cls = user_code("model", lambda: get_object(model_cfg._target_))  # a class or a factory
     want = getattr(model_cls, "spatial_dims", None)
     have = len(data_cfg.input_shape) - 1
     if want is not None and want != have:

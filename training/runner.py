@@ -8,6 +8,7 @@ epoch callbacks in (the sweeper's pruning reporter, for one).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from training import checkpoint
 from training.augment import Augment
@@ -121,12 +122,52 @@ def check_batch_fits_data(cfg: DictConfig) -> Data:
     try:
         data = load_splits(cfg.data)
     except (FileNotFoundError, UnsafeDataFile, DataSourceError) as e:
-        raise ConfigError(str(e)) from None
+        words = str(e)  # the project's loaders name their key; a user's source does not
+        if not _raised_here(e):
+            words = f"data.source raised {type(e).__name__}: {words}"
+        raise ConfigError(words) from None
     if data.n_train < cfg.batch_size:
         raise ConfigError(
             f"batch_size={cfg.batch_size} is larger than the {data.n_train} training samples of data={cfg.data.name}."
         )
     return data
+
+
+def _raised_here(e: BaseException) -> bool:
+    """Whether this package's own code raised ``e`` (not a user's data source)."""
+    import traceback
+
+    frames = traceback.extract_tb(e.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).is_relative_to(Path(__file__).parent)
+
+
+def build_model(cfg: DictConfig) -> torch.nn.Module:
+    """The config's model: a constructor that raises, or a ``_target_`` that returns something
+    other than an ``nn.Module``, is one line naming ``model``."""
+    model = user_code("model", lambda: instantiate(cfg.model))
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError(
+            f"model: its _target_ {cfg.model._target_} returned a {type(model).__name__}, not a torch.nn.Module."
+        )
+    return model
+
+
+_USER_CODE_CHECKED: set[str] = set()  # data + model + batch size that passed in this process
+
+
+def check_user_code(cfg: DictConfig) -> None:
+    """The user code a run calls first, called once per data, model and batch size before any
+    job trains: the data source, its statistics pass (a streamed Dataset), the batch fitting the
+    data and the model's constructor. A source that raises or a constructor that fails is one
+    line before the sweep starts, not one failed trial per job; the data is cached, so the
+    jobs of this process reuse it."""
+    parts = [OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "model")]
+    key = json.dumps([*parts, cfg.batch_size], sort_keys=True, default=str)
+    if key in _USER_CODE_CHECKED:
+        return
+    check_batch_fits_data(cfg)
+    build_model(cfg)
+    _USER_CODE_CHECKED.add(key)
 
 
 def prepare(cfg: DictConfig) -> tuple[Data, Stepper]:
@@ -140,7 +181,7 @@ def prepare(cfg: DictConfig) -> tuple[Data, Stepper]:
     precision = resolve_precision(cfg.precision, device)
     data = check_batch_fits_data(cfg).to(device)  # before seeding: generators touch global RNGs
     generator = seed_everything(cfg.seed, device)
-    model = user_code("model", lambda: instantiate(cfg.model)).to(device)
+    model = build_model(cfg).to(device)
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     weight_decay = instantiate(cfg.regularization.weight_decay)

@@ -96,7 +96,12 @@ class TensorBoardTracker(RunPart):
             raise ConfigError(
                 "tracking.tensorboard=true needs the tensorboard package (pip install -e .[tracking])."
             ) from None
-        self.writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
+        try:
+            self.writer = SummaryWriter(log_dir=str(out_dir / "tensorboard"))
+        except OSError as e:  # a file of that name, a read-only or full disk
+            raise ConfigError(
+                f"tracking.tensorboard: cannot create {out_dir / 'tensorboard'} ({e.strerror or e})."
+            ) from None
         self.params = {k: v if v is not None else "null" for k, v in flat_params(cfg).items()}
 
     def __call__(self, metrics: dict) -> None:
