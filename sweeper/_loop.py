@@ -34,8 +34,26 @@ from sweeper._study import WorkerTagged, fail_zombies, tell, trial_handle, unown
 from sweeper.schedulers import Pause, Promote, Scheduler, Tell
 from sweeper.settings import SweeperSettings
 from sweeper.trial_ref import TrialRef
+from training.tracking import tag_decision
 
 log = logging.getLogger(__name__)
+
+
+def decision_word(decision: Tell | Promote | Pause) -> str:
+    """What the sweeper decided on a run, in the word its tracker's tag shows."""
+    match decision:
+        case Promote():
+            return "promoted"
+        case Pause():
+            return "paused"
+        case Tell(outcome=told) if told.state == TrialState.COMPLETE:
+            return "kept"
+        case Tell(outcome=told) if told.attrs.get("status") in ("collapsed", "diverged"):
+            return str(told.attrs["status"])
+        case Tell(outcome=told) if told.state == TrialState.PRUNED:
+            return "pruned"
+    return "failed"
+
 
 HEARTBEAT_S = 60.0  # the sweep vouches for its open trials this often while their jobs queue
 REAP_S = 30.0  # dead workers' RUNNING trials are looked for this often, not on every pass
@@ -70,7 +88,11 @@ class Loop:
     progress: Progress | None = None
 
     def run(self) -> None:
-        self.progress = Progress(list(self.objectives.values()), self.scheduler.total(self))
+        self.progress = Progress(
+            list(self.objectives.values()),
+            self.scheduler.total(self),
+            told_at_start=len(self.study.get_trials(deepcopy=False, states=TOLD)),
+        )
         try:
             while True:
                 self._reap()
@@ -181,6 +203,9 @@ class Loop:
             outcome.attrs.update(status="interrupted", reason="sweep interrupted (Ctrl-C)")
         trial = self.open[job.number]
         decision = self.scheduler.on_result(job, outcome, trial)
+        warning = tag_decision(self.sweep_dir / job.subdir, decision_word(decision))
+        if warning:
+            log.warning(warning)
         match decision:
             case Tell(outcome=told):
                 self._finish(trial, told)

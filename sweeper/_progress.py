@@ -62,6 +62,7 @@ class Progress:
     directions: list[str]  # one per objective
     total: int | None  # trials the sweep will run (None: not known, e.g. an adaptive design)
     stage: str = ""  # what the scheduler is doing (a design's stage)
+    told_at_start: int = 0  # the study's finished trials when this process started
     start: float = field(default_factory=time.monotonic)
     done: int = 0
     best: tuple[float, int] | None = None  # single objective: (value, trial number)
@@ -103,8 +104,10 @@ class Progress:
         if self.best is not None:
             parts.append(f"best {self.best[0]:.4g} (#{self.best[1]})")
         timing = f"{_duration(elapsed)} elapsed"
-        if self.total and k < self.total:  # at this process's pace
-            timing += f", ~{_duration(elapsed / self.done * (self.total - k))} left"
+        # at the study's pace since this process started: every worker's trials count
+        since = max(1, k - self.told_at_start) if told is not None else self.done
+        if self.total and k < self.total:
+            timing += f", ~{_duration(elapsed / since * (self.total - k))} left"
         parts.append(timing)
         line = " | ".join(parts)
         if self.bar is not None:

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 class TrialRef:
     """The study a job belongs to, the storage as the sweep was given it (``${oc.env:VAR}``
     stays a placeholder), the trial number, the metric reported per epoch, and whether the job
-    reports at all (rung runs only heartbeat). The plugin registers it in Hydra's ConfigStore
+    reports at all (rung runs only heartbeat), and which of its rungs the run is. The plugin registers it in Hydra's ConfigStore
     (``hydra/supersweep/trial``); the job side reads ``cfg.trial`` through it, so a malformed
     reference is a typed error, not a guess."""
 
@@ -24,6 +24,9 @@ class TrialRef:
     storage: str
     metric: str
     report: bool = True
+    rung: int = (
+        0  # a short run before the trial's full one: its budget (epochs=1: 1); 0: the full run
+    )
 
     def to_overrides(self) -> list[str]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -375,3 +375,17 @@ def test_a_finished_run_of_a_dead_sweep_is_read_not_failed_on_resume(tmp_path):
     trial = resumed.study.trials[job.number]
     assert trial.state == TrialState.COMPLETE and trial.value == 0.25
     assert job.number not in [j.number for j in resumed.pool.started], "not run again"
+
+
+def test_progress_counts_every_workers_trials_and_its_eta_goes_at_the_studys_pace(monkeypatch):
+    """A second worker joins a study with 10 trials told: its k/N is the study's, and its ETA
+    comes from the 4 trials every worker finished since it started (not from its own 1)."""
+    from sweeper import _progress
+
+    clock = [100.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_progress.sys.stderr, "isatty", lambda: False)
+    p = _progress.Progress(["maximize"], total=30, told_at_start=10, start=clock[0])
+    clock[0] += 40.0  # 40 s later, the study has 14 trials told, one of them this worker's
+    line = p.finished(3, "completed", [0.9], told=14)
+    assert "(14/30)" in line and "40s elapsed, ~2m40s left" in line  # 16 left at 10 s each

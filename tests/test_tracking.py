@@ -88,6 +88,60 @@ def test_a_sweeps_trials_are_grouped_in_one_experiment_without_the_storage_url(t
     assert all("s.db" not in str(v) for r in runs for v in r.data.params.values())  # no study URL
 
 
+@pytest.mark.slow
+def test_mlflow_shows_what_the_sweeper_decided_on_each_rung_and_trial(tmp_path):
+    """Rung sweep: every trial's rung run and full run have their own name, and the tag
+    ``sweeper`` agrees with the study (COMPLETE: rung promoted, full run kept; PRUNED: the last
+    run pruned, collapsed or diverged); a run the pruner stopped is KILLED, not FAILED."""
+    import optuna
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    p = app(
+        "-m",
+        "hydra/sweeper=supersweep",
+        "max_lr=0.0001,0.2,0.05,0.00003",
+        "hydra/sweeper/supersweep_sampler=grid",
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1]",
+        "hydra/sweeper/supersweep_pruner=median",
+        "hydra.sweeper.pruner.n_startup_trials=1",
+        "hydra.sweeper.pruner.n_warmup_steps=0",
+        "epochs=3",
+        "hydra.sweeper.study_name=rungs",
+        f"hydra.sweeper.storage=sqlite:///{tmp_path / 's.db'}",
+        "tracking.mlflow=true",
+        f"tracking.mlflow_uri={uri}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    study = optuna.load_study(study_name="rungs", storage=f"sqlite:///{tmp_path / 's.db'}")
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("rungs").experiment_id])
+    by_trial: dict[str, dict[str, object]] = {}
+    for r in runs:
+        by_trial.setdefault(r.data.tags["trial"], {})[r.info.run_name] = r
+    states = {str(t.number): t.state for t in study.trials}
+    assert set(by_trial) == set(states)
+    for number, state in states.items():
+        named = by_trial[number]
+        rung = named[f"trial {number} rung epochs=1"]
+        if state == optuna.trial.TrialState.COMPLETE:
+            full = named[f"trial {number}"]
+            assert rung.data.tags["sweeper"] == "promoted" and full.data.tags["sweeper"] == "kept"
+            assert full.info.status == "FINISHED"
+        else:
+            assert state == optuna.trial.TrialState.PRUNED
+            last = named.get(f"trial {number}", rung)
+            assert last.data.tags["sweeper"] in ("pruned", "collapsed", "diverged")
+            if last.data.tags.get("status") == "pruned":
+                assert last.info.status == "KILLED"
+    assert {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED} <= set(
+        states.values()
+    )
+
+
 def _cfg(*overrides: str):
     from hydra import compose, initialize_config_dir
 

@@ -14,6 +14,7 @@ Only numbers and config values are logged: no storage URL (it may hold a passwor
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -149,10 +150,18 @@ class MlflowTracker(RunPart):
         if trial:
             tags.update({"study": str(trial.get("study")), "trial": str(trial.get("number"))})
             run_name = f"trial {trial.get('number')}"
-            if not trial.get("report", True):  # a rung run: a short run before the full one
-                tags["rung"] = f"epochs={cfg.epochs}"
-                run_name += f" rung epochs={cfg.epochs}"
+            if trial.get("rung"):  # a short run before the full one: its budget
+                rung = (
+                    f"{OmegaConf.select(cfg, 'sweep_keys.budget', default='epochs')}={trial.rung}"
+                )
+                tags["rung"] = rung
+                run_name += f" rung {rung}"
         self.client, self.run = client, client.create_run(experiment, tags=tags, run_name=run_name)
+        if trial:  # where the sweeper tags what it decided on this run (promoted, pruned, kept)
+            written = OmegaConf.to_container(t, resolve=False).get("mlflow_uri")  # type: ignore[union-attr]
+            (out_dir / RUN_REF).write_text(
+                json.dumps({"run_id": self.run.info.run_id, "tracking_uri": written})
+            )  # as written: ${oc.env:VAR} stays a placeholder, a literal password is refused
         for k, v in flat_params(cfg).items():
             client.log_param(self.run.info.run_id, k[:250], str(v)[:6000])
 
@@ -167,9 +176,31 @@ class MlflowTracker(RunPart):
         for k, v in _numbers(summary).items():
             self.client.log_metric(rid, f"summary.{k}", v)
         self.client.set_tag(rid, "status", str(summary.get("status")))
-        self.client.set_terminated(
-            rid, "FINISHED" if summary.get("status") == "completed" else "FAILED"
-        )
+        ended = {"completed": "FINISHED", "pruned": "KILLED"}  # stopped by the pruner: not a fault
+        self.client.set_terminated(rid, ended.get(str(summary.get("status")), "FAILED"))
+
+
+RUN_REF = "mlflow_run.json"  # in a sweep's job dir: the job's MLflow run, for the sweeper's tag
+
+
+def tag_decision(job_dir: Path, decision: str) -> str | None:
+    """Tag the MLflow run of a sweep's job with what the sweeper decided on it (``sweeper`` =
+    promoted, paused, pruned, collapsed, kept, failed). A job without MLflow tracking is left
+    alone; a tracker that cannot be reached is a warning (the decision stands in the study).
+    Returns the warning, or None."""
+    ref = job_dir / RUN_REF
+    if not ref.is_file():
+        return None
+    try:
+        info = json.loads(ref.read_text())
+        uri = OmegaConf.create({"uri": info.get("tracking_uri")}).uri  # resolves ${oc.env:VAR}
+        import mlflow
+
+        mlflow.MlflowClient(tracking_uri=uri).set_tag(info["run_id"], "sweeper", decision)
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        return f"{job_dir.name}: MLflow tag sweeper={decision} not set ({type(e).__name__}: {_redact(first)})"
+    return None
 
 
 def make_trackers(cfg: DictConfig, out_dir: Path) -> list:

@@ -70,7 +70,7 @@ class Rungs(Scheduler):
             step=step,
             subdir=str(n) if last else f"{n}-{self.key}{self.budgets[step]}",
             settings=self.settings(template, step),
-            trial=replace(template.trial, report=False),
+            trial=replace(template.trial, report=False, rung=0 if last else self.budgets[step]),
         )
 
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
