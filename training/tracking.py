@@ -152,7 +152,7 @@ class MlflowTracker(RunPart):
             run_name = f"trial {trial.get('number')}"
             if trial.get("rung"):  # a short run before the full one: its budget
                 rung = (
-                    f"{OmegaConf.select(cfg, 'sweep_keys.budget', default='epochs')}={trial.rung}"
+                    f"{OmegaConf.select(cfg, 'sweep_keys.budget', default='epochs')}={trial.get('rung')}"
                 )
                 tags["rung"] = rung
                 run_name += f" rung {rung}"
