@@ -151,9 +151,7 @@ class MlflowTracker(RunPart):
             tags.update({"study": str(trial.get("study")), "trial": str(trial.get("number"))})
             run_name = f"trial {trial.get('number')}"
             if trial.get("rung"):  # a short run before the full one: its budget
-                rung = (
-                    f"{OmegaConf.select(cfg, 'sweep_keys.budget', default='epochs')}={trial.get('rung')}"
-                )
+                rung = f"{OmegaConf.select(cfg, 'sweep_keys.budget', default='epochs')}={trial.get('rung')}"
                 tags["rung"] = rung
                 run_name += f" rung {rung}"
         self.client, self.run = client, client.create_run(experiment, tags=tags, run_name=run_name)
