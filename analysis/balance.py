@@ -34,6 +34,7 @@ point is bad, which a kernel average must not forget.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -110,6 +111,9 @@ class BalanceResult:
     lr_range: tuple[float, float] = (math.nan, math.nan)  # searched
     bandwidth: dict[str, float] = field(default_factory=dict)  # kernel widths in decades
     binned: bool = False  # lr levels are quantile bins of a search's values, not a grid's
+    bound_trend: str | None = None  # "falling" | "rising": too few ridges inside the range for a
+    # slope, but with the levels whose ridge lies beyond the wd range's end (bounds) the best wd
+    # moves one way as lr rises
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -421,6 +425,8 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
     )
     if r.prediction == "flat":
         return f"{flat} ({r.runs} runs){dead}"
+    if r.bound_trend is not None:
+        return "; ".join(x for x in (_bound_words(r), undertrained, flat) if x) + dead
     if r.slope is None or r.slope_ci is None:
         short = f"{len(r.slope_levels)} lr level(s) with a ridge inside the searched wd range, at least {min_levels} are needed for a slope"
         head = f"not enough evidence: {short} ({n_levels} levels, {r.runs} runs)"
@@ -448,6 +454,23 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
     head = f"{direction}: {what}"
     parts = (head, PREDICTION_WORDS[r.prediction or "undecided"], caveat, undertrained, flat)
     return "; ".join(x for x in parts if x) + dead
+
+
+def _bound_words(r: BalanceResult) -> str:
+    """The direction the runs show when some ridges lie beyond the wd range: a bound, with the
+    end(s) to widen to measure the slope."""
+    cut, widen = [], []
+    for side, past, end in (("high", "above", r.wd_range[1]), ("low", "below", r.wd_range[0])):
+        lrs = [f"{lv.lr:.3g}" for lv in r.levels if lv.edge == side and not lv.undertrained]
+        if lrs:
+            cut.append(f"{', '.join(lrs)} ({past} {end:.2g})")
+            widen.append(f"{past} {end:.2g}")
+    word = "smaller" if r.bound_trend == "falling" else "larger"
+    return (
+        f"larger lr wants {word} wd (a bound: the best wd of lr level(s) {'; '.join(cut)} lies "
+        f"beyond the searched range; {len(r.slope_levels)} ridge(s) inside it are too few for "
+        f"a slope): extend wd {' and '.join(widen)} to measure how much"
+    )
 
 
 def _levels_out(
@@ -632,6 +655,20 @@ def analyze_balance(
         ci = tuple(float(v) for v in np.percentile(slopes, [tail, 100 - tail]))
         result.slope, result.slope_ci = float(np.median(slopes)), (ci[0], ci[1])
         result.prediction = _prediction(result.slope_ci)
+    elif len(live_levels) >= min_levels:
+        # a level below the best whose best wd is the range's end is not underfit: its best lies
+        # beyond that end (it rises towards it), which is a bound on its ridge
+        ends = (10 ** d.grid[0], 10 ** d.grid[-1])
+        past_end = [any(math.isclose(levels[i].best_wd or 0, e) for e in ends) for i in live]
+        usable = [
+            i
+            for k, i in enumerate(live)
+            if not levels[i].flat and (not behind[k] or (past_end[k] and levels[i].edge))
+        ]
+        inside = {live[k] for k in fit} & set(usable)
+        result.bound_trend = _bound_trend([levels[i] for i in usable], inside, usable)
+        for i in usable if result.bound_trend else ():
+            levels[i].undertrained = False  # read as a bound, not left out
     result.warnings = _edge_warnings(levels, d.grid[[0, -1]], (wd_lo, wd_hi))
     if not binned:  # a search's top bin ends at its largest run, not beyond what it searched
         result.lr_edge = _lr_edge(levels, live, top, confidence)
@@ -649,6 +686,31 @@ def analyze_balance(
             "a grid or sweep=balance reads exact levels)"
         )
     return result
+
+
+def _bound_trend(levels: list[Level], inside: set[int], index: list[int]) -> str | None:
+    """Which way the best wd moves as lr rises, read with the levels whose ridge is cut off by
+    an end of the searched wd range as bounds (beyond that end): "falling" or "rising" when
+    every level, in lr order, lies at or past the one before it, at least one is such a bound
+    and the ends differ; None otherwise (then no claim is made)."""
+    where: list[float] = []
+    for lv, i in zip(levels, index, strict=True):
+        if lv.edge == "high":
+            where.append(math.inf)
+        elif lv.edge == "low":
+            where.append(-math.inf)
+        elif i in inside and lv.ridge_wd is not None:
+            where.append(math.log10(lv.ridge_wd))
+        else:
+            return None  # a level with no ridge to place breaks the order
+    if len(where) < 2 or not any(math.isinf(w) for w in where) or where[0] == where[-1]:
+        return None
+    pairs = list(itertools.pairwise(where))
+    if all(a >= b for a, b in pairs):
+        return "falling"
+    if all(a <= b for a, b in pairs):
+        return "rising"
+    return None
 
 
 def _lr_edge(

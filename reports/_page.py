@@ -6,7 +6,6 @@ import csv
 import html
 import json
 import logging
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,31 +25,13 @@ from reports._study_data import (
     searched_range,
     steps_per_epoch,
 )
+from reports.chrome import chrome, chrome_found, export_images
 from training.contract import FAILED_RUNS, OBJECTIVES
 from training.range_test import load_range_test, range_test_figure
 
 log = logging.getLogger(__name__)
 
 IMAGE_HINT = "PNG/SVG skipped: kaleido needs a Chrome (Debian: apt-get install chromium; pip install kaleido); HTML written"
-
-
-def chrome_found() -> bool:
-    try:
-        import kaleido  # noqa: F401
-    except ImportError:
-        return False
-    return any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "chrome"))
-
-
-def _export_images(plots: list[tuple[str, go.Figure]], out: Path) -> None:
-    """PNG and SVG of every figure in one batch (one Chrome start, not one per image)."""
-    import plotly.io as pio
-
-    logging.getLogger("choreographer").setLevel(logging.WARNING)
-    logging.getLogger("kaleido").setLevel(logging.WARNING)
-    figs = [fig for _, fig in plots for _ in ("png", "svg")]
-    files = [out / f"{name}.{ext}" for name, _ in plots for ext in ("png", "svg")]
-    pio.write_images(fig=figs, file=files, width=1000, height=650)
 
 
 def _trials_csv(rs: list[Row], objs: list[str], path: Path) -> None:
@@ -117,24 +98,25 @@ def write_report(
     images: bool | None = None,
 ) -> dict:
     """All report files for an Optuna study into ``out``; returns what was written and what was skipped (and why)."""
-    frozen = study.get_trials(deepcopy=False)  # read once: every figure draws from these
-    rs = rows(frozen)
-    if not rs:
-        raise ReportError(f"study {study.study_name!r} has no trials yet; nothing to report.")
-    trials = Trials(
-        study.study_name,
-        rs,
-        objectives(study),
-        [d.name.lower() for d in study.directions],
-        study,
-        study.user_attrs.get("bounds") or {},
-        (study.user_attrs.get("fixed_settings") or {}).get("data.num_classes"),
-        {k: searched_range(frozen, k) for k in (lr, wd)},
-        frozen,
-    )
-    return write_trials_report(
-        trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
-    )
+    with chrome(images) as images:
+        frozen = study.get_trials(deepcopy=False)  # read once: every figure draws from these
+        rs = rows(frozen)
+        if not rs:
+            raise ReportError(f"study {study.study_name!r} has no trials yet; nothing to report.")
+        trials = Trials(
+            study.study_name,
+            rs,
+            objectives(study),
+            [d.name.lower() for d in study.directions],
+            study,
+            study.user_attrs.get("bounds") or {},
+            (study.user_attrs.get("fixed_settings") or {}).get("data.num_classes"),
+            {k: searched_range(frozen, k) for k in (lr, wd)},
+            frozen,
+        )
+        return write_trials_report(
+            trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
+        )
 
 
 def write_grid_report(
@@ -148,17 +130,18 @@ def write_grid_report(
     images: bool | None = None,
 ) -> dict:
     """All report files for a Hydra basic-sweeper grid (its job dirs) into ``out``."""
-    rs, objective = grid_rows(sweep_dir, lr, wd)
-    trials = Trials(
-        str(sweep_dir),
-        rs,
-        [objective],
-        [OBJECTIVES[objective]],
-        num_classes=grid_num_classes(sweep_dir),
-    )
-    return write_trials_report(
-        trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
-    )
+    with chrome(images) as images:
+        rs, objective = grid_rows(sweep_dir, lr, wd)
+        trials = Trials(
+            str(sweep_dir),
+            rs,
+            [objective],
+            [OBJECTIVES[objective]],
+            num_classes=grid_num_classes(sweep_dir),
+        )
+        return write_trials_report(
+            trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
+        )
 
 
 def _pareto_axes(
@@ -254,7 +237,7 @@ def write_trials_report(
         fig.write_html(out / f"{name}.html", include_plotlyjs="directory")
         written.append(name)
     if images:
-        _export_images(plots, out)
+        export_images(plots, out)
 
     _trials_csv(rs, objs, out / "trials.csv")
     # a diverged or collapsed run by its name, as the console says it (Optuna stores it PRUNED)

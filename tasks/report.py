@@ -170,6 +170,20 @@ def _say(s: dict, what: str, page: Path, storage_shown: str | None) -> None:
         )
 
 
+def _images_wanted(args: list[str]) -> bool | None:
+    """The command line's ``images=`` (null when not given), read before Hydra composes."""
+    given = [a.partition("=")[2].lower() for a in args if a.lstrip("+").startswith("images=")]
+    value = given[-1] if given else "null"
+    return {"true": True, "false": False}.get(value)
+
+
 if __name__ == "__main__":
     preflight("report", check_report_config)
-    sys.exit(main())
+    from reports import chrome
+
+    if not any(a.startswith("range_tests=") for a in sys.argv[1:]):
+        chrome.start(_images_wanted(sys.argv[1:]))  # in the background, while Hydra sets up
+    try:
+        main()
+    finally:
+        chrome.stop()
