@@ -324,8 +324,18 @@ def _noise(d: _Data, live: list[int]) -> tuple[np.ndarray, float]:
             else np.array([])
         )
     every = np.concatenate(res) if res else np.array([])
-    pooled = _mad(every) if len(every) else 0.0
-    return np.array([_mad(r) if len(r) >= NOISE_RUNS else pooled for r in res]), pooled
+    step = _resolution(d.signed[d.finished])
+    pooled = max(_mad(every), step) if len(every) else step
+    return np.array([max(_mad(r), step) if len(r) >= NOISE_RUNS else pooled for r in res]), pooled
+
+
+def _resolution(values: np.ndarray) -> float:
+    """The metric's smallest step between two runs (an accuracy on 144 examples moves by 1/144):
+    one run's noise is never read as smaller. Most runs of a level on the same value give a
+    MAD of 0, and then one example more would count as beyond the noise."""
+    gaps = np.diff(np.unique(values[np.isfinite(values)]))
+    gaps = gaps[gaps > 1e-12]
+    return float(gaps.min()) if len(gaps) else 0.0
 
 
 def _ridges(d: _Data, live: list[int], noise: np.ndarray) -> np.ndarray:

@@ -43,6 +43,8 @@ def headline(r) -> str:
     """The verdict's headline as a category: what the ridge does (numbers left out)."""
     if r.prediction == "flat":
         return "wd does not matter"
+    if r.bound_trend is not None:  # ridges beyond the wd range's end read as bounds
+        return f"{'smaller' if r.bound_trend == 'falling' else 'larger'} wd at larger lr (bound)"
     if r.slope_ci is None:
         return "not enough evidence"
     lo, hi = r.slope_ci
