@@ -344,3 +344,20 @@ def test_no_bound_trend_when_the_edge_levels_do_not_line_up():
                 value.append(0.95 - 0.02 * (math.log10(b) - best[a]) ** 2 + 0.001 * s)
     r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
     assert r.bound_trend is None and "a bound" not in r.verdict
+
+
+def test_a_quantized_metric_whose_runs_mostly_tie_is_flat_not_a_one_point_plateau():
+    """Accuracy on 144 examples, wd without effect: most runs of a level score the same value,
+    a few one example more. The MAD of the residuals is 0; one example is still within the
+    noise (the metric's resolution is its floor), so wd does not matter, at every level."""
+    rng = np.random.default_rng(3)
+    lr, wd, value = [], [], []
+    for a in LRS:
+        for b in WDS:
+            lr.append(a)
+            wd.append(b)
+            value.append((142 + (rng.random() < 0.1)) / 144)
+    r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+    live = [lv for lv in r.levels if not lv.dead]
+    assert r.prediction == "flat" and len(live) >= 3 and all(lv.flat for lv in live), r.verdict
+    assert r.noise == pytest.approx(1 / 144)
