@@ -193,6 +193,13 @@ class SweeperCore:
             study.set_user_attr("bounds", bounds.as_dict())
             if bounds.suggested is not None and not c.space.lr_levels and keys.lr:  # not a level
                 first = {keys.lr: bounds.suggested}
+                decay = first_decay(space, keys, bounds, task_cfg, c.space.first_timescale)
+                for key, value in decay.items():
+                    log.info(
+                        f"first trial {key}={value:.3g}: a decay timescale 1/(lr x wd) of "
+                        f"{c.space.first_timescale:g} runs (hydra.sweeper.space.first_timescale)"
+                    )
+                first.update(decay)
                 study.enqueue_trial(first, user_attrs={"enqueued_from": "range test suggestion"})
         if not c.jobs.verbose:
             quiet_launchers()
@@ -291,3 +298,30 @@ def _stored_bounds(storage: Any, name: str) -> dict | None:
         return optuna.load_study(study_name=name, storage=storage).user_attrs.get("bounds")
     except KeyError:
         return None
+
+
+def first_decay(
+    space: SearchSpace,
+    keys: SweepKeys,
+    bounds: seeding.Bounds,
+    task_cfg: DictConfig,
+    timescale: float | None,
+) -> dict[str, float]:
+    """The first trial's wd (or lr x wd product): the decay timescale 1/(max_lr x wd) is
+    ``timescale`` times the run's optimizer steps (the range test's steps per epoch x the
+    task's epochs), kept inside the searched range. Empty when wd is not searched as a float,
+    the range test did not record its steps or the prior is off: the sampler draws it."""
+    epochs = OmegaConf.select(task_cfg, keys.budget) if keys.budget else None
+    spe = bounds.steps_per_epoch
+    if not timescale or not spe or not isinstance(epochs, int) or bounds.suggested is None:
+        return {}
+    product = 1.0 / (timescale * spe * epochs)  # lr x wd
+    key, value = (
+        (space.product.name, product)
+        if space.product is not None
+        else (keys.wd, product / bounds.suggested)
+    )
+    dist = space.distributions.get(key) if key else None
+    if not isinstance(dist, optuna.distributions.FloatDistribution) or key is None:
+        return {}
+    return {key: min(max(value, dist.low), dist.high)}

@@ -43,6 +43,7 @@ class Bounds:
     source: str  # one of SOURCES
     path: str | None  # the range_test.json the bounds came from
     rule: str
+    steps_per_epoch: int | None = None  # a training run's, as the range test saw the data
 
     def as_dict(self) -> dict:
         """As stored with the study (``bounds`` user attr) and in ``optimization_results.yaml``."""
@@ -128,6 +129,7 @@ def from_result(result: dict, source: str, path: str) -> Bounds:
         source,
         path,
         b["rule"],
+        result.get("steps_per_epoch"),
     )
 
 

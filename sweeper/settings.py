@@ -38,6 +38,11 @@ class SpaceSettings:
     # a searched param that holds lr x wd (e.g. lr_x_wd): each job gets wd = it / lr, so a sampler
     # searches along the balance diagonal instead of discovering it
     product_param: str | None = None
+    # the first trial (the range test's suggested max_lr) gets the wd whose decay timescale
+    # 1/(max_lr x wd) is this many times the run's optimizer steps; null: the sampler draws it.
+    # 2.4: the middle of the timescales that land within 1 point of the best on the tuned-on
+    # suite grids (bench/first_trial.py fit; BENCHMARKS.md "The first trial")
+    first_timescale: float | None = 2.4
 
 
 @dataclass
@@ -145,6 +150,13 @@ class SweeperSettings:
                 self.space.bounds_margin,
                 _num(self.space.bounds_margin, 0, 3),
                 "decades in [0, 3]",
+            ),
+            (
+                "space.first_timescale",
+                self.space.first_timescale,
+                self.space.first_timescale is None
+                or _num(self.space.first_timescale, 0, math.inf, low_open=True),
+                "null or a number of runs > 0",
             ),
         ):
             if not ok:

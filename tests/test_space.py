@@ -136,3 +136,38 @@ def test_every_sampler_builds_from_its_config_and_is_seedable(name):
         return out
 
     assert draws(0) == draws(0)
+
+
+@pytest.mark.parametrize(
+    ("product", "expected"),
+    [
+        (None, {"wd": 1 / (0.2 * 2.4 * 10 * 20)}),  # wd = 1 / (lr x tau x steps)
+        ("lr_x_wd", {"lr_x_wd": 1 / (2.4 * 10 * 20)}),  # the product itself
+    ],
+)
+def test_the_first_trials_wd_has_the_prior_decay_timescale(product, expected):
+    from omegaconf import OmegaConf
+
+    from sweeper._core import first_decay
+    from sweeper._keys import SweepKeys
+    from sweeper._search_space import SearchSpace
+    from sweeper._seeding import Bounds
+
+    bounds = Bounds(0.05, 0.5, 0.2, "file", "rt.json", "test", steps_per_epoch=10)
+    keys = SweepKeys(lr="max_lr", wd="wd", budget="epochs")
+    wide = F(1e-9, 1.0, log=True)
+    dists = {"wd": wide} if product is None else {"lr_x_wd": wide}
+    space = SearchSpace.build(
+        dists, keys=keys, bounds=bounds, lr_levels=[], product_param=product, fixed_keys=set()
+    )
+    task = OmegaConf.create({"epochs": 20, "wd": 1e-4})
+    got = first_decay(space, keys, bounds, task, 2.4)
+    assert got == pytest.approx(expected)
+    narrow = SearchSpace.build(
+        {k: F(5e-2, 1e-1, log=True) for k in dists},
+        keys=keys, bounds=bounds, lr_levels=[], product_param=product, fixed_keys=set(),
+    )  # fmt: skip
+    assert list(first_decay(narrow, keys, bounds, task, 2.4).values()) == [pytest.approx(5e-2)]
+    assert first_decay(space, keys, bounds, task, None) == {}  # the prior off: the sampler draws
+    old = Bounds(0.05, 0.5, 0.2, "file", "rt.json", "test")  # a range test that kept no steps
+    assert first_decay(space, keys, bounds=old, task_cfg=task, timescale=2.4) == {}

@@ -1090,6 +1090,10 @@ def test_a_trial_past_its_time_limit_fails_and_the_sweep_goes_on(tmp_path, launc
         ),
         (["+hydra.sweeper.foo=1"], "hydra.sweeper.foo is not a setting"),
         (
+            ["hydra.sweeper.space.first_timescale=-1"],
+            "hydra.sweeper.space.first_timescale must be null or a number of runs > 0, got -1",
+        ),
+        (
             ["hydra.sweeper.faults.stale_after_s=-1"],
             "stale_after_s must be a number of seconds > 0",
         ),

@@ -26,11 +26,17 @@ def range_test(cfg: DictConfig, out_dir: Path) -> dict:
     curve = run_range_test(stepper, data, batch_size=cfg.batch_size, **knobs(cfg))
     epochs = len(curve.lrs) * cfg.batch_size / data.n_train
     config = OmegaConf.to_container(cfg, resolve=True)
-    return write_result(curve, cfg.num_iter, epochs, config, out_dir)
+    steps = max(1, data.n_train // cfg.batch_size)
+    return write_result(curve, cfg.num_iter, epochs, config, out_dir, steps_per_epoch=steps)
 
 
 def write_result(
-    curve: Recording, num_iter: int, epochs: float | None, config: Any, out_dir: Path | None
+    curve: Recording,
+    num_iter: int,
+    epochs: float | None,
+    config: Any,
+    out_dir: Path | None,
+    steps_per_epoch: int | None = None,
 ) -> dict:
     """The recording analysed (suggestions, bounds) as ``range_test.json``'s content, written
     with its figure into ``out_dir`` (None: not written): the one format the sweeper reads."""
@@ -51,6 +57,7 @@ def write_result(
         "num_iter": num_iter,
         "iterations": len(curve.lrs),
         "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,  # of a training run on this data and batch size
         "seconds": curve.seconds,
         "val": curve.val,
         "config": config,
