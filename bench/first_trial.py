@@ -9,11 +9,15 @@ The prior: the first trial's wd makes the decay timescale 1/(max_lr x wd) a fixe
   (log-linear between wd points); "lands" = within 1 point of the grid's best cell mean. Only the
   tuned-on tasks choose tau (the widest run of candidates that lands on most of them, its
   geometric middle); the held-out tasks are reported apart.
+- ``ladder``: tau chosen from real first runs instead, on the tuned-on tasks only, over half-
+  decade candidates (``--seeds`` training seeds each): the grids' cells lie on a coarse lr ladder
+  around the suggestion, and reading between them misjudges a narrow optimum.
 - ``real``: the first trial trained for real on every task, ``--seeds`` training seeds each,
   with the chosen tau (and, for comparison, with the wd a sampler's first draw would give:
   log-uniform over the searched wd range, one draw per seed).
 
     python bench/first_trial.py fit
+    python bench/first_trial.py ladder --seeds 3
     python bench/first_trial.py real --seeds 10 [--tau 3] [--tasks a,b]
 
 Results and the command: BENCHMARKS.md, "The first trial".
@@ -110,6 +114,48 @@ def fit() -> float:
     return tau
 
 
+def first_run(name: str, f: dict, wd: float, seed: int) -> float:
+    """The first trial trained for real: its best validation accuracy (0 if it failed)."""
+    task = suite.TASKS[name]
+    s = suite.one_run(
+        [*task.overrides, f"epochs={task.epochs}", f"max_lr={f['lr']}", f"wd={wd}", f"seed={seed}"]
+    )
+    v = s["best_val_acc"] if s["status"] == "completed" else 0.0
+    return v if v is not None and math.isfinite(v) else 0.0
+
+
+def ladder(seeds: int) -> float:
+    """tau chosen from real first runs on the tuned-on tasks (the grids' cells lie on a coarse
+    lr ladder around the suggestion, and reading between them misjudges a narrow optimum): each
+    candidate, ``seeds`` training seeds a task; the tau landing most often, the geometric middle
+    of the candidates that tie."""
+    names = [n for n, t in suite.TASKS.items() if not t.held_out]
+    facts = {n: task_facts(n) for n in names}
+    candidates = TAUS[4::2]  # 0.1 .. 1000, half decades
+    hits: dict[float, int] = {}
+    print("| tau (runs) | " + " | ".join(names) + " | all |")
+    print("|---|" + "---|" * (len(names) + 1))
+    for tau in candidates:
+        row = []
+        for n in names:
+            f = facts[n]
+            target = max(f["means"].values()) - 0.01
+            wd = prior_wd(f["lr"], f["steps"], tau)
+            row.append(sum(first_run(n, f, wd, seed) >= target for seed in range(seeds)))
+        hits[tau] = sum(row)
+        print(
+            f"| {tau:.3g} | " + " | ".join(f"{h}/{seeds}" for h in row) + f" | {hits[tau]} |",
+            flush=True,
+        )
+    most = max(hits.values())
+    top = [t for t in candidates if hits[t] == most]
+    tau = math.sqrt(top[0] * top[-1])
+    print(
+        f"\nmost landings {most} of {seeds * len(names)} at tau {top[0]:.3g}..{top[-1]:.3g}: chosen {tau:.3g}"
+    )
+    return tau
+
+
 def real(tau: float, seeds: int, names: list[str]) -> None:
     print(
         "| task | arm | first-trial wd | lands (within 1 pt of grid best) | best_val_acc median [min, max] |"
@@ -128,14 +174,7 @@ def real(tau: float, seeds: int, names: list[str]) -> None:
             "sampled wd (log-uniform)": draws,
         }
         for arm, wds in arms.items():
-            values = []
-            for seed, wd in enumerate(wds):
-                s = suite.one_run(
-                    [*suite.TASKS[name].overrides, f"epochs={suite.TASKS[name].epochs}",
-                     f"max_lr={f['lr']}", f"wd={wd}", f"seed={seed}"]
-                )  # fmt: skip
-                v = s["best_val_acc"] if s["status"] == "completed" else 0.0
-                values.append(v if v is not None and math.isfinite(v) else 0.0)
+            values = [first_run(name, f, wd, seed) for seed, wd in enumerate(wds)]
             hit = sum(v >= target for v in values)
             shown = f"{wds[0]:.2g}" if len(set(wds)) == 1 else "drawn per seed"
             tag = " (held out)" if f["held_out"] else ""
@@ -148,11 +187,14 @@ def real(tau: float, seeds: int, names: list[str]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=["fit", "real"])
+    p.add_argument("mode", choices=["fit", "ladder", "real"])
     p.add_argument("--tau", type=float, default=None)
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--tasks", default="all")
     a = p.parse_args()
+    if a.mode == "ladder":
+        ladder(a.seeds)
+        return
     tau = fit() if a.tau is None else a.tau
     if a.mode == "real":
         names = list(suite.TASKS) if a.tasks == "all" else a.tasks.split(",")

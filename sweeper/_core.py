@@ -33,7 +33,7 @@ from sweeper._loop import Loop
 from sweeper._pool import make_pool
 from sweeper._progress import final_lines, quiet_job_overrides, quiet_launchers
 from sweeper._recommend import recommendation
-from sweeper._results import write_results
+from sweeper._results import dashboard_note, write_results
 from sweeper._search_space import SearchSpace
 from sweeper._space import SearchSpaceError, intake
 from sweeper._storage import StorageError, StorageRef, default_url, describe_fault, open_storage
@@ -209,9 +209,11 @@ class SweeperCore:
             self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage, rec
         )
         report = f"python -m tasks.report sweep_dir={self.sweep_dir}"
-        for line in [*final_lines(study, objectives, report), said, f"results: {results}"]:
+        lines = [*final_lines(study, objectives, report), said, f"results: {results}"]
+        for line in lines:
             if line:
                 log.info(line)
+        dashboard_note(study, [said, *lines[:-1]])
 
     def _launcher(self) -> Any:
         from hydra.core.plugins import Plugins

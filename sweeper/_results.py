@@ -70,3 +70,30 @@ def write_results(
     path = sweep_dir / "optimization_results.yaml"
     write_text(path, OmegaConf.to_yaml(OmegaConf.create(out)))
     return path
+
+
+# what the trials' user attrs hold, for a reader of optuna-dashboard (it shows them as JSON)
+ATTRS_LEGEND = (
+    ("status", "completed, pruned (stopped by the pruner or a rung), diverged, collapsed, failed"),
+    ("reason", "why a run did not complete, in words"),
+    ("epochs_total / rung_epochs", "epochs the trial trained in all / per run (rung) it ran"),
+    ("derived_params", "params the job got but the sampler did not draw (wd from lr_x_wd)"),
+    ("replay", "the command that reruns the trial's full run by hand"),
+    ("paused_at", "an ASHA trial waiting for promotion: its rung and value"),
+)
+
+
+def dashboard_note(study: optuna.Study, lines: list[str]) -> bool:
+    """The sweep's end lines (the recommendation first) as the study's note in
+    optuna-dashboard, with a legend of the trials' user attrs; False when optuna-dashboard is
+    not installed (its note is a convenience, never needed)."""
+    try:
+        from optuna_dashboard import save_note
+    except ImportError:
+        return False
+    body = [f"## What study {study.study_name} says", ""]
+    body += [f"- {line.strip()}" for line in lines if line.strip()]
+    body += ["", "### The trials' user attributes", ""]
+    body += [f"- `{name}`: {what}" for name, what in ATTRS_LEGEND]
+    save_note(study, "\n".join(body))
+    return True

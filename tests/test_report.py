@@ -277,6 +277,10 @@ def test_dashboard_serves_the_study_on_loopback(real_study):
             ).read()
         )
         assert len(detail["trials"]) == len(load(real_study).trials)
+        note = detail["note"]["body"]  # the sweep's end lines, the recommendation's first
+        assert note.startswith("## What study s says") and "best single run:" in note
+        assert "recommendation" in note.splitlines()[2]
+        assert "`epochs_total / rung_epochs`" in note
     finally:
         proc.terminate()
         proc.wait(timeout=10)
