@@ -40,9 +40,10 @@ class SpaceSettings:
     product_param: str | None = None
     # the first trial (the range test's suggested max_lr) gets the wd whose decay timescale
     # 1/(max_lr x wd) is this many times the run's optimizer steps; null: the sampler draws it.
-    # 2.4: the middle of the timescales that land within 1 point of the best on the tuned-on
-    # suite grids (bench/first_trial.py fit; BENCHMARKS.md "The first trial")
-    first_timescale: float | None = 2.4
+    # 3.2: of half-decade candidates, the one whose real first runs landed within 1 point of the
+    # grid's best most often on the tuned-on suite tasks (bench/first_trial.py ladder;
+    # BENCHMARKS.md "The first trial")
+    first_timescale: float | None = 3.2
 
 
 @dataclass
