@@ -12,6 +12,7 @@ Each replicate keeps one seed per (max_lr, wd) cell of a stored dense grid (benc
   recommended max_lr is the full grid's.
 
     python bench/bench_stability.py [--draws 20] [--tasks all]
+    python bench/bench_stability.py --presets --tasks mnist1d_cnn1d_sgd,mnist1d_mlp_sgd
 
 Results and the command: BENCHMARKS.md, "Stability of the answer".
 """
@@ -97,12 +98,59 @@ def one_task(name: str, draws: int) -> dict:
     }
 
 
+def presets(names: list[str]) -> None:
+    """The real ``sweep=balance`` replicates stored in ``bench/suite/presets.json`` (``python
+    bench/suite.py preset <task>``): per task, each replicate's interval against the full grid's
+    slope, its headline, and whether its recommendation lies in every other replicate's band."""
+    import json
+
+    stored = json.loads((suite.OUT / "presets.json").read_text())
+    print(
+        "| task | replicate (run seeds) | runs | headline | slope [90%] | covers the full grid's slope | rec. (max_lr, wd) | inside the other replicates' bands |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        _, rows = suite.read_grid(suite.OUT / f"{name}.csv")
+        full = suite.grid_verdict(name, rows)
+        reps = {
+            seeds: suite.grid_verdict(name, suite.preset_rows(stored[key]))
+            for seeds in suite.PRESET_SEEDS
+            if (key := f"{name}-seeds{seeds.replace(',', '')}") in stored
+        }
+        for seeds, r in reps.items():
+            rec = r.recommendation
+            others = [o.recommendation for k, o in reps.items() if k != seeds and o.recommendation]
+            ins = f"{sum(inside(rec, o) for o in others)}/{len(others)}" if rec else "-"
+            ci = (
+                f"{r.slope:+.2f} [{r.slope_ci[0]:+.2f}, {r.slope_ci[1]:+.2f}]"
+                if r.slope_ci
+                else "-"
+            )
+            covers = (
+                "yes"
+                if r.slope_ci[0] <= full.slope <= r.slope_ci[1]
+                else "no"
+                if r.slope_ci and full.slope is not None
+                else "-"
+            )
+            point = f"{rec['max_lr']:.3g}, {rec['wd']:.2g}" if rec else "-"
+            runs = len(stored[f"{name}-seeds{seeds.replace(',', '')}"]["rows"])
+            print(
+                f"| {name} | {seeds} | {runs} | {headline(r)} | {ci} | {covers} | {point} | {ins} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--draws", type=int, default=20)
     p.add_argument("--tasks", default="all")
+    p.add_argument("--presets", action="store_true", help="the stored sweep=balance replicates")
     a = p.parse_args()
     names = list(suite.TASKS) if a.tasks == "all" else a.tasks.split(",")
+    if a.presets:
+        presets(names)
+        return
     print(
         "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's |"
     )

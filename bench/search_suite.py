@@ -43,6 +43,10 @@ RESULTS = suite.OUT / "search.json"
 WIDE = ("max_lr=tag(log, interval(1e-3, 1))", "wd=tag(log, interval(1e-6, 1e-1))")
 ARMS = {
     "default": ("sweep=lr_wd",),
+    # issue 28: the shipped default again once the first trial got its wd prior (the stored
+    # "default" rows predate it), and the same with rungs of at least 50 optimizer steps
+    "prior": ("sweep=lr_wd",),
+    "steps50": ("sweep=lr_wd", "hydra.sweeper.scheduler.min_rung_steps=50"),
     "tpe_full": ("hydra/sweeper=supersweep", *WIDE),
     "random_full": (
         "hydra/sweeper=supersweep",

@@ -389,3 +389,20 @@ def test_progress_counts_every_workers_trials_and_its_eta_goes_at_the_studys_pac
     clock[0] += 40.0  # 40 s later, the study has 14 trials told, one of them this worker's
     line = p.finished(3, "completed", [0.9], told=14)
     assert "(14/30)" in line and "40s elapsed, ~2m40s left" in line  # 16 left at 10 s each
+
+
+@pytest.mark.parametrize(
+    ("steps_per_epoch", "budgets"),
+    [(10, [4, 5]), (100, [1, 3, 5]), (None, [1, 3, 5])],  # 40 steps: 4 epochs of 10 steps
+)
+def test_rungs_are_lengthened_to_min_rung_steps_with_the_range_tests_steps(
+    steps_per_epoch, budgets
+):
+    """[1, 3] epochs with min_rung_steps=40: 4 epochs at 10 steps per epoch (both rungs become
+    one, below the full run of 5); unchanged at 100 steps per epoch or without the steps."""
+    from sweeper._seeding import Bounds
+
+    rungs = Rungs(context(), [1, 3], min_rung_steps=40)
+    bounds = Bounds(0.05, 0.5, 0.2, "file", "rt.json", "test", steps_per_epoch=steps_per_epoch)
+    rungs.restore(optuna.create_study(), bounds)
+    assert rungs.budgets == budgets

@@ -29,8 +29,9 @@ class AsyncHalving(Rungs):
         ctx: SweepContext,
         rungs: list[int] | tuple[int, ...] = (1, 3),
         reduction_factor: int = 3,
+        min_rung_steps: int | None = None,
     ) -> None:
-        super().__init__(ctx, rungs)
+        super().__init__(ctx, rungs, min_rung_steps)
         if not isinstance(reduction_factor, int) or reduction_factor < 2:
             raise SweepError(
                 f"hydra.sweeper.scheduler.reduction_factor must be an integer >= 2, got {reduction_factor!r}."

@@ -15,8 +15,13 @@ WHY = "hydra/sweeper/supersweep_scheduler=continuation"
 
 
 class Continuation(Rungs):
-    def __init__(self, ctx: SweepContext, rungs: list[int] | tuple[int, ...] = (1, 3)) -> None:
-        super().__init__(ctx, rungs)
+    def __init__(
+        self,
+        ctx: SweepContext,
+        rungs: list[int] | tuple[int, ...] = (1, 3),
+        min_rung_steps: int | None = None,
+    ) -> None:
+        super().__init__(ctx, rungs, min_rung_steps)
         if ctx.keys.init_from is None or ctx.keys.final_weights is None:
             from sweeper._errors import SweepError
 

@@ -12,6 +12,7 @@ reports (intermediate values) and its ``rung_epochs`` / ``epochs_total`` user at
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from dataclasses import replace
@@ -25,6 +26,7 @@ from optuna.trial import TrialState
 from sweeper._errors import SweepError
 from sweeper._job import Job
 from sweeper._outcome import Outcome
+from sweeper._seeding import Bounds
 from sweeper.schedulers import Decision, Promote, Scheduler, SweepContext, Tell, Trials
 
 log = logging.getLogger(__name__)
@@ -35,10 +37,20 @@ KNOB = "hydra.sweeper.scheduler.rungs"
 class Rungs(Scheduler):
     needs_pruner = True  # the study's pruner decides each promotion
 
-    def __init__(self, ctx: SweepContext, rungs: list[int] | tuple[int, ...] = (1, 3)) -> None:
+    def __init__(
+        self,
+        ctx: SweepContext,
+        rungs: list[int] | tuple[int, ...] = (1, 3),
+        min_rung_steps: int | None = None,
+    ) -> None:
         rungs = list(rungs)
         if not rungs or not _increasing_ints(rungs):
             raise SweepError(f"{KNOB} must be increasing ints >= 1, got {rungs!r}.")
+        if min_rung_steps is not None and not _increasing_ints([min_rung_steps]):
+            raise SweepError(
+                f"hydra.sweeper.scheduler.min_rung_steps must be null or an int >= 1, got {min_rung_steps!r}."
+            )
+        self.rungs, self.min_rung_steps = rungs, min_rung_steps
         self.key = ctx.keys.need("budget", KNOB)
         full = OmegaConf.select(ctx.task_cfg, self.key)
         searched = self.key in ctx.distributions
@@ -55,12 +67,32 @@ class Rungs(Scheduler):
             raise SweepError(
                 "hydra/sweeper/supersweep_scheduler=rungs needs a pruner: hydra/sweeper/supersweep_pruner=successive_halving | hyperband | median."
             )
-        dropped = [r for r in rungs if r >= full]
-        if dropped:  # e.g. the preset's [1, 3] with epochs=3: those runs would be the full one
-            log.info(f"rungs {dropped} are not shorter than {self.key}={full}: dropped")
-        self.budgets = [*(r for r in rungs if r < full), full]  # values of key, the full run last
+        self.full = full
+        self.budgets = self._budgets(rungs)  # values of key, the full run last
         self.maximize = next(iter(ctx.objectives.values())) == "maximize"
         self.ctx = ctx
+
+    def _budgets(self, rungs: list[int]) -> list[int]:
+        dropped = [r for r in rungs if r >= self.full]
+        if dropped:  # e.g. the preset's [1, 3] with epochs=3: those runs would be the full one
+            log.info(f"rungs {dropped} are not shorter than {self.key}={self.full}: dropped")
+        return [*(r for r in rungs if r < self.full), self.full]
+
+    def restore(self, study: optuna.Study, bounds: Bounds | None) -> None:
+        """With ``min_rung_steps`` and the range test's steps per epoch: each rung lengthened to
+        at least that many optimizer steps (on a tiny dataset one epoch is a few steps, and a
+        rung that short ranks by noise: BENCHMARKS.md "Rungs that carry signal")."""
+        spe = bounds.steps_per_epoch if bounds is not None else None
+        if not self.min_rung_steps or not spe:
+            return
+        least = math.ceil(self.min_rung_steps / spe)
+        longer = sorted({max(r, least) for r in self.rungs})
+        if longer != self.rungs:
+            log.info(
+                f"rungs {self.rungs} lengthened to {longer} {self.key}: at least "
+                f"min_rung_steps={self.min_rung_steps} steps at {spe} steps per epoch"
+            )
+        self.budgets = self._budgets(longer)
 
     def run_at(self, template: Job, step: int) -> Job:
         n = template.number
