@@ -142,4 +142,18 @@ def grid_rows(sweep_dir: Path, lr: str, wd: str) -> tuple[list[Row], str]:
         raise ReportError(
             f"the runs in {sweep_dir} do not share one objective (found {sorted(map(str, objectives))}); report them apart."
         )
+    _drop_unswept(rows, keep=(lr, wd))
     return rows, named[0]
+
+
+def _drop_unswept(rows: list[Row], keep: tuple[str, ...]) -> None:
+    """A key every job of the grid set to the same value (``data=digits``, ``epochs=1``) is the
+    grid's setting, not a param it searched: left out of the rows' params (``keep``: the keys
+    the balance map reads even when constant)."""
+    if len(rows) < 2:
+        return
+    keys = {k for r in rows for k in r.params}
+    unswept = {k for k in keys - set(keep) if len({repr(r.params.get(k)) for r in rows}) == 1}
+    for r in rows:
+        for k in unswept:
+            r.params.pop(k, None)

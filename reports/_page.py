@@ -34,6 +34,15 @@ log = logging.getLogger(__name__)
 IMAGE_HINT = "PNG/SVG skipped: kaleido needs a Chrome (Debian: apt-get install chromium; pip install kaleido); HTML written"
 
 
+def _varied(rs: list[Row], *keys: str) -> str:
+    """The first of ``keys`` the runs took more than one value of (a wd grid's curves are
+    coloured by wd, not by its constant max_lr); the first key when none varies."""
+    for key in keys:
+        if len({repr(r.params.get(key)) for r in rs}) > 1:
+            return key
+    return keys[0]
+
+
 def _trials_csv(rs: list[Row], objs: list[str], path: Path) -> None:
     params = sorted({k for r in rs for k in r.params})
     with path.open("w", newline="") as fh:
@@ -214,7 +223,7 @@ def write_trials_report(
     except (ReportError, ValueError) as e:
         skipped["lr_wd"] = str(e)
     plots += _study_plots(t, objs, dirs, skipped)
-    plots.append(("curves", figures.curves(rs, lr)))
+    plots.append(("curves", figures.curves(rs, _varied(rs, lr, wd))))
     try:
         plots.append(
             ("lr_estimate", figures.lr_estimate(rs, objs, dirs[0] == "maximize", t.bounds))

@@ -516,6 +516,8 @@ def test_report_reads_a_hydra_grid_dir(tmp_path):
         summary["best"][0]["replay"].startswith("python -m tasks.train ")
         and "max_lr=" in summary["best"][0]["replay"]
     )
+    # the grid's own settings (data, model, epochs) are not params it searched
+    assert set(table[0]) >= {"max_lr", "wd", "seed"} and not {"data", "model"} & set(table[0])
 
     # one bad job file (a full disk, a kill mid-write) does not sink the grid's report
     (grid / "0" / "summary.json").write_text("{not json")
@@ -614,3 +616,15 @@ print(sorted(m for m in ("sklearn", "matplotlib", "optuna.visualization", "optun
     assert {"history.html", "importance.html", "parallel.html"} <= {
         f.name for f in tmp_path.iterdir()
     }
+
+
+def test_a_grid_over_wd_alone_colours_its_curves_by_wd():
+    from reports._page import _varied
+    from reports._study_data import Row
+
+    def row(wd):
+        params = {"max_lr": 0.1, "wd": wd}
+        return Row(0, "complete", "completed", params, [0.9], 1, 1.0, 0.9, None, "0", "")
+
+    assert _varied([row(1e-4), row(1e-3)], "max_lr", "wd") == "wd"
+    assert _varied([row(1e-4), row(1e-4)], "max_lr", "wd") == "max_lr"
