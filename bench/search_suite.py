@@ -47,6 +47,7 @@ ARMS = {
     # "default" rows predate it), and the same with rungs of at least 50 optimizer steps
     "prior": ("sweep=lr_wd",),
     "steps50": ("sweep=lr_wd", "hydra.sweeper.scheduler.min_rung_steps=50"),
+    "noprior": ("sweep=lr_wd", "hydra.sweeper.space.first_timescale=null"),
     "tpe_full": ("hydra/sweeper=supersweep", *WIDE),
     "random_full": (
         "hydra/sweeper=supersweep",

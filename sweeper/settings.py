@@ -38,12 +38,11 @@ class SpaceSettings:
     # a searched param that holds lr x wd (e.g. lr_x_wd): each job gets wd = it / lr, so a sampler
     # searches along the balance diagonal instead of discovering it
     product_param: str | None = None
-    # the first trial (the range test's suggested max_lr) gets the wd whose decay timescale
-    # 1/(max_lr x wd) is this many times the run's optimizer steps; null: the sampler draws it.
-    # 3.2: of half-decade candidates, the one whose real first runs landed within 1 point of the
-    # grid's best most often on the tuned-on suite tasks (bench/first_trial.py ladder;
-    # BENCHMARKS.md "The first trial")
-    first_timescale: float | None = 3.2
+    # e.g. 3.2: the first trial (the range test's suggested max_lr) gets the wd whose decay
+    # timescale 1/(max_lr x wd) is this many times the run's optimizer steps; null: the sampler
+    # draws it. Off by default: with 3.2 the first run landed more often, the search's final pick
+    # less often (BENCHMARKS.md "The first trial")
+    first_timescale: float | None = None
 
 
 @dataclass
