@@ -8,7 +8,6 @@ epoch callbacks in (the sweeper's pruning reporter, for one).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -152,22 +151,19 @@ def build_model(cfg: DictConfig) -> torch.nn.Module:
     return model
 
 
-_USER_CODE_CHECKED: set[str] = set()  # data + model + batch size that passed in this process
-
-
 def check_user_code(cfg: DictConfig) -> None:
     """The user code a run calls first, called once per data, model and batch size before any
     job trains: the data source, its statistics pass (a streamed Dataset), the batch fitting the
     data and the model's constructor. A source that raises or a constructor that fails is one
     line before the sweep starts, not one failed trial per job; the data is cached, so the
     jobs of this process reuse it."""
-    parts = [OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "model")]
-    key = json.dumps([*parts, cfg.batch_size], sort_keys=True, default=str)
-    if key in _USER_CODE_CHECKED:
-        return
+    own = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "model")}
+    check_once(OmegaConf.create({**own, "batch_size": cfg.batch_size}), _build_user_code)
+
+
+def _build_user_code(cfg: DictConfig) -> None:
     check_batch_fits_data(cfg)
     build_model(cfg)
-    _USER_CODE_CHECKED.add(key)
 
 
 def prepare(cfg: DictConfig) -> tuple[Data, Stepper]:
