@@ -95,6 +95,10 @@ class Trials:
     searched: dict[str, tuple[float, float] | None] = field(default_factory=dict)  # key -> range
     frozen: list[optuna.trial.FrozenTrial] = field(default_factory=list)  # the study's trials
 
+    @property
+    def kind(self) -> str:
+        return "study" if self.study is not None else "grid"
+
 
 def write_report(
     study: optuna.Study,
@@ -206,7 +210,7 @@ def write_trials_report(
     try:
         if complete < need:
             raise ReportError(
-                f"the LR x WD map needs at least {need} complete trials, the study has {complete}"
+                f"the LR x WD map needs at least {need} complete trials, the {t.kind} has {complete}"
             )
         fig, notes["balance"] = figures.balance(
             rs,
@@ -254,7 +258,7 @@ def write_trials_report(
     balance = notes.get("balance") or {}
     summary = {
         "study_name": t.name,
-        "kind": "study" if t.study is not None else "grid",
+        "kind": t.kind,
         # read from the smoothed surface: what to use, and the band as good within the noise
         "recommendation": balance.get("recommendation"),
         "design_stop": design.get("stop"),
