@@ -10,7 +10,11 @@ task's epochs, sampler seed = the arm's seed:
   by ``bounds_margin``, wd 1e-5..1e-1, TPE, rungs of 1- and 3-epoch runs, successive halving);
 - ``tpe_full``: TPE with full runs over the space a user would write (max_lr 1e-3..1,
   wd 1e-6..1e-1, log), no pruning: what a hydra-optuna-sweeper user runs;
-- ``random_full``: random search in the same space.
+- ``random_full``: random search in the same space;
+- ``peer``: the real hydra-optuna-sweeper 1.3.0 in that space (its own Optuna 2.10 from
+  ``SUPERSWEEP_PEER_SITE``); a NaN objective stops it, recorded as a crash with its pick so far;
+- ``prior`` / ``noprior`` / ``steps50``: the shipped default with the first trial's wd prior on
+  or off, and with rungs of at least 50 optimizer steps (issue 28).
 
 Target: the task's dense grid's best cell (mean validation accuracy over its 3 seeds) by its
 mean ``test_acc_at_best``, minus 1 point. The pick is the full run with the best validation
@@ -48,6 +52,15 @@ ARMS = {
     "prior": ("sweep=lr_wd",),
     "steps50": ("sweep=lr_wd", "hydra.sweeper.scheduler.min_rung_steps=50"),
     "noprior": ("sweep=lr_wd", "hydra.sweeper.space.first_timescale=null"),
+    # the real peer: hydra-optuna-sweeper 1.3.0 (TPE, full runs, the same wide space), from a
+    # --target dir of its own with its Optuna 2.10 (PEER_SITE, below); it stops the whole sweep
+    # on a NaN objective (a diverged run): recorded as a crash, its pick so far kept
+    "peer": (
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.direction=maximize",
+        "hydra.sweeper.n_jobs=1",
+        *WIDE,
+    ),
     "tpe_full": ("hydra/sweeper=supersweep", *WIDE),
     "random_full": (
         "hydra/sweeper=supersweep",
@@ -56,6 +69,9 @@ ARMS = {
     ),
 }
 N_TRIALS = 20
+# pip install --no-deps --target <dir> hydra-optuna-sweeper==1.3.0 optuna==2.10.1 'sqlalchemy<2'
+#     'alembic<1.14' cliff cmaes colorlog    (then: SUPERSWEEP_PEER_SITE=<dir>)
+PEER_SITE = os.environ.get("SUPERSWEEP_PEER_SITE", "")
 
 
 def target(name: str) -> float:
@@ -73,12 +89,21 @@ def one(name: str, arm: str, seed: int) -> dict:
             f"hydra.sweeper.n_trials={N_TRIALS}", f"hydra.sweeper.sampler.seed={seed}",
             f"hydra.sweeper.storage=sqlite:///{d}/s.db", f"hydra.sweep.dir={sweep}",
         ]  # fmt: skip
+        peer = arm == "peer"
+        if peer and not PEER_SITE:
+            raise SystemExit("the peer arm needs SUPERSWEEP_PEER_SITE (see PEER_SITE)")
+        path = f"{PEER_SITE}{os.pathsep}{ROOT}" if peer else str(ROOT)
         t0 = time.time()
-        subprocess.run(
-            cmd, cwd=d, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        p = subprocess.run(
+            cmd, cwd=d, check=not peer, capture_output=True, env={**os.environ, "PYTHONPATH": path}
         )
         wall = time.time() - t0
-        return {"wall_s": wall, **timeline(sweep, t0, task.epochs, suite.steps_per_epoch(task))}
+        crash = {}
+        if p.returncode:  # the peer's own stop (a NaN objective): what it finished still counts
+            lines = [x for x in p.stderr.decode().splitlines() if x.strip()]
+            crash = {"crashed": (lines[-1] if lines else f"exit {p.returncode}")[:300]}
+        timed = timeline(sweep, t0, task.epochs, suite.steps_per_epoch(task))
+        return {"wall_s": wall, **crash, **timed}
 
 
 def range_test_epochs(sweep: Path, steps_per_epoch: int) -> tuple[float, float | None]:
@@ -170,8 +195,10 @@ def table() -> None:
                 else f"{statistics.median(xs):.0f}"
             )
             tag = " (held out)" if task.held_out else ""
+            crashed = sum("crashed" in r for r in rs)
+            shown = f"{arm} (crashed {crashed}/{len(rs)})" if crashed else arm
             print(
-                f"| {name}{tag} | {arm} | {len(rs)} | {sum(reached)}/{len(rs)} | "
+                f"| {name}{tag} | {shown} | {len(rs)} | {sum(reached)}/{len(rs)} | "
                 f"{med([h[0] for h in hits])} | {med([h[1] for h in hits])} | "
                 f"{statistics.median([r['pick_test'] or 0 for r in rs]):.3f} | "
                 f"{med([r['epochs'] for r in rs])} | {med([r['wall_s'] for r in rs])} |"
