@@ -52,6 +52,18 @@ ARMS = {
     "prior": ("sweep=lr_wd",),
     "steps50": ("sweep=lr_wd", "hydra.sweeper.scheduler.min_rung_steps=50"),
     "noprior": ("sweep=lr_wd", "hydra.sweeper.space.first_timescale=null"),
+    # rung schemes on the same seeded space (issue 28, item 3): no rungs, one 3-epoch rung, ASHA
+    "norungs": (
+        "sweep=lr_wd",
+        "hydra/sweeper/supersweep_scheduler=full",
+        "hydra/sweeper/supersweep_pruner=none",
+    ),
+    "rung3": ("sweep=lr_wd", "hydra.sweeper.scheduler.rungs=[3]"),
+    "asha": (
+        "sweep=lr_wd",
+        "hydra/sweeper/supersweep_scheduler=asha",
+        "hydra/sweeper/supersweep_pruner=none",
+    ),
     # the real peer: hydra-optuna-sweeper 1.3.0 (TPE, full runs, the same wide space), from a
     # --target dir of its own with its Optuna 2.10 (PEER_SITE, below); it stops the whole sweep
     # on a NaN objective (a diverged run): recorded as a crash, its pick so far kept
