@@ -308,22 +308,26 @@ def test_a_level_that_did_not_train_as_well_enters_no_slope_and_is_named():
     )
 
 
+def four_levels(best: dict[float, float], noise):
+    """The issue's grid shape: max_lr 0.03, 0.1, 0.3, 1 x 8 wd from 1e-5 to 5e-2 x 2 seeds,
+    accuracy peaking at log10 wd = ``best[lr]``, plus ``noise(seed)``; analysed."""
+    lr, wd, value = [], [], []
+    for a in best:
+        for b in np.geomspace(1e-5, 5e-2, 8):
+            for seed in range(2):
+                lr.append(a)
+                wd.append(float(b))
+                value.append(0.95 - 0.02 * (math.log10(b) - best[a]) ** 2 + noise(seed))
+    return analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+
+
 def test_ridges_beyond_the_wd_range_are_bounds_that_still_show_the_direction():
     """The issue's 4-level grid (max_lr 0.03..1, wd 1e-5..5e-2, 2 seeds): the two lower levels'
     as-good wd runs past the upper end, then the best wd falls 50x over the other two. Two
     ridges inside the range fit no slope, but the runs do say which way wd moves."""
-    lrs = [0.03, 0.1, 0.3, 1.0]
-    wds = list(np.geomspace(1e-5, 5e-2, 8))
-    best = {0.03: 0.0, 0.1: -0.5, 0.3: -2.3, 1.0: -4.0}  # log10 of the best wd
     rng = np.random.default_rng(0)
-    lr, wd, value = [], [], []
-    for a in lrs:
-        for b in wds:
-            for _ in range(2):
-                lr.append(a)
-                wd.append(b)
-                value.append(0.95 - 0.02 * (math.log10(b) - best[a]) ** 2 + rng.normal(0, 0.002))
-    r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+    best = {0.03: 0.0, 0.1: -0.5, 0.3: -2.3, 1.0: -4.0}  # log10 of the best wd
+    r = four_levels(best, lambda seed: rng.normal(0, 0.002))
     assert r.slope is None and r.bound_trend == "falling"
     assert r.verdict.startswith("larger lr wants smaller wd (a bound: ")
     assert "0.03, 0.1" in r.verdict and "extend wd above 0.05 to measure how much" in r.verdict
@@ -332,17 +336,7 @@ def test_ridges_beyond_the_wd_range_are_bounds_that_still_show_the_direction():
 
 def test_no_bound_trend_when_the_edge_levels_do_not_line_up():
     """An edge level between two in-range ridges that fall: no single direction, no claim."""
-    lrs = [0.03, 0.1, 0.3, 1.0]
-    wds = list(np.geomspace(1e-5, 5e-2, 8))
-    best = {0.03: -3.0, 0.1: 0.0, 0.3: -3.5, 1.0: -3.2}
-    lr, wd, value = [], [], []
-    for a in lrs:
-        for b in wds:
-            for s in range(2):
-                lr.append(a)
-                wd.append(b)
-                value.append(0.95 - 0.02 * (math.log10(b) - best[a]) ** 2 + 0.001 * s)
-    r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+    r = four_levels({0.03: -3.0, 0.1: 0.0, 0.3: -3.5, 1.0: -3.2}, lambda seed: 0.001 * seed)
     assert r.bound_trend is None and "a bound" not in r.verdict
 
 
