@@ -13,6 +13,8 @@ task's epochs, sampler seed = the arm's seed:
 - ``random_full``: random search in the same space;
 - ``peer``: the real hydra-optuna-sweeper 1.3.0 in that space (its own Optuna 2.10 from
   ``SUPERSWEEP_PEER_SITE``); a NaN objective stops it, recorded as a crash with its pick so far;
+- ``peer0``: the same with ``failed_objective=0`` (a diverged run returns 0, not NaN), so it
+  finishes its 20 trials;
 - ``prior`` / ``noprior`` / ``steps50``: the shipped default with the first trial's wd prior on
   or off, and with rungs of at least 50 optimizer steps (issue 28).
 
@@ -73,6 +75,14 @@ ARMS = {
         "hydra.sweeper.n_jobs=1",
         *WIDE,
     ),
+    # the peer's second arm: a failed run returns 0 (failed_objective=0) so the peer finishes
+    "peer0": (
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.direction=maximize",
+        "hydra.sweeper.n_jobs=1",
+        "failed_objective=0",
+        *WIDE,
+    ),
     "tpe_full": ("hydra/sweeper=supersweep", *WIDE),
     "random_full": (
         "hydra/sweeper=supersweep",
@@ -101,7 +111,7 @@ def one(name: str, arm: str, seed: int) -> dict:
             f"hydra.sweeper.n_trials={N_TRIALS}", f"hydra.sweeper.sampler.seed={seed}",
             f"hydra.sweeper.storage=sqlite:///{d}/s.db", f"hydra.sweep.dir={sweep}",
         ]  # fmt: skip
-        peer = arm == "peer"
+        peer = arm.startswith("peer")
         if peer and not PEER_SITE:
             raise SystemExit("the peer arm needs SUPERSWEEP_PEER_SITE (see PEER_SITE)")
         path = f"{PEER_SITE}{os.pathsep}{ROOT}" if peer else str(ROOT)

@@ -133,6 +133,7 @@ RUN_CONFIG: dict[str, tuple[str, str]] = {  # key -> (which tasks, role)
     "epochs": ("train", "identity"),
     "warmup_epochs": ("train", "identity"),
     "objective": ("train", "control"),
+    "failed_objective": ("train", "control"),
     "checkpoint": ("train", "control"),
     "tracking": ("train", "runtime"),  # where a run is logged does not change what it trains
 }
