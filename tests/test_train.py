@@ -126,6 +126,14 @@ def test_divergence_ends_run_and_returns_nan(tmp_path, overrides):
     assert summary["test_acc"] is None and len(metrics) < 5
 
 
+def test_failed_objective_is_returned_for_a_diverged_run_and_the_summary_keeps_nan(tmp_path):
+    value = run(cfg_for("max_lr=1e6", "schedule=constant", "failed_objective=0"), tmp_path)
+    _, summary = read_run(tmp_path)
+    assert value == 0.0 and summary["status"] == "diverged" and summary["objective_value"] is None
+    completed = run(cfg_for("epochs=1", "failed_objective=-5"), tmp_path / "ok")
+    assert completed == read_run(tmp_path / "ok")[1]["best_val_acc"]
+
+
 def test_no_validation_split_returns_nan_and_still_reports_test(tmp_path):
     value = run(cfg_for("epochs=2", "data.val_split=0"), tmp_path)
     metrics, summary = read_run(tmp_path)
@@ -146,6 +154,8 @@ BAD_INPUT = [
     ("schedule.pct_start=1.2", "schedule.pct_start"),
     ("schedule.pct_start=0", "schedule.pct_start"),
     ("objective=test_acc", "objective"),
+    ("failed_objective=high", "failed_objective"),
+    ("failed_objective=[0]", "failed_objective"),
     ("device=gpu", "device"),
     ("precision=fp8", "precision"),
     ("data.val_split=1.5", "data.val_split"),

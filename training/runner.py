@@ -262,13 +262,10 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         log.info(
             f"expected test_acc {cfg.expected.test_acc} ({cfg.expected.source}); got {summary['test_acc']} (final), {summary['test_acc_at_best']} (best epoch)"
         )
-    return _returned(summary["objective_value"], cfg.get("failed_objective"))
-
-
-def _returned(value: float, failed_objective: float | None) -> float:
-    """What Hydra gets: the objective, or ``failed_objective`` in place of a failed run's NaN
-    (a sweeper other than ours may stop the whole search on a NaN); summary.json keeps NaN."""
-    return float(failed_objective) if failed_objective is not None and math.isnan(value) else value
+    if summary["status"] in FAILED_RUNS:
+        # a sweeper other than ours may stop the whole search on a NaN; summary.json keeps NaN
+        return float(cfg.failed_objective)
+    return summary["objective_value"]
 
 
 def plan(cfg: DictConfig, stepper: Stepper, n_train: int) -> tuple[Averaging, Schedule]:
