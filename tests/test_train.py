@@ -76,6 +76,11 @@ def test_run_writes_files_and_returns_objective(tmp_path, overrides):
         and summary["status"] == "completed"
     )
     assert value == summary[cfg.objective] == summary["objective_value"]
+    assert summary["numerics"] == {
+        "torch": torch.__version__,
+        "threads": cfg.threads,
+        "device": "cpu",
+    }, "what a rerun must match to give the same floats"
     assert summary["best_val_acc"] == max(m["val_acc"] for m in metrics)
     assert summary["final_val_loss"] == metrics[-1]["val_loss"]
     assert 0 <= summary["test_acc"] <= 1 and summary["steps"] == metrics[-1]["step"]

@@ -87,6 +87,10 @@ class RunSummary:
     steps: int
     wall_s: float
     objective_value: float  # summary[objective]; NaN for a diverged or collapsed run
+    # what the numbers were computed with: torch's version, its CPU threads, the device. The
+    # same config gives bit-equal results only with the same three (threads change the order
+    # of float sums: one digits run moved 1.1 points of test accuracy from 1 to 2 threads)
+    numerics: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

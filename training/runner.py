@@ -32,7 +32,7 @@ from training.lr_estimate import SecantLrEstimate
 from training.parts import RunPart
 from training.preemption import StopSignals
 from training.runlog import MetricsFile, Progress, write_json
-from training.runtime import resolve_device, resolve_precision, seed_everything
+from training.runtime import numerics, resolve_device, resolve_precision, seed_everything
 from training.schedules import Schedule, with_warmup
 from training.tracking import make_trackers
 
@@ -47,6 +47,7 @@ def summarize(
     objective: str,
     num_classes: int | None = None,
     raw_test: Evaluation = (None, None),
+    numerics: dict | None = None,
 ) -> dict:
     """``summary.json``: selection metrics from validation only; test reported apart, for the
     final model and for the model of the best validation epoch (never used to select). With
@@ -87,6 +88,7 @@ def summarize(
         wall_s=wall_s,
         # a diverged or collapsed run must never look good: NaN (the sweeper records it PRUNED)
         objective_value=math.nan if result.status in FAILED_RUNS or value is None else value,
+        numerics=numerics,
     ).as_dict()
 
 
@@ -252,7 +254,14 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     final, at_best, raw = evaluate_kept(result, data, stepper, averaging, best)
     wall_s = time.perf_counter() - t0
     summary = summarize(
-        result, final, at_best, wall_s, cfg.objective, cfg.data.get("num_classes"), raw
+        result,
+        final,
+        at_best,
+        wall_s,
+        cfg.objective,
+        cfg.data.get("num_classes"),
+        raw,
+        numerics(resolve_device(cfg.device)),
     )
     write_json(out_dir / "summary.json", summary)
     for part in parts:

@@ -45,3 +45,8 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     return gen
+
+
+def numerics(device: torch.device) -> dict[str, object]:
+    """What a run's floats depend on beyond its config (``summary.json``'s ``numerics``)."""
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device)}
