@@ -106,9 +106,9 @@ def presets(names: list[str]) -> None:
 
     stored = json.loads((suite.OUT / "presets.json").read_text())
     print(
-        "| task | replicate (run seeds) | runs | headline | slope [90%] | covers the full grid's slope | rec. (max_lr, wd) | inside the other replicates' bands |"
+        "| task | replicate (run seeds) | runs | headline | slope [90%] | covers the full grid's slope | overlaps the full grid's interval | rec. (max_lr, wd) | inside the other replicates' bands |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         _, rows = suite.read_grid(suite.OUT / f"{name}.csv")
         full = suite.grid_verdict(name, rows)
@@ -127,16 +127,23 @@ def presets(names: list[str]) -> None:
                 else "-"
             )
             covers = (
-                "yes"
+                "-"
+                if not r.slope_ci or full.slope is None
+                else "yes"
                 if r.slope_ci[0] <= full.slope <= r.slope_ci[1]
                 else "no"
-                if r.slope_ci and full.slope is not None
-                else "-"
+            )
+            overlaps = (
+                "-"
+                if not r.slope_ci or not full.slope_ci
+                else "yes"
+                if r.slope_ci[0] <= full.slope_ci[1] and full.slope_ci[0] <= r.slope_ci[1]
+                else "no"
             )
             point = f"{rec['max_lr']:.3g}, {rec['wd']:.2g}" if rec else "-"
             runs = len(stored[f"{name}-seeds{seeds.replace(',', '')}"]["rows"])
             print(
-                f"| {name} | {seeds} | {runs} | {headline(r)} | {ci} | {covers} | {point} | {ins} |",
+                f"| {name} | {seeds} | {runs} | {headline(r)} | {ci} | {covers} | {overlaps} | {point} | {ins} |",
                 flush=True,
             )
 
