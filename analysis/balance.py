@@ -25,8 +25,10 @@ log10(wd) against log10(max_lr); no dependence predicts 0. From runs at many
    plug-in argmax of a resample-sensitive kernel maximum is biased; a median of the same
    replicates is not pulled outside them).
 5. **Verdict.** Which named prediction (-1, 0) the slope's interval admits; "wd does not
-   matter between a and b" when every live level is within noise of its best across that
-   range; edge warnings only where the *searched* range ends.
+   matter between a and b" when every level that trained as well as the best is within noise
+   of its best across a decade or more and the ridge shows no trend (its interval admits 0:
+   the flat range is then the finding, the slope follows it); edge warnings only where the
+   *searched* range ends.
 
 Runs that diverged or collapsed count as the worst value (or chance, if lower): they say that
 point is bad, which a kernel average must not forget.
@@ -434,7 +436,14 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         else ""
     )
     if r.prediction == "flat":
-        return f"{flat} ({r.runs} runs){dead}"
+        trend = (
+            f"; where it starts to matter shows no trend with lr: slope {r.slope:+.2f} "
+            f"[{r.slope_ci[0]:+.2f}, {r.slope_ci[1]:+.2f}] of the as-good wd's upper end over "
+            f"{len(r.slope_levels)} lr levels ({PREDICTION_WORDS[_prediction(r.slope_ci)]})"
+            if r.slope is not None and r.slope_ci is not None
+            else ""
+        )
+        return f"{flat} ({r.runs} runs){trend}{dead}"
     if r.bound_trend is not None:
         return "; ".join(x for x in (_bound_words(r), undertrained, flat) if x) + dead
     if r.slope is None or r.slope_ci is None:
@@ -638,11 +647,16 @@ def analyze_balance(
         binned=binned,
     )
     if live_levels:
-        flat_lo = max(lv.plateau[0] for lv in live_levels if lv.plateau)
-        flat_hi = min(lv.plateau[1] for lv in live_levels if lv.plateau)
+        # the levels that trained as well as the best (every live one when fewer than two did:
+        # a design still climbing in lr): where a level that underfits (too small an lr, or one
+        # near divergence) can take wd is a fact about underfitting, not balance
+        trained = [lv for k, lv in enumerate(live_levels) if not behind[k]]
+        trained = trained if len(trained) >= 2 else live_levels
+        flat_lo = max(lv.plateau[0] for lv in trained if lv.plateau)
+        flat_hi = min(lv.plateau[1] for lv in trained if lv.plateau)
         # a common plateau of one level is that level's own (the table shows it), not a finding;
         # a bin of a few search runs mixes lr with wd: its noise is too wide to call wd flat
-        enough = len(live_levels) >= 2 and all(lv.runs >= FLAT_MIN_RUNS for lv in live_levels)
+        enough = len(trained) >= 2 and all(lv.runs >= FLAT_MIN_RUNS for lv in trained)
         if enough and math.log10(flat_hi) - math.log10(flat_lo) >= FLAT_DECADES:
             result.flat_range = (flat_lo, flat_hi)
         best = max(live_levels, key=lambda lv: float(lv.best_value or 0) * (1 if maximize else -1))
@@ -665,6 +679,10 @@ def analyze_balance(
         ci = tuple(float(v) for v in np.percentile(slopes, [tail, 100 - tail]))
         result.slope, result.slope_ci = float(np.median(slopes)), (ci[0], ci[1])
         result.prediction = _prediction(result.slope_ci)
+        if result.flat_range and ci[0] <= 0 <= ci[1] and len(live_levels) >= min_levels:
+            # the ridge shows no trend and every level is as good over a decade or more: that
+            # range is the finding ("no trend shown" alone hid it behind a noisy slope)
+            result.prediction = "flat"
     elif len(live_levels) >= min_levels:
         # a level below the best whose best wd is the range's end is not underfit: its best lies
         # beyond that end (it rises towards it), which is a bound on its ridge

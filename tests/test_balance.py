@@ -59,11 +59,17 @@ def test_known_ridge_slope_is_covered_and_the_point_is_inside(slope):
     assert not r.warnings and not r.dead_levels
 
 
-@pytest.mark.parametrize("slope,prediction", [(-1.0, "lr_x_wd"), (0.0, "no_dependence")])
+# a cliff that does not move with lr below a plateau of 3+ decades: wd does not matter up to
+# the cliff at any lr, the headline; the cliff's slope and what it admits (0, not -1) follow
+@pytest.mark.parametrize("slope,prediction", [(-1.0, "lr_x_wd"), (0.0, "flat")])
 def test_a_cliff_is_read_at_its_edge_not_inside_the_plateau(slope, prediction):
     lr, wd, value = runs(cliff(lambda x: -2.5 + slope * (x + 1)), seeds=3)
     r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True, steps_per_epoch=100.0)
     assert r.prediction == prediction and points_inside(r), r.verdict
+    if prediction == "flat":
+        assert r.verdict.startswith("wd does not matter between 1e-06 and ")
+        assert "starts to matter shows no trend with lr: slope +0.00" in r.verdict
+        assert "admits no dependence of the best wd on lr (slope 0)" in r.verdict
     for lv in r.levels:  # the ridge sits at the cliff, the plateau reaches the lowest wd
         edge = -2.5 + slope * (math.log10(lv.lr) + 1)
         assert abs(math.log10(lv.ridge_wd) - edge) < 0.5  # within one wd step of the grid
@@ -286,6 +292,25 @@ def test_another_studys_pick_is_judged_against_the_band():
             optuna.trial.create_trial(params={"max_lr": 0.5, "wd": wd}, distributions=d, value=0.9)
         )
         assert one_answer(rec, study, "max_lr", "wd").startswith(f"{word}: search's pick")
+
+
+def test_wd_that_does_not_matter_where_levels_train_is_flat_whatever_an_underfit_level_says():
+    """No BatchNorm, as on the suite's LeNet-5 grids: wd does not matter up to 1e-2 at every
+    level that trains; the top lr, near divergence, is 15 points lower and falls from 1e-4
+    on. Its narrow plateau is about underfitting: the finding is the wide flat range."""
+
+    def surface(x, y):
+        if x > -0.1:  # lr 1: trains worse, hurt by wd early
+            return 0.80 - 0.3 * max(0.0, y + 4.0)
+        return 0.95 - 0.3 * max(0.0, y + 2.0)
+
+    lr, wd, value = runs(surface, noise=0.003, seeds=2)
+    r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+    assert r.prediction == "flat", r.verdict
+    assert r.flat_range[0] <= 1e-5 and r.flat_range[1] >= 3e-3  # not cut at 1e-4 by lr 1
+    assert r.verdict.startswith("wd does not matter between")
+    (under,) = [lv for lv in r.levels if lv.undertrained]
+    assert under.lr == pytest.approx(1.0)
 
 
 def test_a_level_that_did_not_train_as_well_enters_no_slope_and_is_named():
