@@ -16,7 +16,8 @@ task's epochs, sampler seed = the arm's seed:
 - ``peer0``: the same with ``failed_objective=0`` (a diverged run returns 0, not NaN), so it
   finishes its 20 trials;
 - ``prior`` / ``noprior`` / ``steps50``: the shipped default with the first trial's wd prior on
-  or off, and with rungs of at least 50 optimizer steps (issue 28).
+  or off, and with rungs of at least 50 optimizer steps (issue 28);
+- ``timescale``: the default in timescale coordinates (max_lr, lr x wd), wd derived per run.
 
 Target: the task's dense grid's best cell (mean validation accuracy over its 3 seeds) by its
 mean ``test_acc_at_best``, minus 1 point. The pick is the full run with the best validation
@@ -55,6 +56,16 @@ ARMS = {
     "steps50": ("sweep=lr_wd", "hydra.sweeper.scheduler.min_rung_steps=50"),
     "noprior": ("sweep=lr_wd", "hydra.sweeper.space.first_timescale=null"),
     # rung schemes on the same seeded space (issue 28, item 3): no rungs, one 3-epoch rung, ASHA
+    # issue 28 item 4: timescale coordinates, the sampler searches (max_lr, lr x wd) and each
+    # run's wd is derived (wd = lr_x_wd / max_lr): the band of decay timescales 1/(lr x wd)
+    # that the suite grids' best cells lie along becomes a box; the range spans the suite's
+    # bands (lr x wd 8e-5..4e-3) with a decade to spare on each side
+    "timescale": (
+        "sweep=lr_wd",
+        "~hydra.sweeper.params.wd",
+        "+hydra.sweeper.params.lr_x_wd='tag(log, interval(1e-6, 1e-2))'",
+        "hydra.sweeper.space.product_param=lr_x_wd",
+    ),
     "norungs": (
         "sweep=lr_wd",
         "hydra/sweeper/supersweep_scheduler=full",
