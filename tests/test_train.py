@@ -161,6 +161,7 @@ BAD_INPUT = [
     ("objective=test_acc", "objective"),
     ("failed_objective=high", "failed_objective"),
     ("failed_objective=[0]", "failed_objective"),
+    ("failed_objective=nan", "failed_objective"),
     ("device=gpu", "device"),
     ("precision=fp8", "precision"),
     ("data.val_split=1.5", "data.val_split"),

@@ -15,7 +15,7 @@ from typing import Any
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from training.contract import COMMON_KEYS, OBJECTIVES, TRAIN_KEYS
+from training.contract import COMMON_KEYS, NULLABLE_KEYS, OBJECTIVES, TRAIN_KEYS
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -106,7 +106,7 @@ def check_once(cfg: DictConfig, check: Callable[[DictConfig], None]) -> None:
 
 def require(cfg: DictConfig, keys: tuple[str, ...]) -> None:
     """Every key is set (``data=null`` or ``~wd`` would fail deep inside a run otherwise)."""
-    missing = [k for k in keys if cfg.get(k) is None]
+    missing = [k for k in keys if cfg.get(k) is None and k not in NULLABLE_KEYS]
     if missing:
         raise ConfigError(
             f"{missing[0]} must be set (a run needs {', '.join(missing)}); it was removed or set to null."
@@ -231,9 +231,15 @@ def check_train_config(cfg: DictConfig) -> None:
     )
     if cfg.objective not in OBJECTIVES:
         raise ConfigError(f"objective must be one of {list(OBJECTIVES)}, got {cfg.objective!r}.")
-    failed_value = cfg.failed_objective
-    if isinstance(failed_value, bool) or not isinstance(failed_value, (int, float)):
-        raise ConfigError(f"failed_objective must be a number or nan, got {failed_value!r}.")
+    failed_value = cfg.get("failed_objective")
+    if failed_value is not None and (
+        isinstance(failed_value, bool)
+        or not isinstance(failed_value, (int, float))
+        or not math.isfinite(failed_value)
+    ):
+        raise ConfigError(
+            f"failed_objective must be null or a finite number, got {failed_value!r}."
+        )
     check_number(
         "checkpoint.every", cfg.checkpoint.get("every"), low=0, low_inclusive=True, integer=True
     )

@@ -19,6 +19,7 @@ __all__ = [
     "IDENTITY_KEYS",
     "RUN_CONFIG",
     "TRAIN_KEYS",
+    "NULLABLE_KEYS",
     "RUNTIME_KEYS",
     "is_runtime",
     "FAILED_RUNS",
@@ -143,6 +144,7 @@ RUN_CONFIG: dict[str, tuple[str, str]] = {  # key -> (which tasks, role)
 }
 COMMON_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "common")
 TRAIN_KEYS = tuple(k for k, (tasks, _) in RUN_CONFIG.items() if tasks == "train")
+NULLABLE_KEYS = ("failed_objective",)  # null is a setting (NaN), not a key left out
 # keys of a composed run config that do not change what it trains: its control and runtime keys,
 # the sweeper's bridge and Hydra's own. Every other top-level key is identity (see
 # ``identity_keys``): a knob added to the config later is one without being listed anywhere.

@@ -271,7 +271,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         log.info(
             f"expected test_acc {cfg.expected.test_acc} ({cfg.expected.source}); got {summary['test_acc']} (final), {summary['test_acc_at_best']} (best epoch)"
         )
-    if summary["status"] in FAILED_RUNS:
+    if summary["status"] in FAILED_RUNS and cfg.get("failed_objective") is not None:
         # a sweeper other than ours may stop the whole search on a NaN; summary.json keeps NaN
         return float(cfg.failed_objective)
     return summary["objective_value"]
