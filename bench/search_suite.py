@@ -71,6 +71,8 @@ ARMS = {
         "hydra/sweeper/supersweep_scheduler=full",
         "hydra/sweeper/supersweep_pruner=none",
     ),
+    # successive halving that keeps the best half of each rung instead of the best third
+    "eta2": ("sweep=lr_wd", "hydra.sweeper.pruner.reduction_factor=2"),
     "rung3": ("sweep=lr_wd", "hydra.sweeper.scheduler.rungs=[3]"),
     "asha": (
         "sweep=lr_wd",
