@@ -2,6 +2,7 @@
 
     python bench/search_suite.py run --seeds 0 1 2 [--tasks ...] [--arms ...] [--parallel 2]
     python bench/search_suite.py table          # the table for BENCHMARKS.md
+    python bench/search_suite.py goals          # issue 28's goals, ours vs the finishing peer
 
 Arms, each a real sweep through the app (``python -m tasks.train -m ...``), 20 trials, the
 task's epochs, sampler seed = the arm's seed:
@@ -203,6 +204,28 @@ def to_target(r: dict, goal: float) -> tuple[float, float]:
     return (math.inf, math.inf) if hit is None else (hit[0], hit[1])
 
 
+def arm_runs(results: dict, name: str, arm: str) -> list[dict]:
+    return [v for k, v in results.items() if k.startswith(f"{name}/{arm}/")]
+
+
+def hits(rs: list[dict], goal: float) -> tuple[list[bool], list[tuple[float, float]]]:
+    """Per seed: whether the final pick reached the target, and the epochs and seconds until
+    its pick first did (infinite for a seed that never did, so a median can be "never")."""
+    reached = [(r["pick_test"] or 0) >= goal for r in rs]
+    when = [
+        to_target(r, goal) if ok else (math.inf, math.inf)
+        for r, ok in zip(rs, reached, strict=True)
+    ]
+    return reached, when
+
+
+def med(xs: list[float]) -> str:
+    if not xs:
+        return "-"
+    m = statistics.median(xs)
+    return "never" if m == math.inf else f"{m:.0f}"
+
+
 def table() -> None:
     results = json.loads(RESULTS.read_text())
     print(
@@ -212,33 +235,59 @@ def table() -> None:
     for name, task in suite.TASKS.items():
         goal = target(name)
         for arm in ARMS:
-            rs = [v for k, v in results.items() if k.startswith(f"{name}/{arm}/")]
+            rs = arm_runs(results, name, arm)
             if not rs:
                 continue
-            # reached: the final pick is at the target; epochs / wall: when its pick first was,
-            # over every seed ("never" counts as infinite, so a median can be "never")
-            reached = [(r["pick_test"] or 0) >= goal for r in rs]
-            hits = [
-                to_target(r, goal) if ok else (math.inf, math.inf)
-                for r, ok in zip(rs, reached, strict=True)
-            ]
-            med = lambda xs: (  # noqa: E731
-                "-"
-                if not xs
-                else "never"
-                if statistics.median(xs) == math.inf
-                else f"{statistics.median(xs):.0f}"
-            )
+            reached, when = hits(rs, goal)
             tag = " (held out)" if task.held_out else ""
             crashed = sum("crashed" in r for r in rs)
             shown = f"{arm} (crashed {crashed}/{len(rs)})" if crashed else arm
             print(
                 f"| {name}{tag} | {shown} | {len(rs)} | {sum(reached)}/{len(rs)} | "
-                f"{med([h[0] for h in hits])} | {med([h[1] for h in hits])} | "
+                f"{med([h[0] for h in when])} | {med([h[1] for h in when])} | "
                 f"{statistics.median([r['pick_test'] or 0 for r in rs]):.3f} | "
                 f"{med([r['epochs'] for r in rs])} | {med([r['wall_s'] for r in rs])} |"
             )
         print(f"| {name} | target (grid best - 1 pt) | | {goal:.3f} | | | | | |")
+
+
+def goals(ours: str = "noprior", peer: str = "peer0") -> None:
+    """Issue 28's goals per task, ours against the peer that finishes (failed runs return 0):
+    reach >= 9/10; median epochs to target <= the range test plus two full runs; median wall to
+    target <= 0.5x the peer's where the peer needs more than one full run, else <= 1.2x."""
+    results = json.loads(RESULTS.read_text())
+    print(
+        "| task | reach, ours / peer | median epochs to target, ours (range test + 2 full runs) | "
+        "peer's median epochs to target (full runs) | median wall to target, ours / peer (s) | wall goal |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, task in suite.TASKS.items():
+        goal = target(name)
+        o, p = arm_runs(results, name, ours), arm_runs(results, name, peer)
+        if not o or not p:
+            continue
+        (o_ok, o_when), (p_ok, p_when) = hits(o, goal), hits(p, goal)
+        range_test = statistics.median(r["timeline"][0][0] for r in o)  # the first step
+        o_wall = statistics.median(h[1] for h in o_when)
+        p_wall = statistics.median(h[1] for h in p_when)
+        p_epochs = statistics.median(h[0] for h in p_when)
+        limit = 0.5 if p_epochs > task.epochs else 1.2
+        ratio = o_wall / p_wall if math.isfinite(o_wall) and math.isfinite(p_wall) else math.nan
+        met = (
+            "met"
+            if ratio <= limit
+            else "not met"
+            if math.isfinite(ratio) or math.isfinite(p_wall)
+            else "neither reaches"
+        )
+        tag = " (held out)" if task.held_out else ""
+        print(
+            f"| {name}{tag} | {sum(o_ok)}/{len(o)} / {sum(p_ok)}/{len(p)} | "
+            f"{med([h[0] for h in o_when])} ({range_test + 2 * task.epochs:.0f}) | "
+            f"{med([h[0] for h in p_when])} ({p_epochs / task.epochs:.1f}) | "
+            f"{med([h[1] for h in o_when])} / {med([h[1] for h in p_when])} | "
+            f"<= {limit}x: {'-' if math.isnan(ratio) else f'{ratio:.2f}x'} {met} |"
+        )
 
 
 def main() -> None:
@@ -250,8 +299,12 @@ def main() -> None:
     r.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     r.add_argument("--parallel", type=int, default=1)
     sub.add_parser("table")
+    sub.add_parser("goals")
     a = p.parse_args()
-    run(a.tasks, a.arms, a.seeds, a.parallel) if a.cmd == "run" else table()
+    if a.cmd == "run":
+        run(a.tasks, a.arms, a.seeds, a.parallel)
+    else:
+        table() if a.cmd == "table" else goals()
 
 
 if __name__ == "__main__":
