@@ -23,6 +23,15 @@ if TYPE_CHECKING:
     from analysis.balance import BalanceResult, Level
 
 Z_PLATEAU = 2.5  # as analysis.balance: the same margin for levels as for wd values
+MIN_RUNS = 10  # full-length runs a band needs: a kernel surface of fewer is an extrapolation
+
+
+def too_few_runs(complete: int, lr: str, wd: str) -> str:
+    """Why there is no recommendation, in the words the console and the report share."""
+    return (
+        f"{complete} full-length runs with {lr} and {wd}, a band needs at least {MIN_RUNS} "
+        "(a search with rungs trains few in full: sweep=balance measures the band)"
+    )
 
 
 @dataclass(frozen=True)

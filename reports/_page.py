@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 import plotly.graph_objects as go
 
+from analysis.recommend import MIN_RUNS, too_few_runs
 from reports import _figures as figures
 from reports import _study_figures as study_figures
 from reports._grid import grid_num_classes, grid_rows
@@ -209,6 +210,7 @@ def write_trials_report(
     need = MIN_COMPLETE["lr_wd"]
     try:
         if complete < need:
+            notes["no_recommendation"] = too_few_runs(complete, lr, wd)
             raise ReportError(
                 f"the LR x WD map needs at least {need} complete trials, the {t.kind} has {complete}"
             )
@@ -277,7 +279,7 @@ def write_trials_report(
 
 
 # complete trials a plot needs to say anything (a kernel map of 4 runs is an extrapolation)
-MIN_COMPLETE = {"importance": 10, "parallel": 5, "lr_wd": 10}
+MIN_COMPLETE = {"importance": 10, "parallel": 5, "lr_wd": MIN_RUNS}
 
 
 def _study_plots(
@@ -394,7 +396,7 @@ def _levels_table(b: dict) -> str:
 def _recommendation(s: dict) -> str:
     rec = s.get("recommendation")
     if not rec:
-        why = s["skipped"].get("lr_wd") or "no lr level trained"
+        why = s.get("no_recommendation") or s["skipped"].get("lr_wd") or "no lr level trained"
         return (
             f"<p><b>No recommendation</b>: {html.escape(why)}.</p>"
             if len(s["objectives"]) == 1

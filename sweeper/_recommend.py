@@ -10,10 +10,9 @@ import optuna
 from optuna.trial import TrialState
 
 from analysis import analyze_balance
+from analysis.recommend import MIN_RUNS, too_few_runs
 from sweeper._keys import SweepKeys
 from training.contract import FAILED_RUNS
-
-MIN_COMPLETE = 10  # as the report's LR x WD map: a kernel surface of fewer runs is an extrapolation
 
 
 def recommendation(
@@ -36,12 +35,8 @@ def recommendation(
     complete = sum(v is not None for v in values)
     if not lrs:  # the sweep did not search both: nothing to say
         return None, ""
-    if complete < MIN_COMPLETE:
-        return (
-            None,
-            f"no recommendation: {complete} full-length runs with {keys.lr} and {keys.wd}, a band "
-            f"needs at least {MIN_COMPLETE} (rungs train few in full: sweep=balance measures the band)",
-        )
+    if complete < MIN_RUNS:
+        return None, f"no recommendation: {too_few_runs(complete, keys.lr, keys.wd)}"
     result = analyze_balance(lrs, wds, values, metric=metric, maximize=direction == "maximize")
     rec = result.recommendation
     if rec is None:
