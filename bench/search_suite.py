@@ -49,6 +49,7 @@ import suite  # noqa: E402
 ROOT = suite.ROOT
 RESULTS = suite.OUT / "search.json"
 WIDE = ("max_lr=tag(log, interval(1e-3, 1))", "wd=tag(log, interval(1e-6, 1e-1))")
+PEER = ("hydra/sweeper=optuna", "hydra.sweeper.direction=maximize", "hydra.sweeper.n_jobs=1", *WIDE)
 ARMS = {
     "default": ("sweep=lr_wd",),
     # issue 28: the shipped default again once the first trial got its wd prior (the stored
@@ -56,7 +57,6 @@ ARMS = {
     "prior": ("sweep=lr_wd",),
     "steps50": ("sweep=lr_wd", "hydra.sweeper.scheduler.min_rung_steps=50"),
     "noprior": ("sweep=lr_wd", "hydra.sweeper.space.first_timescale=null"),
-    # rung schemes on the same seeded space (issue 28, item 3): no rungs, one 3-epoch rung, ASHA
     # issue 28 item 4: timescale coordinates, the sampler searches (max_lr, lr x wd) and each
     # run's wd is derived (wd = lr_x_wd / max_lr): the band of decay timescales 1/(lr x wd)
     # that the suite grids' best cells lie along becomes a box; the range spans the suite's
@@ -67,6 +67,7 @@ ARMS = {
         "+hydra.sweeper.params.lr_x_wd='tag(log, interval(1e-6, 1e-2))'",
         "hydra.sweeper.space.product_param=lr_x_wd",
     ),
+    # rung schemes on the same seeded space (issue 28, item 3): no rungs, one 3-epoch rung, ASHA
     "norungs": (
         "sweep=lr_wd",
         "hydra/sweeper/supersweep_scheduler=full",
@@ -83,20 +84,9 @@ ARMS = {
     # the real peer: hydra-optuna-sweeper 1.3.0 (TPE, full runs, the same wide space), from a
     # --target dir of its own with its Optuna 2.10 (PEER_SITE, below); it stops the whole sweep
     # on a NaN objective (a diverged run): recorded as a crash, its pick so far kept
-    "peer": (
-        "hydra/sweeper=optuna",
-        "hydra.sweeper.direction=maximize",
-        "hydra.sweeper.n_jobs=1",
-        *WIDE,
-    ),
+    "peer": PEER,
     # the peer's second arm: a failed run returns 0 (failed_objective=0) so the peer finishes
-    "peer0": (
-        "hydra/sweeper=optuna",
-        "hydra.sweeper.direction=maximize",
-        "hydra.sweeper.n_jobs=1",
-        "failed_objective=0",
-        *WIDE,
-    ),
+    "peer0": (*PEER, "failed_objective=0"),
     "tpe_full": ("hydra/sweeper=supersweep", *WIDE),
     "random_full": (
         "hydra/sweeper=supersweep",
