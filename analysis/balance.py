@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from analysis.recommend import recommend
+from analysis import surface as model
 
 __all__ = ["BalanceResult", "Level", "analyze_balance", "smoothed_surface"]
 
@@ -706,8 +707,15 @@ def analyze_balance(
                 f"the best lr level is the {end} searched ({levels[i].lr:.3g}): extend max_lr {result.lr_edge} it"
             )
     result.verdict = _verdict(result, len(levels), min_levels)
-    rec = recommend(result, steps_per_epoch)
-    result.recommendation = rec.as_dict() if rec is not None else None
+    surface = model.fit(
+        [model.Run(a, b, None if v is None else float(v)) for a, b, v in zip(lr, wd, value, strict=True)],
+        metric=metric,
+        maximize=maximize,
+        lr_range=(float(10**lr_lo), float(10**lr_hi)),
+        wd_range=(float(10**wd_lo), float(10**wd_hi)),
+        chance=chance,
+    )
+    result.recommendation = recommend(surface, steps_per_epoch=steps_per_epoch).as_dict()
     if binned:  # say how the levels were made: a reader of a search's report may expect a grid
         result.verdict += (
             f" (max_lr of a search binned into {len(levels)} quantile ranges; "

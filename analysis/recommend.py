@@ -1,55 +1,65 @@
-"""One recommendation from a balance analysis: a (max_lr, wd) to use and the band of settings
-that are as good within the seed noise, read from the smoothed surface, not from the best
-single run (the maximum of many noisy runs, which moves from rerun to rerun).
+"""One recommendation from the model of a study's runs (``analysis.surface``): a (max_lr, wd) to
+use and the band of settings as good as it, read from the model's expected quality, never from
+the best single run (the maximum of many noisy runs, which moves from rerun to rerun).
 
-- **As-good lr levels**: live levels whose smoothed best is within ``Z_PLATEAU`` standard errors
-  of the best level's (each best is a kernel average of its runs: its error is one run's noise
-  over the square root of the effective number of runs behind it).
-- **The lr**: the as-good level nearest the middle (in log lr) of the as-good ones: a rerun
-  that swaps which level wins by a hair lands on the same middle.
-- **The wd**: the geometric middle of that level's plateau (the wd range within the noise of
-  its best), and the plateau itself as the band, also stated as lr x wd and as the decay
-  timescale 1/(lr x wd) in epochs. A plateau that spans the searched range is "wd does not
-  matter here"; one cut off by the range's end is a bound, said as such.
+- **The pick**: among the settings the runs support (runs near them explain at least half the
+  model's prior variance: no answer from an extrapolation), the middle of those predicted within
+  half the tolerance of the best prediction (a rerun that moves the argmax along a flat top
+  lands on the same middle).
+- **"As good"**: predicted within a tolerance of the pick's prediction; the tolerance is the
+  larger of a practical margin (``margin``, default 0.5 point) and what the data resolves
+  (``Z_RESOLVE`` standard deviations of the difference of two predictions as uncertain as the
+  top one). Both are said beside the band.
+- **The band** at the pick's lr: the wd range as good as the pick, cut at any run near that lr
+  that scored beyond the tolerance and its noise below the pick (one run 10 points down ends
+  "does not matter"); the lr span of settings as good at some wd; both as lr x wd and as the
+  decay timescale 1/(lr x wd). A band that reaches an end of the searched range is a bound.
+- **Status in the same sentence**: thin evidence (few full-length runs, or a tolerance set by
+  what the runs resolve rather than the margin), a bound, a design that stopped undecided.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from analysis.balance import BalanceResult, Level
+import numpy as np
 
-Z_PLATEAU = 2.5  # as analysis.balance: the same margin for levels as for wd values
-MIN_RUNS = 10  # full-length runs a band needs: a kernel surface of fewer is an extrapolation
+from analysis.surface import Surface
 
-
-def too_few_runs(complete: int, lr: str, wd: str) -> str:
-    """Why there is no recommendation, in the words the console and the report share."""
-    return (
-        f"{complete} full-length runs with {lr} and {wd}, a band needs at least {MIN_RUNS} "
-        "(a search with rungs trains few in full: sweep=balance measures the band)"
-    )
+MARGIN = 0.005  # "as good": half a point of accuracy, unless the data resolves less
+Z_RESOLVE = 2.0  # the pick's prediction +- this many sd: what the runs can tell apart
+THIN_RUNS = 10  # fewer full-length runs than this: the band is an extrapolation, said so
+NEAR_LR = 0.25  # decades: runs this close to the pick's lr judge its wd band
+Z_RUN = 2.0  # a run below the pick by the tolerance plus this many noise sd ends the band
+CORE = 0.5  # the pick is the middle of the settings within this share of the tolerance of the top
+EDGE = 0.1  # decades: a band this close to the searched range's end reaches it
 
 
 @dataclass(frozen=True)
 class Recommendation:
     max_lr: float
     wd: float
-    value: float  # the smoothed objective at the recommended level's best
-    noise: float  # one run's seed noise there (the metric's units)
-    wd_band: tuple[float, float]  # as good within the noise at max_lr
-    lr_band: tuple[float, float]  # the as-good lr levels' span
-    lr_levels: int  # as-good levels
-    live_levels: int
+    value: float  # the model's prediction of a full run there
+    sd: float  # its standard deviation
+    noise: float  # one run's seed noise (the metric's units)
+    noise_source: str  # analysis.surface.Noise.words()
+    tolerance: float  # "as good" = predicted within this of the pick
+    margin: float  # the practical margin asked for
+    wd_band: tuple[float, float]  # as good at max_lr
+    lr_band: tuple[float, float]  # lrs as good at some wd
+    lr_levels: int  # distinct lrs run inside lr_band
+    live_levels: int  # distinct lrs run
     product_band: tuple[float, float]  # lr x wd over wd_band at max_lr
     timescale_epochs: tuple[float, float] | None  # 1 / (lr x wd) in epochs over wd_band
-    wd_flat: bool  # the band spans the searched wd range: wd does not matter at this lr
-    wd_edge: str | None  # "high" | "low": the band reaches that end of the searched range
-    runs: int  # all runs analysed
-    level_runs: int  # runs at the recommended lr level
+    wd_flat: bool  # the band spans the searched wd range at this lr, no run there beyond it
+    wd_edge: str | None  # "high" | "low": the band reaches that end of the searched wd range
+    lr_edge: str | None  # "high" | "low": the lr band reaches that end of the searched range
+    thin: str | None  # why the evidence is thin, or None
+    stopped: str | None  # the design's own stop, when it ended undecided
+    runs: int  # runs the model was fitted to
+    full_runs: int  # of them full-length
+    level_runs: int  # runs within NEAR_LR of max_lr
     metric: str
     sentence: str = ""
 
@@ -57,104 +67,176 @@ class Recommendation:
         return asdict(self)
 
 
-def recommend(r: BalanceResult, steps_per_epoch: float | None = None) -> Recommendation | None:
-    """The recommendation of a balance analysis; None when no lr level is live."""
-    live = [lv for lv in r.levels if not lv.dead and lv.plateau and lv.best_value is not None]
-    if not live:
-        return None
-    sign = 1.0 if r.maximize else -1.0
-    top = max(live, key=lambda lv: sign * float(lv.best_value or 0))
-    good = [lv for lv in live if _as_good(lv, top, sign, r.noise)]
-    logs = [math.log10(lv.lr) for lv in good]
-    middle = (min(logs) + max(logs)) / 2
-    pick = min(
-        good, key=lambda lv: (abs(math.log10(lv.lr) - middle), -sign * float(lv.best_value or 0))
-    )
-    assert pick.plateau is not None and pick.best_value is not None
-    lo, hi = pick.plateau
-    wd = math.sqrt(lo * hi)
-    timescale = (
-        (1 / (pick.lr * hi) / steps_per_epoch, 1 / (pick.lr * lo) / steps_per_epoch)
-        if steps_per_epoch
-        else None
-    )
+def recommend(
+    s: Surface,
+    *,
+    margin: float = MARGIN,
+    steps_per_epoch: float | None = None,
+    stopped: str | None = None,
+) -> Recommendation:
+    """The recommendation of the model ``s``: a pick among supported settings and its band."""
+    lrs, wds = s.mesh()
+    lr_g, wd_g = np.meshgrid(lrs, wds)  # (wd, lr)
+    mean, sd = (a.reshape(lr_g.shape) for a in s.predict(lr_g.ravel(), wd_g.ravel()))
+    sign = 1.0 if s.maximize else -1.0
+    signed = sign * mean
+    ok = s.supported(sd)
+    top_i, top_j = np.unravel_index(np.argmax(np.where(ok, signed, -np.inf)), signed.shape)
+    # what the runs resolve: the difference of two predictions as uncertain as the top's
+    tolerance = max(margin, Z_RESOLVE * math.sqrt(2) * float(sd[top_i, top_j]))
+    i, j = _centre(ok & (signed >= signed[top_i, top_j] - CORE * tolerance), top_i, top_j)
+    good = ok & (signed >= signed[top_i, top_j] - tolerance)
+    lo, hi = _run(good[:, j], i)
+    limit = float(signed[top_i, top_j]) - tolerance - Z_RUN * s.noise.sd  # signed: larger is better
+    lo, hi = _cut_by_runs(s, float(lrs[j]), wds, (lo, hi), i, limit)
+    c0, c1 = _run(good.any(0), j)
+    lr_band = (float(lrs[c0]), float(lrs[c1]))
+    wd_band = (float(wds[lo]), float(wds[hi]))
+    ran = sorted({round(math.log10(r.lr), 4) for r in s.runs})
+    inside = [x for x in ran if math.log10(lr_band[0]) - 1e-9 <= x <= math.log10(lr_band[1]) + 1e-9]
+    lr = float(lrs[j])
     rec = Recommendation(
-        max_lr=pick.lr,
-        wd=wd,
-        value=pick.best_value,
-        noise=float(pick.noise if pick.noise is not None else r.noise),
-        wd_band=(lo, hi),
-        lr_band=(min(lv.lr for lv in good), max(lv.lr for lv in good)),
-        lr_levels=len(good),
-        live_levels=len(live),
-        product_band=(pick.lr * lo, pick.lr * hi),
-        timescale_epochs=timescale,
-        wd_flat=pick.flat,
-        wd_edge=_edge(lo, hi, r.wd_range),
-        runs=r.runs,
-        level_runs=pick.runs,
-        metric=r.metric,
+        max_lr=lr,
+        wd=float(wds[i]),
+        value=float(mean[i, j]),
+        sd=float(sd[i, j]),
+        noise=s.noise.sd,
+        noise_source=s.noise.words(),
+        tolerance=tolerance,
+        margin=margin,
+        wd_band=wd_band,
+        lr_band=lr_band,
+        lr_levels=len(inside),
+        live_levels=len(ran),
+        product_band=(lr * wd_band[0], lr * wd_band[1]),
+        timescale_epochs=(
+            (1 / (lr * wd_band[1]) / steps_per_epoch, 1 / (lr * wd_band[0]) / steps_per_epoch)
+            if steps_per_epoch
+            else None
+        ),
+        wd_flat=lo == 0 and hi == len(wds) - 1,
+        wd_edge=_edge(wd_band, s.wd_range),
+        lr_edge=_edge(lr_band, s.lr_range),
+        thin=_thin(s, tolerance, margin),
+        stopped=stopped,
+        runs=len(s.runs),
+        full_runs=s.full_runs,
+        level_runs=sum(abs(math.log10(r.lr / lr)) <= NEAR_LR for r in s.runs),
+        metric=s.metric,
     )
     return Recommendation(**{**rec.as_dict(), "sentence": sentence(rec)})
 
 
-def _as_good(lv: Level, top: Level, sign: float, pooled: float) -> bool:
-    """Within ``Z_PLATEAU`` standard errors of the best level's smoothed best."""
+def compare(s: Surface, rec: Recommendation | dict, lr: float, wd: float) -> dict:
+    """Another answer (``lr``, ``wd``) against the recommendation: the model's predicted
+    difference (recommendation minus it, in the metric's direction: > 0 is the recommendation
+    better) with its standard deviation, and whether it lies inside the band."""
+    r = rec if isinstance(rec, dict) else rec.as_dict()
+    m, sd = s.predict([r["max_lr"], lr], [r["wd"], wd])
+    sign = 1.0 if s.maximize else -1.0
+    diff = sign * float(m[0] - m[1])
+    spread = float(math.hypot(sd[0], sd[1]))  # the two share runs: an upper bound on the sd
+    lo, hi = r["lr_band"]
+    plo, phi = r["product_band"]
+    inside = lo <= lr <= hi and plo <= lr * wd <= phi
+    same = diff <= max(r["tolerance"], Z_RESOLVE * spread)
+    return {
+        "max_lr": lr,
+        "wd": wd,
+        "predicted": float(m[1]),
+        "difference": diff,
+        "difference_sd": spread,
+        "inside_band": inside,
+        "as_good": same,
+    }
 
-    def se(x: Level) -> float:
-        noise = x.noise if x.noise is not None and math.isfinite(x.noise) else pooled
-        return float(noise) / math.sqrt(max(float(x.best_n or 1.0), 1.0))
 
-    gap = sign * (float(top.best_value or 0) - float(lv.best_value or 0))
-    return lv is top or gap <= Z_PLATEAU * math.hypot(se(lv), se(top))
+def _centre(core: np.ndarray, i: int, j: int) -> tuple[int, int]:
+    """The middle of the core around the best prediction (i, j): its lr column nearest the
+    middle of the core's lr span, then the middle of that column's wd stretch. A rerun that
+    moves the argmax within a flat top lands on the same middle."""
+    c0, c1 = _run(core.any(0), j)
+    cols = [c for c in range(c0, c1 + 1) if core[:, c].any()]
+    j = min(cols, key=lambda c: (abs(c - (c0 + c1) / 2), -core[:, c].sum()))
+    rows = np.flatnonzero(core[:, j])
+    lo, hi = _run(core[:, j], int(rows[np.argmin(np.abs(rows - i))]))
+    return (lo + hi) // 2, j
 
 
-def _edge(lo: float, hi: float, searched: tuple[float, float]) -> str | None:
-    """The band reaches an end of the searched wd range (within 0.1 decade): it is a bound."""
-    if not all(math.isfinite(x) and x > 0 for x in searched):
-        return None
-    if (
-        math.log10(hi) >= math.log10(searched[1]) - 0.1
-        and math.log10(lo) > math.log10(searched[0]) + 0.1
-    ):
-        return "high"
-    if (
-        math.log10(lo) <= math.log10(searched[0]) + 0.1
-        and math.log10(hi) < math.log10(searched[1]) - 0.1
-    ):
-        return "low"
-    return None
+def _run(mask: np.ndarray, at: int) -> tuple[int, int]:
+    """The contiguous stretch of ``mask`` around index ``at``."""
+    lo = hi = at
+    while lo > 0 and mask[lo - 1]:
+        lo -= 1
+    while hi < len(mask) - 1 and mask[hi + 1]:
+        hi += 1
+    return lo, hi
+
+
+def _cut_by_runs(
+    s: Surface, lr: float, wds: np.ndarray, band: tuple[int, int], at: int, limit: float
+) -> tuple[int, int]:
+    """The wd band at ``lr`` ends before any full run within ``NEAR_LR`` of it that scored below
+    ``limit`` (signed: the pick less the tolerance and ``Z_RUN`` noise; a failed run always)."""
+    sign = 1.0 if s.maximize else -1.0
+    lo, hi = band
+    for r in s.runs:
+        if r.epochs is not None or abs(math.log10(r.lr / lr)) > NEAR_LR:
+            continue
+        bad = r.value is None or not math.isfinite(r.value) or sign * r.value < limit
+        if not bad:
+            continue
+        k = int(np.argmin(np.abs(np.log10(wds) - math.log10(r.wd))))
+        if at < k <= hi:
+            hi = max(k - 1, at)
+        elif lo <= k < at:
+            lo = min(k + 1, at)
+    return lo, hi
+
+
+def _edge(band: tuple[float, float], searched: tuple[float, float]) -> str | None:
+    """The band reaches one end of the searched range (within ``EDGE`` decades) but not both."""
+    low = math.log10(band[0]) <= math.log10(searched[0]) + EDGE
+    high = math.log10(band[1]) >= math.log10(searched[1]) - EDGE
+    return "high" if high and not low else "low" if low and not high else None
+
+
+def _thin(s: Surface, tolerance: float, margin: float) -> str | None:
+    why = []
+    if s.full_runs < THIN_RUNS:
+        why.append(f"{s.full_runs} full-length runs (fewer than {THIN_RUNS})")
+    if tolerance > margin * 1.0001:
+        why.append(f"the runs resolve {tolerance:.3g}, not the {margin:.3g} asked for")
+    return "; ".join(why) or None
 
 
 def sentence(rec: Recommendation) -> str:
-    """``use max_lr=X, wd=Y`` and the band, in one line a person can act on."""
+    """``use max_lr=X, wd=Y`` with its status and band, in one line a person can act on."""
     lo, hi = rec.wd_band
     if rec.wd_flat:
-        band = f"wd does not matter here (between {lo:.2g} and {hi:.2g} at this lr)"
+        band = f"wd does not matter here (between {lo:.2g} and {hi:.2g} at this lr, no run there beyond the tolerance)"
     elif rec.wd_edge == "high":
-        band = f"wd {lo:.2g} or more at this lr (the band reaches the top of the searched wd range: a bound)"
+        band = f"wd {lo:.2g} or more at this lr (a bound: the band reaches the top of the searched wd range)"
     elif rec.wd_edge == "low":
-        band = (
-            f"wd up to {hi:.2g} at this lr (the band reaches the bottom of the searched wd range)"
-        )
+        band = f"wd up to {hi:.2g} at this lr (a bound: the band reaches the bottom of the searched wd range)"
     else:
         band = f"wd {lo:.2g}..{hi:.2g} at this lr"
     product = f"lr x wd {rec.product_band[0]:.2g}..{rec.product_band[1]:.2g}"
     if rec.timescale_epochs:
         t = rec.timescale_epochs
         product += f", a decay timescale 1/(lr x wd) of {t[0]:.3g}..{t[1]:.3g} epochs"
-    lrs = (
-        f"max_lr {rec.lr_band[0]:.3g}..{rec.lr_band[1]:.3g} ({rec.lr_levels} of {rec.live_levels} live lr levels)"
-        if rec.lr_levels > 1
-        else f"only this lr level of {rec.live_levels} live ones"
-    )
-    noise = (
-        f"one run's seed noise {rec.noise:.4f}"
-        if rec.noise > 1e-4 * abs(rec.value)  # below that: no spread seen at all
-        else "no seed noise measurable from these runs: the band may be wider"
-    )
+    lrs = f"max_lr {rec.lr_band[0]:.3g}..{rec.lr_band[1]:.3g}"
+    if rec.lr_edge:
+        lrs += f" (a bound: the band reaches the {'top' if rec.lr_edge == 'high' else 'bottom'} of the searched max_lr range)"
+    status = []
+    if rec.stopped:
+        status.append(f"the design stopped undecided ({rec.stopped})")
+    if rec.thin:
+        status.append(f"evidence is thin: {rec.thin}")
+    said = f" Caveat: {'; '.join(status)}." if status else ""
     return (
-        f"use max_lr={rec.max_lr:.3g}, wd={rec.wd:.2g}: {rec.metric} {rec.value:.4f} (smoothed; "
-        f"{noise}). As good within the noise: {band} ({product}); "
-        f"{lrs}. From {rec.runs} runs, {rec.level_runs} at this lr."
+        f"use max_lr={rec.max_lr:.3g}, wd={rec.wd:.2g}: {rec.metric} {rec.value:.4f} +- {rec.sd:.4f} "
+        f"predicted ({rec.noise_source}).{said} As good within {rec.tolerance:.3g}: {band} "
+        f"({product}); {lrs}. Model of {rec.runs} runs ({rec.full_runs} full-length), "
+        f"{rec.level_runs} near this lr."
     )

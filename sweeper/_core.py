@@ -204,7 +204,9 @@ class SweeperCore:
         if not c.jobs.verbose:
             quiet_launchers()
         loop.run()
-        rec, said = recommendation(study, keys, objectives)
+        stop = (study.user_attrs.get("design") or {}).get("stop")
+        undecided = stop if stop and not str(stop).startswith("decided") else None
+        rec, said = recommendation(study, keys, objectives, stopped=undecided)
         results = write_results(
             self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage, rec
         )
@@ -213,7 +215,7 @@ class SweeperCore:
         for line in lines:
             if line:
                 log.info(line)
-        dashboard_note(study, [said, *lines[:-1]])
+        dashboard_note(study, [said, *lines[:-2]])  # the recommendation once, first
 
     def _launcher(self) -> Any:
         from hydra.core.plugins import Plugins

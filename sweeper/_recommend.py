@@ -1,47 +1,109 @@
-"""The sweep's recommendation at its end (``analysis.recommend`` on the study's runs): one
-(max_lr, wd) and the band as good within the seed noise, read from the smoothed surface; the
-best single run stays in the results, labelled as such."""
+"""The sweep's recommendation at its end: the study's runs -> the model (``analysis.surface``)
+-> one (max_lr, wd) and its band (``analysis.recommend``); the best single run stays in the
+results, labelled as such. ``tasks.report`` reads a study's recommendation through the same
+:func:`study_runs`, so the console, results file, dashboard note and report agree."""
 
 from __future__ import annotations
 
 import math
 
 import optuna
-from optuna.trial import TrialState
+from optuna.distributions import FloatDistribution
+from optuna.trial import FrozenTrial, TrialState
 
-from analysis import analyze_balance
-from analysis.recommend import MIN_RUNS, too_few_runs
+from analysis.recommend import Recommendation, recommend
+from analysis.surface import Run, Surface, fit
 from sweeper._keys import SweepKeys
 from training.contract import FAILED_RUNS
 
 
+def study_runs(study: optuna.Study, lr: str, wd: str) -> tuple[list[Run], float | None]:
+    """Every finished run of the study at its (lr, wd): full runs (complete trials), failed
+    runs (diverged, collapsed: no value), and the short complete runs of the rungs scheduler
+    (each trial's reports at step = the rung's epochs); and the full run's epochs when rungs
+    ran (None otherwise). A run stopped mid-cycle (a pruned or paused trial's own reports)
+    says nothing about a complete run and is left out."""
+    runs: list[Run] = []
+    full: set[float] = set()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        params = {**t.params, **(t.user_attrs.get("derived_params") or {})}
+        a, b = _positive(params.get(lr)), _positive(params.get(wd))
+        if a is None or b is None:
+            continue
+        runs += [Run(a, b, v, e) for e, v in _rungs(t)]
+        if t.state == TrialState.COMPLETE and t.values:
+            runs.append(Run(a, b, float(t.values[0])))
+            if t.user_attrs.get("rung_epochs") and t.user_attrs.get("epochs"):
+                full.add(float(t.user_attrs["epochs"]))
+        elif t.user_attrs.get("status") in FAILED_RUNS:
+            runs.append(Run(a, b, None))
+    rungs = any(r.epochs is not None for r in runs)
+    if rungs and not full:  # no run trained in full: the longest rung stands in for it
+        full.add(max(r.epochs or 0.0 for r in runs))
+    return runs, (max(full) if rungs else None)
+
+
+def _rungs(t: FrozenTrial) -> list[tuple[float, float]]:
+    """A rungs trial's short complete runs: (epochs, value), the full run's excluded."""
+    if not t.user_attrs.get("rung_epochs"):
+        return []
+    return [(float(e), float(v)) for e, v in t.intermediate_values.items() if math.isfinite(v)]
+
+
+def searched(study: optuna.Study, key: str) -> tuple[float, float] | None:
+    """The range the study searched for ``key`` (its float distribution), None if none."""
+    for t in reversed(study.get_trials(deepcopy=False)):
+        d = t.distributions.get(key)
+        if isinstance(d, FloatDistribution) and d.low > 0:
+            return (d.low, d.high)
+    return None
+
+
+def study_surface(
+    study: optuna.Study, lr: str, wd: str, metric: str, maximize: bool
+) -> Surface | None:
+    """The model of the study's runs, None with fewer than 2 finished runs."""
+    runs, full = study_runs(study, lr, wd)
+    if sum(r.value is not None for r in runs) < 2:
+        return None
+    return fit(
+        runs,
+        metric=metric,
+        maximize=maximize,
+        lr_range=_covering(searched(study, lr), [r.lr for r in runs]),
+        wd_range=_covering(searched(study, wd), [r.wd for r in runs]),
+        full_epochs=full,
+    )
+
+
+def _covering(rng: tuple[float, float] | None, values: list[float]) -> tuple[float, float]:
+    """The searched range, widened to the runs (a design enqueues levels beyond it)."""
+    lo, hi = min(values), max(values)
+    return (min(lo, rng[0]), max(hi, rng[1])) if rng else (lo, hi)
+
+
 def recommendation(
-    study: optuna.Study, keys: SweepKeys, objectives: dict[str, str]
+    study: optuna.Study, keys: SweepKeys, objectives: dict[str, str], stopped: str | None = None
 ) -> tuple[dict | None, str]:
     """The recommendation (None when the study cannot give one) and the line that says it."""
     if len(objectives) != 1 or keys.lr is None or keys.wd is None:
         return None, ""
     metric, direction = next(iter(objectives.items()))
-    lrs, wds, values = [], [], []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        params = {**t.params, **(t.user_attrs.get("derived_params") or {})}
-        lr, wd = _positive(params.get(keys.lr)), _positive(params.get(keys.wd))
-        failed = t.user_attrs.get("status") in FAILED_RUNS
-        if lr is None or wd is None or (t.state == TrialState.PRUNED and not failed):
-            continue  # a pruned trial was stopped short: it says nothing about its full run
-        lrs.append(lr)
-        wds.append(wd)
-        values.append(t.values[0] if t.state == TrialState.COMPLETE and t.values else None)
-    complete = sum(v is not None for v in values)
-    if not lrs:  # the sweep did not search both: nothing to say
-        return None, ""
-    if complete < MIN_RUNS:
-        return None, f"no recommendation: {too_few_runs(complete, keys.lr, keys.wd)}"
-    result = analyze_balance(lrs, wds, values, metric=metric, maximize=direction == "maximize")
-    rec = result.recommendation
-    if rec is None:
-        return None, f"no recommendation: no lr level trained ({result.verdict})"
-    return rec, f"recommendation: {rec['sentence']}"
+    s = study_surface(study, keys.lr, keys.wd, metric, direction == "maximize")
+    if s is None:
+        finished = len(study_runs(study, keys.lr, keys.wd)[0])
+        return None, (
+            f"no recommendation: {finished} run(s) with {keys.lr} and {keys.wd} finished, "
+            "a model of the runs needs 2"
+            if finished or _searched_both(study, keys)
+            else ""
+        )
+    rec: Recommendation = recommend(s, stopped=stopped)
+    return rec.as_dict(), f"recommendation: {rec.sentence}"
+
+
+def _searched_both(study: optuna.Study, keys: SweepKeys) -> bool:
+    return any(keys.lr in t.params and keys.wd in t.params for t in study.get_trials(deepcopy=False))
 
 
 def _positive(v: object) -> float | None:

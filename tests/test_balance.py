@@ -202,7 +202,7 @@ def test_a_search_of_distinct_lr_values_is_binned_not_read_as_a_grid():
 def test_the_recommendation_sits_on_the_ridge_and_a_rerun_repeats_it():
     """A cliff at lr x wd = 1e-4 (a BatchNorm-like band) with lr levels equally good: the
     recommended wd at the recommended lr lies below that lr's cliff, its band ends at the cliff,
-    and five reruns (other noise) recommend the same lr and a wd inside each other's bands."""
+    and five reruns (other noise) recommend settings inside each other's bands (lr, lr x wd)."""
     recs = []
     for seed in range(5):
         lr, wd, value = runs(cliff(lambda x: -4 - x), noise=0.003, seeds=2, seed=seed)
@@ -213,10 +213,11 @@ def test_the_recommendation_sits_on_the_ridge_and_a_rerun_repeats_it():
         assert rec["wd"] < cliff_wd and rec["wd_band"][1] == pytest.approx(cliff_wd, rel=2.0)
         assert rec["sentence"].startswith(f"use max_lr={rec['max_lr']:.3g}, wd={rec['wd']:.2g}")
         assert rec["lr_levels"] >= 3 and rec["runs"] == len(lr)
-    assert len({rec["max_lr"] for rec in recs}) == 1, "the same lr on every rerun"
-    for a in recs:
+    for a in recs:  # every rerun's pick is as good by every other rerun's band
         for b in recs:
-            assert b["wd_band"][0] <= a["wd"] <= b["wd_band"][1]
+            assert b["lr_band"][0] <= a["max_lr"] <= b["lr_band"][1]
+            p = a["max_lr"] * a["wd"]  # within a mesh step (1.33x in wd)
+            assert b["product_band"][0] / 1.5 <= p <= b["product_band"][1] * 1.5
 
 
 def test_a_flat_wd_is_recommended_as_not_mattering():
@@ -260,7 +261,7 @@ def test_the_sweep_ends_with_the_recommendation_from_its_runs():
             optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=dists, value=v)
         )
     rec, line = recommendation(few, SweepKeys(lr="max_lr", wd="wd"), {"best_val_acc": "maximize"})
-    assert rec is None and line.startswith("no recommendation: 5 full-length runs")
+    assert rec is not None and "evidence is thin: 5 full-length runs" in line
 
 
 def test_a_flat_level_the_slope_uses_is_named_next_to_the_verdict():
