@@ -13,9 +13,9 @@ from pathlib import Path
 import optuna
 import plotly.graph_objects as go
 
-from analysis.recommend import MIN_RUNS, too_few_runs
 from reports import _figures as figures
 from reports import _study_figures as study_figures
+from reports._answer import study_answer
 from reports._grid import grid_num_classes, grid_rows
 from reports._study_data import (
     ReportError,
@@ -110,8 +110,10 @@ def write_report(
     lr: str,
     wd: str,
     images: bool | None = None,
+    compare_with: optuna.Study | None = None,
 ) -> dict:
-    """All report files for an Optuna study into ``out``; returns what was written and what was skipped (and why)."""
+    """All report files for an Optuna study into ``out``; returns what was written and what was
+    skipped (and why). ``compare_with``: another study whose pick is judged by this one's model."""
     with chrome(images) as images:
         frozen = study.get_trials(deepcopy=False)  # read once: every figure draws from these
         rs = rows(frozen)
@@ -129,7 +131,14 @@ def write_report(
             frozen,
         )
         return write_trials_report(
-            trials, out, pareto_x=pareto_x, pareto_y=pareto_y, lr=lr, wd=wd, images=images
+            trials,
+            out,
+            pareto_x=pareto_x,
+            pareto_y=pareto_y,
+            lr=lr,
+            wd=wd,
+            images=images,
+            compare_with=compare_with,
         )
 
 
@@ -183,6 +192,7 @@ def write_trials_report(
     lr: str,
     wd: str,
     images: bool | None = None,
+    compare_with: optuna.Study | None = None,
 ) -> dict:
     """All report files into ``out`` (see :func:`write_report`)."""
     rs, objs, dirs = t.rows, t.objectives, t.directions
@@ -210,7 +220,6 @@ def write_trials_report(
     need = MIN_COMPLETE["lr_wd"]
     try:
         if complete < need:
-            notes["no_recommendation"] = too_few_runs(complete, lr, wd)
             raise ReportError(
                 f"the LR x WD map needs at least {need} complete trials, the {t.kind} has {complete}"
             )
@@ -258,11 +267,15 @@ def write_trials_report(
     # a diverged or collapsed run by its name, as the console says it (Optuna stores it PRUNED)
     counts = Counter(r.status if r.status in FAILED_RUNS else r.state for r in rs)
     balance = notes.get("balance") or {}
+    rec, compared = balance.get("recommendation"), None
+    if t.study is not None and len(objs) == 1:  # the model the sweep ended with, rungs included
+        rec, compared = study_answer(t.study, lr, wd, objs[0], dirs[0] == "maximize", compare_with)
     summary = {
         "study_name": t.name,
         "kind": t.kind,
-        # read from the smoothed surface: what to use, and the band as good within the noise
-        "recommendation": balance.get("recommendation"),
+        # read from the model of the runs: what to use, and the band as good as it
+        "recommendation": rec,
+        "compare_with": compared,
         "design_stop": design.get("stop"),
         "objectives": dict(zip(objs, dirs, strict=True)),
         "trials": dict(counts),
@@ -279,7 +292,7 @@ def write_trials_report(
 
 
 # complete trials a plot needs to say anything (a kernel map of 4 runs is an extrapolation)
-MIN_COMPLETE = {"importance": 10, "parallel": 5, "lr_wd": MIN_RUNS}
+MIN_COMPLETE = {"importance": 10, "parallel": 5, "lr_wd": 10}
 
 
 def _study_plots(
@@ -396,15 +409,17 @@ def _levels_table(b: dict) -> str:
 def _recommendation(s: dict) -> str:
     rec = s.get("recommendation")
     if not rec:
-        why = s.get("no_recommendation") or s["skipped"].get("lr_wd") or "no lr level trained"
+        why = s["skipped"].get("lr_wd") or "fewer than 2 finished runs with both params"
         return (
             f"<p><b>No recommendation</b>: {html.escape(why)}.</p>"
             if len(s["objectives"]) == 1
             else ""
         )
+    compared = s.get("compare_with")
     return (
         "<p style='font-size:110%;background:#eef6ee;padding:8px;border:1px solid #9c9'>"
         f"<b>Recommendation</b>: {html.escape(rec['sentence'])}</p>"
+        + (f"<p><b>Compared</b>: {html.escape(compared['sentence'])}.</p>" if compared else "")
     )
 
 
@@ -442,7 +457,7 @@ def _page(out: Path, s: dict, plots: list[tuple[str, go.Figure]], rs: list[Row])
             if len(s["objectives"]) > 1
             else "Best single run (the maximum of noisy runs"
             + (
-                "; the recommendation above is read from the smoothed surface)"
+                "; the recommendation above is read from the model of all runs)"
                 if s.get("recommendation")
                 else ")"
             )

@@ -7,7 +7,6 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import hydra
 import yaml
@@ -111,7 +110,14 @@ def main(cfg: DictConfig) -> None:
                 s = write_grid_report(grid, out, **kw)
             else:
                 storage, storage_shown = _storage(cfg, recorded)
-                s = write_report(find_study(study_name, storage), out, **kw)
+                study = find_study(study_name, storage)
+                other = None
+                if cfg.compare_with is not None:
+                    try:
+                        other = find_study(str(cfg.compare_with), storage)
+                    except (ReportError, StorageError) as e:
+                        raise ConfigError(f"compare_with: {e}") from None
+                s = write_report(study, out, **kw, compare_with=other)
         except (ReportError, StorageError) as e:
             raise ConfigError(str(e)) from None
         for name, why in s["skipped"].items():
@@ -120,36 +126,8 @@ def main(cfg: DictConfig) -> None:
             log.info(IMAGE_HINT)
         what = "grid" if grid is not None else "study"
         _say(s, what, out / "report.html", None if grid is not None else storage_shown)
-        if cfg.compare_with is not None and grid is None:
-            try:
-                other = find_study(str(cfg.compare_with), storage)
-            except (ReportError, StorageError) as e:
-                raise ConfigError(f"compare_with: {e}") from None
-            print(one_answer(s.get("recommendation"), other, cfg.lr_param, cfg.wd_param))
-
-
-def one_answer(rec: dict | None, other: Any, lr: str, wd: str) -> str:
-    """Whether another study's pick (its best single run) lies in this recommendation's band:
-    its lr among the as-good levels and its lr x wd in the band's (the band is a ridge of
-    constant lr x wd on BatchNorm nets, so a point at another lr is judged by its product)."""
-    name = other.study_name
-    try:
-        best = other.best_trial
-    except ValueError:
-        return f"nothing to compare: {name} has no completed trial"
-    params = {**best.params, **(best.user_attrs.get("derived_params") or {})}
-    if rec is None or lr not in params or wd not in params:
-        return f"nothing to compare: no recommendation here, or no {lr} and {wd} in {name}"
-    x, w = float(params[lr]), float(params[wd])
-    lo, hi = rec["lr_band"]
-    plo, phi = rec["product_band"]
-    inside = lo <= x <= hi and plo <= x * w <= phi
-    point = (
-        f"{name}'s pick (its best single run: {lr}={x:.3g}, {wd}={w:.2g}, {lr} x {wd} {x * w:.2g})"
-    )
-    if inside:
-        return f"one answer: {point} lies inside this band ({lr} {lo:.3g}..{hi:.3g}, {lr} x {wd} {plo:.2g}..{phi:.2g})"
-    return f"two answers: {point} lies outside this band ({lr} {lo:.3g}..{hi:.3g}, {lr} x {wd} {plo:.2g}..{phi:.2g}); trust the band: it is read from more runs"
+        if s.get("compare_with"):
+            print(s["compare_with"]["sentence"])
 
 
 def _say(s: dict, what: str, page: Path, storage_shown: str | None) -> None:

@@ -274,25 +274,32 @@ def test_a_flat_level_the_slope_uses_is_named_next_to_the_verdict():
     assert f"caveat: the slope uses lr level(s) {flat_in_slope[0].lr:.3g}" in r.verdict
 
 
-def test_another_studys_pick_is_judged_against_the_band():
-    """tasks.report compare_with=: the search's pick inside the balance study's band is one
-    answer; outside, it says so and which to trust."""
+def test_another_studys_pick_is_judged_by_the_models_predicted_difference():
+    """tasks.report compare_with=: a pick on the plateau is one answer (predicted as good); a
+    pick past the cliff is two answers, the recommendation predicted better beyond its
+    tolerance; both carry the predicted difference and its sd."""
     import optuna
     from optuna.distributions import FloatDistribution
 
-    from tasks.report import one_answer
+    from reports._answer import study_answer
 
-    rec = {"lr_band": (0.02, 2.0), "product_band": (1e-6, 1e-2)}
     d = {
         "max_lr": FloatDistribution(1e-3, 10, log=True),
         "wd": FloatDistribution(1e-7, 1, log=True),
     }
-    for wd, word in ((1e-3, "one answer"), (0.3, "two answers")):
-        study = optuna.create_study(direction="maximize", study_name="search")
-        study.add_trial(
-            optuna.trial.create_trial(params={"max_lr": 0.5, "wd": wd}, distributions=d, value=0.9)
+    lr, wd, value = runs(cliff(lambda x: -4 - x), noise=0.003, seeds=2)
+    study = optuna.create_study(direction="maximize", study_name="balance")
+    for a, b, v in zip(lr, wd, value, strict=True):
+        study.add_trial(optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=d, value=v))
+    for pick_wd, word in ((1e-5, "one answer"), (0.3, "two answers")):
+        other = optuna.create_study(direction="maximize", study_name="search")
+        other.add_trial(
+            optuna.trial.create_trial(params={"max_lr": 0.1, "wd": pick_wd}, distributions=d, value=0.99)
         )
-        assert one_answer(rec, study, "max_lr", "wd").startswith(f"{word}: search's pick")
+        rec, c = study_answer(study, "max_lr", "wd", "best_val_acc", True, other)
+        assert rec is not None and c is not None
+        assert c["sentence"].startswith(f"{word}: "), c["sentence"]
+        assert c["difference_sd"] > 0 and (c["difference"] > 0.1) == (word == "two answers")
 
 
 def test_wd_that_does_not_matter_where_levels_train_is_flat_whatever_an_underfit_level_says():

@@ -1,0 +1,57 @@
+"""A study's answer in its report: the recommendation from the model of its runs (the same
+``sweeper._recommend.study_surface`` the sweep ended with) and, with ``compare_with``, another
+study's pick judged by that model: the predicted difference with its uncertainty."""
+
+from __future__ import annotations
+
+import optuna
+
+from analysis.recommend import compare, recommend
+from sweeper._recommend import study_surface
+
+
+def study_answer(
+    study: optuna.Study,
+    lr: str,
+    wd: str,
+    metric: str,
+    maximize: bool,
+    other: optuna.Study | None = None,
+) -> tuple[dict | None, dict | None]:
+    """(the recommendation, the comparison with ``other``'s pick); None where there is none."""
+    s = study_surface(study, lr, wd, metric, maximize)
+    if s is None:
+        return None, None
+    stop = (study.user_attrs.get("design") or {}).get("stop")
+    undecided = stop if stop and not str(stop).startswith("decided") else None
+    rec = recommend(s, stopped=undecided).as_dict()
+    return rec, (None if other is None else _compared(s, rec, other, lr, wd))
+
+
+def _compared(s, rec: dict, other: optuna.Study, lr: str, wd: str) -> dict:
+    name = other.study_name
+    try:
+        best = other.best_trial
+    except ValueError:
+        return {"study": name, "sentence": f"nothing to compare: {name} has no completed trial"}
+    params = {**best.params, **(best.user_attrs.get("derived_params") or {})}
+    if lr not in params or wd not in params:
+        return {"study": name, "sentence": f"nothing to compare: no {lr} and {wd} in {name}"}
+    c = compare(s, rec, float(params[lr]), float(params[wd]))
+    return {"study": name, **c, "sentence": compare_sentence(name, c, rec, lr, wd)}
+
+
+def compare_sentence(name: str, c: dict, rec: dict, lr: str, wd: str) -> str:
+    point = f"{name}'s pick (its best single run: {lr}={c['max_lr']:.3g}, {wd}={c['wd']:.2g})"
+    where = "inside" if c["inside_band"] else "outside"
+    diff = f"predicted {c['difference']:+.4f} +- {c['difference_sd']:.4f} against it"
+    if c["as_good"]:
+        return (
+            f"one answer: {point} is as good as this recommendation by this study's model "
+            f"({diff}, within the tolerance {rec['tolerance']:.3g} or what the runs resolve; "
+            f"{where} the band)"
+        )
+    return (
+        f"two answers: this recommendation is better than {point} by this study's model "
+        f"({diff}, beyond the tolerance {rec['tolerance']:.3g}; {where} the band): use the recommendation"
+    )
