@@ -121,7 +121,8 @@ class Surface:
         lr, wd = np.atleast_1d(np.asarray(lr, float)), np.atleast_1d(np.asarray(wd, float))
         cols = [_to_unit(lr, self.lr_range), _to_unit(wd, self.wd_range)]
         if self._x.shape[1] == 3:
-            e = np.full_like(lr, 1.0) if epochs is None else np.asarray(epochs, float)
+            full = float(self.full_epochs or 1.0)
+            e = np.full_like(lr, full) if epochs is None else np.asarray(epochs, float)
             cols.append(_length(e, self.full_epochs))
         return np.stack(cols, -1)
 

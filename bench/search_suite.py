@@ -3,6 +3,7 @@
     python bench/search_suite.py run --seeds 0 1 2 [--tasks ...] [--arms ...] [--parallel 2]
     python bench/search_suite.py table          # the table for BENCHMARKS.md
     python bench/search_suite.py goals          # issue 28's goals, ours vs the finishing peer
+    python bench/search_suite.py regret [--plot DIR]   # issue 35: each answer's expected quality
 
 Arms, each a real sweep through the app (``python -m tasks.train -m ...``), 20 trials, the
 task's epochs, sampler seed = the arm's seed:
@@ -27,6 +28,10 @@ time to target count from the sweep's start until the best-so-far pick first rea
 auto range test's iterations included (as epochs of the task); medians are over every seed,
 one that never reached the target counting as infinite (a median can be "never"). Results
 stored before this accounting (the range test left out) are marked in BENCHMARKS.md. Results: ``bench/suite/search.json`` (appended run by run).
+
+Issue 35: ``run`` now stores every sweep's runs and searched ranges in
+``bench/suite/answers.json`` (``--into search`` for the old file), and ``regret`` replays each
+arm's answer at every point of its sweep against the task's dense grid (``bench/regret.py``).
 """
 
 from __future__ import annotations
@@ -44,10 +49,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import regret  # noqa: E402
 import suite  # noqa: E402
 
 ROOT = suite.ROOT
 RESULTS = suite.OUT / "search.json"
+ANSWERS = suite.OUT / "answers.json"  # issue 35: sweeps with their runs, read by `regret`
 WIDE = ("max_lr=tag(log, interval(1e-3, 1))", "wd=tag(log, interval(1e-6, 1e-1))")
 PEER = ("hydra/sweeper=optuna", "hydra.sweeper.direction=maximize", "hydra.sweeper.n_jobs=1", *WIDE)
 ARMS = {
@@ -87,6 +94,15 @@ ARMS = {
     "peer": PEER,
     # the peer's second arm: a failed run returns 0 (failed_objective=0) so the peer finishes
     "peer0": (*PEER, "failed_objective=0"),
+    # issue 35 item 3: GP proposals (Optuna's GPSampler) with full runs and with the rungs, on
+    # the seeded space
+    "gp_full": (
+        "sweep=lr_wd",
+        "hydra/sweeper/supersweep_sampler=gp",
+        "hydra/sweeper/supersweep_scheduler=full",
+        "hydra/sweeper/supersweep_pruner=none",
+    ),
+    "gp_rungs": ("sweep=lr_wd", "hydra/sweeper/supersweep_sampler=gp"),
     "tpe_full": ("hydra/sweeper=supersweep", *WIDE),
     "random_full": (
         "hydra/sweeper=supersweep",
@@ -129,7 +145,9 @@ def one(name: str, arm: str, seed: int) -> dict:
             lines = [x for x in p.stderr.decode().splitlines() if x.strip()]
             crash = {"crashed": (lines[-1] if lines else f"exit {p.returncode}")[:300]}
         timed = timeline(sweep, t0, task.epochs, suite.steps_per_epoch(task))
-        return {"wall_s": wall, **crash, **timed}
+        ranges = regret.WIDE_RANGES if peer else regret.searched_ranges(f"sqlite:///{d}/s.db")
+        runs = regret.job_runs(sweep, t0, task.epochs)
+        return {"wall_s": wall, **crash, **timed, "runs": runs, "ranges": ranges}
 
 
 def range_test_epochs(sweep: Path, steps_per_epoch: int) -> tuple[float, float | None]:
@@ -166,15 +184,15 @@ def timeline(sweep: Path, t0: float, full: int, steps_per_epoch: int) -> dict:
     }
 
 
-def run(tasks: list[str], arms: list[str], seeds: list[int], parallel: int) -> None:
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+def run(tasks: list[str], arms: list[str], seeds: list[int], parallel: int, path: Path) -> None:
+    results = json.loads(path.read_text()) if path.exists() else {}
     todo = [(n, a, s) for s in seeds for n in tasks for a in arms if f"{n}/{a}/{s}" not in results]
 
     def go(job):
         n, a, s = job
         r = one(n, a, s)
         results[f"{n}/{a}/{s}"] = r
-        RESULTS.write_text(json.dumps(results, indent=0, sort_keys=True))
+        path.write_text(json.dumps(results, indent=0, sort_keys=True))
         print(
             n,
             a,
@@ -288,11 +306,17 @@ def main() -> None:
     r.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     r.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     r.add_argument("--parallel", type=int, default=1)
+    r.add_argument("--into", choices=["answers", "search"], default="answers")
     sub.add_parser("table")
     sub.add_parser("goals")
+    g = sub.add_parser("regret")
+    g.add_argument("--arms", nargs="+", default=regret.ARMS)
+    g.add_argument("--plot", type=Path, default=None, help="anytime curves as PNG into this dir")
     a = p.parse_args()
     if a.cmd == "run":
-        run(a.tasks, a.arms, a.seeds, a.parallel)
+        run(a.tasks, a.arms, a.seeds, a.parallel, ANSWERS if a.into == "answers" else RESULTS)
+    elif a.cmd == "regret":
+        regret.report(json.loads(ANSWERS.read_text()), a.arms, a.plot)
     else:
         table() if a.cmd == "table" else goals()
 

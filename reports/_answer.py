@@ -7,7 +7,7 @@ from __future__ import annotations
 import optuna
 
 from analysis.recommend import compare, recommend
-from sweeper._recommend import study_surface
+from sweeper import study_surface
 
 
 def study_answer(

@@ -4,7 +4,8 @@ Public: :class:`SweeperSettings` (``hydra.sweeper.*``), :class:`SweeperCore` (th
 loop over a Hydra launcher), :func:`trial_callbacks` (the job side: a task function passes
 them to its training loop to report epochs and stop when pruned), :func:`parse_space`
 (override strings -> Optuna distributions), :func:`open_storage`, :func:`default_url`,
-:func:`redact`, :class:`TrialRef` (the ``trial`` node of a job), :func:`time_limit` (the
+:func:`redact`, :func:`study_surface` (the model of a study's runs, as the sweep ended
+with), :class:`TrialRef` (the ``trial`` node of a job), :func:`time_limit` (the
 trial's time limit, which the pre-check applies too). Every ``_``-module (the loop,
 the job, the search space, the budgets, the pool, the study, ...; the README's sweeper tree)
 is private. The names load on first use, so
@@ -32,6 +33,7 @@ __all__ = [
     "resolve_reference",
     "shown",
     "sqlite_file",
+    "study_surface",
     "time_limit",
     "trial_callbacks",
 ]
@@ -54,6 +56,7 @@ __getattr__ = lazy_names(
         "resolve_reference": "sweeper._storage",
         "shown": "sweeper._storage",
         "sqlite_file": "sweeper._storage",
+        "study_surface": "sweeper._recommend",
         "trial_callbacks": "sweeper._trial",
     },
 )
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
         resolve_reference,
         shown,
     )
+    from sweeper._recommend import study_surface
     from sweeper._trial import trial_callbacks
     from sweeper.settings import SweeperSettings
     from sweeper.trial_ref import TrialRef
