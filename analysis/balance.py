@@ -13,8 +13,8 @@ log10(wd) against log10(max_lr); no dependence predicts 0. From runs at many
 2. **Plateau and ridge.** At each live level the objective is smoothed along wd (a Gaussian
    kernel over the level's runs and seeds). Its *plateau* is the wd range whose smoothed value
    is within the seed noise of the level's best (``Z_PLATEAU`` standard errors of the
-   difference of two kernel averages; one run's noise is the robust spread of leave-one-out
-   residuals). The
+   difference of two kernel averages; one run's noise from seed replicates, else second
+   differences along wd, never below the validation set's sampling error). The
    *ridge* is the plateau's upper end, the largest wd still as good as the best: a stable
    feature where the argmax inside a flat plateau is noise.
 3. **Slope.** The ridge's Theil-Sen slope (median of pairwise slopes: robust to one odd
@@ -43,7 +43,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from analysis.recommend import recommend
+from analysis.recommend import practical_margin, recommend
 from analysis import surface as model
 
 __all__ = ["BalanceResult", "Level", "analyze_balance", "smoothed_surface"]
@@ -105,7 +105,8 @@ class BalanceResult:
     dead_levels: list[float] = field(default_factory=list)
     slope_levels: list[float] = field(default_factory=list)  # the lrs the slope is fitted on
     flat_range: tuple[float, float] | None = None  # wd where every live level is within noise
-    noise: float = math.nan  # robust residual spread of one run (the metric's units)
+    noise: float = math.nan  # one run's seed noise, pooled (the metric's units)
+    noise_source: str = ""  # how it was read (replicates, second differences, sampling error)
     best: dict = field(default_factory=dict)  # the best live cell: lr, wd, value, timescale
     warnings: list[str] = field(default_factory=list)
     lr_edge: str | None = None  # "above" | "below": the best lr level is an end of the searched
@@ -160,10 +161,11 @@ class _Curve:
     def best(self) -> int:
         return int(np.argmax(self.value))
 
-    def plateau(self, noise: float) -> tuple[int, int]:
-        """Grid indices of the lowest and highest wd within the noise of the best."""
+    def plateau(self, noise: float, practical: float) -> tuple[int, int]:
+        """Grid indices of the lowest and highest wd as good as the best: within its noise or
+        the practical margin, whichever is larger."""
         b = self.best()
-        margin = Z_PLATEAU * noise * np.sqrt(1 / self.n_eff[b] + 1 / self.n_eff)
+        margin = np.maximum(Z_PLATEAU * noise * np.sqrt(1 / self.n_eff[b] + 1 / self.n_eff), practical)
         inside = np.flatnonzero(self.value >= self.value[b] - margin)
         return int(inside[0]), int(inside[-1])
 
@@ -178,13 +180,26 @@ def _curve(log_wd: np.ndarray, value: np.ndarray, grid: np.ndarray, h: float) ->
     return _Curve(value=(w @ value) / total, n_eff=total**2 / np.maximum((w * w).sum(1), 1e-24))
 
 
-def _loo_residuals(log_wd: np.ndarray, value: np.ndarray, h: float) -> np.ndarray:
-    """Each run against the kernel average of the other runs of its level (leave-one-out)."""
-    w = _kernel(log_wd, log_wd, h)
-    np.fill_diagonal(w, 0.0)
-    total = w.sum(1)
-    ok = total > 1e-9
-    return (value - (w @ value) / np.where(ok, total, 1.0))[ok]
+def _pseudo_residuals(log_wd: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, str]:
+    """Residuals whose spread is one run's seed noise, and how they were read: deviations from
+    their cell's mean where runs repeat a setting (seed replicates), otherwise second
+    differences along wd (Gasser-Sroka-Jennen-Steinmetz pseudo-residuals: each run against the
+    line through its two neighbours, which cancels the curve's local slope; a cliff spoils only
+    the few next to it, and the MAD ignores those). A leave-one-out residual of a wide kernel
+    would read the curve's own bend as noise."""
+    cells: dict[float, list[float]] = {}
+    for x, v in zip(np.round(log_wd, 9), value, strict=True):
+        cells.setdefault(float(x), []).append(float(v))
+    reps = [np.asarray(c) for c in cells.values() if len(c) >= 2]
+    if sum(len(c) - 1 for c in reps) >= 3:
+        return np.concatenate([(c - c.mean()) * math.sqrt(len(c) / (len(c) - 1)) for c in reps]), "replicates"
+    order = np.argsort(log_wd)
+    x, y = log_wd[order], value[order]
+    if len(x) < 3:
+        return np.array([]), "none"
+    span = np.maximum(x[2:] - x[:-2], 1e-12)
+    a, b = (x[2:] - x[1:-1]) / span, (x[1:-1] - x[:-2]) / span
+    return (a * y[:-2] + b * y[2:] - y[1:-1]) / np.sqrt(a * a + b * b + 1), "differences"
 
 
 def _range(given: tuple[float, float] | None, values: np.ndarray) -> tuple[float, float]:
@@ -263,6 +278,7 @@ class _Data:
     level_of: np.ndarray
     grid: np.ndarray  # log10 wd over the searched range
     h_wd: float
+    practical: float = 0.0  # "as good": never a smaller margin than this (analysis.recommend.MARGIN)
 
     def curve(self, i: int, pick: np.ndarray | None = None) -> _Curve:
         runs = np.flatnonzero(self.level_of == i) if pick is None else pick
@@ -313,23 +329,36 @@ def _mad(r: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
 
-def _noise(d: _Data, live: list[int]) -> tuple[np.ndarray, float]:
-    """One run's seed noise per live level, and pooled: the robust spread (1.4826 x MAD) of
-    the finished runs' leave-one-out residuals along wd. A level with fewer than
-    ``NOISE_RUNS`` finished runs takes the pooled value (noise differs between levels: runs
-    near divergence scatter more)."""
-    res = []
+def _noise(d: _Data, live: list[int], accuracy: bool) -> tuple[np.ndarray, float, str]:
+    """One run's seed noise per live level, pooled, and where it came from: the robust spread
+    (1.4826 x MAD) of each level's pseudo-residuals (:func:`_pseudo_residuals`: seed replicates
+    where a level has them, else second differences along wd), never below the metric's
+    sampling error (binomial on the validation set, :func:`analysis.surface.sampling_sd`) or
+    its smallest step. A level with fewer than ``NOISE_RUNS`` residuals takes the pooled value
+    (noise differs between levels: runs near divergence scatter more)."""
+    res, how = [], []
     for i in live:
         runs = np.flatnonzero((d.level_of == i) & d.finished)
-        res.append(
-            _loo_residuals(d.log_wd[runs], d.signed[runs], d.h_wd)
-            if len(runs) >= 3
-            else np.array([])
-        )
+        r, h = _pseudo_residuals(d.log_wd[runs], d.signed[runs])
+        res.append(r)
+        how.append((h, len(runs)))
     every = np.concatenate(res) if res else np.array([])
-    step = _resolution(d.signed[d.finished])
-    pooled = max(_mad(every), step) if len(every) else step
-    return np.array([max(_mad(r), step) if len(r) >= NOISE_RUNS else pooled for r in res]), pooled
+    finished = d.signed[d.finished]
+    binomial = model.sampling_sd(list(np.abs(finished))) if accuracy else 0.0
+    floor = max(_resolution(finished), binomial)
+    pooled = max(_mad(every), floor) if len(every) else floor
+    noise = np.array([max(_mad(r), floor) if len(r) >= NOISE_RUNS else pooled for r in res])
+    runs = sum(n for _, n in how)
+    kinds = {h for h, _ in how if h != "none"}
+    if len(every) and _mad(every) < floor:
+        source = f"the validation set's sampling error {floor:.4f} (the {runs} runs scatter less)"
+    elif kinds == {"replicates"}:
+        source = f"seed replicates ({runs} runs)"
+    elif kinds:
+        source = f"second differences along wd ({runs} runs{'' if 'replicates' not in kinds else ', replicates where a level has them'})"
+    else:
+        source = "the metric's resolution (too few runs a level)"
+    return noise, pooled, source
 
 
 def _resolution(values: np.ndarray) -> float:
@@ -343,7 +372,7 @@ def _resolution(values: np.ndarray) -> float:
 
 def _ridges(d: _Data, live: list[int], noise: np.ndarray) -> np.ndarray:
     """Per live level: the grid index of its plateau's upper end."""
-    return np.array([d.curve(i).plateau(noise[k])[1] for k, i in enumerate(live)])
+    return np.array([d.curve(i).plateau(noise[k], d.practical)[1] for k, i in enumerate(live)])
 
 
 def _bootstrap(
@@ -367,17 +396,19 @@ def _bootstrap(
         total = np.maximum(counts[k] @ w.T, 1e-12)  # (replicates, grid), as _curve's sums
         value = ((counts[k] * d.signed[m]) @ w.T) / total
         n_eff = total**2 / np.maximum(counts[k] @ (w * w).T, 1e-24)
-        ridges[:, k] = d.grid[_plateau_tops(value, n_eff, noise[k])]
+        ridges[:, k] = d.grid[_plateau_tops(value, n_eff, noise[k], d.practical)]
         best[:, k] = value.max(axis=1)
     top = np.argmax(best, axis=1) if live else np.full(n, -1)
     return ridges, top
 
 
-def _plateau_tops(value: np.ndarray, n_eff: np.ndarray, noise: float) -> np.ndarray:
+def _plateau_tops(
+    value: np.ndarray, n_eff: np.ndarray, noise: float, practical: float
+) -> np.ndarray:
     """:meth:`_Curve.plateau`'s upper end for every row of ``value`` at once."""
     rows = np.arange(len(value))
     b = np.argmax(value, axis=1)
-    margin = Z_PLATEAU * noise * np.sqrt(1 / n_eff[rows, b][:, None] + 1 / n_eff)
+    margin = np.maximum(Z_PLATEAU * noise * np.sqrt(1 / n_eff[rows, b][:, None] + 1 / n_eff), practical)
     inside = value >= value[rows, b][:, None] - margin
     return value.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1)
 
@@ -517,7 +548,7 @@ def _levels_out(
         if i in live:
             k = live.index(i)
             curve = d.curve(i)
-            lo, hi = curve.plateau(noise[k])
+            lo, hi = curve.plateau(noise[k], d.practical)
             lv.noise = float(noise[k])
             b = curve.best()
             lv.best_wd = float(10 ** d.grid[b])
@@ -600,11 +631,12 @@ def analyze_balance(
         level_of,
         np.linspace(log_wd.min(), log_wd.max(), GRID_POINTS),  # where runs are: no extrapolation
         _bandwidth(log_wd, share=0.4),
+        practical_margin(metric, signed[finished]),
     )
     chance_signed = None if chance is None else (chance if maximize else -chance)
     dead = _dead_reasons(d, chance_signed)
     live = [i for i, why in enumerate(dead) if why is None]
-    noise, pooled = _noise(d, live)
+    noise, pooled, noise_source = _noise(d, live, model.is_accuracy(metric))
     plug = _ridges(d, live, noise)
     edge_tol = 2 * (d.grid[1] - d.grid[0])
     behind = _behind(d, live, noise)
@@ -641,6 +673,7 @@ def analyze_balance(
         bootstrap=bootstrap,
         dead_levels=[lv.lr for lv in levels if lv.dead],
         noise=pooled,
+        noise_source=noise_source,
         slope_levels=[live_levels[k].lr for k in fit],
         wd_range=(float(10**wd_lo), float(10**wd_hi)),
         lr_range=(float(10**lr_lo), float(10**lr_hi)),
@@ -654,7 +687,9 @@ def analyze_balance(
         trained = [lv for k, lv in enumerate(live_levels) if not behind[k]]
         trained = trained if len(trained) >= 2 else live_levels
         flat_lo = max(lv.plateau[0] for lv in trained if lv.plateau)
-        flat_hi = min(lv.plateau[1] for lv in trained if lv.plateau)
+        # the plateaus' tops by their bootstrap medians (the ridges): one level's plug-in plateau
+        # cut short by a seed's dip would end the flat range for every level
+        flat_hi = min(lv.ridge_wd or lv.plateau[1] for lv in trained if lv.plateau)
         # a common plateau of one level is that level's own (the table shows it), not a finding;
         # a bin of a few search runs mixes lr with wd: its noise is too wide to call wd flat
         enough = len(trained) >= 2 and all(lv.runs >= FLAT_MIN_RUNS for lv in trained)

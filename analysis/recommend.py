@@ -25,10 +25,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from analysis.surface import Surface
+from analysis.surface import Surface, is_accuracy
 
 MARGIN = 0.005  # "as good": half a point of accuracy, unless the data resolves less
 Z_RESOLVE = 2.0  # the pick's prediction +- this many sd: what the runs can tell apart
+THIN_RESOLVE = 2.0  # the runs resolve only this many times the margin: thin
 THIN_RUNS = 10  # fewer full-length runs than this: the band is an extrapolation, said so
 NEAR_LR = 0.25  # decades: runs this close to the pick's lr judge its wd band
 Z_RUN = 2.0  # a run below the pick by the tolerance plus this many noise sd ends the band
@@ -67,14 +68,25 @@ class Recommendation:
         return asdict(self)
 
 
+def practical_margin(metric: str, values) -> float:
+    """``MARGIN`` for an accuracy; for another metric the same share of its best |value|."""
+    if is_accuracy(metric):
+        return MARGIN
+    finite = [abs(float(v)) for v in values if v is not None and math.isfinite(v)]
+    return MARGIN * max(finite, default=1.0)
+
+
 def recommend(
     s: Surface,
     *,
-    margin: float = MARGIN,
+    margin: float | None = None,
     steps_per_epoch: float | None = None,
     stopped: str | None = None,
 ) -> Recommendation:
-    """The recommendation of the model ``s``: a pick among supported settings and its band."""
+    """The recommendation of the model ``s``: a pick among supported settings and its band.
+    ``margin``: "as good" at the least (default :func:`practical_margin`)."""
+    if margin is None:
+        margin = practical_margin(s.metric, [r.value for r in s.runs])
     lrs, wds = s.mesh()
     lr_g, wd_g = np.meshgrid(lrs, wds)  # (wd, lr)
     mean, sd = (a.reshape(lr_g.shape) for a in s.predict(lr_g.ravel(), wd_g.ravel()))
@@ -205,8 +217,8 @@ def _thin(s: Surface, tolerance: float, margin: float) -> str | None:
     why = []
     if s.full_runs < THIN_RUNS:
         why.append(f"{s.full_runs} full-length runs (fewer than {THIN_RUNS})")
-    if tolerance > margin * 1.0001:
-        why.append(f"the runs resolve {tolerance:.3g}, not the {margin:.3g} asked for")
+    if tolerance > THIN_RESOLVE * margin:
+        why.append(f"the runs resolve only {tolerance:.3g}, not the {margin:.3g} asked for")
     return "; ".join(why) or None
 
 
@@ -218,7 +230,7 @@ def sentence(rec: Recommendation) -> str:
     elif rec.wd_edge == "high":
         band = f"wd {lo:.2g} or more at this lr (a bound: the band reaches the top of the searched wd range)"
     elif rec.wd_edge == "low":
-        band = f"wd up to {hi:.2g} at this lr (a bound: the band reaches the bottom of the searched wd range)"
+        band = f"wd up to {hi:.2g} at this lr (down to the smallest wd searched)"
     else:
         band = f"wd {lo:.2g}..{hi:.2g} at this lr"
     product = f"lr x wd {rec.product_band[0]:.2g}..{rec.product_band[1]:.2g}"

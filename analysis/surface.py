@@ -39,8 +39,8 @@ MESH = 41  # points per axis where the band is read
 LENGTH_BOUNDS = (0.05, 3.0)  # in units of the searched box (log-scaled)
 REPLICATE_DF = 3  # degrees of freedom seed replicates need before they set the noise
 # deficits below the best run beyond the larger of these are compressed (see _warped): 10 x the
-# metric's sampling error, 2% of the best value (2 points of a 0.95 accuracy)
-WARP_NOISE, WARP_SHARE = 10.0, 0.02
+# metric's sampling error, 0.5% of the best value (half a point of a 0.95 accuracy)
+WARP_NOISE, WARP_SHARE = 3.0, 0.005
 # a setting has evidence behind it when runs near it explain this share of the prior variance
 SUPPORT_SHARE = 0.5
 
@@ -69,6 +69,11 @@ class Noise:
         else:
             how = f"fitted to {self.runs} runs (no seed replicates)"
         return f"one run's seed noise {self.sd:.4f}, {how}"
+
+
+def is_accuracy(metric: str) -> bool:
+    """A share of examples right (binomial sampling error applies): ``*acc*`` metrics."""
+    return "acc" in metric.lower()
 
 
 def sampling_sd(values: Sequence[float], n_val: int | None = None) -> float:
@@ -262,7 +267,7 @@ def fit(
     if rungs:
         cols.append(_length(np.array([r.epochs or full_epochs for r in runs], float), full_epochs))
     x = np.stack(cols, -1)
-    floor = sampling_sd(finished, n_val)
+    floor = sampling_sd(finished, n_val) if is_accuracy(metric) else 0.0
     top = float(raw.max())
     warp = max(WARP_NOISE * floor, WARP_SHARE * abs(top), 1e-3)
     warped = _warped(raw, top, warp)

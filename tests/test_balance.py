@@ -68,7 +68,8 @@ def test_a_cliff_is_read_at_its_edge_not_inside_the_plateau(slope, prediction):
     assert r.prediction == prediction and points_inside(r), r.verdict
     if prediction == "flat":
         assert r.verdict.startswith("wd does not matter between 1e-06 and ")
-        assert "starts to matter shows no trend with lr: slope +0.00" in r.verdict
+        assert "starts to matter shows no trend with lr: slope " in r.verdict
+        assert abs(r.slope) <= 0.1
         assert "admits no dependence of the best wd on lr (slope 0)" in r.verdict
     for lv in r.levels:  # the ridge sits at the cliff, the plateau reaches the lowest wd
         edge = -2.5 + slope * (math.log10(lv.lr) + 1)
