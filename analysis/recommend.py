@@ -2,9 +2,9 @@
 use and the band of settings as good as it, read from the model's expected quality, never from
 the best single run (the maximum of many noisy runs, which moves from rerun to rerun).
 
-- **The pick**: among the settings the runs support (runs near them explain at least half the
-  model's prior variance: no answer from an extrapolation), the middle of those predicted within
-  half the tolerance of the best prediction (a rerun that moves the argmax along a flat top
+- **The pick**: among the settings the runs support (the model knows them as well as two runs
+  would: no answer from an extrapolation; a band's members need one run's worth), the middle of those predicted within
+  half the margin of the best prediction (a rerun that moves the argmax along a flat top
   lands on the same middle).
 - **"As good"**: predicted within a tolerance of the pick's prediction; the tolerance is the
   larger of a practical margin (``margin``, default 0.5 point) and what the data resolves
@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from analysis.surface import Surface, is_accuracy
+from analysis.surface import BAND_SUPPORT, Surface, is_accuracy
 
 MARGIN = 0.005  # "as good": half a point of accuracy, unless the data resolves less
 Z_RESOLVE = 2.0  # the pick's prediction +- this many sd: what the runs can tell apart
@@ -33,7 +33,7 @@ THIN_RESOLVE = 2.0  # the runs resolve only this many times the margin: thin
 THIN_RUNS = 10  # fewer full-length runs than this: the band is an extrapolation, said so
 NEAR_LR = 0.25  # decades: runs this close to the pick's lr judge its wd band
 Z_RUN = 2.0  # a run below the pick by the tolerance plus this many noise sd ends the band
-CORE = 0.5  # the pick is the middle of the settings within this share of the tolerance of the top
+CORE = 0.5  # the pick is the middle of the settings within this share of the margin of the top
 EDGE = 0.1  # decades: a band this close to the searched range's end reaches it
 
 
@@ -92,12 +92,13 @@ def recommend(
     mean, sd = (a.reshape(lr_g.shape) for a in s.predict(lr_g.ravel(), wd_g.ravel()))
     sign = 1.0 if s.maximize else -1.0
     signed = sign * mean
-    ok = s.supported(sd)
+    ok = s.supported(lr_g.ravel(), wd_g.ravel()).reshape(lr_g.shape)
+    near = s.supported(lr_g.ravel(), wd_g.ravel(), BAND_SUPPORT).reshape(lr_g.shape)
     top_i, top_j = np.unravel_index(np.argmax(np.where(ok, signed, -np.inf)), signed.shape)
     # what the runs resolve: the difference of two predictions as uncertain as the top's
     tolerance = max(margin, Z_RESOLVE * math.sqrt(2) * float(sd[top_i, top_j]))
-    i, j = _centre(ok & (signed >= signed[top_i, top_j] - CORE * tolerance), top_i, top_j)
-    good = ok & (signed >= signed[top_i, top_j] - tolerance)
+    i, j = _centre(ok & (signed >= signed[top_i, top_j] - CORE * margin), top_i, top_j)
+    good = near & (signed >= signed[top_i, top_j] - tolerance)
     lo, hi = _run(good[:, j], i)
     limit = float(signed[top_i, top_j]) - tolerance - Z_RUN * s.noise.sd  # signed: larger is better
     lo, hi = _cut_by_runs(s, float(lrs[j]), wds, (lo, hi), i, limit)

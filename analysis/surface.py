@@ -10,8 +10,8 @@ runs in, a :class:`Surface` out.
   full-run surface as far as the fitted length scale says it does, and predictions are read at
   the full length.
 - **Kernel**: Matern 5/2 with one length scale per input (ARD), a constant mean, hyperparameters
-  by maximum marginal likelihood from fixed starts (deterministic: a rerun on the same runs
-  gives the same answer).
+  by maximum a posteriori (marginal likelihood and a weak prior on the length scales) from
+  fixed starts (deterministic: a rerun on the same runs gives the same answer).
 - **Noise** (one run's seed noise, the metric's units): from seed replicates (runs at the same
   setting) where there are any; otherwise the likelihood's own estimate. Never below the
   metric's sampling error: an accuracy on n validation examples scatters by
@@ -36,13 +36,19 @@ from scipy.optimize import minimize
 __all__ = ["Noise", "Run", "Surface", "fit"]
 
 MESH = 41  # points per axis where the band is read
-LENGTH_BOUNDS = (0.05, 3.0)  # in units of the searched box (log-scaled)
+LENGTH_BOUNDS = (0.1, 3.0)  # in units of the searched box (log-scaled)
+# a weak log-normal prior on each length scale (centre, sd of the log): hyperparameter surfaces
+# vary over fractions of the searched decades, not between neighbouring runs; without it the
+# likelihood of a few one-seed runs is often best explained as independent wiggles
+LENGTH_PRIOR = (math.log(0.4), 1.0)
 REPLICATE_DF = 3  # degrees of freedom seed replicates need before they set the noise
 # deficits below the best run beyond the larger of these are compressed (see _warped): 10 x the
 # metric's sampling error, 0.5% of the best value (half a point of a 0.95 accuracy)
 WARP_NOISE, WARP_SHARE = 3.0, 0.005
-# a setting has evidence behind it when runs near it explain this share of the prior variance
-SUPPORT_SHARE = 0.5
+# a setting has evidence behind it when the model knows it as well as this many runs would
+# (one run's noise variance over the posterior variance): the pick needs SUPPORT_RUNS, a band's
+# member BAND_SUPPORT
+SUPPORT_RUNS, BAND_SUPPORT = 2.0, 1.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ class Surface:
     _chol: tuple
     _ls: np.ndarray
     _signal: float  # prior variance, standardized units
+    _noise_var: float  # one run's noise variance, standardized units
     _mean: float  # the runs' mean (signed: larger is better)
     _scale: float  # their spread: the model is fitted in standardized units
     _top: float  # the best finished value (signed)
@@ -131,22 +138,32 @@ class Surface:
             cols.append(_length(e, self.full_epochs))
         return np.stack(cols, -1)
 
-    def predict(self, lr, wd, epochs=None) -> tuple[np.ndarray, np.ndarray]:
+    def _posterior(self, lr, wd, epochs=None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance in the fitted (warped, standardized) units."""
         u = self._unit(lr, wd, epochs)
         k = self._signal * _matern52(u, self._x, self._ls)
-        mean = self._mean + self._scale * (k @ self._alpha)
         v = cho_solve(self._chol, k.T)
-        var = np.maximum(self._signal - (k * v.T).sum(-1), 1e-12)
-        sign = 1.0 if self.maximize else -1.0
-        stretch = np.exp((self._top - mean) / self._warp)  # d raw / d warped (delta method)
-        return sign * _unwarp(mean, self._top, self._warp), np.sqrt(var) * self._scale * stretch
+        return k @ self._alpha, np.maximum(self._signal - (k * v.T).sum(-1), 1e-12)
 
-    def supported(self, sd: np.ndarray) -> np.ndarray:
-        """Where runs near a setting explain at least ``SUPPORT_SHARE`` of the prior variance
-        (or, with too few runs for that anywhere, the best-supported settings)."""
-        prior = math.sqrt(self._signal) * self._scale
-        limit = max(math.sqrt(1 - SUPPORT_SHARE) * prior, 1.25 * float(sd.min()))
-        return sd <= limit
+    def predict(self, lr, wd, epochs=None) -> tuple[np.ndarray, np.ndarray]:
+        z, var = self._posterior(lr, wd, epochs)
+        warped = self._mean + self._scale * z
+        stretch = np.exp((self._top - warped) / self._warp)  # d raw / d warped (delta method)
+        sign = 1.0 if self.maximize else -1.0
+        return sign * _unwarp(warped, self._top, self._warp), np.sqrt(var) * self._scale * stretch
+
+    def runs_worth(self, lr, wd) -> np.ndarray:
+        """How many runs' worth of evidence the model has at each full-length setting: one
+        run's noise variance over the posterior variance (under 1 far from every run; at a
+        flat surface's every point, many). Noise-free runs count as if their noise were half
+        the prior variance: a setting is then known where the runs explain most of it."""
+        return max(self._noise_var, 0.5 * self._signal) / self._posterior(lr, wd)[1]
+
+    def supported(self, lr, wd, runs: float = SUPPORT_RUNS) -> np.ndarray:
+        """Settings with evidence: at least ``runs`` runs' worth (or, where that holds nowhere,
+        the best-known settings)."""
+        n = self.runs_worth(lr, wd)
+        return n >= min(runs, 0.8 * float(n.max()))
 
     def mesh(self, points: int = MESH) -> tuple[np.ndarray, np.ndarray]:
         """A log-spaced mesh over the searched box: (lrs, wds), each of length ``points``."""
@@ -200,7 +217,8 @@ def _neg_log_likelihood(theta: np.ndarray, x: np.ndarray, y: np.ndarray, noise_v
     except np.linalg.LinAlgError:
         return 1e10
     alpha = cho_solve((c, low), y)
-    return float(0.5 * y @ alpha + np.log(np.diag(c)).sum())
+    prior = 0.5 * (((theta[:d] - LENGTH_PRIOR[0]) / LENGTH_PRIOR[1]) ** 2).sum()
+    return float(0.5 * y @ alpha + np.log(np.diag(c)).sum() + prior)
 
 
 def _hyper(x: np.ndarray, y: np.ndarray, fixed_noise: float | None, floor: float):
@@ -299,6 +317,7 @@ def fit(
         _chol=chol,
         _ls=ls,
         _signal=signal,
+        _noise_var=nv,
         _mean=mean,
         _top=top,
         _warp=warp,
