@@ -121,8 +121,8 @@ class Grid:
 def model_answer(runs: list[list], ranges: dict, full: int) -> tuple[float, float] | None:
     """What the shipped sweep answers from these runs (``analysis.recommend``)."""
     rs = [Run(r[0], r[1], r[3], None if r[2] >= full else float(r[2])) for r in runs]
-    if sum(r.value is not None for r in rs) < 2:
-        return None
+    if sum(r.value is not None for r in rs) < 2:  # no model of one run: that run is the answer
+        return best_run_answer(runs, full)
     lr = _covering(ranges.get("lr"), [r.lr for r in rs])
     wd = _covering(ranges.get("wd"), [r.wd for r in rs])
     rungs = any(r.epochs is not None for r in rs)

@@ -239,3 +239,81 @@ def _num(v: Any, low: float, high: float, low_open: bool = False) -> bool:
 
 def _int(v: Any, low: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+GROUPS = {"space": SpaceSettings, "jobs": JobSettings, "faults": FaultSettings}
+STRATEGIES = ("sampler", "pruner", "scheduler")
+
+
+def settings_problem(conf: dict[str, Any]) -> str | None:
+    """The first bad ``hydra.sweeper.*`` setting in a resolved sweeper config, as one line, or
+    None: keys that are no setting (with the settings it may have meant), values out of range,
+    a strategy whose ``_target_`` cannot be found or that takes no such parameter, rungs that
+    are not a list. Checked before anything runs (the pre-check and the sweeper's own start)."""
+    for group, cls in GROUPS.items():
+        node = conf.get(group)
+        if isinstance(node, dict):
+            fields = [f.name for f in dataclasses.fields(cls)]
+            for key in node:
+                if key not in fields:
+                    return _not_a_setting(f"{group}.{key}", [f"{group}.{f}" for f in fields])
+    for name in STRATEGIES:
+        node = conf.get(name)
+        if isinstance(node, dict):
+            problem = _strategy_problem(name, node)
+            if problem:
+                return problem
+    given = {k: v for k, v in conf.items() if k not in HYDRA_KEYS}
+    try:
+        settings = SweeperSettings.from_hydra(**given)
+    except TypeError as e:  # a group given as something other than a mapping
+        return f"hydra.sweeper: {e}"
+    problems = settings.problems(dict.fromkeys(given))
+    return problems[0] if problems else None
+
+
+def dotted_names() -> list[str]:
+    """Every ``hydra.sweeper.*`` setting's dotted name (the strategies' own keys excluded)."""
+    out = [f"hydra.sweeper.{n}" for n in NAMES]
+    for group, cls in GROUPS.items():
+        out += [f"hydra.sweeper.{group}.{f.name}" for f in dataclasses.fields(cls)]
+    return out
+
+
+def _not_a_setting(key: str, known: list[str]) -> str:
+    import difflib
+
+    hint = difflib.get_close_matches(key, known, n=2, cutoff=0.6)
+    said = f"did you mean {' or '.join(f'hydra.sweeper.{h}' for h in hint)}?" if hint else ""
+    allowed = ", ".join(k.rpartition(".")[2] for k in known)
+    return f"hydra.sweeper.{key} is not a setting; {said or 'allowed: ' + allowed}"
+
+
+def _strategy_problem(name: str, node: dict[str, Any]) -> str | None:
+    import importlib
+    import inspect
+
+    target = node.get("_target_")
+    if not isinstance(target, str):
+        return None
+    module, _, attr = target.rpartition(".")
+    try:
+        made = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError):  # Hydra's "Error locating target"
+        return f"hydra.sweeper.{name}._target_={target}: no such class (pick one of hydra/sweeper/supersweep_{name})"
+    try:
+        params = inspect.signature(made).parameters
+    except (TypeError, ValueError):
+        return None
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    known = [p for p in params if p not in ("self", "ctx")]
+    for key in node:
+        if key.startswith("_") or takes_any or key in known:
+            continue
+        return _not_a_setting(f"{name}.{key}", [f"{name}.{k}" for k in known])
+    rungs = node.get("rungs")
+    if "rungs" in node and not (
+        isinstance(rungs, list) and all(isinstance(r, int) and not isinstance(r, bool) for r in rungs)
+    ):
+        return f"hydra.sweeper.{name}.rungs must be a list of increasing epochs, e.g. [1,3], got {rungs!r}"
+    return None

@@ -209,6 +209,7 @@ def check_each_job(
                 )
                 if i == 0:
                     _resolve_hydra_settings(cfg)
+                    _check_sweeper_settings(cfg)
                     check_output_dir(cfg, "hydra.sweep.dir" if multirun else "hydra.run.dir")
                     limit = _trial_time_limit(cfg) if multirun else None
                 if check is not None:
@@ -352,6 +353,13 @@ def unknown_key_words(e: BaseException, config_name: str, args: Sequence[str]) -
             f"{key} is a setting of the supersweep sweeper, and this multirun uses another: "
             "add hydra/sweeper=supersweep or a preset (sweep=lr_wd)."
         )
+    if key.startswith("hydra.sweeper."):  # ours: its settings, not the app's keys
+        from sweeper.settings import dotted_names
+
+        hint = did_you_mean(key, dotted_names())
+        if hint:
+            return f"{key} is not a setting of the sweeper; did you mean {' or '.join(hint)}?"
+        return f"{key} is not a setting of the sweeper (--cfg hydra lists them under hydra.sweeper)"
     cfg = compose(config_name)
     container = OmegaConf.to_container(cfg, resolve=False)
     known = [k for k in _dotted(container) if k != "hydra"]
@@ -395,6 +403,20 @@ def _resolve_hydra_settings(cfg: DictConfig) -> None:
             raise ConfigError(
                 f"hydra.{key}: {' '.join(str(e).split()).split(' full_key:')[0]}"
             ) from None
+
+
+def _check_sweeper_settings(cfg: DictConfig) -> None:
+    """The supersweep sweeper's settings (``sweeper.settings.settings_problem``), one line."""
+    from omegaconf import OmegaConf
+
+    sweeper = OmegaConf.to_container(cfg.hydra.sweeper, resolve=True)
+    if not isinstance(sweeper, dict) or "supersweep" not in str(sweeper.get("_target_", "")):
+        return
+    from sweeper.settings import settings_problem
+
+    problem = settings_problem({str(k): v for k, v in sweeper.items()})
+    if problem:
+        raise ConfigError(problem)
 
 
 def preflight(config_name: str, check: Callable[[DictConfig], None] | None = None) -> None:

@@ -36,6 +36,35 @@ SWEEP = ["-m", "sweep=lr_wd"]
             [*SWEEP, "hydra.sweeper.range_test=x.json"],
             "hydra.sweeper.range_test moved: hydra.sweeper.space.range_test",
         ),
+        # the campaign's cases (issue 38): each was a traceback or Hydra's multi-line error
+        (
+            [*SWEEP, "hydra.sweeper.jobs.trial_timeout_s=inf"],
+            "hydra.sweeper.jobs.trial_timeout_s must be null or seconds > 0, got inf",
+        ),
+        (
+            [*SWEEP, "hydra/sweeper/supersweep_scheduler=rungs", "hydra.sweeper.scheduler.rungs=5"],
+            "hydra.sweeper.scheduler.rungs must be a list of increasing epochs, e.g. [1,3], got 5",
+        ),
+        (
+            [*SWEEP, "+hydra.sweeper.space.foo=1"],
+            "hydra.sweeper.space.foo is not a setting; allowed: range_test, range_test_overrides,",
+        ),
+        (
+            [*SWEEP, "+hydra.sweeper.faults.retry=true"],
+            "hydra.sweeper.faults.retry is not a setting; did you mean hydra.sweeper.faults.retry_failed?",
+        ),
+        (
+            [*SWEEP, "hydra.sweeper.scheduler._target_=no.such.Scheduler"],
+            "hydra.sweeper.scheduler._target_=no.such.Scheduler: no such class",
+        ),
+        (
+            [*SWEEP, "+hydra.sweeper.scheduler.rung=[1]"],
+            "hydra.sweeper.scheduler.rung is not a setting; did you mean hydra.sweeper.scheduler.rungs",
+        ),
+        (
+            [*SWEEP, "hydra.sweeper.n_trial=4"],
+            "hydra.sweeper.n_trial is not a setting of the sweeper; did you mean hydra.sweeper.n_trials?",
+        ),
         (
             [*SWEEP, "hydra.sweeper.jobs.in_flight=maybe"],
             "hydra.sweeper.jobs.in_flight must be true or false, got 'maybe'.",
