@@ -417,6 +417,17 @@ def _check_sweeper_settings(cfg: DictConfig) -> None:
     problem = settings_problem({str(k): v for k, v in sweeper.items()})
     if problem:
         raise ConfigError(problem)
+    space = sweeper.get("space") or {}
+    if space.get("range_test_overrides"):  # a typo there failed after the study was made
+        from importlib.resources import files
+
+        from training.range_test.run import config_for_run
+
+        settings = OmegaConf.load(str(files("conf") / "range_test.yaml"))
+        try:
+            config_for_run(cfg, settings, list(space["range_test_overrides"]))  # type: ignore[arg-type]
+        except ConfigError as e:
+            raise ConfigError(f"hydra.sweeper.space.range_test_overrides: {e}") from None
 
 
 def preflight(config_name: str, check: Callable[[DictConfig], None] | None = None) -> None:

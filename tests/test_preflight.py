@@ -62,6 +62,10 @@ SWEEP = ["-m", "sweep=lr_wd"]
             "hydra.sweeper.scheduler.rung is not a setting; did you mean hydra.sweeper.scheduler.rungs",
         ),
         (
+            [*SWEEP, "hydra.sweeper.space.range_test=auto", "hydra.sweeper.space.range_test_overrides=[num_itr=20]"],
+            "hydra.sweeper.space.range_test_overrides: range test override 'num_itr=20': num_itr is not a setting of the range test; did you mean num_iter?",
+        ),
+        (
             [*SWEEP, "hydra.sweeper.n_trial=4"],
             "hydra.sweeper.n_trial is not a setting of the sweeper; did you mean hydra.sweeper.n_trials?",
         ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -9,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from training.checks import check_range_test_config
+from training.checks import ConfigError, check_range_test_config
 from training.range_test.finder import KNOBS, Recording, knobs, run_range_test
 from training.range_test.plots import range_test_html
 from training.range_test.suggest import RULES, analyze, suggested_max_lr
@@ -104,8 +106,10 @@ def config_for_run(
     for line in overrides:  # a typo must not vanish into a new key
         key = line.split("=", 1)[0]
         if OmegaConf.select(cfg, key, default=_MISSING) is _MISSING:
-            raise ValueError(
-                f"range test override {line!r}: {key} is not a setting of the range test; its own are {', '.join(KNOBS)}."
+            close = difflib.get_close_matches(key, list(KNOBS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(
+                f"range test override {line!r}: {key} is not a setting of the range test; {hint}its own are {', '.join(KNOBS)}."
             )
     cfg.merge_with_dotlist(list(overrides))
     return cfg
