@@ -1156,6 +1156,36 @@ def kill_midway(d: Path, args: list[str], ready) -> None:
     proc.wait()
 
 
+def kill_when_held(d: Path, args: list[str], after: int) -> list[str]:
+    """Start the sweep in ``d`` with the tiny app's hold: the job that starts once ``after``
+    runs have finished waits there; SIGKILL the whole sweep when it says so. The kill point is
+    fixed by the design, never by how fast the box is. Returns the hold's settings, for the
+    resume (the same fixed settings; the hold file is gone, so nothing waits)."""
+    hold = d / "hold"
+    hold.touch()
+    held_args = [f"hold_file={hold}", f"hold_after={after}"]
+    log_file = (d / "first.log").open("w")
+    proc = subprocess.Popen(
+        tiny_args(d, *args, *held_args),
+        cwd=d,
+        env=env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    held = Path(f"{hold}.held")
+    deadline = time.time() + 300  # a last guard: the held job's file is the event
+    while not held.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    if not held.exists():
+        proc.kill()
+        pytest.fail("the sweep never reached its kill point: " + (d / "first.log").read_text()[-3000:])
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    hold.unlink()  # the resumed sweep runs through
+    return held_args
+
+
 def test_a_rung_sweep_killed_with_sigkill_resumes_to_the_same_promotions(tmp_path):
     """kill -9 of the whole sweep mid-run; the same command with faults.retry_failed adopts the
     trial left RUNNING (the same trial, at the rung it was in) and the study ends with the
@@ -1217,7 +1247,6 @@ def test_a_balance_design_killed_with_sigkill_resumes_to_the_same_cells(tmp_path
         "+seed=0",
         "wd=choice(1e-4,1e-3,1e-2)",
         "seed=choice(0)",
-        "sleep_s=0.15",
         "epochs=2",
     ]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
@@ -1226,12 +1255,8 @@ def test_a_balance_design_killed_with_sigkill_resumes_to_the_same_cells(tmp_path
     p = sweep(straight, *common)
     assert p.returncode == 0, p.stderr
 
-    def ready(trials) -> bool:  # past the pilot, a run in flight
-        told = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-        return len(told) >= 5 and any(t.state == TrialState.RUNNING for t in trials)
-
-    kill_midway(killed, common, ready)
-    p = sweep(killed, *common)
+    held = kill_when_held(killed, common, after=5)  # past the pilot (3 levels), a run in flight
+    p = sweep(killed, *common, *held)
     assert p.returncode == 0, p.stderr
 
     def cells(d):
