@@ -86,6 +86,7 @@ class Loop:
     quiet: tuple[str, ...] = ()  # every job's overrides that keep its lines off the console
     searchpath: tuple[str, ...] = ()  # the sweep's hydra.searchpath override: a replay needs it
     progress: Progress | None = None
+    budget_said: bool = False  # the time budget's line is said once
 
     def run(self) -> None:
         self.progress = Progress(
@@ -93,17 +94,26 @@ class Loop:
             self.scheduler.total(self),
             told_at_start=len(self.study.get_trials(deepcopy=False, states=TOLD)),
         )
+        budget = self.settings.jobs.timeout_s
+        deadline = None if budget is None else time.monotonic() + float(budget)
         try:
             while True:
                 self._reap()
-                free = self.settings.n_jobs - self.pool.in_flight
-                self.starting, self.ready = self.ready[:free], self.ready[free:]
-                self.starting += self.scheduler.next_runs(free - len(self.starting), self)
-                self._start(self.starting)
-                self.starting = []
-                if not self.pool.in_flight:
-                    self._reap_before_leaving()
-                    return
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._budget_spent(float(budget or 0))
+                    if not self.pool.in_flight:
+                        self._end_waiting(f"the sweep's time budget (jobs.timeout_s={budget:g}) was spent")
+                        self._reap_before_leaving()
+                        return
+                else:
+                    free = self.settings.n_jobs - self.pool.in_flight
+                    self.starting, self.ready = self.ready[:free], self.ready[free:]
+                    self.starting += self.scheduler.next_runs(free - len(self.starting), self)
+                    self._start(self.starting)
+                    self.starting = []
+                    if not self.pool.in_flight:
+                        self._reap_before_leaving()
+                        return
                 for job, outcome in self.pool.wait(
                     self._beat
                 ):  # all told before a stop: no finished run is lost
@@ -118,6 +128,21 @@ class Loop:
             raise
         finally:
             self.progress.close()
+
+    def _budget_spent(self, budget: float) -> None:
+        if not self.budget_said:
+            self.budget_said = True
+            log.info(
+                f"time budget spent (hydra.sweeper.jobs.timeout_s={budget:g}): no new run starts; "
+                f"{self.pool.in_flight} in flight finish, then the sweep answers from what it has"
+            )
+
+    def _end_waiting(self, reason: str) -> None:
+        """Trials left open with no run in flight (promoted, or paused for a promotion) end
+        pruned: nothing of theirs is lost (their rungs are in the study), none stays RUNNING."""
+        self.ready = []
+        for t in list(self.open.values()):
+            self._finish(t, Outcome(TrialState.PRUNED, None, {"status": "pruned", "reason": reason}))
 
     # -- the scheduler's view (sweeper.schedulers.Trials) --
 

@@ -56,6 +56,10 @@ class JobSettings:
     # a trial still running this long after its job started fails (its job is cancelled on a
     # cluster, stopped in this process); null: no limit
     trial_timeout_s: float | None = None
+    # the whole sweep's wall-clock budget in seconds (Optuna's `timeout`, Ray Tune's
+    # time_budget_s): once spent no new run starts, the runs in flight finish, trials waiting
+    # for a promotion end pruned, and the sweep ends with its answer; null: no budget
+    timeout_s: float | None = None
     # compose a job's config once per shape of overrides, then set values (tests/test_compose.py)
     compose_cache: bool = True
     # true: each job's per-epoch lines and the launcher's "Launching" lines (with the internal
@@ -137,6 +141,13 @@ class SweeperSettings:
                 self.jobs.trial_timeout_s,
                 self.jobs.trial_timeout_s is None
                 or _num(self.jobs.trial_timeout_s, 0, math.inf, low_open=True),
+                "null or seconds > 0",
+            ),
+            (
+                "jobs.timeout_s",
+                self.jobs.timeout_s,
+                self.jobs.timeout_s is None
+                or _num(self.jobs.timeout_s, 0, math.inf, low_open=True),
                 "null or seconds > 0",
             ),
             (

@@ -1267,3 +1267,26 @@ def test_a_balance_design_killed_with_sigkill_resumes_to_the_same_cells(tmp_path
     design = lambda d: load(d).user_attrs["design"]  # noqa: E731
     assert design(killed)["stop"] == design(straight)["stop"]
     assert not load(killed).get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+def test_a_time_budget_ends_the_sweep_with_nothing_left_running(tmp_path):
+    """hydra.sweeper.jobs.timeout_s: once spent no run starts, the run in flight finishes, a
+    trial waiting for its promotion ends pruned, and the sweep ends with its results (exit 0)."""
+    p = sweep(
+        tmp_path,
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1]",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
+        "hydra.sweeper.pruner.min_resource=1",
+        "hydra.sweeper.n_trials=1000",
+        "hydra.sweeper.jobs.timeout_s=2",
+        "x=interval(0, 1)",
+        "epochs=3",
+        "sleep_s=0.05",
+    )
+    assert p.returncode == 0, p.stderr
+    assert "time budget spent (hydra.sweeper.jobs.timeout_s=2)" in p.stderr + p.stdout
+    trials = load(tmp_path).get_trials()
+    assert 0 < len(trials) < 1000
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert (tmp_path / "sweep" / "optimization_results.yaml").is_file()
