@@ -1290,3 +1290,29 @@ def test_a_time_budget_ends_the_sweep_with_nothing_left_running(tmp_path):
     assert 0 < len(trials) < 1000
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     assert (tmp_path / "sweep" / "optimization_results.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_the_cifar_recipe_runs_as_written_on_a_real_format_archive(tmp_path):
+    """sweep=cifar_lr_wd on a small CIFAR-10 archive in torchvision's on-disk format (random
+    pixels: the mechanics, not the accuracy): range test, full runs, the time budget's setting
+    in force, a recommendation at the end."""
+    from .test_data import write_cifar
+
+    write_cifar(tmp_path / "data", "cifar10", n_train_per_file=40, n_test=50)
+    p = train_sweep(
+        tmp_path,
+        "sweep=cifar_lr_wd",
+        f"data_dir={tmp_path / 'data'}",
+        "data.source.download=false",
+        "device=cpu",
+        "epochs=1",
+        "batch_size=32",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.space.range_test_overrides=['num_iter=20']",
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = p.stdout + p.stderr
+    assert "range test: suggested max_lr" in out and "recommendation: use max_lr=" in out
+    study = load(tmp_path)
+    assert len(study.trials) == 2 and all(t.state == TrialState.COMPLETE for t in study.trials)
