@@ -42,6 +42,7 @@ class Recommendation:
     max_lr: float
     wd: float
     value: float  # the model's prediction of a full run there
+    top: float  # the best prediction among supported settings (the band is read against it)
     sd: float  # its standard deviation
     noise: float  # one run's seed noise (the metric's units)
     noise_source: str  # analysis.surface.Noise.words()
@@ -112,6 +113,7 @@ def recommend(
         max_lr=lr,
         wd=float(wds[i]),
         value=float(mean[i, j]),
+        top=float(mean[top_i, top_j]),
         sd=float(sd[i, j]),
         noise=s.noise.sd,
         noise_source=s.noise.words(),
@@ -162,6 +164,17 @@ def compare(s: Surface, rec: Recommendation | dict, lr: float, wd: float) -> dic
         "inside_band": inside,
         "as_good": same,
     }
+
+
+def in_band(s: Surface, rec: Recommendation | dict, lrs, wds) -> np.ndarray:
+    """Whether each (lr, wd) is in the recommendation's band: predicted within its tolerance of
+    the top, where the runs give a band member's support (the band as a region, not only its
+    slice at the recommended lr)."""
+    r = rec if isinstance(rec, dict) else rec.as_dict()
+    mean, _ = s.predict(lrs, wds)
+    sign = 1.0 if s.maximize else -1.0
+    near = s.supported(np.asarray(lrs, float), np.asarray(wds, float), BAND_SUPPORT)
+    return near & (sign * mean >= sign * r["top"] - r["tolerance"])
 
 
 def _centre(core: np.ndarray, i: int, j: int) -> tuple[int, int]:

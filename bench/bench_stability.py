@@ -9,7 +9,10 @@ Each replicate keeps one seed per (max_lr, wd) cell of a stored dense grid (benc
   one, and the share whose named prediction (what the interval admits) does;
 - recommendation: the share of ordered replicate pairs (i, j) whose recommended (max_lr, wd)
   from i lies inside j's band (j's as-good lr levels and j's wd band), and the share whose
-  recommended max_lr is the full grid's.
+  recommended max_lr is the full grid's;
+- the band against the dense grid (issue 36): the replicate's band (its model's region as good
+  as its best) holds the grid's best cell (by mean validation over 3 seeds), holds no cell more
+  than 1 point below it, and the recommendation's expected regret (bench/regret.py's reading).
 
     python bench/bench_stability.py [--draws 20] [--tasks all]
     python bench/bench_stability.py --presets --tasks mnist1d_cnn1d_sgd,mnist1d_mlp_sgd
@@ -64,11 +67,42 @@ def inside(rec: dict, band: dict) -> bool:
     return lo * 0.999 <= rec["max_lr"] <= hi * 1.001 and w0 * 0.999 <= rec["wd"] <= w1 * 1.001
 
 
+def band_against_grid(name: str, rows: list[dict], rec: dict, grid) -> tuple[bool, bool, float]:
+    """The replicate's band (the model of its runs, as region) against the dense grid's cell
+    means: (holds the grid's best cell, holds no cell more than 1 point below it, the
+    recommendation's expected regret in points)."""
+    import numpy as np
+
+    from analysis.recommend import in_band
+    from analysis.surface import Run, fit
+
+    runs = [
+        Run(r["max_lr"], r["wd"], r["best_val_acc"] if r["status"] == "completed" else None)
+        for r in rows
+    ]
+    s = fit(runs, metric="best_val_acc", maximize=True, chance=0.1, wd_range=(min(suite.WDS), max(suite.WDS)))
+    lrs, wds = np.meshgrid(grid.lrs, grid.wds, indexing="ij")
+    inside_band = in_band(s, rec, lrs.ravel(), wds.ravel()).reshape(lrs.shape)
+    best = np.unravel_index(np.argmax(grid.val), grid.val.shape)
+    below = grid.val < grid.best_val - 0.01
+    regret_pts = 100 * (grid.best_val - grid.quality(rec["max_lr"], rec["wd"])[0])
+    return bool(inside_band[best]), not bool((inside_band & below).any()), regret_pts
+
+
 def one_task(name: str, draws: int) -> dict:
+    import regret
+
     _, rows = suite.read_grid(suite.OUT / f"{name}.csv")
     full = suite.grid_verdict(name, rows)
     rng = random.Random(0)
-    reps = [suite.grid_verdict(name, draw(rows, rng), seed=k) for k in range(draws)]
+    drawn = [draw(rows, rng) for _ in range(draws)]
+    reps = [suite.grid_verdict(name, d, seed=k) for k, d in enumerate(drawn)]
+    grid = regret.Grid(name)
+    bands = [
+        band_against_grid(name, d, r.recommendation, grid)
+        for d, r in zip(drawn, reps, strict=True)
+        if r.recommendation
+    ]
     with_ci = [r for r in reps if r.slope_ci is not None]
     covered = (
         sum(r.slope_ci[0] <= full.slope <= r.slope_ci[1] for r in with_ci)
@@ -95,6 +129,10 @@ def one_task(name: str, draws: int) -> dict:
         "pairs": len(pairs),
         "same_lr": sum(math.isclose(r["max_lr"], full_rec.get("max_lr", math.nan)) for r in recs),
         "recs": len(recs),
+        "best_in_band": sum(b[0] for b in bands),
+        "nothing_1pt_below": sum(b[1] for b in bands),
+        "rec_within_half_pt": sum(b[2] <= 0.5 for b in bands),
+        "rec_regret_median": sorted(b[2] for b in bands)[len(bands) // 2] if bands else math.nan,
     }
 
 
@@ -159,9 +197,9 @@ def main() -> None:
         presets(names)
         return
     print(
-        "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's |"
+        "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's | band holds the grid's best cell | band holds no cell > 1 pt below | rec. within 0.5 pt (median regret) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         s = one_task(name, a.draws)
         slope = f"{s['full_slope']:+.2f}" if s["full_slope"] is not None else "no slope"
@@ -169,7 +207,9 @@ def main() -> None:
         print(
             f"| {name}{tag} | {s['full_headline']}, {slope} | {s['covered']}/{s['with_ci']} | "
             f"{s['headline'][1]}/{s['draws']} ({s['headline'][0]}) | {s['prediction'][1]}/{s['draws']} ({s['prediction'][0]}) | "
-            f"{s['rec_inside']}/{s['pairs']} | {s['same_lr']}/{s['recs']} |",
+            f"{s['rec_inside']}/{s['pairs']} | {s['same_lr']}/{s['recs']} | "
+            f"{s['best_in_band']}/{s['recs']} | {s['nothing_1pt_below']}/{s['recs']} | "
+            f"{s['rec_within_half_pt']}/{s['recs']} ({s['rec_regret_median']:.2f}) |",
             flush=True,
         )
 
