@@ -80,6 +80,14 @@ ARMS = {
         "hydra/sweeper/supersweep_scheduler=full",
         "hydra/sweeper/supersweep_pruner=none",
     ),
+    # issue 35: full runs with the last 5 of 20 trials repeating the model's recommendation
+    # with other run seeds (scheduler.replicates)
+    "replicate": (
+        "sweep=lr_wd",
+        "hydra/sweeper/supersweep_scheduler=full",
+        "hydra/sweeper/supersweep_pruner=none",
+        "hydra.sweeper.scheduler.replicates=5",
+    ),
     # successive halving that keeps the best half of each rung instead of the best third
     "eta2": ("sweep=lr_wd", "hydra.sweeper.pruner.reduction_factor=2"),
     "rung3": ("sweep=lr_wd", "hydra.sweeper.scheduler.rungs=[3]"),
