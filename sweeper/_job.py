@@ -31,6 +31,11 @@ class Fixed:
         return [cls(o.key_or_group, str(o.input_line)) for o in parsed]
 
 
+# trial user attr: settings every run of the trial trains with (e.g. an enqueued replicate's
+# seed), on top of the sweep's fixed overrides
+RUN_SETTINGS = "run_settings"
+
+
 @dataclass(frozen=True)
 class Job:
     """One run of a trial: full run (``step`` = last) or a shorter budget step before it."""
@@ -50,8 +55,13 @@ class Job:
     def replay(self) -> list[str]:
         """The overrides that reproduce this run by hand (no sweeper bookkeeping)."""
         fixed = [f.line for f in self.fixed if f.key not in self.settings]
+        added = {f.key for f in self.fixed if f.line.startswith("+") and f.key in self.settings}
         values = {**self.params, **self.settings}
-        return [*fixed, *(f"{k}={format_value(v)}" for k, v in values.items())]
+        # a setting that replaces a key the sweep added (+seed=0) adds it too
+        return [
+            *fixed,
+            *(f"{'+' if k in added else ''}{k}={format_value(v)}" for k, v in values.items()),
+        ]
 
     def to_overrides(self) -> list[str]:
         """The only place a job's override strings are made."""

@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper._errors import SweepError
-from sweeper._job import Fixed, Job, Worker
+from sweeper._job import RUN_SETTINGS, Fixed, Job, Worker
 from sweeper._jobs import INTERRUPTED
 from sweeper._outcome import Outcome, dir_outcome
 from sweeper._pool import Pool
@@ -205,7 +205,10 @@ class Loop:
         metric = next(iter(self.objectives))
         ref = TrialRef(number, self.study.study_name, self.storage_source, metric)
         subdir = str(attrs.get("resume_subdir", number))  # a retry continues in its zombie's dir
-        return Job(ref, 0, subdir, self.space.job_params(params), self.fixed, quiet=self.quiet)
+        settings = dict(attrs.get(RUN_SETTINGS) or {})
+        return Job(
+            ref, 0, subdir, self.space.job_params(params), self.fixed, settings, quiet=self.quiet
+        )
 
     def _first_job(self, trial: optuna.Trial) -> Job:
         job = self._template(trial.number, trial.params, trial.user_attrs)

@@ -1316,3 +1316,53 @@ def test_the_cifar_recipe_runs_as_written_on_a_real_format_archive(tmp_path):
     assert "range test: suggested max_lr" in out and "recommendation: use max_lr=" in out
     study = load(tmp_path)
     assert len(study.trials) == 2 and all(t.state == TrialState.COMPLETE for t in study.trials)
+
+
+def test_replicates_repeat_the_recommendation_with_other_seeds_and_survive_a_resume(tmp_path):
+    """scheduler.replicates=2: the last two trials train the model's recommended (x, wd) again
+    with seed 1 and 2 (the task's seed + 1, + 2), replayable by hand; a resume keeps the seeds."""
+    common = [
+        "hydra/sweeper/supersweep_scheduler=full",
+        "hydra.sweeper.scheduler.replicates=2",
+        "sweep_keys.lr=x",
+        "+sweep_keys.seed=seed",
+        "+seed=0",
+        "x=tag(log, interval(0.01, 1))",
+        "wd=tag(log, interval(1e-4, 1e-1))",
+    ]
+    p = sweep(tmp_path, *common, "hydra.sweeper.n_trials=6")
+    assert p.returncode == 0, p.stderr
+    trials = load(tmp_path).get_trials()
+    reps = [t for t in trials if "replicate_seed" in t.user_attrs]
+    assert [t.user_attrs["replicate_seed"] for t in reps] == [1, 2]
+    assert [t.number for t in reps] == [4, 5], "the last trials of the budget"
+    for t in reps:
+        assert f"seed={t.user_attrs['replicate_seed']}" in t.user_attrs["replay"]
+    assert "again with seed=1 (scheduler.replicates=2)" in p.stderr + p.stdout
+    # more trials on the same study: the seeds go on from the stored ones
+    p = sweep(tmp_path, *common, "hydra.sweeper.n_trials=7")
+    assert p.returncode == 0, p.stderr
+    last = load(tmp_path).get_trials()[-1]
+    assert last.user_attrs["replicate_seed"] == 3
+
+
+def test_replicates_need_lr_and_wd_searched():
+    from omegaconf import OmegaConf
+
+    from sweeper import SweepError
+    from sweeper._keys import SweepKeys
+    from sweeper.schedulers import SweepContext
+    from sweeper.schedulers.full import FullRuns
+
+    ctx = SweepContext(
+        keys=SweepKeys(lr="max_lr", wd="wd"),
+        task_cfg=OmegaConf.create({"seed": 0}),
+        distributions={},
+        objectives={"best_val_acc": "maximize"},
+        pruner=None,  # type: ignore[arg-type]
+        sweep_dir=Path("."),
+    )
+    with pytest.raises(SweepError, match="replicates repeats the recommended"):
+        FullRuns(ctx, replicates=2)
+    with pytest.raises(SweepError, match="replicates must be an integer >= 0"):
+        FullRuns(ctx, replicates=-1)

@@ -11,14 +11,12 @@ on more than one run where it matters most.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-
 import optuna
 from omegaconf import OmegaConf
 from optuna.distributions import FloatDistribution
 
 from sweeper._errors import SweepError
-from sweeper._job import Job
+from sweeper._job import RUN_SETTINGS, Job
 from sweeper._seeding import Bounds
 from sweeper.schedulers import Scheduler, SweepContext, Trials
 
@@ -54,16 +52,13 @@ class FullRuns(Scheduler):
             if isinstance(seed, int):
                 self.seeds[t.number] = seed
 
-    def run_at(self, template: Job, step: int) -> Job:
-        seed = self.seeds.get(template.number)
-        return template if seed is None else replace(template, settings={self.seed_key: seed})
-
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
         if self.replicates and min(free, trials.left()) and trials.left() <= self.replicates:
             pick = self._recommended(trials.study)
             if pick is not None:
                 seed = self.base_seed + len(self.seeds) + 1
-                trials.study.enqueue_trial(pick, user_attrs={SEED_ATTR: seed})
+                attrs = {SEED_ATTR: seed, RUN_SETTINGS: {self.seed_key: seed}}  # in its replay too
+                trials.study.enqueue_trial(pick, user_attrs=attrs)
                 jobs = trials.new(1)
                 for job in jobs:
                     self.seeds[job.number] = seed
