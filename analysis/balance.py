@@ -43,8 +43,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from analysis.recommend import practical_margin, recommend
 from analysis import surface as model
+from analysis.recommend import practical_margin, recommend
 
 __all__ = ["BalanceResult", "Level", "analyze_balance", "smoothed_surface"]
 
@@ -165,7 +165,9 @@ class _Curve:
         """Grid indices of the lowest and highest wd as good as the best: within its noise or
         the practical margin, whichever is larger."""
         b = self.best()
-        margin = np.maximum(Z_PLATEAU * noise * np.sqrt(1 / self.n_eff[b] + 1 / self.n_eff), practical)
+        margin = np.maximum(
+            Z_PLATEAU * noise * np.sqrt(1 / self.n_eff[b] + 1 / self.n_eff), practical
+        )
         inside = np.flatnonzero(self.value >= self.value[b] - margin)
         return int(inside[0]), int(inside[-1])
 
@@ -192,7 +194,9 @@ def _pseudo_residuals(log_wd: np.ndarray, value: np.ndarray) -> tuple[np.ndarray
         cells.setdefault(float(x), []).append(float(v))
     reps = [np.asarray(c) for c in cells.values() if len(c) >= 2]
     if sum(len(c) - 1 for c in reps) >= 3:
-        return np.concatenate([(c - c.mean()) * math.sqrt(len(c) / (len(c) - 1)) for c in reps]), "replicates"
+        return np.concatenate(
+            [(c - c.mean()) * math.sqrt(len(c) / (len(c) - 1)) for c in reps]
+        ), "replicates"
     order = np.argsort(log_wd)
     x, y = log_wd[order], value[order]
     if len(x) < 3:
@@ -278,7 +282,9 @@ class _Data:
     level_of: np.ndarray
     grid: np.ndarray  # log10 wd over the searched range
     h_wd: float
-    practical: float = 0.0  # "as good": never a smaller margin than this (analysis.recommend.MARGIN)
+    practical: float = (
+        0.0  # "as good": never a smaller margin than this (analysis.recommend.MARGIN)
+    )
 
     def curve(self, i: int, pick: np.ndarray | None = None) -> _Curve:
         runs = np.flatnonzero(self.level_of == i) if pick is None else pick
@@ -348,14 +354,14 @@ def _noise(d: _Data, live: list[int], accuracy: bool) -> tuple[np.ndarray, float
     floor = max(_resolution(finished), binomial)
     pooled = max(_mad(every), floor) if len(every) else floor
     noise = np.array([max(_mad(r), floor) if len(r) >= NOISE_RUNS else pooled for r in res])
-    runs = sum(n for _, n in how)
+    total = sum(n for _, n in how)
     kinds = {h for h, _ in how if h != "none"}
     if len(every) and _mad(every) < floor:
-        source = f"the validation set's sampling error {floor:.4f} (the {runs} runs scatter less)"
+        source = f"the validation set's sampling error {floor:.4f} (the {total} runs scatter less)"
     elif kinds == {"replicates"}:
-        source = f"seed replicates ({runs} runs)"
+        source = f"seed replicates ({total} runs)"
     elif kinds:
-        source = f"second differences along wd ({runs} runs{'' if 'replicates' not in kinds else ', replicates where a level has them'})"
+        source = f"second differences along wd ({total} runs{'' if 'replicates' not in kinds else ', replicates where a level has them'})"
     else:
         source = "the metric's resolution (too few runs a level)"
     return noise, pooled, source
@@ -408,7 +414,9 @@ def _plateau_tops(
     """:meth:`_Curve.plateau`'s upper end for every row of ``value`` at once."""
     rows = np.arange(len(value))
     b = np.argmax(value, axis=1)
-    margin = np.maximum(Z_PLATEAU * noise * np.sqrt(1 / n_eff[rows, b][:, None] + 1 / n_eff), practical)
+    margin = np.maximum(
+        Z_PLATEAU * noise * np.sqrt(1 / n_eff[rows, b][:, None] + 1 / n_eff), practical
+    )
     inside = value >= value[rows, b][:, None] - margin
     return value.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1)
 
@@ -743,7 +751,10 @@ def analyze_balance(
             )
     result.verdict = _verdict(result, len(levels), min_levels)
     surface = model.fit(
-        [model.Run(a, b, None if v is None else float(v)) for a, b, v in zip(lr, wd, value, strict=True)],
+        [
+            model.Run(a, b, None if v is None else float(v))
+            for a, b, v in zip(lr, wd, value, strict=True)
+        ],
         metric=metric,
         maximize=maximize,
         lr_range=(float(10**lr_lo), float(10**lr_hi)),

@@ -95,7 +95,9 @@ def recommend(
     signed = sign * mean
     ok = s.supported(lr_g.ravel(), wd_g.ravel()).reshape(lr_g.shape)
     near = s.supported(lr_g.ravel(), wd_g.ravel(), BAND_SUPPORT).reshape(lr_g.shape)
-    top_i, top_j = np.unravel_index(np.argmax(np.where(ok, signed, -np.inf)), signed.shape)
+    top_i, top_j = (
+        int(x) for x in np.unravel_index(np.argmax(np.where(ok, signed, -np.inf)), signed.shape)
+    )
     # what the runs resolve: the difference of two predictions as uncertain as the top's
     tolerance = max(margin, Z_RESOLVE * math.sqrt(2) * float(sd[top_i, top_j]))
     i, j = _centre(ok & (signed >= signed[top_i, top_j] - CORE * margin), top_i, top_j)
@@ -181,7 +183,7 @@ def _centre(core: np.ndarray, i: int, j: int) -> tuple[int, int]:
     """The middle of the core around the best prediction (i, j): its lr column nearest the
     middle of the core's lr span, then the middle of that column's wd stretch. A rerun that
     moves the argmax within a flat top lands on the same middle."""
-    c0, c1 = _run(core.any(0), j)
+    c0, c1 = _run(np.asarray(core.any(0)), j)
     cols = [c for c in range(c0, c1 + 1) if core[:, c].any()]
     j = min(cols, key=lambda c: (abs(c - (c0 + c1) / 2), -core[:, c].sum()))
     rows = np.flatnonzero(core[:, j])

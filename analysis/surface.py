@@ -168,8 +168,8 @@ class Surface:
     def mesh(self, points: int = MESH) -> tuple[np.ndarray, np.ndarray]:
         """A log-spaced mesh over the searched box: (lrs, wds), each of length ``points``."""
         return (
-            np.logspace(*np.log10(self.lr_range), points),
-            np.logspace(*np.log10(self.wd_range), points),
+            np.logspace(math.log10(self.lr_range[0]), math.log10(self.lr_range[1]), points),
+            np.logspace(math.log10(self.wd_range[0]), math.log10(self.wd_range[1]), points),
         )
 
     @property
@@ -233,10 +233,10 @@ def _hyper(x: np.ndarray, y: np.ndarray, fixed_noise: float | None, floor: float
         theta0 = [math.log(ls0)] * d + [0.0]
         if fixed_noise is None:
             theta0.append(math.log(max(0.1, floor * 1.5)))
-        theta0 = np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds])
+        start = np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds])
         res = minimize(
             _neg_log_likelihood,
-            theta0,
+            start,
             args=(x, y, fixed_noise),
             method="L-BFGS-B",
             bounds=bounds,

@@ -80,7 +80,13 @@ def band_against_grid(name: str, rows: list[dict], rec: dict, grid) -> tuple[boo
         Run(r["max_lr"], r["wd"], r["best_val_acc"] if r["status"] == "completed" else None)
         for r in rows
     ]
-    s = fit(runs, metric="best_val_acc", maximize=True, chance=0.1, wd_range=(min(suite.WDS), max(suite.WDS)))
+    s = fit(
+        runs,
+        metric="best_val_acc",
+        maximize=True,
+        chance=0.1,
+        wd_range=(min(suite.WDS), max(suite.WDS)),
+    )
     lrs, wds = np.meshgrid(grid.lrs, grid.wds, indexing="ij")
     inside_band = in_band(s, rec, lrs.ravel(), wds.ravel()).reshape(lrs.shape)
     best = np.unravel_index(np.argmax(grid.val), grid.val.shape)

@@ -88,8 +88,12 @@ class Grid:
             cells.setdefault((r["max_lr"], r["wd"]), []).append(v)
         self.lrs = sorted({k[0] for k in cells})
         self.wds = sorted({k[1] for k in cells})
-        self.val = np.array([[np.mean([v[0] for v in cells[(a, b)]]) for b in self.wds] for a in self.lrs])
-        self.test = np.array([[np.mean([v[1] for v in cells[(a, b)]]) for b in self.wds] for a in self.lrs])
+        self.val = np.array(
+            [[np.mean([v[0] for v in cells[(a, b)]]) for b in self.wds] for a in self.lrs]
+        )
+        self.test = np.array(
+            [[np.mean([v[1] for v in cells[(a, b)]]) for b in self.wds] for a in self.lrs]
+        )
         i, j = np.unravel_index(np.argmax(self.val), self.val.shape)
         self.best_val, self.best_test = float(self.val[i, j]), float(self.test[i, j])
 
@@ -126,7 +130,14 @@ def model_answer(runs: list[list], ranges: dict, full: int) -> tuple[float, floa
     lr = _covering(ranges.get("lr"), [r.lr for r in rs])
     wd = _covering(ranges.get("wd"), [r.wd for r in rs])
     rungs = any(r.epochs is not None for r in rs)
-    s = fit(rs, metric="best_val_acc", maximize=True, lr_range=lr, wd_range=wd, full_epochs=full if rungs else None)
+    s = fit(
+        rs,
+        metric="best_val_acc",
+        maximize=True,
+        lr_range=lr,
+        wd_range=wd,
+        full_epochs=full if rungs else None,
+    )
     rec = recommend(s)
     return rec.max_lr, rec.wd
 
@@ -150,7 +161,11 @@ def anytime(rec: dict, full: int, how: str) -> list[tuple[float, tuple[float, fl
     for k, r in enumerate(runs):
         spent += r[6]
         so_far = runs[: k + 1]
-        answer = model_answer(so_far, rec["ranges"], full) if how == "model" else best_run_answer(so_far, full)
+        answer = (
+            model_answer(so_far, rec["ranges"], full)
+            if how == "model"
+            else best_run_answer(so_far, full)
+        )
         out.append((spent, answer))
     return out
 
@@ -168,7 +183,9 @@ def at(curve: list[tuple[float, tuple[float, float] | None]], epochs: float):
 def report(results: dict, arms: list[str], plot: Path | None) -> None:
     """Per task: each arm's final regret (model and best-run answers), reach, epochs; the
     anytime table at CHECKPOINTS full-run equivalents; PNGs of the anytime curves."""
-    print("| task | arm (answer) | seeds | median regret val / test (pts) [IQR test] | expected reach | median epochs |")
+    print(
+        "| task | arm (answer) | seeds | median regret val / test (pts) [IQR test] | expected reach | median epochs |"
+    )
     print("|---|---|---|---|---|---|")
     curves_by_task: dict[str, dict[str, list[list[float]]]] = {}
     for name, task in suite.TASKS.items():
@@ -198,7 +215,9 @@ def report(results: dict, arms: list[str], plot: Path | None) -> None:
                     [grid.regret(at(c, m * full))[1] for m in CHECKPOINTS] for c in curves
                 ]
     print()
-    print("Anytime: median test regret (points) at k full-run equivalents of epochs (range test included)")
+    print(
+        "Anytime: median test regret (points) at k full-run equivalents of epochs (range test included)"
+    )
     print("| task | arm (answer) | " + " | ".join(f"{m}" for m in CHECKPOINTS) + " |")
     print("|---|---|" + "---|" * len(CHECKPOINTS))
     for name, by_arm in curves_by_task.items():
@@ -217,7 +236,14 @@ def _plot(curves_by_task: dict, out: Path) -> None:
         fig = go.Figure()
         for label, rows in by_arm.items():
             med = np.median(np.array(rows), axis=0)
-            fig.add_trace(go.Scatter(x=list(CHECKPOINTS), y=med, mode="lines+markers", name=f"{label} (n={len(rows)})"))
+            fig.add_trace(
+                go.Scatter(
+                    x=list(CHECKPOINTS),
+                    y=med,
+                    mode="lines+markers",
+                    name=f"{label} (n={len(rows)})",
+                )
+            )
         fig.update_layout(
             title=f"{name}: median test regret of the answer so far (grid's dense cell means)",
             xaxis_title="epochs spent, in full runs (range test included)",

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from sweeper._core import SweeperCore
     from sweeper._errors import SweepError
     from sweeper._jobs import TrialTimeout, time_limit
+    from sweeper._recommend import study_surface
     from sweeper._space import SearchSpaceError
     from sweeper._space import parse as parse_space
     from sweeper._storage import (
@@ -75,7 +76,6 @@ if TYPE_CHECKING:
         resolve_reference,
         shown,
     )
-    from sweeper._recommend import study_surface
     from sweeper._trial import trial_callbacks
     from sweeper.settings import SweeperSettings
     from sweeper.trial_ref import TrialRef

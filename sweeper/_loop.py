@@ -102,7 +102,9 @@ class Loop:
                 if deadline is not None and time.monotonic() >= deadline:
                     self._budget_spent(float(budget or 0))
                     if not self.pool.in_flight:
-                        self._end_waiting(f"the sweep's time budget (jobs.timeout_s={budget:g}) was spent")
+                        self._end_waiting(
+                            f"the sweep's time budget (jobs.timeout_s={budget:g}) was spent"
+                        )
                         self._reap_before_leaving()
                         return
                 else:
@@ -142,7 +144,9 @@ class Loop:
         pruned: nothing of theirs is lost (their rungs are in the study), none stays RUNNING."""
         self.ready = []
         for t in list(self.open.values()):
-            self._finish(t, Outcome(TrialState.PRUNED, None, {"status": "pruned", "reason": reason}))
+            self._finish(
+                t, Outcome(TrialState.PRUNED, None, {"status": "pruned", "reason": reason})
+            )
 
     # -- the scheduler's view (sweeper.schedulers.Trials) --
 

@@ -103,7 +103,9 @@ def recommendation(
 
 
 def _searched_both(study: optuna.Study, keys: SweepKeys) -> bool:
-    return any(keys.lr in t.params and keys.wd in t.params for t in study.get_trials(deepcopy=False))
+    return any(
+        keys.lr in t.params and keys.wd in t.params for t in study.get_trials(deepcopy=False)
+    )
 
 
 def _positive(v: object) -> float | None:

@@ -324,7 +324,8 @@ def _strategy_problem(name: str, node: dict[str, Any]) -> str | None:
         return _not_a_setting(f"{name}.{key}", [f"{name}.{k}" for k in known])
     rungs = node.get("rungs")
     if "rungs" in node and not (
-        isinstance(rungs, list) and all(isinstance(r, int) and not isinstance(r, bool) for r in rungs)
+        isinstance(rungs, list)
+        and all(isinstance(r, int) and not isinstance(r, bool) for r in rungs)
     ):
         return f"hydra.sweeper.{name}.rungs must be a list of increasing epochs, e.g. [1,3], got {rungs!r}"
     return None

@@ -291,11 +291,15 @@ def test_another_studys_pick_is_judged_by_the_models_predicted_difference():
     lr, wd, value = runs(cliff(lambda x: -4 - x), noise=0.003, seeds=2)
     study = optuna.create_study(direction="maximize", study_name="balance")
     for a, b, v in zip(lr, wd, value, strict=True):
-        study.add_trial(optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=d, value=v))
+        study.add_trial(
+            optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=d, value=v)
+        )
     for pick_wd, word in ((1e-5, "one answer"), (0.3, "two answers")):
         other = optuna.create_study(direction="maximize", study_name="search")
         other.add_trial(
-            optuna.trial.create_trial(params={"max_lr": 0.1, "wd": pick_wd}, distributions=d, value=0.99)
+            optuna.trial.create_trial(
+                params={"max_lr": 0.1, "wd": pick_wd}, distributions=d, value=0.99
+            )
         )
         rec, c = study_answer(study, "max_lr", "wd", "best_val_acc", True, other)
         assert rec is not None and c is not None

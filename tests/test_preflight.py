@@ -62,7 +62,11 @@ SWEEP = ["-m", "sweep=lr_wd"]
             "hydra.sweeper.scheduler.rung is not a setting; did you mean hydra.sweeper.scheduler.rungs",
         ),
         (
-            [*SWEEP, "hydra.sweeper.space.range_test=auto", "hydra.sweeper.space.range_test_overrides=[num_itr=20]"],
+            [
+                *SWEEP,
+                "hydra.sweeper.space.range_test=auto",
+                "hydra.sweeper.space.range_test_overrides=[num_itr=20]",
+            ],
             "hydra.sweeper.space.range_test_overrides: range test override 'num_itr=20': num_itr is not a setting of the range test; did you mean num_iter?",
         ),
         (

@@ -61,7 +61,9 @@ def test_one_seed_a_cell_reads_a_ten_point_cliff_as_a_cliff_not_as_noise():
     wd=0.3 as noise (the issue measured 0.025) and call wd flat across it. The model's noise
     stays near the sampling error and the band ends below 0.3 at every recommended lr."""
     for seed in range(3):
-        s = fit(grid(cliff_at_03, noise=0.005, seeds=1, seed=seed), metric="best_val_acc", maximize=True)
+        s = fit(
+            grid(cliff_at_03, noise=0.005, seeds=1, seed=seed), metric="best_val_acc", maximize=True
+        )
         assert s.noise.sd < 0.015, s.noise
         rec = recommend(s)
         assert not rec.wd_flat and rec.wd_band[1] < 0.3, rec.sentence
@@ -84,7 +86,9 @@ def test_a_single_run_far_below_ends_a_flat_band():
 
 def test_thin_evidence_is_said_in_the_recommendation_and_the_band_is_wide():
     runs = [Run(0.1, 1e-4, 0.93), Run(0.3, 1e-3, 0.95), Run(0.05, 1e-2, 0.91), Run(1.0, 1e-5, None)]
-    rec = recommend(fit(runs, metric="best_val_acc", maximize=True, lr_range=(0.01, 3), wd_range=(1e-6, 0.1)))
+    rec = recommend(
+        fit(runs, metric="best_val_acc", maximize=True, lr_range=(0.01, 3), wd_range=(1e-6, 0.1))
+    )
     assert rec.thin and "evidence is thin: 3 full-length runs" not in rec.sentence
     assert "evidence is thin: 4 full-length runs (fewer than 10)" in rec.sentence
     assert rec.tolerance > rec.margin and rec.full_runs == 4

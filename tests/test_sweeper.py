@@ -1179,7 +1179,9 @@ def kill_when_held(d: Path, args: list[str], after: int) -> list[str]:
         time.sleep(0.05)
     if not held.exists():
         proc.kill()
-        pytest.fail("the sweep never reached its kill point: " + (d / "first.log").read_text()[-3000:])
+        pytest.fail(
+            "the sweep never reached its kill point: " + (d / "first.log").read_text()[-3000:]
+        )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     hold.unlink()  # the resumed sweep runs through

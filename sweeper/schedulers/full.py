@@ -11,6 +11,7 @@ on more than one run where it matters most.
 from __future__ import annotations
 
 import logging
+
 import optuna
 from omegaconf import OmegaConf
 from optuna.distributions import FloatDistribution
@@ -38,7 +39,9 @@ class FullRuns(Scheduler):
         self.seeds: dict[int, int] = {}  # trial number -> the seed its replicate run trains with
         keys = ctx.keys
         searched = [  # max_lr from a range test's bounds is searched too
-            k for k in (keys.lr, keys.wd) if k in ctx.distributions or (k == keys.lr and ctx.range_test)
+            k
+            for k in (keys.lr, keys.wd)
+            if k in ctx.distributions or (k == keys.lr and ctx.range_test)
         ]
         if replicates and (len(searched) < 2 or len(ctx.objectives) != 1):
             raise SweepError(

@@ -16,15 +16,22 @@ from sweeper import trial_callbacks
 from training.loop import StopTraining
 
 
+def hold(cfg, out: Path) -> None:
+    """While ``hold_file`` exists, the job that starts after ``hold_after`` finished runs writes
+    ``<hold_file>.held`` and waits there until the test kills the sweep: a kill point, not a race."""
+    if not cfg.hold_file or not os.path.exists(cfg.hold_file):
+        return
+    if len(list(out.parent.glob("*/summary.json"))) >= cfg.hold_after:
+        Path(f"{cfg.hold_file}.held").write_text(out.name)  # the event a kill test waits on
+        while True:
+            time.sleep(0.05)
+
+
 @hydra.main(version_base="1.3", config_path=".", config_name="tiny")
 def main(cfg) -> float:
     out = Path(HydraConfig.get().runtime.output_dir)
     (out / "params.json").write_text(json.dumps({"x": cfg.x, "y": cfg.y, "wd": cfg.wd}))
-    if cfg.hold_file and os.path.exists(cfg.hold_file):
-        if len(list(out.parent.glob("*/summary.json"))) >= cfg.hold_after:
-            Path(f"{cfg.hold_file}.held").write_text(out.name)  # the event a kill test waits on
-            while True:  # held here until the test kills the sweep: a kill point, not a race
-                time.sleep(0.05)
+    hold(cfg, out)
     if cfg.x > cfg.kill_above:
         time.sleep(cfg.kill_delay_s)
         deadline = time.monotonic() + 120  # a last guard: the event below normally comes first
