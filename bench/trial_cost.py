@@ -1,4 +1,4 @@
-"""A trial's cost for the afternoon recipe (``sweep=cifar_lr_wd``: CIFAR-10 ResNet-20, 30 epochs,
+"""A trial's cost for the afternoon recipe (``sweep=cifar_lr_wd``: CIFAR-10 ResNet-20, 50 epochs,
 batch 512), measured per training image and scaled to CIFAR-10's 45k training images.
 
 CIFAR-10 itself cannot be downloaded here: the archive is torchvision's on-disk format with
@@ -23,7 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_IMAGES = 45_000  # CIFAR-10's 50k less the 10% validation split
-RECIPE_EPOCHS = 30
+RECIPE_EPOCHS = 50
 
 
 def write_cifar10(root: Path, n_train: int, n_test: int = 500) -> None:
@@ -45,7 +45,7 @@ def write_cifar10(root: Path, n_train: int, n_test: int = 500) -> None:
 def one(root: Path, out: Path, epochs: int, device: str, threads: int) -> list[float]:
     cmd = [
         sys.executable, "-m", "tasks.train", "data=cifar10", "model=resnet20", f"epochs={epochs}",
-        "batch_size=512", f"device={device}", f"threads={threads}", f"data_dir={root}",
+        "batch_size=512", "precision=fp32", f"device={device}", f"threads={threads}", f"data_dir={root}",
         "data.source.download=false", "checkpoint.every=0", f"hydra.run.dir={out}",
     ]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
