@@ -15,11 +15,12 @@ import optuna
 
 from sweeper import open_storage, redact, sqlite_file
 from training.contract import TRIAL_ATTRS
+from training.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-class ReportError(ValueError):
+class ReportError(UserError):
     """The study cannot give the asked-for report; the message says why."""
 
 

@@ -35,8 +35,8 @@ from sweeper._progress import final_lines, quiet_job_overrides, quiet_launchers
 from sweeper._recommend import recommendation
 from sweeper._results import dashboard_note, write_results
 from sweeper._search_space import SearchSpace
-from sweeper._space import SearchSpaceError, intake
-from sweeper._storage import StorageError, StorageRef, default_url, describe_fault, open_storage
+from sweeper._space import intake
+from sweeper._storage import StorageRef, default_url, describe_fault, open_storage
 from sweeper._study import (
     StudyMismatch,
     WorkerTagged,
@@ -47,15 +47,15 @@ from sweeper._study import (
 )
 from sweeper.schedulers import SweepContext, make_scheduler
 from sweeper.settings import SweeperSettings
-from training.checks import ConfigError
 from training.contract import OBJECTIVES, SUMMARY_KEYS
+from training.errors import UserError
 
 __all__ = ["SweepError", "SweeperCore"]
 
 log = logging.getLogger(__name__)
 
 # the project's own error types: bad input is one line; any other error keeps its traceback
-BAD_INPUT = (SweepError, SearchSpaceError, StorageError, ConfigError)
+BAD_INPUT = UserError  # the root of every bad-input error (training/errors.py)
 STORAGE_FAULTS = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError)
 
 

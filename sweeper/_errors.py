@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from training.errors import UserError
 
-class SweepError(RuntimeError):
+
+class SweepError(UserError):
     """The sweep cannot start or must stop; the message says why in one line."""

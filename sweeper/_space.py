@@ -31,8 +31,10 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from training.errors import UserError
 
-class SearchSpaceError(ValueError):
+
+class SearchSpaceError(UserError):
     """A search-space override that cannot become a distribution."""
 
 

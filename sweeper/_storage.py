@@ -13,6 +13,8 @@ import optuna
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
+from training.errors import UserError
+
 DEFAULT_DB = Path("multirun") / "optuna.db"
 SQLITE_TIMEOUT_S = 60  # a worker waits this long for another's write lock instead of failing
 
@@ -23,7 +25,7 @@ def default_url() -> str:
     return f"sqlite:///{DEFAULT_DB.resolve()}"
 
 
-class StorageError(ValueError):
+class StorageError(UserError):
     """The study storage cannot be opened or used; the message says why in one line (password hidden)."""
 
 

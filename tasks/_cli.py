@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from training.checks import ConfigError, check_once
+from training.errors import UserError
 
 CONFIG_PATH = "pkg://conf"  # the apps' configs: the `conf` package, wherever it is installed
 OPTIONAL_GROUPS = ("experiment", "sweep")  # groups that may be null; a run needs every other one
@@ -41,7 +42,7 @@ def exit_on_config_error() -> Iterator[None]:
     quiet_log_file_errors()
     try:
         yield
-    except ConfigError as e:
+    except UserError as e:  # every bad-input error (training/errors.py); a bug keeps its traceback
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
+from training.checks import ConfigError
 from training.schedules import ANNEALS, Schedule, chain, piecewise
 
 
@@ -72,17 +73,17 @@ class SWA(NoAveraging):
         anneal: str,
     ) -> None:
         if not (isinstance(start, (int, float)) and 0 < start < 1):
-            raise ValueError(
+            raise ConfigError(
                 f"averaging.start must be a fraction of the epochs in (0, 1), got {start!r}."
             )
         if not (isinstance(every, int) and every >= 1):
-            raise ValueError(f"averaging.every must be an integer >= 1, got {every!r}.")
+            raise ConfigError(f"averaging.every must be an integer >= 1, got {every!r}.")
         if not (isinstance(swa_lr, (int, float)) and math.isfinite(swa_lr) and swa_lr > 0):
-            raise ValueError(f"averaging.swa_lr must be a finite number > 0, got {swa_lr!r}.")
+            raise ConfigError(f"averaging.swa_lr must be a finite number > 0, got {swa_lr!r}.")
         if not (isinstance(anneal_epochs, (int, float)) and anneal_epochs >= 0):
-            raise ValueError(f"averaging.anneal_epochs must be >= 0, got {anneal_epochs!r}.")
+            raise ConfigError(f"averaging.anneal_epochs must be >= 0, got {anneal_epochs!r}.")
         if anneal not in ("cos", "linear"):
-            raise ValueError(f"averaging.anneal must be one of ['cos', 'linear'], got {anneal!r}.")
+            raise ConfigError(f"averaging.anneal must be one of ['cos', 'linear'], got {anneal!r}.")
         super().__init__(model)
         self.start, self.every, self.swa_lr, self.anneal_epochs, self.anneal = (
             start,
@@ -98,7 +99,7 @@ class SWA(NoAveraging):
         epochs = total_steps // steps_per_epoch
         main_epochs = min(max(1, round(self.start * epochs)), epochs - 1)
         if main_epochs < 1:
-            raise ValueError(f"averaging=swa needs at least 2 epochs, got {epochs}.")
+            raise ConfigError(f"averaging=swa needs at least 2 epochs, got {epochs}.")
         self.first_epoch = main_epochs + 1
         return main_epochs * steps_per_epoch
 
@@ -130,7 +131,7 @@ class EMA(NoAveraging):
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         if not (isinstance(decay, (int, float)) and 0 < decay < 1):
-            raise ValueError(f"averaging.decay must be in (0, 1), got {decay!r}.")
+            raise ConfigError(f"averaging.decay must be in (0, 1), got {decay!r}.")
         super().__init__(model)
         self.average = AveragedModel(
             model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True

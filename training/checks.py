@@ -16,13 +16,14 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from training.contract import COMMON_KEYS, NULLABLE_KEYS, OBJECTIVES, TRAIN_KEYS
+from training.errors import UserError
 
 PRECISIONS = ("auto", "fp32", "bf16")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
-class ConfigError(ValueError):
-    """Bad user input, reported as one line before anything runs."""
+class ConfigError(UserError):
+    """A bad setting, reported as one line before anything runs."""
 
 
 def is_finite_positive(value: Any) -> bool:

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import torch
 
+from training.checks import ConfigError
+
 
 class StepRule(Protocol):
     """What the loop needs of an optimizer: a torch one, or a wrapper below."""
@@ -70,9 +72,9 @@ class Lookahead(_Wrapper):
 
     def __init__(self, base: torch.optim.Optimizer, k: int, alpha: float) -> None:
         if not (isinstance(k, int) and k >= 1):
-            raise ValueError(f"wrapper.k must be an integer >= 1, got {k!r}.")
+            raise ConfigError(f"wrapper.k must be an integer >= 1, got {k!r}.")
         if not (isinstance(alpha, (int, float)) and 0 < alpha <= 1):
-            raise ValueError(f"wrapper.alpha must be in (0, 1], got {alpha!r}.")
+            raise ConfigError(f"wrapper.alpha must be in (0, 1], got {alpha!r}.")
         super().__init__(base)
         self.k, self.alpha, self.steps = k, float(alpha), 0
         self.slow = [p.detach().clone() for p in self.params()]
@@ -106,7 +108,7 @@ class SAM(_Wrapper):
 
     def __init__(self, base: torch.optim.Optimizer, rho: float, adaptive: bool) -> None:
         if not (isinstance(rho, (int, float)) and math.isfinite(rho) and rho > 0):
-            raise ValueError(f"wrapper.rho must be a finite number > 0, got {rho!r}.")
+            raise ConfigError(f"wrapper.rho must be a finite number > 0, got {rho!r}.")
         super().__init__(base)
         self.rho, self.adaptive = float(rho), bool(adaptive)
         self._moved: list[tuple[torch.Tensor, torch.Tensor]] = []

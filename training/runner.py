@@ -183,12 +183,10 @@ def prepare(cfg: DictConfig) -> tuple[Data, Stepper]:
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)
     weight_decay = instantiate(cfg.regularization.weight_decay)
-    try:  # wrapper=none: the base itself; a wrapper's own checks (SAM's rho > 0) are one line
-        optimizer = instantiate(cfg.wrapper)(
-            instantiate(cfg.optimizer)(weight_decay.param_groups(model))
-        )
-    except ValueError as e:
-        raise ConfigError(f"wrapper: {e}") from None
+    # wrapper=none: the base itself; a wrapper's own checks (SAM's rho > 0) raise ConfigError
+    optimizer = instantiate(cfg.wrapper)(
+        instantiate(cfg.optimizer)(weight_decay.param_groups(model))
+    )
     stepper = Stepper(
         model,
         optimizer,
@@ -282,23 +280,22 @@ def plan(cfg: DictConfig, stepper: Stepper, n_train: int) -> tuple[Averaging, Sc
     its first part, then its own lr segment)."""
     steps_per_epoch = n_train // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
-    try:
-        averaging = instantiate(cfg.averaging)(stepper.model)
-        main_steps = averaging.main_steps(total, steps_per_epoch)
-        warmup = round(cfg.warmup_epochs * steps_per_epoch)
-        schedule = averaging.extend(
-            with_warmup(
-                instantiate(cfg.schedule),
-                total_steps=main_steps,
-                steps_per_epoch=steps_per_epoch,
-                warmup_steps=warmup,
-            ),
-            main_steps,
-            total,
-            steps_per_epoch,
-        )
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    # the schedule's and the average's own checks raise ConfigError (one line); anything else
+    # raised here is a bug and keeps its traceback
+    averaging = instantiate(cfg.averaging)(stepper.model)
+    main_steps = averaging.main_steps(total, steps_per_epoch)
+    warmup = round(cfg.warmup_epochs * steps_per_epoch)
+    schedule = averaging.extend(
+        with_warmup(
+            instantiate(cfg.schedule),
+            total_steps=main_steps,
+            steps_per_epoch=steps_per_epoch,
+            warmup_steps=warmup,
+        ),
+        main_steps,
+        total,
+        steps_per_epoch,
+    )
     return averaging, schedule
 
 

@@ -25,6 +25,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from training.checks import ConfigError
+
 StepFn = Callable[[int], float]  # a value per optimizer step
 Anneal = Callable[[float, float, float], float]
 
@@ -72,7 +74,7 @@ def piecewise(knots: Sequence[float], values: Sequence[float], anneals: Sequence
     segment extends beyond its end), exactly as ``OneCycleLR`` assigns phases.
     """
     if not (len(knots) == len(values) == len(anneals) + 1):
-        raise ValueError(
+        raise ConfigError(
             f"need len(knots) == len(values) == len(anneals) + 1, got {len(knots)=}, {len(values)=}, {len(anneals)=}."
         )
 
@@ -136,7 +138,7 @@ def with_warmup(
     warmup rises linearly from ``start_factor * lr0`` to its first lr ``lr0``.
     """
     if warmup_steps < 0 or warmup_steps >= total_steps:
-        raise ValueError(
+        raise ConfigError(
             f"warmup_epochs must leave at least one step after warmup, got {warmup_steps=} of {total_steps=}."
         )
     main = make(total_steps=total_steps - warmup_steps, steps_per_epoch=steps_per_epoch)
@@ -155,22 +157,22 @@ def with_warmup(
 
 def _positive(key: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"schedule.{key} must be a finite number > 0, got {value!r}.")
+        raise ConfigError(f"schedule.{key} must be a finite number > 0, got {value!r}.")
 
 
 def _in_open_unit(key: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and 0 < value < 1):
-        raise ValueError(f"schedule.{key} must be in (0, 1), got {value!r}.")
+        raise ConfigError(f"schedule.{key} must be in (0, 1), got {value!r}.")
 
 
 def _choice(key: str, value: str, allowed: Sequence[str]) -> None:
     if value not in allowed:
-        raise ValueError(f"schedule.{key} must be one of {list(allowed)}, got {value!r}.")
+        raise ConfigError(f"schedule.{key} must be one of {list(allowed)}, got {value!r}.")
 
 
 def _momenta(cycle_momentum: bool, base_momentum: float, max_momentum: float) -> None:
     if cycle_momentum and not 0 <= base_momentum <= max_momentum < 1:
-        raise ValueError(
+        raise ConfigError(
             f"schedule.base_momentum and schedule.max_momentum must satisfy 0 <= base <= max < 1, got ({base_momentum=}, {max_momentum=})."
         )
 
@@ -204,7 +206,7 @@ def step(
     for m in milestones:
         _in_open_unit("milestones[]", m)
     if list(milestones) != sorted(milestones):
-        raise ValueError(
+        raise ConfigError(
             f"schedule.milestones must be increasing fractions of training, got {list(milestones)}."
         )
     at = [round(m * total_steps) for m in milestones]
@@ -215,7 +217,7 @@ def cosine(*, total_steps: int, steps_per_epoch: int, max_lr: float, final_lr: f
     """Half-cosine from ``max_lr`` to ``final_lr`` over training (``CosineAnnealingLR``, T_max=total)."""
     _positive("max_lr", max_lr)
     if final_lr < 0:
-        raise ValueError(f"schedule.final_lr must be >= 0, got {final_lr!r}.")
+        raise ConfigError(f"schedule.final_lr must be >= 0, got {final_lr!r}.")
     return Schedule(piecewise([0, total_steps], [max_lr, final_lr], [anneal_cos]))
 
 
@@ -339,7 +341,7 @@ def sgdr(
     _positive("max_lr", max_lr)
     t0 = _epochs_to_steps("T_0", T_0, steps_per_epoch)
     if not (isinstance(T_mult, int) and T_mult >= 1):
-        raise ValueError(f"schedule.T_mult must be an integer >= 1, got {T_mult!r}.")
+        raise ConfigError(f"schedule.T_mult must be an integer >= 1, got {T_mult!r}.")
 
     def lr(s: int) -> float:
         t, period = s, t0

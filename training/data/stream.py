@@ -21,12 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, IterableDataset, Subset
 
+from training.errors import UserError
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 STATS_BATCH = 1024  # samples per read while the statistics are summed
 SPLITS = ("train", "val", "test")
 
 
-class DataSourceError(ValueError):
+class DataSourceError(UserError):
     """A data source gave what the run cannot use; the message names the key and what is allowed."""
 
 
