@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
-from training.checks import ConfigError, check_number, check_schedule_plot_config
+from training.checks import check_number, check_schedule_plot_config
 from training.schedules import Schedule, with_warmup
 
 log = logging.getLogger(__name__)
@@ -31,15 +31,12 @@ def build(cfg: DictConfig) -> tuple[Schedule, int]:
         "warmup_epochs", cfg.warmup_epochs, low=0, low_inclusive=True, high=cfg.epochs - 1e-9
     )
     total = cfg.epochs * cfg.steps_per_epoch
-    try:
-        sched = with_warmup(
-            instantiate(cfg.schedule),
-            total_steps=total,
-            steps_per_epoch=cfg.steps_per_epoch,
-            warmup_steps=round(cfg.warmup_epochs * cfg.steps_per_epoch),
-        )
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    sched = with_warmup(  # the schedule's own checks raise ConfigError: one line
+        instantiate(cfg.schedule),
+        total_steps=total,
+        steps_per_epoch=cfg.steps_per_epoch,
+        warmup_steps=round(cfg.warmup_epochs * cfg.steps_per_epoch),
+    )
     return sched, total
 
 
