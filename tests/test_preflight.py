@@ -65,7 +65,7 @@ SWEEP = ["-m", "sweep=lr_wd"]
             [
                 *SWEEP,
                 "hydra.sweeper.space.range_test=auto",
-                "hydra.sweeper.space.range_test_overrides=[num_itr=20]",
+                "hydra.sweeper.space.range_test_overrides=['num_itr=20']",
             ],
             "hydra.sweeper.space.range_test_overrides: range test override 'num_itr=20': num_itr is not a setting of the range test; did you mean num_iter?",
         ),
