@@ -214,12 +214,53 @@ def check_each_job(
                     check_output_dir(cfg, "hydra.sweep.dir" if multirun else "hydra.run.dir")
                     limit = _trial_time_limit(cfg) if multirun else None
                 if check is not None:
-                    _check_within(limit, cfg, check)
+                    try:
+                        _check_within(limit, cfg, check)
+                    except OmegaConfBaseException as e:  # e.g. ${data.num_classes} not there
+                        raise ConfigError(option_key_words(e, cfg) or hydra_words(e)) from None
             except ConfigError as e:
                 raise ConfigError(f"{e}{which(job)}") from None
             except (HydraException, OmegaConfBaseException) as e:  # Hydra's own words, one line
                 words = unknown_key_words(e, config_name, args) or hydra_words(e)
                 raise ConfigError(f"{words}{which(job)}") from None
+
+
+def option_key_words(e: BaseException, cfg: DictConfig) -> str | None:
+    """An interpolation that names a key a group option does not have (``${data.num_classes}``
+    with ``num_clases: 4`` in one's own data YAML) as one line naming the option's file, the key
+    and the key it may have meant."""
+    import re
+
+    from omegaconf import OmegaConf
+
+    m = re.search(r"Interpolation key '(\w+)\.([\w.]+)' not found", str(e))
+    if not m:
+        return None
+    group, key = m.group(1), m.group(2)
+    node = cfg.get(group)
+    if not isinstance(node, DictConfig):
+        return None
+    choice = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}", default=None)
+    where = f"{group}={choice}" if choice else group
+    path = _option_file(cfg, group, choice)
+    if path:
+        where += f" ({path})"
+    hint = did_you_mean(key, [str(k) for k in node.keys()])
+    said = f"; did you mean {' or '.join(hint)}?" if hint else ""
+    return f"{where} has no key {key!r}, which {getattr(e, 'full_key', '') or 'the config'} reads{said}"
+
+
+def _option_file(cfg: DictConfig, group: str, choice: str | None) -> str | None:
+    """The YAML file a group's chosen option came from (a searchpath dir or the app's own)."""
+    from omegaconf import OmegaConf
+
+    if not choice:
+        return None
+    for source in OmegaConf.select(cfg, "hydra.runtime.config_sources", default=None) or []:
+        path = str(source.get("path", ""))
+        if source.get("schema") == "file" and (Path(path) / group / f"{choice}.yaml").is_file():
+            return str(Path(path) / group / f"{choice}.yaml")
+    return None
 
 
 def check_output_dir(cfg: DictConfig, key: str) -> None:

@@ -303,3 +303,22 @@ def test_a_dataset_item_that_blocks_fails_the_pre_check_within_the_trial_time_li
     assert not (user_dir / "stuck.db").exists()
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "data=stuck" not in left  # the loader workers ended with the pre-check
+
+
+def test_a_typo_inside_an_own_data_yaml_names_the_file_and_the_key(user_dir):
+    """``num_clases: 4`` in one's own data option: one line naming that file, the key the model
+    reads and the key it may have meant, not OmegaConf's interpolation error."""
+    typo = user_dir / "myconf" / "data" / "blobs_typo.yaml"
+    typo.write_text(
+        "name: blobs_typo\ninput_shape: [6]\nnum_clases: 4\nsource: {_target_: mylab.blobs, n: 600, seed: 0}\n"
+    )
+    try:
+        p = run(user_dir, "tasks.train", data="blobs_typo")
+    finally:
+        typo.unlink()
+    assert p.returncode == 2
+    line = p.stderr.strip()
+    assert line == (
+        f"error: data=blobs_typo ({typo}) has no key 'num_classes', which model.num_classes "
+        "reads; did you mean num_clases?"
+    ), line

@@ -58,7 +58,11 @@ SWEEP = ["-m", "sweep=lr_wd"]
             "hydra.sweeper.scheduler._target_=no.such.Scheduler: no such class",
         ),
         (
-            [*SWEEP, "hydra/sweeper/supersweep_scheduler=rungs", "+hydra.sweeper.scheduler.rung=[1]"],
+            [
+                *SWEEP,
+                "hydra/sweeper/supersweep_scheduler=rungs",
+                "+hydra.sweeper.scheduler.rung=[1]",
+            ],
             "hydra.sweeper.scheduler.rung is not a setting; did you mean hydra.sweeper.scheduler.rungs",
         ),
         (
