@@ -305,6 +305,16 @@ def test_another_studys_pick_is_judged_by_the_models_predicted_difference():
         assert rec is not None and c is not None
         assert c["sentence"].startswith(f"{word}: "), c["sentence"]
         assert c["difference_sd"] > 0 and (c["difference"] > 0.1) == (word == "two answers")
+        assert c["what"] == "best single run"  # one run: no model of its own
+    searched = optuna.create_study(direction="maximize", study_name="search")
+    for a, b in ((0.1, 1e-5), (0.03, 1e-5), (0.3, 3e-6), (0.1, 0.3)):
+        value = 0.95 if b < 1e-2 else 0.6
+        searched.add_trial(
+            optuna.trial.create_trial(params={"max_lr": a, "wd": b}, distributions=d, value=value)
+        )
+    _, c = study_answer(study, "max_lr", "wd", "best_val_acc", True, searched)
+    assert c is not None and c["what"] == "recommendation", c
+    assert c["sentence"].startswith("one answer"), c["sentence"]
 
 
 def test_wd_that_does_not_matter_where_levels_train_is_flat_whatever_an_underfit_level_says():
