@@ -59,9 +59,8 @@ def compare_sentence(name: str, what: str, c: dict, rec: dict, lr: str, wd: str)
     """One answer or two, in the words the console, the page and report.json share."""
     point = f"{name}'s {what} ({lr}={c['max_lr']:.3g}, {wd}={c['wd']:.2g})"
     where = "inside" if c["inside_band"] else "outside"
-    diff = (
-        f"predicted {c['difference']:+.4f} +- {c['difference_sd']:.4f} against this recommendation"
-    )
+    side = "below" if c["difference"] >= 0 else "above"
+    diff = f"predicted {abs(c['difference']):.4f} +- {c['difference_sd']:.4f} {side} this recommendation"
     if c["difference"] <= rec["tolerance"]:
         return (
             f"one answer: {point} is as good as this recommendation by this study's model "
