@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections import Counter
@@ -16,10 +17,17 @@ from training.runlog import write_text
 
 
 def replay_command(overrides: list[str]) -> str:
+    """The command that reruns a trial by hand; with a ``hydra.searchpath`` (one's own model and
+    data) it carries the ``PYTHONPATH`` the sweep ran with, which finds their package."""
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     entry = f"python -m {spec.name}" if spec is not None and spec.name else f"python {sys.argv[0]}"
-    return " ".join([entry, *(shlex.quote(o) for o in overrides)])  # pastes into a shell as is
+    own = any(o.lstrip("+").startswith("hydra.searchpath=") for o in overrides)
+    path = os.environ.get("PYTHONPATH") if own else None
+    env = [f"PYTHONPATH={shlex.quote(path)}"] if path else []
+    return " ".join(
+        [*env, entry, *(shlex.quote(o) for o in overrides)]
+    )  # pastes into a shell as is
 
 
 def _trial_entry(t: optuna.trial.FrozenTrial) -> dict[str, Any]:

@@ -245,7 +245,9 @@ def test_own_model_range_test_sweep_and_report(user_dir):
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     replay = results["best_trial"]["replay"]
     assert f"hydra.searchpath=[file://{user_dir / 'myconf'}]" in replay  # it finds data=blobs
-    again = python(user_dir, *shlex.split(replay)[1:], "threads=1", "hydra.run.dir=replayed")
+    words = shlex.split(replay)  # PYTHONPATH=... python -m tasks.train ...: pastes into a shell
+    assert words[0] == f"PYTHONPATH={user_dir}{os.pathsep}{ROOT}" and words[1] == "python"
+    again = python(user_dir, *words[2:], "threads=1", "hydra.run.dir=replayed")
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((user_dir / "replayed" / "summary.json").read_text())["status"] == "completed"
     r = python(
