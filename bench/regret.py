@@ -122,11 +122,11 @@ class Grid:
         return 100 * (self.best_val - val), 100 * (self.best_test - test)
 
 
-def model_answer(runs: list[list], ranges: dict, full: int) -> tuple[float, float] | None:
-    """What the shipped sweep answers from these runs (``analysis.recommend``)."""
+def model_fit(runs: list[list], ranges: dict, full: int):
+    """The model the shipped sweep fits to these runs and its recommendation (None: < 2 runs)."""
     rs = [Run(r[0], r[1], r[3], None if r[2] >= full else float(r[2])) for r in runs]
-    if sum(r.value is not None for r in rs) < 2:  # no model of one run: that run is the answer
-        return best_run_answer(runs, full)
+    if sum(r.value is not None for r in rs) < 2:
+        return None
     lr = _covering(ranges.get("lr"), [r.lr for r in rs])
     wd = _covering(ranges.get("wd"), [r.wd for r in rs])
     rungs = any(r.epochs is not None for r in rs)
@@ -138,8 +138,26 @@ def model_answer(runs: list[list], ranges: dict, full: int) -> tuple[float, floa
         wd_range=wd,
         full_epochs=full if rungs else None,
     )
-    rec = recommend(s)
-    return rec.max_lr, rec.wd
+    return s, recommend(s)
+
+
+def model_answer(runs: list[list], ranges: dict, full: int) -> tuple[float, float] | None:
+    """What the shipped sweep answers from these runs (``analysis.recommend``)."""
+    fitted = model_fit(runs, ranges, full)
+    if fitted is None:  # no model of one run: that run is the answer
+        return best_run_answer(runs, full)
+    return fitted[1].max_lr, fitted[1].wd
+
+
+def band_holds_best(rec: dict, full: int, grid: Grid) -> bool:
+    """The final recommendation's band (the model's region) holds the grid's best cell."""
+    from analysis.recommend import in_band
+
+    fitted = model_fit(rec["runs"], rec["ranges"], full)
+    if fitted is None:
+        return False
+    i, j = np.unravel_index(np.argmax(grid.val), grid.val.shape)
+    return bool(in_band(fitted[0], fitted[1], [grid.lrs[i]], [grid.wds[j]])[0])
 
 
 def _covering(rng, values):
@@ -184,9 +202,10 @@ def report(results: dict, arms: list[str], plot: Path | None) -> None:
     """Per task: each arm's final regret (model and best-run answers), reach, epochs; the
     anytime table at CHECKPOINTS full-run equivalents; PNGs of the anytime curves."""
     print(
-        "| task | arm (answer) | seeds | median regret val / test (pts) [IQR test] | expected reach | median epochs |"
+        "| task | arm (answer) | seeds | median regret val / test (pts) [IQR test] | expected reach "
+        "| band holds the grid's best cell | median epochs |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     curves_by_task: dict[str, dict[str, list[list[float]]]] = {}
     for name, task in suite.TASKS.items():
         grid = Grid(name)
@@ -205,10 +224,15 @@ def report(results: dict, arms: list[str], plot: Path | None) -> None:
                 reach = sum(grid.best_test - f[1] / 100 >= target for f in final)
                 q = np.percentile(tests, [25, 75])
                 tag = " (held out)" if task.held_out else ""
+                holds = (
+                    f"{sum(band_holds_best(r, full, grid) for r in recs)}/{len(recs)}"
+                    if how == "model"
+                    else "-"
+                )
                 print(
                     f"| {name}{tag} | {arm} ({how}) | {len(recs)} | "
                     f"{statistics.median(f[0] for f in final):.2f} / {statistics.median(tests):.2f} "
-                    f"[{q[0]:.2f}, {q[1]:.2f}] | {reach}/{len(recs)} | "
+                    f"[{q[0]:.2f}, {q[1]:.2f}] | {reach}/{len(recs)} | {holds} | "
                     f"{statistics.median(c[-1][0] for c in curves):.0f} |"
                 )
                 curves_by_task[name][f"{arm} ({how})"] = [
@@ -228,26 +252,43 @@ def report(results: dict, arms: list[str], plot: Path | None) -> None:
         _plot(curves_by_task, plot)
 
 
+PLOTTED = ("default (model)", "default (best)", "rungs (model)", "gp_full (model)", "peer0 (best)")
+NO_ANSWER_PTS = 20.0  # a median above this is "no answer yet" (chance): drawn at the top edge
+
+
 def _plot(curves_by_task: dict, out: Path) -> None:
+    """One PNG a task: the median test regret of the answer so far for the shipped default (its
+    model's answer and its best single run), the old default (rungs), GP proposals and the peer;
+    medians above NO_ANSWER_PTS (no answer yet: chance) are cut at the top edge."""
     import plotly.graph_objects as go
 
     out.mkdir(parents=True, exist_ok=True)
     for name, by_arm in curves_by_task.items():
         fig = go.Figure()
-        for label, rows in by_arm.items():
+        top = 0.0
+        for label in PLOTTED:
+            rows = by_arm.get(label)
+            if not rows:
+                continue
             med = np.median(np.array(rows), axis=0)
+            shown = [m if m <= NO_ANSWER_PTS else None for m in med]
+            top = max([top, *(m for m in shown if m is not None)])
             fig.add_trace(
                 go.Scatter(
                     x=list(CHECKPOINTS),
-                    y=med,
+                    y=shown,
                     mode="lines+markers",
                     name=f"{label} (n={len(rows)})",
+                    line={"dash": "dot" if "(best)" in label else "solid"},
                 )
             )
         fig.update_layout(
-            title=f"{name}: median test regret of the answer so far (grid's dense cell means)",
-            xaxis_title="epochs spent, in full runs (range test included)",
-            yaxis_title="regret, points",
+            title=f"{name}: median test regret of the answer so far<br>"
+            "<sup>read from the task's dense grid (cell means over 3 seeds); a point is missing "
+            "while the arm has no answer yet</sup>",
+            xaxis_title="epochs spent, in full-run equivalents (range test included)",
+            yaxis_title="regret, points below the grid's best cell",
+            yaxis_range=[0, max(2.0, top * 1.1)],
             width=900,
             height=500,
         )
