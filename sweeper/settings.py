@@ -274,6 +274,9 @@ def settings_problem(conf: dict[str, Any]) -> str | None:
             problem = _strategy_problem(name, node)
             if problem:
                 return problem
+    problem = _ignored_sampler(conf)
+    if problem:
+        return problem
     given = {k: v for k, v in conf.items() if k not in HYDRA_KEYS}
     try:
         settings = SweeperSettings.from_hydra(**given)
@@ -281,6 +284,23 @@ def settings_problem(conf: dict[str, Any]) -> str | None:
         return f"hydra.sweeper: {e}"
     problems = settings.problems(dict.fromkeys(given))
     return problems[0] if problems else None
+
+
+def _ignored_sampler(conf: dict[str, Any]) -> str | None:
+    """The balance design enqueues every run itself: a sampler chosen beside it would be
+    ignored without a word (its preset's grid sampler is the one that fits)."""
+    scheduler = str((conf.get("scheduler") or {}).get("_target_", ""))
+    sampler = str((conf.get("sampler") or {}).get("_target_", ""))
+    if (
+        scheduler.endswith("balance.BalanceDesign")
+        and sampler
+        and not sampler.endswith("GridSampler")
+    ):
+        return (
+            f"hydra/sweeper/supersweep_scheduler=balance enqueues every run itself: the sampler "
+            f"{sampler.rpartition('.')[2]} would not be used; drop hydra/sweeper/supersweep_sampler (the preset's grid fits)"
+        )
+    return None
 
 
 def dotted_names() -> list[str]:

@@ -247,3 +247,10 @@ def test_help_says_what_each_app_does(app, words):
     assert "== Config ==" not in p.stdout  # not Hydra's 100 lines of resolved config
     if app == "tasks.report":
         assert "model:" not in p.stdout  # no training groups in the report's help
+
+
+def test_a_sampler_beside_the_balance_design_is_refused_in_one_line():
+    with pytest.raises(ConfigError, match="enqueues every run itself: the sampler TPESampler"):
+        check_each_job(
+            ["-m", "sweep=balance", "hydra/sweeper/supersweep_sampler=tpe"], "train", None
+        )

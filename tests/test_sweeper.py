@@ -1368,3 +1368,23 @@ def test_replicates_need_lr_and_wd_searched():
         FullRuns(ctx, replicates=2)
     with pytest.raises(SweepError, match="replicates must be an integer >= 0"):
         FullRuns(ctx, replicates=-1)
+
+
+def test_rungs_of_a_few_optimizer_steps_are_warned_about(tmp_path):
+    """digits at batch 128: a 1-epoch rung is ~10 steps; the sweep says so before it ranks
+    settings by such runs."""
+    p = train_sweep(
+        tmp_path,
+        "sweep=lr_wd",
+        "data=digits",
+        "model=mlp",
+        "epochs=3",
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra.sweeper.scheduler.rungs=[1]",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.space.range_test_overrides=['num_iter=40']",
+    )
+    assert p.returncode == 0, p.stderr
+    assert "the first rung (epochs=1) is" in p.stderr + p.stdout
+    assert "min_rung_steps=50 lengthens them" in p.stderr + p.stdout

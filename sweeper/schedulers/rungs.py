@@ -32,6 +32,7 @@ from sweeper.schedulers import Decision, Promote, Scheduler, SweepContext, Tell,
 log = logging.getLogger(__name__)
 
 KNOB = "hydra.sweeper.scheduler.rungs"
+FEW_STEPS = 50  # a first rung of fewer optimizer steps is warned about (BENCHMARKS.md, rungs)
 
 
 class Rungs(Scheduler):
@@ -83,6 +84,12 @@ class Rungs(Scheduler):
         at least that many optimizer steps (on a tiny dataset one epoch is a few steps, and a
         rung that short ranks by noise: BENCHMARKS.md "Rungs that carry signal")."""
         spe = bounds.steps_per_epoch if bounds is not None else None
+        if spe and not self.min_rung_steps and self.rungs[0] * spe < FEW_STEPS:
+            log.warning(
+                f"the first rung ({self.key}={self.rungs[0]}) is {self.rungs[0] * spe} optimizer "
+                f"steps: runs that short rank settings by noise (every one may score chance); "
+                f"hydra.sweeper.scheduler.min_rung_steps={FEW_STEPS} lengthens them, or use full runs"
+            )
         if not self.min_rung_steps or not spe:
             return
         least = math.ceil(self.min_rung_steps / spe)
