@@ -149,7 +149,7 @@ class SweeperCore:
             sampler=WorkerTagged(
                 optuna.samplers.RandomSampler()
                 if scheduler.owns_sampling  # it enqueues every trial: no sampler draws
-                else _sampler(c.sampler, space),
+                else _sampler(c.sampler, space, _trials_so_far(storage, name)),
                 storage,
                 Worker.this(),
             ),
@@ -290,11 +290,44 @@ def _objectives(given: dict[str, str], task_cfg: DictConfig) -> dict[str, str]:
     return objectives  # their directions were checked with the other settings
 
 
-def _sampler(make_sampler: Any, space: SearchSpace) -> optuna.samplers.BaseSampler:
-    """The sampler from its partial: the grid sampler needs the search space, known only now."""
-    if getattr(make_sampler, "func", None) is optuna.samplers.GridSampler:
+# samplers whose seeded draws start over in a new process: a resumed sweep offsets their seed
+# (QMC numbers its draws in the study and the grid visits cells: both go on as they were)
+RESTARTING = (
+    optuna.samplers.TPESampler,
+    optuna.samplers.RandomSampler,
+    optuna.samplers.CmaEsSampler,
+    optuna.samplers.GPSampler,
+)
+
+
+def _sampler(
+    make_sampler: Any, space: SearchSpace, resumed_at: int = 0
+) -> optuna.samplers.BaseSampler:
+    """The sampler from its partial: the grid sampler needs the search space, known only now. A
+    seeded sampler resuming a study with ``resumed_at`` trials gets seed + that: the same seed
+    would draw the sequence again and train the same settings a second time."""
+    func = getattr(make_sampler, "func", None)
+    if func is optuna.samplers.GridSampler:
         return make_sampler(search_space=space.grid())
+    seed = getattr(make_sampler, "keywords", {}).get("seed")
+    if (
+        resumed_at
+        and isinstance(seed, int)
+        and isinstance(func, type)
+        and issubclass(func, RESTARTING)
+    ):
+        log.info(
+            f"sampler seed {seed} + {resumed_at} (the study's trials so far): a resume draws anew"
+        )
+        return make_sampler(seed=seed + resumed_at)
     return make_sampler()
+
+
+def _trials_so_far(storage: Any, name: str) -> int:
+    try:
+        return len(optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
+    except KeyError:
+        return 0
 
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:

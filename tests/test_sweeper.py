@@ -1388,3 +1388,14 @@ def test_rungs_of_a_few_optimizer_steps_are_warned_about(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "the first rung (epochs=1) is" in p.stderr + p.stdout
     assert "min_rung_steps=50 lengthens them" in p.stderr + p.stdout
+
+
+def test_a_seeded_sweep_resumed_draws_new_settings_not_its_first_ones_again(tmp_path):
+    """hydra.sweeper.sampler.seed=0, 3 trials, then the same command with n_trials=6: the
+    resumed sweep's draws are not the first sweep's again (its seed is offset by the trials)."""
+    common = ["hydra/sweeper/supersweep_sampler=tpe", "hydra.sweeper.sampler.seed=0", "x=interval(0, 1)"]
+    assert sweep(tmp_path, *common, "hydra.sweeper.n_trials=3").returncode == 0
+    p = sweep(tmp_path, *common, "hydra.sweeper.n_trials=6")
+    assert p.returncode == 0, p.stderr
+    xs = [t.params["x"] for t in load(tmp_path).get_trials()]
+    assert len(xs) == 6 and not set(xs[3:]) & set(xs[:3]), xs
