@@ -1111,7 +1111,7 @@ def test_a_trial_past_its_time_limit_fails_and_the_sweep_goes_on(tmp_path, launc
         ),
         (
             ["+hydra.sweeper.scheduler.foo=1"],
-            "hydra.sweeper.scheduler.foo is not a setting of FullRuns; allowed: no settings",
+            "hydra.sweeper.scheduler.foo is not a setting of FullRuns; allowed: replicates",
         ),
         (
             [
