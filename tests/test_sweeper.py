@@ -1393,7 +1393,11 @@ def test_rungs_of_a_few_optimizer_steps_are_warned_about(tmp_path):
 def test_a_seeded_sweep_resumed_draws_new_settings_not_its_first_ones_again(tmp_path):
     """hydra.sweeper.sampler.seed=0, 3 trials, then the same command with n_trials=6: the
     resumed sweep's draws are not the first sweep's again (its seed is offset by the trials)."""
-    common = ["hydra/sweeper/supersweep_sampler=tpe", "hydra.sweeper.sampler.seed=0", "x=interval(0, 1)"]
+    common = [
+        "hydra/sweeper/supersweep_sampler=tpe",
+        "hydra.sweeper.sampler.seed=0",
+        "x=interval(0, 1)",
+    ]
     assert sweep(tmp_path, *common, "hydra.sweeper.n_trials=3").returncode == 0
     p = sweep(tmp_path, *common, "hydra.sweeper.n_trials=6")
     assert p.returncode == 0, p.stderr
