@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # ARGS go to both sweeps (e.g. data=digits), SEARCH_ARGS / BALANCE_ARGS to one (e.g. hydra.sweeper.n_trials=40)
-demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded, pruned search -> balance study (same range test) -> reports
+demo: $(VENV)/.installed  ## the main job on MNIST-1D: LR range test -> seeded search (full runs, the model's answer) -> balance study (same range test) -> reports
 	$(PY) -m tasks.train -m sweep=lr_wd hydra.sweeper.study_name=$(DEMO_STUDY) hydra.sweep.dir=$(DEMO_DIR)/search $(PARALLEL) $(ARGS) $(SEARCH_ARGS)
 	$(PY) -m tasks.train -m sweep=balance hydra.sweeper.study_name=$(DEMO_STUDY)-balance hydra.sweeper.space.range_test=$(DEMO_DIR)/search/range_test \
 		hydra.sweep.dir=$(DEMO_DIR)/balance hydra.sweeper.scheduler.max_runs=105 $(PARALLEL) $(ARGS) $(BALANCE_ARGS)
