@@ -4,6 +4,7 @@ milliseconds (the same paths run end to end through Hydra in test_sweeper.py).""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import optuna
@@ -252,10 +253,14 @@ def _enqueued(lp: Loop) -> Loop:
     return lp
 
 
-def test_asha_pauses_each_trial_and_promotes_a_paused_one_when_a_slot_frees():
+def test_asha_pauses_each_trial_and_promotes_a_paused_one_when_a_slot_frees(caplog):
     pool = FakePool(_rung_value)
     lp = _enqueued(loop(pool, X, AsyncHalving(context(), [1], 3), n_trials=9, n_jobs=1))
-    lp.run()
+    with caplog.at_level(logging.INFO, logger="sweeper.schedulers.asha"):
+        lp.run()
+    said = caplog.text  # what the console shows: each pause and each promotion, in words
+    assert "paused (promoted when it ranks in the top 1/3 of its rung)" in said
+    assert "promoted from epochs=1 to epochs=" in said and "of the" in said
     trials = {t.number: t for t in lp.study.get_trials()}
     full = [j.number for j in pool.started if j.step == 1]
     assert full and {n for n, t in trials.items() if t.state == TrialState.COMPLETE} == set(full)

@@ -11,6 +11,8 @@ what was promoted is derived from the study, and a resumed sweep adopts its paus
 
 from __future__ import annotations
 
+import logging
+
 import optuna
 from optuna.trial import TrialState
 
@@ -19,6 +21,8 @@ from sweeper._job import Job
 from sweeper._outcome import Outcome
 from sweeper.schedulers import Decision, Pause, SweepContext, Trials
 from sweeper.schedulers.rungs import Rungs
+
+log = logging.getLogger(__name__)
 
 
 class AsyncHalving(Rungs):
@@ -41,6 +45,10 @@ class AsyncHalving(Rungs):
 
     def judge(self, run: Job, outcome: Outcome, trial: optuna.Trial, value: float) -> Decision:
         self.paused[run.number] = (run, value)
+        log.info(
+            f"trial {run.number}: {self.key}={self.budgets[run.step]} -> {value:.4g}, paused "
+            f"(promoted when it ranks in the top 1/{self.eta} of its rung)"
+        )
         return Pause(value)
 
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
@@ -81,5 +89,10 @@ class AsyncHalving(Rungs):
             for n in top:
                 if n in self.paused and self.paused[n][0].step == step:
                     run, _ = self.paused.pop(n)
+                    log.info(
+                        f"trial {n}: promoted from {self.key}={budget} to "
+                        f"{self.key}={self.budgets[step + 1]} (top 1/{self.eta} of the "
+                        f"{len(scores)} runs at that rung)"
+                    )
                     return self.run_at(run, step + 1)
         return None
