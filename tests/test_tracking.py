@@ -207,3 +207,24 @@ def test_jobs_that_open_a_new_sqlite_mlflow_store_together_all_start(tmp_path):
     with ctx.Pool(3) as pool:
         results = pool.starmap(_open_tracker, [(uri, str(tmp_path / f"run{i}")) for i in range(3)])
     assert results == ["ok"] * 3
+
+
+def test_the_sweepers_decision_reaches_the_jobs_tensorboard_run(tmp_path):
+    """tag_decision writes the decision as the text ``sweeper`` into the job's TensorBoard run,
+    read back as TensorBoard reads it; a job without a TensorBoard dir is left alone."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from training.tracking import tag_decision
+
+    job = tmp_path / "7"
+    (job / "tensorboard").mkdir(parents=True)
+    assert tag_decision(job, "pruned") is None
+    events = EventAccumulator(str(job / "tensorboard"), size_guidance={"tensors": 0})
+    events.Reload()
+    texts = [t for t in events.Tags().get("tensors", []) if t.startswith("sweeper")]
+    assert texts, events.Tags()
+    value = events.Tensors(texts[0])[-1].tensor_proto.string_val[0].decode()
+    assert value == "pruned"
+    bare = tmp_path / "8"
+    bare.mkdir()
+    assert tag_decision(bare, "kept") is None and not (bare / "tensorboard").exists()

@@ -183,9 +183,10 @@ RUN_REF = "mlflow_run.json"  # in a sweep's job dir: the job's MLflow run, for t
 
 def tag_decision(job_dir: Path, decision: str) -> str | None:
     """Tag the MLflow run of a sweep's job with what the sweeper decided on it (``sweeper`` =
-    promoted, paused, pruned, collapsed, kept, failed). A job without MLflow tracking is left
-    alone; a tracker that cannot be reached is a warning (the decision stands in the study).
-    Returns the warning, or None."""
+    promoted, paused, pruned, collapsed, kept, failed), and write it as the text ``sweeper`` into
+    the job's TensorBoard run. A job without tracking is left alone; a tracker that cannot be
+    reached is a warning (the decision stands in the study). Returns the warning, or None."""
+    _tensorboard_decision(job_dir / "tensorboard", decision)
     ref = job_dir / RUN_REF
     if not ref.is_file():
         return None
@@ -199,6 +200,21 @@ def tag_decision(job_dir: Path, decision: str) -> str | None:
         first = (str(e).strip().splitlines() or [""])[0][:200]
         return f"{job_dir.name}: MLflow tag sweeper={decision} not set ({type(e).__name__}: {_redact(first)})"
     return None
+
+
+def _tensorboard_decision(log_dir: Path, decision: str) -> None:
+    """The sweeper's decision as a text entry of the job's TensorBoard run (its own events
+    file beside the run's: TensorBoard reads every file of a run dir)."""
+    if not log_dir.is_dir():
+        return
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(log_dir=str(log_dir), filename_suffix=".sweeper")
+        writer.add_text("sweeper", decision)
+        writer.close()
+    except Exception:  # a full disk, no tensorboard: the decision stands in the study
+        return
 
 
 def make_trackers(cfg: DictConfig, out_dir: Path) -> list:
