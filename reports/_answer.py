@@ -7,7 +7,7 @@ from __future__ import annotations
 import optuna
 
 from analysis.recommend import compare, recommend
-from sweeper import study_surface
+from sweeper import design_undecided, study_surface
 
 
 def study_answer(
@@ -22,9 +22,7 @@ def study_answer(
     s = study_surface(study, lr, wd, metric, maximize)
     if s is None:
         return None, None
-    stop = (study.user_attrs.get("design") or {}).get("stop")
-    undecided = stop if stop and not str(stop).startswith("decided") else None
-    rec = recommend(s, stopped=undecided).as_dict()
+    rec = recommend(s, stopped=design_undecided(study)).as_dict()
     return rec, (None if other is None else _compared(s, rec, other, lr, wd))
 
 

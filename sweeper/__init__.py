@@ -27,6 +27,7 @@ __all__ = [
     "TrialRef",
     "TrialTimeout",
     "default_url",
+    "design_undecided",
     "open_storage",
     "parse_space",
     "redact",
@@ -50,6 +51,7 @@ __getattr__ = lazy_names(
         "SweeperCore": "sweeper._core",
         "SweeperSettings": "sweeper.settings",
         "default_url": "sweeper._storage",
+        "design_undecided": "sweeper._recommend",
         "open_storage": "sweeper._storage",
         "parse_space": "sweeper._space:parse",
         "redact": "sweeper._storage",
@@ -65,7 +67,7 @@ if TYPE_CHECKING:
     from sweeper._core import SweeperCore
     from sweeper._errors import SweepError
     from sweeper._jobs import TrialTimeout, time_limit
-    from sweeper._recommend import study_surface
+    from sweeper._recommend import design_undecided, study_surface
     from sweeper._space import SearchSpaceError
     from sweeper._space import parse as parse_space
     from sweeper._storage import (

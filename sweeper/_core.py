@@ -32,7 +32,7 @@ from sweeper._keys import SweepKeys
 from sweeper._loop import Loop
 from sweeper._pool import make_pool
 from sweeper._progress import final_lines, quiet_job_overrides, quiet_launchers
-from sweeper._recommend import recommendation
+from sweeper._recommend import design_undecided, recommendation
 from sweeper._results import dashboard_note, write_results
 from sweeper._search_space import SearchSpace
 from sweeper._space import intake
@@ -204,9 +204,7 @@ class SweeperCore:
         if not c.jobs.verbose:
             quiet_launchers()
         loop.run()
-        stop = (study.user_attrs.get("design") or {}).get("stop")
-        undecided = stop if stop and not str(stop).startswith("decided") else None
-        rec, said = recommendation(study, keys, objectives, stopped=undecided)
+        rec, said = recommendation(study, keys, objectives, stopped=design_undecided(study))
         results = write_results(
             self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage, rec
         )

@@ -76,6 +76,13 @@ def study_surface(
     )
 
 
+def design_undecided(study: optuna.Study) -> str | None:
+    """The balance design's stop when it ended undecided (spent its budget), else None: the
+    recommendation says it in its own sentence."""
+    stop = (study.user_attrs.get("design") or {}).get("stop")
+    return str(stop) if stop and not str(stop).startswith("decided") else None
+
+
 def _covering(rng: tuple[float, float] | None, values: list[float]) -> tuple[float, float]:
     """The searched range, widened to the runs (a design enqueues levels beyond it)."""
     lo, hi = min(values), max(values)
