@@ -333,10 +333,13 @@ def test_best_weights_keeps_the_first_best_epoch_and_restores_it():
 
 
 def test_a_run_that_collapses_without_nan_is_recorded_like_a_diverged_one(tmp_path):
-    """No-BN cnn1d at max_lr 1.0: finite losses, training accuracy at chance (measured: 0.10)."""
-    value = run(cfg_for("model.batch_norm=false", "max_lr=1.0", "epochs=6"), tmp_path)
+    """No-BN cnn1d at max_lr 1.0: finite losses, training accuracy at chance (measured: 0.10).
+    The verdict comes before the parts end: its weights are not saved as a completed run's."""
+    cfg = cfg_for("model.batch_norm=false", "max_lr=1.0", "epochs=6", "checkpoint.final=true")
+    value = run(cfg, tmp_path)
     metrics, summary = read_run(tmp_path)
     assert summary["status"] == "collapsed" and "near chance" in summary["reason"]
+    assert not (tmp_path / "final.pt").exists(), "a collapsed run's weights are not final weights"
     assert math.isnan(value) and summary["objective_value"] is None  # JSON null for NaN
     assert all(math.isfinite(m["train_loss"]) for m in metrics)
 

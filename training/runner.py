@@ -45,22 +45,16 @@ def summarize(
     test_at_best: Evaluation,
     wall_s: float,
     objective: str,
-    num_classes: int | None = None,
     raw_test: Evaluation = (None, None),
     numerics: dict | None = None,
 ) -> dict:
     """``summary.json``: selection metrics from validation only; test reported apart, for the
     final model and for the model of the best validation epoch (never used to select). With
-    weight averaging these are the averaged model's, and ``raw_*`` the raw weights'."""
+    weight averaging these are the averaged model's, and ``raw_*`` the raw weights'. The run's
+    status is ``judge``'s, settled before any part saw the end."""
     h = result.history
     with_val = [m for m in h if m["val_acc"] is not None]
     best = max(with_val, key=lambda m: m["val_acc"], default=None)
-    if result.status == "completed" and num_classes and collapsed(h, num_classes):
-        result.status = "collapsed"
-        result.reason = (
-            f"training accuracy {h[-1]['train_acc']:.3f} at the end is near chance (1/{num_classes}) "
-            "and the training loss stopped falling; recorded like a diverged run"
-        )
     values = {
         "best_val_acc": best["val_acc"] if best else None,
         "final_val_acc": with_val[-1]["val_acc"] if with_val else None,
@@ -90,6 +84,24 @@ def summarize(
         objective_value=math.nan if result.status in FAILED_RUNS or value is None else value,
         numerics=numerics,
     ).as_dict()
+
+
+def judge(result: FitResult, num_classes: int | None) -> FitResult:
+    """The run's final status, settled before any part's ``on_end`` sees it: a completed run
+    that ``collapsed`` is recorded like a diverged one, so no part (the final weights, a
+    tracker) treats it as a completed run."""
+    h = result.history
+    if result.status == "completed" and num_classes and collapsed(h, num_classes):
+        return dataclasses.replace(
+            result,
+            status="collapsed",
+            reason=(
+                f"training accuracy {h[-1]['train_acc']:.3f} at the end is near chance "
+                f"(1/{num_classes}) and the training loss stopped falling; recorded like a "
+                "diverged run"
+            ),
+        )
+    return result
 
 
 # optimizer steps the judged end of a run must hold before it can be called collapsed: a short
@@ -247,6 +259,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     finally:
         for part in parts:
             part.close()
+    result = judge(result, cfg.data.get("num_classes"))
     for part in parts:
         part.on_end(result)
     final, at_best, raw = evaluate_kept(result, data, stepper, averaging, best)
@@ -257,7 +270,6 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         at_best,
         wall_s,
         cfg.objective,
-        cfg.data.get("num_classes"),
         raw,
         numerics(resolve_device(cfg.device)),
     )
