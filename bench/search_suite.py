@@ -137,7 +137,7 @@ def target(name: str) -> float:
 
 
 def one(name: str, arm: str, seed: int) -> dict:
-    task = suite.TASKS[name]
+    task = {**suite.TASKS, **suite.WALL_TASKS}[name]
     with tempfile.TemporaryDirectory() as d:
         sweep = Path(d) / "sweep"
         cmd = [
@@ -313,17 +313,49 @@ def goals(ours: str = "noprior", peer: str = "peer0") -> None:
         )
 
 
+def wall(ours: str = "default", peer: str = "peer0") -> None:
+    """Issue 35 item 5, on the tasks whose full run costs >= 30 s: each arm's whole-sweep wall
+    and epochs per seed, the medians' ratio, and the picks' validation and test (no dense grid:
+    quality is read from the picks themselves)."""
+    results = json.loads(ANSWERS.read_text())
+    print(
+        "| task | arm | seeds | wall per seed (s) | median wall (s) | median epochs | pick val | pick test |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in suite.WALL_TASKS:
+        medians = {}
+        for arm in (ours, peer):
+            rs = arm_runs(results, name, arm)
+            if not rs:
+                continue
+            medians[arm] = statistics.median(r["wall_s"] for r in rs)
+            walls = ", ".join(f"{r['wall_s']:.0f}" for r in rs)
+            vals = ", ".join(f"{r['pick_val']:.4f}" for r in rs if r["pick_val"])
+            tests = ", ".join(f"{r['pick_test']:.4f}" for r in rs if r["pick_test"])
+            print(
+                f"| {name} | {arm} | {len(rs)} | {walls} | {medians[arm]:.0f} | "
+                f"{med([r['epochs'] for r in rs])} | {vals} | {tests} |"
+            )
+        if len(medians) == 2:
+            print(
+                f"| {name} | wall ratio ours / peer | | | {medians[ours] / medians[peer]:.2f}x | | | |"
+            )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--tasks", nargs="+", default=list(suite.TASKS), choices=list(suite.TASKS))
+    r.add_argument(
+        "--tasks", nargs="+", default=list(suite.TASKS), choices=[*suite.TASKS, *suite.WALL_TASKS]
+    )
     r.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     r.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     r.add_argument("--parallel", type=int, default=1)
     r.add_argument("--into", choices=["answers", "search"], default="answers")
     sub.add_parser("table")
     sub.add_parser("goals")
+    sub.add_parser("wall", help="issue 35 item 5: wall and epochs, ours / the peer, costly task")
     g = sub.add_parser("regret")
     g.add_argument("--arms", nargs="+", default=regret.ARMS)
     g.add_argument("--plot", type=Path, default=None, help="anytime curves as PNG into this dir")
@@ -333,7 +365,7 @@ def main() -> None:
     elif a.cmd == "regret":
         regret.report(json.loads(ANSWERS.read_text()), a.arms, a.plot)
     else:
-        table() if a.cmd == "table" else goals()
+        {"table": table, "goals": goals, "wall": wall}[a.cmd]()
 
 
 if __name__ == "__main__":
