@@ -8,6 +8,7 @@ import optuna
 
 from analysis.recommend import compare, recommend
 from sweeper import design_undecided, study_surface
+from sweeper.record import TrialKey
 
 
 def study_answer(
@@ -40,7 +41,7 @@ def _compared(s, rec: dict, other: optuna.Study, lr: str, wd: str) -> dict:
             best = other.best_trial
         except ValueError:
             return {"study": name, "sentence": f"nothing to compare: {name} has no completed trial"}
-        params = {**best.params, **(best.user_attrs.get("derived_params") or {})}
+        params = {**best.params, **(best.user_attrs.get(TrialKey.DERIVED_PARAMS) or {})}
         if lr not in params or wd not in params:
             return {"study": name, "sentence": f"nothing to compare: no {lr} and {wd} in {name}"}
         what, x, w = "best single run", float(params[lr]), float(params[wd])

@@ -27,6 +27,7 @@ from reports._study_data import (
     steps_per_epoch,
 )
 from reports.chrome import chrome, chrome_found, export_images
+from sweeper.record import StudyKey
 from training.contract import FAILED_RUNS, OBJECTIVES
 from training.range_test import load_range_test, range_test_figure
 
@@ -125,8 +126,8 @@ def write_report(
             objectives(study),
             [d.name.lower() for d in study.directions],
             study,
-            study.user_attrs.get("bounds") or {},
-            (study.user_attrs.get("fixed_settings") or {}).get("data.num_classes"),
+            study.user_attrs.get(StudyKey.BOUNDS) or {},
+            (study.user_attrs.get(StudyKey.FIXED_SETTINGS) or {}).get("data.num_classes"),
             {k: searched_range(frozen, k) for k in (lr, wd)},
             frozen,
         )
@@ -201,7 +202,7 @@ def write_trials_report(
     written: list[str] = []
     skipped: dict[str, str] = {}
     notes: dict = {}
-    design = (t.study.user_attrs.get("design") or {}) if t.study is not None else {}
+    design = (t.study.user_attrs.get(StudyKey.DESIGN) or {}) if t.study is not None else {}
 
     pareto_x, x_dir, pareto_y, y_dir = _pareto_axes(objs, dirs, pareto_x, pareto_y)
     plots: list[tuple[str, go.Figure]] = []

@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 
 from sweeper import open_storage, redact, sqlite_file
+from sweeper.record import StudyKey, TrialKey
 from training.contract import TRIAL_ATTRS
 from training.errors import UserError
 
@@ -88,7 +89,7 @@ def job_curve(job_dir: str | None) -> list[tuple[int, float]] | None:
 
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
     """Per-epoch validation accuracy from the job's metrics.jsonl, else the reported values."""
-    pts = job_curve(t.user_attrs.get("job_dir"))
+    pts = job_curve(t.user_attrs.get(TrialKey.JOB_DIR))
     if pts is not None:
         return pts
     return sorted(
@@ -105,17 +106,17 @@ def rows(trials: Sequence[optuna.trial.FrozenTrial]) -> list[Row]:
                 number=t.number,
                 state=t.state.name.lower(),
                 **{k: a.get(k) for k in TRIAL_ATTRS if k not in ("status", "epochs")},
-                status=a.get("status") or t.state.name.lower(),
+                status=a.get(TrialKey.STATUS) or t.state.name.lower(),
                 params={
                     **t.params,
-                    **(a.get("derived_params") or {}),
+                    **(a.get(TrialKey.DERIVED_PARAMS) or {}),
                 },  # e.g. wd of a study that searched lr x wd
                 values=list(t.values) if t.values is not None else None,
                 epochs=a.get("epochs")
                 if a.get("epochs") is not None
                 else (max(t.intermediate_values) if t.intermediate_values else None),
-                job_dir=a.get("job_dir"),
-                replay=a.get("replay", ""),
+                job_dir=a.get(TrialKey.JOB_DIR),
+                replay=a.get(TrialKey.REPLAY, ""),
                 curve=_curve(t),
             )
         )
@@ -123,7 +124,7 @@ def rows(trials: Sequence[optuna.trial.FrozenTrial]) -> list[Row]:
 
 
 def objectives(study: optuna.Study) -> list[str]:
-    names = study.user_attrs.get("metrics")
+    names = study.user_attrs.get(StudyKey.METRICS)
     return (
         list(names)
         if names

@@ -45,6 +45,7 @@ from sweeper._study import (
     fixed_settings,
     open_study,
 )
+from sweeper.record import StudyKey
 from sweeper.schedulers import SweepContext, make_scheduler
 from sweeper.settings import SweeperSettings
 from training.contract import OBJECTIVES, SUMMARY_KEYS
@@ -190,7 +191,7 @@ class SweeperCore:
                 study, storage, faults.stale_after_s, faults.retry_failed, adopt=loop.adopt
             )
         elif bounds is not None:
-            study.set_user_attr("bounds", bounds.as_dict())
+            study.set_user_attr(StudyKey.BOUNDS, bounds.as_dict())
             if bounds.suggested is not None and not c.space.lr_levels and keys.lr:  # not a level
                 first = {keys.lr: bounds.suggested}
                 decay = first_decay(space, keys, bounds, task_cfg, c.space.first_timescale)
@@ -206,7 +207,12 @@ class SweeperCore:
         loop.run()
         rec, said = recommendation(study, keys, objectives, stopped=design_undecided(study))
         results = write_results(
-            self.sweep_dir, study, objectives, study.user_attrs.get("bounds"), self.storage, rec
+            self.sweep_dir,
+            study,
+            objectives,
+            study.user_attrs.get(StudyKey.BOUNDS),
+            self.storage,
+            rec,
         )
         report = f"python -m tasks.report sweep_dir={self.sweep_dir}"
         lines = [*final_lines(study, objectives, report), said, f"results: {results}"]
@@ -330,7 +336,7 @@ def _trials_so_far(storage: Any, name: str) -> int:
 
 def _stored_bounds(storage: Any, name: str) -> dict | None:
     try:
-        return optuna.load_study(study_name=name, storage=storage).user_attrs.get("bounds")
+        return optuna.load_study(study_name=name, storage=storage).user_attrs.get(StudyKey.BOUNDS)
     except KeyError:
         return None
 

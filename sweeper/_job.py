@@ -15,6 +15,7 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from sweeper._space import format_value
+from sweeper.record import TrialKey
 from sweeper.trial_ref import TrialRef
 
 
@@ -33,7 +34,7 @@ class Fixed:
 
 # trial user attr: settings every run of the trial trains with (e.g. an enqueued replicate's
 # seed), on top of the sweep's fixed overrides
-RUN_SETTINGS = "run_settings"
+RUN_SETTINGS = TrialKey.RUN_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,17 @@ class Worker:
         return cls(socket.gethostname(), os.getpid())
 
     def as_attrs(self) -> dict[str, Any]:
-        return {"worker": str(self), "worker_host": self.host, "worker_pid": self.pid}
+        return {
+            TrialKey.WORKER: str(self),
+            TrialKey.WORKER_HOST: self.host,
+            TrialKey.WORKER_PID: self.pid,
+        }
 
     @classmethod
     def of(cls, user_attrs: dict[str, Any]) -> Worker | None:
         """The worker stored with a trial; None for a trial that has none (it is then judged by
         its heartbeat only)."""
-        host, pid = user_attrs.get("worker_host"), user_attrs.get("worker_pid")
+        host, pid = user_attrs.get(TrialKey.WORKER_HOST), user_attrs.get(TrialKey.WORKER_PID)
         return cls(host, pid) if isinstance(host, str) and isinstance(pid, int) else None
 
     def __str__(self) -> str:

@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper._errors import SweepError
-from sweeper._job import RUN_SETTINGS, Fixed, Job, Worker
+from sweeper._job import Fixed, Job, Worker
 from sweeper._jobs import INTERRUPTED
 from sweeper._outcome import Outcome, dir_outcome
 from sweeper._pool import Pool
@@ -31,9 +31,11 @@ from sweeper._progress import Progress
 from sweeper._results import replay_command
 from sweeper._search_space import SearchSpace
 from sweeper._study import WorkerTagged, fail_zombies, tell, trial_handle, unowned_wait_s
+from sweeper.record import TrialKey
 from sweeper.schedulers import Pause, Promote, Scheduler, Tell
 from sweeper.settings import SweeperSettings
 from sweeper.trial_ref import TrialRef
+from training.contract import FAILED_RUNS, RunStatus
 from training.tracking import tag_decision
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,8 @@ def decision_word(decision: Tell | Promote | Pause) -> str:
             return "paused"
         case Tell(outcome=told) if told.state == TrialState.COMPLETE:
             return "kept"
-        case Tell(outcome=told) if told.attrs.get("status") in ("collapsed", "diverged"):
-            return str(told.attrs["status"])
+        case Tell(outcome=told) if told.attrs.get(TrialKey.STATUS) in FAILED_RUNS:
+            return str(told.attrs[TrialKey.STATUS])
         case Tell(outcome=told) if told.state == TrialState.PRUNED:
             return "pruned"
     return "failed"
@@ -61,7 +63,6 @@ REAP_S = 30.0  # dead workers' RUNNING trials are looked for this often, not on 
 # cell as visited)
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
 TOLD = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-RUN_STEP = "run_step"  # trial user attr: the scheduler step of the run it has in flight
 
 
 @dataclass
@@ -144,9 +145,7 @@ class Loop:
         pruned: nothing of theirs is lost (their rungs are in the study), none stays RUNNING."""
         self.ready = []
         for t in list(self.open.values()):
-            self._finish(
-                t, Outcome(TrialState.PRUNED, None, {"status": "pruned", "reason": reason})
-            )
+            self._finish(t, Outcome.ended(TrialState.PRUNED, RunStatus.PRUNED, reason))
 
     # -- the scheduler's view (sweeper.schedulers.Trials) --
 
@@ -175,7 +174,7 @@ class Loop:
     def adopt(self, t: optuna.trial.FrozenTrial) -> bool:
         """Take over a trial a dead sweep left RUNNING: its run's result when the run finished,
         else (``faults.retry_failed``) the run again in its own dir. False: fail it instead."""
-        step = t.user_attrs.get(RUN_STEP)
+        step = t.user_attrs.get(TrialKey.RUN_STEP)
         if not isinstance(step, int):
             return False
         run = self.scheduler.run_at(self._template(t.number, t.params, t.user_attrs), step)
@@ -184,7 +183,7 @@ class Loop:
         if not finished and not self.settings.faults.retry_failed:
             return False
         trial = trial_handle(self.study, self.storage, t.number)
-        for key, value in {**Worker.this().as_attrs(), "heartbeat": time.time()}.items():
+        for key, value in {**Worker.this().as_attrs(), TrialKey.HEARTBEAT: time.time()}.items():
             trial.set_user_attr(key, value)
         self.open[t.number] = trial
         how = "its finished run's result" if finished else "its run again"
@@ -208,8 +207,9 @@ class Loop:
         """A trial's full run as the task defines it; a scheduler makes its runs from it."""
         metric = next(iter(self.objectives))
         ref = TrialRef(number, self.study.study_name, self.storage_source, metric)
-        subdir = str(attrs.get("resume_subdir", number))  # a retry continues in its zombie's dir
-        settings = dict(attrs.get(RUN_SETTINGS) or {})
+        # a retry continues in its zombie's dir
+        subdir = str(attrs.get(TrialKey.RESUME_SUBDIR, number))
+        settings = dict(attrs.get(TrialKey.RUN_SETTINGS) or {})
         return Job(
             ref, 0, subdir, self.space.job_params(params), self.fixed, settings, quiet=self.quiet
         )
@@ -218,21 +218,26 @@ class Loop:
         job = self._template(trial.number, trial.params, trial.user_attrs)
         derived = self.space.derived(trial.params)
         if derived:  # the job gets wd; the study keeps the product it searched
-            trial.set_user_attr("derived_params", derived)
+            trial.set_user_attr(TrialKey.DERIVED_PARAMS, derived)
         replay = job.replay()
-        trial.set_user_attr("overrides", replay)
-        trial.set_user_attr("replay", replay_command([*self.searchpath, *replay]))  # by hand
+        trial.set_user_attr(TrialKey.OVERRIDES, replay)
+        trial.set_user_attr(TrialKey.REPLAY, replay_command([*self.searchpath, *replay]))  # by hand
         return job
 
     def _start(self, batch: list[Job]) -> None:
         for job in batch:  # which run a trial has in flight: a resume adopts it from here
-            self.open[job.number].set_user_attr(RUN_STEP, job.step)
+            self.open[job.number].set_user_attr(TrialKey.RUN_STEP, job.step)
         self.pool.start(batch)
 
     def _told(self, job: Job, outcome: Outcome) -> None:
         """The scheduler decides what a finished run means for its trial."""
         if INTERRUPTED.is_set() and outcome.state == TrialState.FAIL:
-            outcome.attrs.update(status="interrupted", reason="sweep interrupted (Ctrl-C)")
+            outcome.attrs.update(
+                {
+                    TrialKey.STATUS: RunStatus.INTERRUPTED,
+                    TrialKey.REASON: "sweep interrupted (Ctrl-C)",
+                }
+            )
         trial = self.open[job.number]
         decision = self.scheduler.on_result(job, outcome, trial)
         warning = tag_decision(self.sweep_dir / job.subdir, decision_word(decision))
@@ -244,7 +249,7 @@ class Loop:
             case Promote(run=nxt):
                 self.ready.append(nxt)
             case Pause(value=value):
-                trial.set_user_attr("paused_at", {"step": job.step, "value": value})
+                trial.set_user_attr(TrialKey.PAUSED_AT, {"step": job.step, "value": value})
 
     def _finish(self, trial: optuna.Trial, outcome: Outcome) -> None:
         for k, v in outcome.attrs.items():
@@ -255,8 +260,8 @@ class Loop:
         self.finished += 1
         self.failed += outcome.state == TrialState.FAIL
         a = outcome.attrs
-        status = str(a.get("status") or outcome.state.name.lower())
-        reason = a.get("reason") if status != "completed" else None
+        status = str(a.get(TrialKey.STATUS) or outcome.state.name.lower())
+        reason = a.get(TrialKey.REASON) if status != RunStatus.COMPLETED else None
         if self.progress is not None:  # a design's total grows stage by stage
             self.progress.total = self.scheduler.total(self)
             self.progress.stage = self.scheduler.stage()
@@ -300,7 +305,7 @@ class Loop:
         if now - self.heartbeat >= HEARTBEAT_S:
             self.heartbeat = now
             for t in self.open.values():
-                t.set_user_attr("heartbeat", now)
+                t.set_user_attr(TrialKey.HEARTBEAT, now)
 
     def _stop(self, e: BaseException) -> None:
         ctrl_c = isinstance(e, KeyboardInterrupt)
@@ -312,11 +317,9 @@ class Loop:
         try:
             self.pool.cancel()
             for t in list(self.open.values()):
-                self._finish(
-                    t, Outcome(TrialState.FAIL, None, {"status": "interrupted", "reason": reason})
-                )
+                self._finish(t, Outcome.ended(TrialState.FAIL, RunStatus.INTERRUPTED, reason))
             # a crash (or a Ctrl-C) inside ask(): this process's own RUNNING trial not in self.open
-            status = "interrupted" if ctrl_c else "failed"
+            status = RunStatus.INTERRUPTED if ctrl_c else RunStatus.FAILED
             stale, when = self.settings.faults.stale_after_s, "when its sweep stopped"
             fail_zombies(self.study, self.storage, stale, False, when=when, status=status)
         except (

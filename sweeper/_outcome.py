@@ -10,7 +10,8 @@ from typing import Any
 from hydra.core.utils import JobReturn
 from optuna.trial import TrialState
 
-from training.contract import STOPPED, TRIAL_ATTRS, SummaryError, read_summary
+from sweeper.record import TrialKey
+from training.contract import STOPPED, TRIAL_ATTRS, RunStatus, SummaryError, read_summary
 
 
 @dataclass
@@ -19,11 +20,16 @@ class Outcome:
     values: list[float] | None
     attrs: dict[str, Any]
 
+    @classmethod
+    def ended(cls, state: TrialState, status: RunStatus, reason: str) -> Outcome:
+        """A trial the sweeper ends itself (no run result): its state, status and why."""
+        return cls(state, None, {TrialKey.STATUS: status, TrialKey.REASON: reason[:500]})
+
 
 def failed(reason: str, job_dir: Path | None) -> Outcome:
-    return Outcome(
-        TrialState.FAIL, None, {"status": "failed", "reason": reason[:500], "job_dir": str(job_dir)}
-    )
+    out = Outcome.ended(TrialState.FAIL, RunStatus.FAILED, reason)
+    out.attrs[TrialKey.JOB_DIR] = str(job_dir)
+    return out
 
 
 def job_outcome(ret: JobReturn, objectives: dict[str, str]) -> Outcome:
@@ -51,7 +57,7 @@ def _from_summary(job_dir: Path | None, value: Any, objectives: dict[str, str]) 
         summary = read_summary(job_dir) if job_dir else None
     except SummaryError as e:  # a full disk truncated it: the trial fails, the sweep goes on
         return failed(str(e), job_dir)
-    attrs: dict[str, Any] = {"job_dir": str(job_dir)}
+    attrs: dict[str, Any] = {TrialKey.JOB_DIR: str(job_dir)}
     if summary is not None:
         attrs.update({k: summary.get(k) for k in TRIAL_ATTRS})
         if summary.get("status") in STOPPED:
@@ -59,14 +65,15 @@ def _from_summary(job_dir: Path | None, value: Any, objectives: dict[str, str]) 
         values = [summary.get(m) for m in objectives]
     else:
         values = list(value) if isinstance(value, (list, tuple)) else [value]
-        attrs["status"] = "completed"
+        attrs[TrialKey.STATUS] = RunStatus.COMPLETED
     finite = [
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
     ]
     if len(values) != len(objectives) or not all(finite):
         attrs.update(
-            status="failed",
-            reason=attrs.get("reason") or f"objective values {values} are not finite numbers",
+            status=RunStatus.FAILED,
+            reason=attrs.get(TrialKey.REASON)
+            or f"objective values {values} are not finite numbers",
         )
         return Outcome(TrialState.FAIL, None, attrs)
     return Outcome(TrialState.COMPLETE, [float(v) for v in values if v is not None], attrs)

@@ -19,6 +19,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from sweeper.record import TrialKey
+
 log = logging.getLogger(__name__)
 
 # the launchers that log every job's overrides as they start it (module names, read as strings)
@@ -130,7 +132,7 @@ def final_lines(study: optuna.Study, objectives: dict[str, str], report: str) ->
     trials = study.get_trials(deepcopy=False)
     counts: dict[str, int] = {}
     for t in trials:
-        status = t.user_attrs.get("status") or t.state.name.lower()
+        status = t.user_attrs.get(TrialKey.STATUS) or t.state.name.lower()
         counts[status] = counts.get(status, 0) + 1
     lines = [
         f"sweep done: {len(trials)} trials ("
@@ -157,7 +159,7 @@ def final_lines(study: optuna.Study, objectives: dict[str, str], report: str) ->
 
 
 def _params(t: optuna.trial.FrozenTrial) -> str:
-    shown = {**t.params, **(t.user_attrs.get("derived_params") or {})}
+    shown = {**t.params, **(t.user_attrs.get(TrialKey.DERIVED_PARAMS) or {})}
     return ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()
     )

@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from analysis.recommend import Recommendation, recommend
 from analysis.surface import Run, Surface, fit
 from sweeper._keys import SweepKeys
-from training.contract import FAILED_RUNS
+from sweeper.record import DesignState, StudyKey, TrialKey, TrialRecord
 
 
 def study_runs(study: optuna.Study, lr: str, wd: str) -> tuple[list[Run], float | None]:
@@ -26,16 +26,16 @@ def study_runs(study: optuna.Study, lr: str, wd: str) -> tuple[list[Run], float 
     runs: list[Run] = []
     full: set[float] = set()
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        params = {**t.params, **(t.user_attrs.get("derived_params") or {})}
-        a, b = _positive(params.get(lr)), _positive(params.get(wd))
+        record = TrialRecord.of(t)
+        a, b = _positive(record.params.get(lr)), _positive(record.params.get(wd))
         if a is None or b is None:
             continue
         runs += [Run(a, b, v, e) for e, v in _rungs(t)]
         if t.state == TrialState.COMPLETE and t.values:
             runs.append(Run(a, b, float(t.values[0])))
-            if t.user_attrs.get("rung_epochs") and t.user_attrs.get("epochs"):
-                full.add(float(t.user_attrs["epochs"]))
-        elif t.user_attrs.get("status") in FAILED_RUNS:
+            if record.rung_epochs and record.epochs:
+                full.add(float(record.epochs))
+        elif record.failed_run:
             runs.append(Run(a, b, None))
     rungs = any(r.epochs is not None for r in runs)
     if rungs and not full:  # no run trained in full: the longest rung stands in for it
@@ -45,7 +45,7 @@ def study_runs(study: optuna.Study, lr: str, wd: str) -> tuple[list[Run], float 
 
 def _rungs(t: FrozenTrial) -> list[tuple[float, float]]:
     """A rungs trial's short complete runs: (epochs, value), the full run's excluded."""
-    if not t.user_attrs.get("rung_epochs"):
+    if not t.user_attrs.get(TrialKey.RUNG_EPOCHS):
         return []
     return [(float(e), float(v)) for e, v in t.intermediate_values.items() if math.isfinite(v)]
 
@@ -79,8 +79,9 @@ def study_surface(
 def design_undecided(study: optuna.Study) -> str | None:
     """The balance design's stop when it ended undecided (spent its budget), else None: the
     recommendation says it in its own sentence."""
-    stop = (study.user_attrs.get("design") or {}).get("stop")
-    return str(stop) if stop and not str(stop).startswith("decided") else None
+    stored = study.user_attrs.get(StudyKey.DESIGN)
+    state = DesignState.of(stored) if stored else None
+    return state.stop if state is not None and state.undecided else None
 
 
 def _covering(rng: tuple[float, float] | None, values: list[float]) -> tuple[float, float]:

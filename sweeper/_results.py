@@ -13,6 +13,7 @@ import optuna
 from omegaconf import OmegaConf
 
 from sweeper._storage import StorageRef
+from sweeper.record import TrialKey
 from training.runlog import write_text
 
 
@@ -35,8 +36,8 @@ def _trial_entry(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "number": t.number,
         "params": dict(t.params),
         "values": list(t.values or []),
-        "job_dir": t.user_attrs.get("job_dir"),
-        "replay": t.user_attrs.get("replay", ""),
+        "job_dir": t.user_attrs.get(TrialKey.JOB_DIR),
+        "replay": t.user_attrs.get(TrialKey.REPLAY, ""),
     }
 
 

@@ -23,8 +23,9 @@ from optuna.trial import TrialState
 
 from sweeper._errors import SweepError
 from sweeper._job import Worker
+from sweeper.record import StudyKey, TrialKey
 from training.checks import flatten
-from training.contract import is_runtime
+from training.contract import RunStatus, is_runtime
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,11 @@ def open_study(
                 study_name=name, storage=storage, sampler=sampler, pruner=pruner
             )
         else:
-            study.set_user_attr("metrics", metrics)
+            study.set_user_attr(StudyKey.METRICS, metrics)
             _name_metrics(study, metrics)  # optuna-dashboard shows them instead of "Objective 0"
-            study.set_user_attr("fixed_settings", settings)
+            study.set_user_attr(StudyKey.FIXED_SETTINGS, settings)
             study.set_user_attr(
-                "search_space", space_json(space)
+                StudyKey.SEARCH_SPACE, space_json(space)
             )  # last: its presence means "set up"
             return study, False
     _wait_for_setup(study)
@@ -82,16 +83,16 @@ def open_study(
         raise StudyMismatch(
             f"study {name!r} exists with directions {stored}, this sweep asks for {directions}; use another hydra.sweeper.study_name."
         )
-    if study.user_attrs.get("search_space") != space_json(space):
+    if study.user_attrs.get(StudyKey.SEARCH_SPACE) != space_json(space):
         raise StudyMismatch(
             f"study {name!r} exists with search space {study.user_attrs.get('search_space')}, this sweep asks for {space_json(space)}; "
             "use another hydra.sweeper.study_name."
         )
-    if study.user_attrs.get("metrics", metrics) != metrics:
+    if study.user_attrs.get(StudyKey.METRICS, metrics) != metrics:
         raise StudyMismatch(
             f"study {name!r} optimizes {study.user_attrs.get('metrics')}, this sweep asks for {metrics}; use another hydra.sweeper.study_name."
         )
-    stored_settings = study.user_attrs.get("fixed_settings")
+    stored_settings = study.user_attrs.get(StudyKey.FIXED_SETTINGS)
     if stored_settings is not None and stored_settings != settings:
         keys = sorted(
             k
@@ -269,7 +270,9 @@ UNOWNED_AFTER_S = 75.0
 
 
 def unowned(t: optuna.trial.FrozenTrial) -> bool:
-    return not t.params and Worker.of(t.user_attrs) is None and "heartbeat" not in t.user_attrs
+    return (
+        not t.params and Worker.of(t.user_attrs) is None and TrialKey.HEARTBEAT not in t.user_attrs
+    )
 
 
 def unowned_wait_s(study: optuna.Study) -> float:
@@ -290,7 +293,7 @@ def fail_zombies(
     *,
     mine: Collection[int] = (),
     when: str = "on resume",
-    status: str = "failed",
+    status: RunStatus = RunStatus.FAILED,
     adopt: Callable[[optuna.trial.FrozenTrial], bool] | None = None,
 ) -> list[int]:
     """Fail RUNNING trials whose sweep is gone (a dead process on this host, or no sign of life
@@ -302,7 +305,7 @@ def fail_zombies(
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = Worker.of(t.user_attrs)
         start = t.datetime_start.timestamp() if t.datetime_start else 0
-        last_sign = t.user_attrs.get("heartbeat") or start
+        last_sign = t.user_attrs.get(TrialKey.HEARTBEAT) or start
         if worker is not None and worker.host == here.host:
             dead = not _alive(worker.pid) if worker.pid != here.pid else t.number not in mine
         elif unowned(t):  # its sweep died inside ask(), between creating it and recording itself
@@ -312,10 +315,10 @@ def fail_zombies(
         if not dead or (adopt is not None and adopt(t)):
             continue
         handle = trial_handle(study, storage, t.number)
-        handle.set_user_attr("status", status)
-        handle.set_user_attr("lost", True)  # the sweep died, not the run: no verdict on its params
+        handle.set_user_attr(TrialKey.STATUS, status)
+        handle.set_user_attr(TrialKey.LOST, True)
         who = f"sweep {worker}" if worker else "a sweep that died inside ask() (no worker recorded)"
-        handle.set_user_attr("reason", f"left RUNNING by {who} that is gone; failed {when}")
+        handle.set_user_attr(TrialKey.REASON, f"left RUNNING by {who} that is gone; failed {when}")
         tell(study, handle, None, TrialState.FAIL)
         failed.append(t.number)
         if retry:
@@ -323,8 +326,8 @@ def fail_zombies(
             study.enqueue_trial(
                 t.params,
                 user_attrs={
-                    "retry_of": t.number,
-                    "resume_subdir": t.user_attrs.get("resume_subdir", str(t.number)),
+                    TrialKey.RETRY_OF: t.number,
+                    TrialKey.RESUME_SUBDIR: t.user_attrs.get(TrialKey.RESUME_SUBDIR, str(t.number)),
                 },
             )
     if failed:

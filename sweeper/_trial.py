@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from sweeper._jobs import INTERRUPTED
 from sweeper._storage import open_storage
 from sweeper._study import trial_handle
+from sweeper.record import TrialKey
 from sweeper.trial_ref import TrialRef
 from training.contract import EPOCH_VALUE
 from training.loop import StopTraining
@@ -37,7 +38,7 @@ class Reporter:
     def __call__(self, m: dict) -> None:
         if INTERRUPTED.is_set():  # a Ctrl-C whose KeyboardInterrupt was lost (raised inside a
             raise KeyboardInterrupt  # __del__ or a finalizer, Python ignores it): stop here
-        self.trial.set_user_attr("heartbeat", time.time())
+        self.trial.set_user_attr(TrialKey.HEARTBEAT, time.time())
         v = m.get(self.key)
         if not self.report or not self.single or v is None or not math.isfinite(v):
             return

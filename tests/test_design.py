@@ -202,3 +202,24 @@ def test_a_small_budget_gets_a_thinned_grid_and_a_verdict_not_a_stop_after_the_p
     assert grid and len(study.trials) <= 20, len(study.trials)
     assert state["seeds"] == [0] and len(state["wds"]) == 3
     assert {t.params["wd"] for t in study.trials} == set(state["wds"])  # the pilot ran the lowest
+
+
+def test_a_design_state_keeps_its_stop_reason_apart_from_its_words():
+    """The stop is a StopReason (the code's flag) beside the sentence people read; the stored
+    JSON round-trips; a state stored before the reason was a field reads back by its words."""
+    import json
+
+    from sweeper.record import DesignState, StopReason
+
+    start = DesignState("grid", [-1.0, 0.0], [0])
+    assert not start.undecided and start.stop_reason is None
+    spent = start.stopped(StopReason.BUDGET, "the next stage needs 40 runs", spent=True)
+    stored = json.loads(json.dumps(spent.as_dict()))
+    assert stored["stop_reason"] == "budget" and stored["stop"].startswith("run budget spent")
+    assert DesignState.of(stored) == spent and spent.undecided
+    decided = start.stopped(StopReason.DECIDED, "decided: flat (30 runs)")
+    assert not decided.undecided
+    old = {"stage": "extend", "offsets": [0.0], "seeds": [0], "stop": "decided: flat (9 runs)"}
+    assert DesignState.of(old).stop_reason == StopReason.DECIDED
+    old["stop"] = "run budget spent before the verdict decided: nothing left to add (9 runs)"
+    assert DesignState.of(old).undecided

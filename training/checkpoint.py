@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from training.averaging import Averaging
 from training.best import BestWeights
 from training.checks import ConfigError, flatten
-from training.contract import identity_keys, is_runtime
+from training.contract import RunStatus, identity_keys, is_runtime
 from training.loop import FitResult, PartialEpoch, Preempted, Stepper
 from training.lr_estimate import SecantLrEstimate
 from training.parts import RunPart
@@ -229,7 +229,7 @@ class Checkpointer(RunPart):
             else None
         )
         return FitResult(
-            status="completed",
+            status=RunStatus.COMPLETED,
             history=list(self.history),
             steps=int(state["step"]),
             partial=partial,
@@ -249,5 +249,5 @@ class FinalWeights(RunPart):
     model: torch.nn.Module
 
     def on_end(self, result: FitResult) -> None:
-        if result.status == "completed":
+        if result.status == RunStatus.COMPLETED:
             save(self.path, {"model": self.model.state_dict()})

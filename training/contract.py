@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "STATUSES",
     "STOPPED",
     "SUMMARY_KEYS",
+    "RunStatus",
     "RunSummary",
     "SummaryError",
     "TRIAL_ATTRS",
@@ -69,7 +71,7 @@ class RunSummary:
     ``SUMMARY_KEYS`` are its fields. Selection metrics come from validation only; test is
     reported apart (the final model, and the weights of the best validation epoch)."""
 
-    status: str  # one of STATUSES
+    status: str  # a RunStatus the trainer writes (STATUSES)
     reason: str | None
     objective: str
     best_val_acc: float | None
@@ -99,16 +101,25 @@ class RunSummary:
 
 SUMMARY_KEYS = tuple(f.name for f in fields(RunSummary))
 
-STATUSES = ("completed", "diverged", "collapsed", "pruned")
-STOPPED = (
-    "pruned",
-    "diverged",
-    "collapsed",
-)  # runs a sweeper records as PRUNED: ranked below every completed one
-FAILED_RUNS = (
-    "diverged",
-    "collapsed",
-)  # runs whose objective is NaN: nothing in them may look good
+
+class RunStatus(StrEnum):
+    """A run's status, one vocabulary from the trainer (``summary.json``) through the sweeper's
+    trial records to the report. The trainer writes the first four; the sweeper adds the two a
+    run cannot say about itself."""
+
+    COMPLETED = "completed"
+    DIVERGED = "diverged"  # a NaN / inf loss
+    COLLAPSED = "collapsed"  # finite, but at chance and not learning (``runner.collapsed``)
+    PRUNED = "pruned"  # stopped by a pruner or a scheduler's rung
+    FAILED = "failed"  # the job raised, was killed, or its sweep died (the sweeper's word)
+    INTERRUPTED = "interrupted"  # the sweep was stopped (Ctrl-C) while it ran
+
+
+STATUSES = (RunStatus.COMPLETED, RunStatus.DIVERGED, RunStatus.COLLAPSED, RunStatus.PRUNED)
+# runs a sweeper records as PRUNED: ranked below every completed one
+STOPPED = (RunStatus.PRUNED, RunStatus.DIVERGED, RunStatus.COLLAPSED)
+# runs whose objective is NaN: nothing in them may look good
+FAILED_RUNS = (RunStatus.DIVERGED, RunStatus.COLLAPSED)
 
 # a run whose final training accuracy is at most this many times chance (1 / num_classes)
 # collapsed without a NaN (e.g. no-BN cnn1d at lr 0.3: 8.9% test, once recorded "completed")

@@ -22,6 +22,7 @@ from torch import nn
 
 from training.augment import Augment
 from training.averaging import Averaging, NoAveraging
+from training.contract import RunStatus
 from training.data import Data
 from training.optim import StepRule
 from training.regularization import WeightDecay
@@ -39,7 +40,7 @@ class StopTraining(Exception):
 
 @dataclass
 class FitResult:
-    status: str  # completed | diverged | pruned | ...
+    status: str  # a RunStatus: completed | diverged | pruned (a stop rule) | collapsed (judge)
     history: list[dict] = field(default_factory=list)
     steps: int = 0
     reason: str | None = None
@@ -225,7 +226,7 @@ def fit(
     averaging = averaging if averaging is not None else NoAveraging(model)
     probes = probes or {}
     steps_per_epoch = data.n_train // batch_size
-    result = resume if resume is not None else FitResult(status="completed")
+    result = resume if resume is not None else FitResult(status=RunStatus.COMPLETED)
     step = result.steps
     for epoch in range(len(result.history) + 1, epochs + 1):
         t0 = time.perf_counter()
@@ -243,7 +244,7 @@ def fit(
             lr, momentum = schedule(step)
             loss_value, out = step_fn(xb, yb, lr, momentum)
             if not math.isfinite(loss_value):
-                result.status, result.steps = "diverged", step
+                result.status, result.steps = RunStatus.DIVERGED, step
                 result.reason = f"non-finite training loss {loss_value} at step {step} (epoch {epoch}, lr {lr:.4g})"
                 return result
             step += 1
@@ -284,7 +285,7 @@ def fit(
             return result
         if val_loss is not None and not math.isfinite(val_loss):
             result.status, result.reason = (
-                "diverged",
+                RunStatus.DIVERGED,
                 f"non-finite validation loss after epoch {epoch}",
             )
             return result

@@ -24,7 +24,7 @@ from training.averaging import Averaging
 from training.best import BestWeights, Evaluation
 from training.checkpoint import Checkpointer, FinalWeights
 from training.checks import ConfigError, check_once, check_train_config, user_code
-from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES, RunSummary
+from training.contract import COLLAPSE_FACTOR, FAILED_RUNS, OBJECTIVES, RunStatus, RunSummary
 from training.data import Data, DataSourceError, load_splits
 from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Preempted, Stepper, evaluate, fit
@@ -91,10 +91,10 @@ def judge(result: FitResult, num_classes: int | None) -> FitResult:
     that ``collapsed`` is recorded like a diverged one, so no part (the final weights, a
     tracker) treats it as a completed run."""
     h = result.history
-    if result.status == "completed" and num_classes and collapsed(h, num_classes):
+    if result.status == RunStatus.COMPLETED and num_classes and collapsed(h, num_classes):
         return dataclasses.replace(
             result,
-            status="collapsed",
+            status=RunStatus.COLLAPSED,
             reason=(
                 f"training accuracy {h[-1]['train_acc']:.3f} at the end is near chance "
                 f"(1/{num_classes}) and the training loss stopped falling; recorded like a "
@@ -355,7 +355,7 @@ def evaluate_kept(
     """Each kept model tested once: the final (averaged) one, the best-validation one and the
     raw weights (with an average); nothing for a diverged run."""
     none: Evaluation = (None, None)
-    if result.status == "diverged":
+    if result.status == RunStatus.DIVERGED:
         return none, none, none
     judged = averaging.evaluated()
     final = evaluate(judged, data, "test", stepper.precision)

@@ -22,6 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from training.checks import ConfigError
+from training.contract import RunStatus
 from training.parts import RunPart
 
 # never logged: the sweeper's bridge node holds the storage URL, and where a run is tracked
@@ -174,7 +175,8 @@ class MlflowTracker(RunPart):
         for k, v in _numbers(summary).items():
             self.client.log_metric(rid, f"summary.{k}", v)
         self.client.set_tag(rid, "status", str(summary.get("status")))
-        ended = {"completed": "FINISHED", "pruned": "KILLED"}  # stopped by the pruner: not a fault
+        # stopped by the pruner: not a fault
+        ended: dict[str, str] = {RunStatus.COMPLETED: "FINISHED", RunStatus.PRUNED: "KILLED"}
         self.client.set_terminated(rid, ended.get(str(summary.get("status")), "FAILED"))
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +42,7 @@ from analysis import analyze_balance
 from sweeper._errors import SweepError
 from sweeper._job import Job
 from sweeper._seeding import Bounds
+from sweeper.record import DesignState, StopReason, StudyKey, TrialKey, TrialRecord
 from sweeper.schedulers import Scheduler, SweepContext, Trials
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,9 @@ MIN_LIVE = 5  # fewer live lr levels (or levels in the slope): finer levels befo
 MAX_SEEDS = 4  # seeds per cell before the design adds levels instead
 MAX_FAILS = 2  # a cell whose run crashed this often counts as dead, not run again
 DECIDED = ("lr_x_wd", "no_dependence", "between", "neither", "flat")
-ATTR = "design"
+ATTR = StudyKey.DESIGN
 KNOB = "hydra/sweeper/supersweep_scheduler=balance"
+NO_LEVEL = StopReason.NO_LEVEL_TRAINED
 
 
 class Stage(StrEnum):
@@ -97,7 +100,7 @@ class BalanceDesign(Scheduler):
         self.metric, direction = next(iter(ctx.objectives.items()))
         self.maximize = direction == "maximize"
         self.top = 1.0  # the range test's max_lr bound, set in restore()
-        self.state: dict = self._start()
+        self.state = self._start()
 
     def searched(
         self, distributions: dict[str, BaseDistribution], bounds: Bounds | None
@@ -119,7 +122,8 @@ class BalanceDesign(Scheduler):
     def restore(self, study: optuna.Study, bounds: Bounds | None) -> None:
         assert bounds is not None and bounds.high is not None
         self.top = bounds.high
-        self.state = study.user_attrs.get(ATTR) or self._start()
+        stored = study.user_attrs.get(ATTR)
+        self.state = DesignState.of(stored) if stored else self._start()
 
     def total(self, trials: Trials) -> int | None:
         """The runs through the current stage (done, running and queued): k of N in the
@@ -134,9 +138,9 @@ class BalanceDesign(Scheduler):
         return len(trials.study.get_trials(deepcopy=False, states=states))
 
     def stage(self) -> str:
-        if self.state.get("stop"):
+        if self.state.stop_reason:
             return "design done"
-        return f"{self.state['stage']} stage, at most {self.max_runs} runs"
+        return f"{self.state.stage} stage, at most {self.max_runs} runs"
 
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
         study = trials.study
@@ -148,49 +152,54 @@ class BalanceDesign(Scheduler):
 
     def _advance(self, study: optuna.Study) -> int:
         """Enqueue the stored stage's unfinished cells, else decide and store the next stage."""
-        if self.state.get("stop"):
+        if self.state.stop_reason:
             return 0
         done = self._runs(study)
-        cells = [c for c in map(_cell, self.state.get("cells", [])) if c not in done]
+        cells = [c for c in map(_cell, self.state.cells) if c not in done]
         if not cells:
-            new, self.state = self._next(done, self.state)
-            self.state = {**self.state, "cells": [list(c) for c in new]}
-            study.set_user_attr(ATTR, self.state)  # first: a kill before the enqueues loses none
-            if self.state.get("stop"):
-                _say(f"stopped: {self.state['stop']}")
+            new, state = self._next(done, self.state)
+            self.state = replace(state, cells=[list(c) for c in new])
+            # first: a kill before the enqueues loses none
+            study.set_user_attr(ATTR, self.state.as_dict())
+            if self.state.stop_reason:
+                _say(f"stopped: {self.state.stop}")
             cells = new
         for lr, wd, seed in cells:
             study.enqueue_trial(
                 {self.lr: lr, self.wd: wd, self.seed: seed},
-                user_attrs={"design_stage": self.state["stage"]},
+                user_attrs={TrialKey.DESIGN_STAGE: self.state.stage},
             )
         return len(cells)
 
-    def _start(self) -> dict:
-        return {"stage": Stage.START.value, "offsets": list(self.offsets), "seeds": self.seeds}
+    def _start(self) -> DesignState:
+        return DesignState(Stage.START.value, list(self.offsets), list(self.seeds))
 
     def _level(self, offset: float) -> float:
         return float(f"{self.top * 10**offset:.3g}")
 
-    def _next(self, done: dict[Cell, float | None], state: dict) -> tuple[list[Cell], dict]:
-        if Stage(state["stage"]) in (Stage.GRID, Stage.EXTEND):
+    def _next(
+        self, done: dict[Cell, float | None], state: DesignState
+    ) -> tuple[list[Cell], DesignState]:
+        if Stage(state.stage) in (Stage.GRID, Stage.EXTEND):
             return self._extend(done, state)
-        rounds = int(state.get("rounds", 0))
+        rounds = state.rounds
         pilots = self._pilots(done)
-        offsets = self._moved(pilots, state["offsets"]) if rounds else state["offsets"]
+        offsets = self._moved(pilots, state.offsets) if rounds else state.offsets
         if not offsets:
-            return [], {**state, "stop": "no lr level trained in the pilot"}
-        if rounds < PILOT_ROUNDS and (rounds == 0 or offsets != state["offsets"]):
+            return [], state.stopped(NO_LEVEL, "no lr level trained in the pilot")
+        if rounds < PILOT_ROUNDS and (rounds == 0 or offsets != state.offsets):
             cells = [self._cell(o, self.wds[0], self.seeds[0]) for o in offsets]
             cells = [c for c in cells if c not in done]
-            pilot = {**state, "stage": Stage.PILOT.value, "offsets": offsets, "rounds": rounds + 1}
+            pilot = replace(state, stage=Stage.PILOT.value, offsets=offsets, rounds=rounds + 1)
             if cells:
                 _say(f"pilot {rounds + 1}: lr levels {[self._level(o) for o in offsets]}")
                 return cells, pilot
         live = [o for o in offsets if not self._dead(pilots, o)]
         if not live:
-            return [], {**state, "stop": "no lr level trained in the pilot (every level died)"}
-        return self._grid(done, {**state, "stage": Stage.GRID.value, "offsets": live})
+            return [], state.stopped(
+                NO_LEVEL, "no lr level trained in the pilot (every level died)"
+            )
+        return self._grid(done, replace(state, stage=Stage.GRID.value, offsets=live))
 
     def _cell(self, offset: float, wd: Any, seed: int) -> Cell:
         return (self._level(offset), wd, int(seed))
@@ -244,63 +253,66 @@ class BalanceDesign(Scheduler):
             return [live[0] - step, *live]
         return live
 
-    def _grid(self, done: dict[Cell, float | None], state: dict) -> tuple[list[Cell], dict]:
-        if Stage(state["stage"]) == Stage.GRID:  # a small budget gets the grid it can pay for
+    def _grid(
+        self, done: dict[Cell, float | None], state: DesignState
+    ) -> tuple[list[Cell], DesignState]:
+        if Stage(state.stage) == Stage.GRID:  # a small budget gets the grid it can pay for
             state = self._fitted(done, state)
         todo = self._todo(done, state)
         if len(done) + len(todo) > self.max_runs:
             need = len(done) + len(todo)
-            return [], {
-                **state,
-                "stop": f"the next stage needs {need} runs, more than max_runs={self.max_runs}",
-            }
+            words = f"the next stage needs {need} runs, more than max_runs={self.max_runs}"
+            return [], state.stopped(StopReason.BUDGET, words)
         _say(
-            f"{state['stage']}: {len(todo)} runs at lr levels {[self._level(o) for o in state['offsets']]}, "
-            f"wd {_short(self._wds(state))}, seeds {state['seeds']}"
+            f"{state.stage}: {len(todo)} runs at lr levels {[self._level(o) for o in state.offsets]}, "
+            f"wd {_short(self._wds(state))}, seeds {state.seeds}"
         )
         return todo, state
 
-    def _wds(self, state: dict) -> list[Any]:
-        return list(state.get("wds") or self.wds)
+    def _wds(self, state: DesignState) -> list[Any]:
+        return list(state.wds or self.wds)
 
-    def _todo(self, done: dict[Cell, float | None], state: dict) -> list[Cell]:
+    def _todo(self, done: dict[Cell, float | None], state: DesignState) -> list[Cell]:
         cells = [
             self._cell(o, w, s)
-            for o in state["offsets"]
+            for o in state.offsets
             for w in self._wds(state)
-            for s in state["seeds"]
+            for s in state.seeds
         ]
         return [c for c in cells if c not in done]
 
-    def _fitted(self, done: dict[Cell, float | None], state: dict) -> dict:
+    def _fitted(self, done: dict[Cell, float | None], state: DesignState) -> DesignState:
         """The grid thinned to ``max_runs``: one seed first, then every other wd (both ends
         kept, at least 3); said in the log, and the verdict then says what so few runs cannot."""
         if len(done) + len(self._todo(done, state)) <= self.max_runs:
             return state
-        fitted = {**state, "seeds": state["seeds"][:1]}
+        fitted = replace(state, seeds=state.seeds[:1])
         wds = list(self.wds)
         while (
-            len(done) + len(self._todo(done, {**fitted, "wds": wds})) > self.max_runs
+            len(done) + len(self._todo(done, replace(fitted, wds=wds))) > self.max_runs
             and len(wds) > 3
         ):
             thinned = wds[::2]
             wds = thinned if thinned[-1] == wds[-1] else [*thinned, wds[-1]]
-        fitted["wds"] = wds
+        fitted = replace(fitted, wds=wds)
         _say(
-            f"the grid is thinned to fit max_runs={self.max_runs}: seed {fitted['seeds']}, "
+            f"the grid is thinned to fit max_runs={self.max_runs}: seed {fitted.seeds}, "
             f"{len(wds)} of {len(self.wds)} wd values"
         )
         return fitted
 
-    def _extend(self, done: dict[Cell, float | None], state: dict) -> tuple[list[Cell], dict]:
+    def _extend(
+        self, done: dict[Cell, float | None], state: DesignState
+    ) -> tuple[list[Cell], DesignState]:
         r = self._analysis(done)
-        offsets, seeds = list(state["offsets"]), list(state["seeds"])
+        offsets, seeds = list(state.offsets), list(state.seeds)
         step = _step(offsets)
-        verdict = {"prediction": r.prediction, "slope": r.slope, "slope_ci": r.slope_ci}
+        ci = list(r.slope_ci) if r.slope_ci is not None else None
+        state = replace(state, prediction=r.prediction, slope=r.slope, slope_ci=ci)
         live = self._live(offsets, r.dead_levels)
         beyond = offsets[-1] + step if r.lr_edge == "above" else offsets[0] - step
         if not live:
-            return [], {**state, **verdict, "stop": f"no lr level trained ({len(done)} runs)"}
+            return [], state.stopped(NO_LEVEL, f"no lr level trained ({len(done)} runs)")
         if r.lr_edge is not None and self._reachable(beyond):
             offsets = sorted({*offsets, beyond})
             why = f"the best lr level is an end of the levels: a level {r.lr_edge} it"
@@ -316,26 +328,20 @@ class BalanceDesign(Scheduler):
             offsets = sorted({*offsets, *_refined(fit or live, step)})
             why = f"{len(r.slope_levels)} lr levels with a ridge inside the wd range: levels between them"
         elif r.prediction in DECIDED:
-            return [], {**state, **verdict, "stop": f"decided: {r.prediction} ({len(done)} runs)"}
+            words = f"decided: {r.prediction} ({len(done)} runs)"
+            return [], state.stopped(StopReason.DECIDED, words)
         elif len(seeds) < MAX_SEEDS:
             seeds.append(max(seeds) + 1)
             why = f"undecided ({r.prediction}): one more seed"
         else:
             offsets = sorted({*offsets, *_refined(live, step)})
             why = f"undecided ({r.prediction}): levels between the live ones"
-        extend = {
-            **state,
-            **verdict,
-            "stage": Stage.EXTEND.value,
-            "why": why,
-            "offsets": offsets,
-            "seeds": seeds,
-        }
+        extend = replace(state, stage=Stage.EXTEND.value, why=why, offsets=offsets, seeds=seeds)
         cells, out = self._grid(done, extend)
-        if not cells and not out.get("stop"):
-            out["stop"] = f"nothing left to add ({len(done)} runs)"
-        if out.get("stop"):
-            out["stop"] = f"run budget spent before the verdict decided: {out['stop']}"
+        if not cells and not out.stop_reason:
+            out = out.stopped(StopReason.NOTHING_LEFT, f"nothing left to add ({len(done)} runs)")
+        if out.stop_reason:  # the verdict has not decided: whatever ended it, it is undecided
+            out = out.stopped(out.stop_reason, out.stop or "", spent=True)
         return cells, out
 
     def _reachable(self, offset: float) -> bool:
@@ -375,9 +381,7 @@ class BalanceDesign(Scheduler):
                 continue
             cell = (float(p[self.lr]), p[self.wd], int(p[self.seed]))
             if t.state == TrialState.FAIL:  # a crash counts; a killed sweep or a Ctrl-C does not
-                fails[cell] += t.user_attrs.get("status") == "failed" and not t.user_attrs.get(
-                    "lost"
-                )
+                fails[cell] += TrialRecord.of(t).crashed
             else:
                 out[cell] = t.values[0] if t.state == TrialState.COMPLETE and t.values else None
         for cell, n in fails.items():

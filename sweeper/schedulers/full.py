@@ -19,11 +19,12 @@ from optuna.distributions import FloatDistribution
 from sweeper._errors import SweepError
 from sweeper._job import RUN_SETTINGS, Job
 from sweeper._seeding import Bounds
+from sweeper.record import TrialKey
 from sweeper.schedulers import Scheduler, SweepContext, Trials
 
 log = logging.getLogger(__name__)
 
-SEED_ATTR = "replicate_seed"  # trial user attr: the run seed a replicate trained with
+SEED_ATTR = TrialKey.REPLICATE_SEED
 
 
 class FullRuns(Scheduler):

@@ -27,7 +27,9 @@ from sweeper._errors import SweepError
 from sweeper._job import Job
 from sweeper._outcome import Outcome
 from sweeper._seeding import Bounds
+from sweeper.record import TrialKey, TrialRecord
 from sweeper.schedulers import Decision, Promote, Scheduler, SweepContext, Tell, Trials
+from training.contract import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +129,9 @@ class Rungs(Scheduler):
             return []
         sign = -1.0 if self.maximize else 1.0
         stopped = [  # by the pruner at a rung: the trials a full run never judged
-            t for t in done if t.user_attrs.get("status") == "pruned" and t.intermediate_values
+            t
+            for t in done
+            if TrialRecord.of(t).status == RunStatus.PRUNED and t.intermediate_values
         ]
         if not stopped:
             return []
@@ -151,12 +155,12 @@ class Rungs(Scheduler):
     def on_result(self, run: Job, outcome: Outcome, trial: optuna.Trial) -> Decision:
         # per step, in the study: a resumed sweep that reads a finished run again counts it once
         by_step = {
-            **(trial.user_attrs.get("rung_epochs") or {}),
+            **(trial.user_attrs.get(TrialKey.RUNG_EPOCHS) or {}),
             str(run.step): int(outcome.attrs.get("epochs") or 0),
         }
         spent = sum(by_step.values())
-        trial.set_user_attr("rung_epochs", by_step)
-        trial.set_user_attr("epochs_total", spent)
+        trial.set_user_attr(TrialKey.RUNG_EPOCHS, by_step)
+        trial.set_user_attr(TrialKey.EPOCHS_TOTAL, spent)
         outcome = replace(outcome, attrs={**outcome.attrs, "epochs_total": spent})
         if run.step == len(self.budgets) - 1 or outcome.state != TrialState.COMPLETE:
             return Tell(outcome)
@@ -178,9 +182,8 @@ class Rungs(Scheduler):
 
     def pruned(self, outcome: Outcome, budget: int, value: float, by: str) -> Outcome:
         reason = f"pruned by {by} after the {self.key}={budget} run ({value:.4g})"
-        return Outcome(
-            TrialState.PRUNED, None, {**outcome.attrs, "status": "pruned", "reason": reason}
-        )
+        ended = Outcome.ended(TrialState.PRUNED, RunStatus.PRUNED, reason)
+        return replace(ended, attrs={**outcome.attrs, **ended.attrs})
 
 
 def report(trial: optuna.Trial, value: float, step: int) -> None:
@@ -188,7 +191,7 @@ def report(trial: optuna.Trial, value: float, step: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trial.report(value, step)
-    trial.set_user_attr("heartbeat", time.time())
+    trial.set_user_attr(TrialKey.HEARTBEAT, time.time())
 
 
 def _increasing_ints(values: list) -> bool:
