@@ -148,11 +148,7 @@ class SweeperCore:
             metrics=list(objectives),
             space=space.distributions,
             sampler=WorkerTagged(
-                optuna.samplers.RandomSampler()
-                if scheduler.owns_sampling  # it enqueues every trial: no sampler draws
-                else _sampler(c.sampler, space, _trials_so_far(storage, name)),
-                storage,
-                Worker.this(),
+                _sampler(c.sampler, space, _trials_so_far(storage, name)), storage, Worker.this()
             ),
             pruner=c.pruner,
             settings=fixed_settings(task_cfg, [*space.task_keys, KEYS_NODE]),
@@ -161,7 +157,6 @@ class SweeperCore:
         log.info(
             f"study {name!r} in {self.storage.shown} ({state}); searching {sorted(space.distributions)}; objectives {objectives}"
         )
-        scheduler.restore(study, bounds)
         pool = make_pool(
             self.config,
             self._launcher,
@@ -185,23 +180,17 @@ class SweeperCore:
             searchpath=searchpath_overrides(self.config),
             quiet=() if c.jobs.verbose else tuple(quiet_job_overrides(task_cfg.hydra)),
         )
+        scheduler.restore(loop, bounds)  # the loop is the scheduler's trial book
         if resumed:
             faults = c.faults
             fail_zombies(
                 study, storage, faults.stale_after_s, faults.retry_failed, adopt=loop.adopt
             )
-        elif bounds is not None:
-            study.set_user_attr(StudyKey.BOUNDS, bounds.as_dict())
-            if bounds.suggested is not None and not c.space.lr_levels and keys.lr:  # not a level
-                first = {keys.lr: bounds.suggested}
-                decay = first_decay(space, keys, bounds, task_cfg, c.space.first_timescale)
-                for key, value in decay.items():
-                    log.info(
-                        f"first trial {key}={value:.3g}: a decay timescale 1/(lr x wd) of "
-                        f"{c.space.first_timescale:g} runs (hydra.sweeper.space.first_timescale)"
-                    )
-                first.update(decay)
-                study.enqueue_trial(first, user_attrs={"enqueued_from": "range test suggestion"})
+        else:
+            if bounds is not None:
+                loop.store(StudyKey.BOUNDS, bounds.as_dict())
+            seeded = seeded_first(space, keys, bounds, task_cfg, c.space)
+            scheduler.begin(loop, seeded)
         if not c.jobs.verbose:
             quiet_launchers()
         loop.run()
@@ -366,3 +355,25 @@ def first_decay(
     if not isinstance(dist, optuna.distributions.FloatDistribution) or key is None:
         return {}
     return {key: min(max(value, dist.low), dist.high)}
+
+
+def seeded_first(
+    space: SearchSpace,
+    keys: SweepKeys,
+    bounds: seeding.Bounds | None,
+    task_cfg: DictConfig,
+    conf: Any,
+) -> dict[str, float] | None:
+    """The range test's seeded setting for a new study's first trial: its suggested max_lr and
+    the prior's wd (``space.first_timescale``); None without a suggestion, or where lr is
+    searched on levels (the suggestion is not one of them)."""
+    if bounds is None or bounds.suggested is None or conf.lr_levels or not keys.lr:
+        return None
+    first = {keys.lr: bounds.suggested}
+    decay = first_decay(space, keys, bounds, task_cfg, conf.first_timescale)
+    for key, value in decay.items():
+        log.info(
+            f"first trial {key}={value:.3g}: a decay timescale 1/(lr x wd) of "
+            f"{conf.first_timescale:g} runs (hydra.sweeper.space.first_timescale)"
+        )
+    return {**first, **decay}

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._errors import SweepError
 from sweeper._job import Fixed, Job, Worker
@@ -147,7 +149,21 @@ class Loop:
         for t in list(self.open.values()):
             self._finish(t, Outcome.ended(TrialState.PRUNED, RunStatus.PRUNED, reason))
 
-    # -- the scheduler's view (sweeper.schedulers.Trials) --
+    # -- the scheduler's view: the trial book (sweeper.schedulers.Trials) --
+
+    def trials(self, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        return self.study.get_trials(
+            deepcopy=False, states=None if states is None else tuple(states)
+        )
+
+    def enqueue(self, params: dict[str, Any], record: dict[str, Any]) -> None:
+        self.study.enqueue_trial(params, user_attrs=record)
+
+    def stored(self, key: str) -> Any:
+        return self.study.user_attrs.get(key)
+
+    def store(self, key: str, value: Any) -> None:
+        self.study.set_user_attr(key, value)
 
     def planned(self) -> int:
         """Trials the study will hold when the sweep ends (``n_trials``, a grid's size)."""

@@ -6,6 +6,7 @@ results, labelled as such. ``tasks.report`` reads a study's recommendation throu
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import optuna
 from optuna.distributions import FloatDistribution
@@ -16,8 +17,10 @@ from analysis.surface import Run, Surface, fit
 from sweeper._keys import SweepKeys
 from sweeper.record import DesignState, StudyKey, TrialKey, TrialRecord
 
+Studied = optuna.Study | Sequence[FrozenTrial]  # a study, or its trials (a scheduler's view)
 
-def study_runs(study: optuna.Study, lr: str, wd: str) -> tuple[list[Run], float | None]:
+
+def study_runs(study: Studied, lr: str, wd: str) -> tuple[list[Run], float | None]:
     """Every finished run of the study at its (lr, wd): full runs (complete trials), failed
     runs (diverged, collapsed: no value), and the short complete runs of the rungs scheduler
     (each trial's reports at step = the rung's epochs); and the full run's epochs when rungs
@@ -25,7 +28,9 @@ def study_runs(study: optuna.Study, lr: str, wd: str) -> tuple[list[Run], float 
     says nothing about a complete run and is left out."""
     runs: list[Run] = []
     full: set[float] = set()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+    for t in _trials(study):
+        if t.state not in (TrialState.COMPLETE, TrialState.PRUNED):
+            continue
         record = TrialRecord.of(t)
         a, b = _positive(record.params.get(lr)), _positive(record.params.get(wd))
         if a is None or b is None:
@@ -50,19 +55,22 @@ def _rungs(t: FrozenTrial) -> list[tuple[float, float]]:
     return [(float(e), float(v)) for e, v in t.intermediate_values.items() if math.isfinite(v)]
 
 
-def searched(study: optuna.Study, key: str) -> tuple[float, float] | None:
+def _trials(study: Studied) -> Sequence[FrozenTrial]:
+    return study.get_trials(deepcopy=False) if isinstance(study, optuna.Study) else study
+
+
+def searched(study: Studied, key: str) -> tuple[float, float] | None:
     """The range the study searched for ``key`` (its float distribution), None if none."""
-    for t in reversed(study.get_trials(deepcopy=False)):
+    for t in reversed(_trials(study)):
         d = t.distributions.get(key)
         if isinstance(d, FloatDistribution) and d.low > 0:
             return (d.low, d.high)
     return None
 
 
-def study_surface(
-    study: optuna.Study, lr: str, wd: str, metric: str, maximize: bool
-) -> Surface | None:
-    """The model of the study's runs, None with fewer than 2 finished runs."""
+def study_surface(study: Studied, lr: str, wd: str, metric: str, maximize: bool) -> Surface | None:
+    """The model of the study's runs (a study, or its trials as a scheduler's trial book
+    gives them), None with fewer than 2 finished runs."""
     runs, full = study_runs(study, lr, wd)
     if sum(r.value is not None for r in runs) < 2:
         return None

@@ -40,6 +40,8 @@ class TrialKey:
     RESUME_SUBDIR = "resume_subdir"  # a retry continues in its zombie's run dir
     REPLICATE_SEED = "replicate_seed"  # the run seed a replicate trained with
     DESIGN_STAGE = "design_stage"  # the balance design's stage that enqueued it
+    ENQUEUED_FROM = "enqueued_from"  # why a scheduler enqueued it (the range test's suggestion)
+    PICK_OF = "pick_of"  # rungs: the trial stopped at a rung whose full run this is
 
 
 class StudyKey:

@@ -287,20 +287,36 @@ def settings_problem(conf: dict[str, Any]) -> str | None:
 
 
 def _ignored_sampler(conf: dict[str, Any]) -> str | None:
-    """The balance design enqueues every run itself: a sampler chosen beside it would be
-    ignored without a word (its preset's grid sampler is the one that fits)."""
+    """A scheduler that enqueues every run itself (the balance design) runs with
+    ``supersweep_sampler=none``: a sampler chosen beside it would be ignored without a word; and
+    ``none`` beside any other scheduler would propose nothing."""
+    import importlib
+
     scheduler = str((conf.get("scheduler") or {}).get("_target_", ""))
     sampler = str((conf.get("sampler") or {}).get("_target_", ""))
-    if (
-        scheduler.endswith("balance.BalanceDesign")
-        and sampler
-        and not sampler.endswith("GridSampler")
-    ):
+    module, _, attr = scheduler.rpartition(".")
+    try:
+        owns = bool(getattr(importlib.import_module(module), attr).owns_sampling)
+    except (ImportError, AttributeError, ValueError):
+        return None  # an unknown scheduler is said by _strategy_problem
+    name = sampler.rpartition(".")[2]
+    if owns and sampler and name != "NoSampler":
         return (
-            f"hydra/sweeper/supersweep_scheduler=balance enqueues every run itself: the sampler "
-            f"{sampler.rpartition('.')[2]} would not be used; drop hydra/sweeper/supersweep_sampler (the preset's grid fits)"
+            f"hydra/sweeper/supersweep_scheduler={_group_choice(scheduler)} enqueues every run "
+            f"itself: the sampler {name} would not be used; use hydra/sweeper/supersweep_sampler=none "
+            "(as sweep=balance does)"
+        )
+    if not owns and name == "NoSampler":
+        return (
+            "hydra/sweeper/supersweep_sampler=none proposes no trial: only a scheduler that "
+            "enqueues every run itself (hydra/sweeper/supersweep_scheduler=balance) runs without one"
         )
     return None
+
+
+def _group_choice(target: str) -> str:
+    """``sweeper.schedulers.balance.BalanceDesign`` -> ``balance`` (its YAML file's name)."""
+    return target.split(".")[-2]
 
 
 def dotted_names() -> list[str]:

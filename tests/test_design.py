@@ -69,7 +69,7 @@ def run_design(outcome, max_runs=400, storage=None, kill=None) -> Loop:
     space = SearchSpace(d.searched({"wd": CategoricalDistribution(WDS)}, BOUNDS))
     lp = loop(FakePool(run), space, d, storage=storage, study_name="balance", n_jobs=4)
     lp.study.set_user_attr("bounds", BOUNDS.as_dict())
-    d.restore(lp.study, BOUNDS)
+    d.restore(lp, BOUNDS)
     if kill is not None:
         kill(lp)
     from sweeper._study import fail_zombies

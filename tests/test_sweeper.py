@@ -1240,7 +1240,7 @@ def test_a_balance_design_killed_with_sigkill_resumes_to_the_same_cells(tmp_path
     common = [
         "hydra/sweeper/supersweep_scheduler=balance",
         "hydra.sweeper.scheduler.max_runs=30",
-        "hydra/sweeper/supersweep_sampler=grid",
+        "hydra/sweeper/supersweep_sampler=none",
         f"hydra.sweeper.space.range_test={rt}",
         "hydra.sweeper.space.lr_levels=[-1,-0.5,0]",
         "hydra.sweeper.faults.retry_failed=true",

@@ -43,6 +43,15 @@ class GridSamplerConf:
 
 
 @dataclass
+class NoSamplerConf:
+    """No sampler: a scheduler that enqueues every trial (the balance design) proposes them."""
+
+    _target_: str = "sweeper.schedulers.NoSampler"
+    _partial_: bool = True
+    seed: int | None = None
+
+
+@dataclass
 class CmaEsSamplerConf:
     _target_: str = "optuna.samplers.CmaEsSampler"
     _partial_: bool = True
@@ -135,6 +144,7 @@ for name, node in {
     "tpe": TPESamplerConf,
     "random": RandomSamplerConf,
     "grid": GridSamplerConf,
+    "none": NoSamplerConf,
     "cmaes": CmaEsSamplerConf,
     "gp": GPSamplerConf,
     "nsgaii": NSGAIISamplerConf,

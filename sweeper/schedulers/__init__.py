@@ -14,13 +14,16 @@ Each scheduler is one module here and one YAML file in the plugin's
 ``hydra/sweeper/supersweep_scheduler`` group carrying its ``_target_`` and its own settings;
 it is built with :func:`make_scheduler` from that node and the sweep's :class:`SweepContext`,
 refusing in one line what it cannot run before anything is stored. Its state lives in the study
-(trial and study user attrs), so a resumed sweep restores it in :meth:`Scheduler.restore`.
+(trial and study user attrs, written through the trial book :class:`Trials`, never the study
+itself), so a resumed sweep restores it in :meth:`Scheduler.restore`. A new study's first
+trials are the scheduler's (:meth:`Scheduler.begin`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,15 +31,18 @@ from typing import Any, Protocol
 import optuna
 from omegaconf import DictConfig
 from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._errors import SweepError
 from sweeper._job import Job
 from sweeper._keys import SweepKeys
 from sweeper._outcome import Outcome
 from sweeper._seeding import Bounds
+from sweeper.record import TrialKey
 
 __all__ = [
     "Decision",
+    "NoSampler",
     "Pause",
     "Promote",
     "Scheduler",
@@ -88,9 +94,25 @@ class SweepContext:
 
 
 class Trials(Protocol):
-    """The loop's side, as a scheduler sees it."""
+    """The trial book: the loop's side, as a scheduler sees it. A scheduler reads the study's
+    trials and records through it and adds trials with ``enqueue``; it never holds the study."""
 
-    study: optuna.Study
+    def trials(self, states: Sequence[TrialState] | None = None) -> list[FrozenTrial]:
+        """The study's trials (all, or those in ``states``), read-only."""
+        ...
+
+    def enqueue(self, params: dict[str, Any], record: dict[str, Any]) -> None:
+        """A trial with these params, asked before any the sampler draws; ``record``: its user
+        attrs (``sweeper.record.TrialKey``), stored with it."""
+        ...
+
+    def stored(self, key: str) -> Any:
+        """The study's record under ``key`` (``sweeper.record.StudyKey``), None if absent."""
+        ...
+
+    def store(self, key: str, value: Any) -> None:
+        """Keep ``value`` as the study's record under ``key`` (JSON)."""
+        ...
 
     def planned(self) -> int:
         """Trials the study will hold when the sweep ends (``n_trials``, a grid's size)."""
@@ -113,11 +135,19 @@ class Trials(Protocol):
         ...
 
 
+class NoSampler(optuna.samplers.RandomSampler):
+    """``hydra/sweeper/supersweep_sampler=none``: no sampler proposes trials; a scheduler that
+    enqueues every trial itself (``owns_sampling``: the balance design) runs with it. Optuna
+    needs a sampler object; this one is never asked for a param a trial was not enqueued with."""
+
+
 class Scheduler:
     """The base every scheduler extends; the defaults are those of one full run per trial. A
     scheduler is built as ``cls(ctx, **its settings)`` and refuses there what it cannot run."""
 
-    owns_sampling = False  # True: every trial is enqueued by the scheduler, no sampler draws
+    # True: every trial is enqueued by the scheduler; the sweep runs with sampler=none and the
+    # scheduler's own budget (n_trials does not apply)
+    owns_sampling = False
 
     def searched(
         self, distributions: dict[str, BaseDistribution], bounds: Bounds | None
@@ -125,8 +155,14 @@ class Scheduler:
         """The distributions the study stores (a design that moves lr levels widens them)."""
         return distributions
 
-    def restore(self, study: optuna.Study, bounds: Bounds | None) -> None:
+    def restore(self, trials: Trials, bounds: Bounds | None) -> None:
         """Take up the state stored with the study (a new study: nothing)."""
+
+    def begin(self, trials: Trials, first: dict[str, Any] | None) -> None:
+        """A new study: enqueue its first trials. ``first``: the range test's seeded setting
+        (its suggested max_lr, the prior's wd), None without one; the default trains it first."""
+        if first is not None:
+            trials.enqueue(first, {TrialKey.ENQUEUED_FROM: "range test suggestion"})
 
     def run_at(self, template: Job, step: int) -> Job:
         """Run ``step`` of a trial whose template is ``template`` (resuming an adopted trial)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._errors import SweepError
 from sweeper._job import Job
@@ -54,7 +54,7 @@ class AsyncHalving(Rungs):
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
         out: list[Job] = []
         while len(out) < free:
-            promoted = self._promotable(trials.study)
+            promoted = self._promotable(trials.trials())
             if promoted is not None:
                 out.append(promoted)
             elif trials.left() > 0:
@@ -74,9 +74,8 @@ class AsyncHalving(Rungs):
             return self.pick(trials)
         return out
 
-    def _promotable(self, study: optuna.Study) -> Job | None:
+    def _promotable(self, trials: list[FrozenTrial]) -> Job | None:
         """The paused trial of the highest rung that is in its rung's top 1 / eta."""
-        trials = study.get_trials(deepcopy=False)
         sign = -1.0 if self.maximize else 1.0
         for step in reversed(range(len(self.budgets) - 1)):
             budget = self.budgets[step]

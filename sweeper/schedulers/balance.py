@@ -29,7 +29,6 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
-import optuna
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -119,11 +118,14 @@ class BalanceDesign(Scheduler):
             self.seed: IntDistribution(0, 10_000),
         }
 
-    def restore(self, study: optuna.Study, bounds: Bounds | None) -> None:
+    def restore(self, trials: Trials, bounds: Bounds | None) -> None:
         assert bounds is not None and bounds.high is not None
         self.top = bounds.high
-        stored = study.user_attrs.get(ATTR)
+        stored = trials.stored(ATTR)
         self.state = DesignState.of(stored) if stored else self._start()
+
+    def begin(self, trials: Trials, first: dict[str, Any] | None) -> None:
+        """Nothing before the pilot: the design enqueues its own cells (``next_runs``)."""
 
     def total(self, trials: Trials) -> int | None:
         """The runs through the current stage (done, running and queued): k of N in the
@@ -135,7 +137,7 @@ class BalanceDesign(Scheduler):
             TrialState.RUNNING,
             TrialState.WAITING,
         )
-        return len(trials.study.get_trials(deepcopy=False, states=states))
+        return len(trials.trials(states))
 
     def stage(self) -> str:
         if self.state.stop_reason:
@@ -143,31 +145,30 @@ class BalanceDesign(Scheduler):
         return f"{self.state.stage} stage, at most {self.max_runs} runs"
 
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
-        study = trials.study
-        waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
-        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        waiting = len(trials.trials((TrialState.WAITING,)))
+        running = trials.trials((TrialState.RUNNING,))
         if not waiting and trials.idle() and not running:  # a stage is over (or never began)
-            waiting = self._advance(study)
+            waiting = self._advance(trials)
         return [self.run_at(job, 0) for job in trials.new(min(free, waiting))]
 
-    def _advance(self, study: optuna.Study) -> int:
+    def _advance(self, trials: Trials) -> int:
         """Enqueue the stored stage's unfinished cells, else decide and store the next stage."""
         if self.state.stop_reason:
             return 0
-        done = self._runs(study)
+        done = self._runs(trials)
         cells = [c for c in map(_cell, self.state.cells) if c not in done]
         if not cells:
             new, state = self._next(done, self.state)
             self.state = replace(state, cells=[list(c) for c in new])
             # first: a kill before the enqueues loses none
-            study.set_user_attr(ATTR, self.state.as_dict())
+            trials.store(ATTR, self.state.as_dict())
             if self.state.stop_reason:
                 _say(f"stopped: {self.state.stop}")
             cells = new
         for lr, wd, seed in cells:
-            study.enqueue_trial(
+            trials.enqueue(
                 {self.lr: lr, self.wd: wd, self.seed: seed},
-                user_attrs={TrialKey.DESIGN_STAGE: self.state.stage},
+                {TrialKey.DESIGN_STAGE: self.state.stage},
             )
         return len(cells)
 
@@ -368,14 +369,14 @@ class BalanceDesign(Scheduler):
             confidence=DECIDE_CONFIDENCE,
         )
 
-    def _runs(self, study: optuna.Study) -> dict[Cell, float | None]:
+    def _runs(self, trials: Trials) -> dict[Cell, float | None]:
         """Finished cells -> value (None: diverged, collapsed, or crashed ``MAX_FAILS`` times);
         a cell whose run crashed fewer times, or was lost with its sweep, is left out: it runs
         again."""
         out: dict[Cell, float | None] = {}
         fails: Counter[Cell] = Counter()
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        for t in study.get_trials(deepcopy=False, states=states):
+        for t in trials.trials(states):
             p = t.params
             if not {self.lr, self.wd, self.seed} <= p.keys():
                 continue

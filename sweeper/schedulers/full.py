@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 
-import optuna
 from omegaconf import OmegaConf
 from optuna.distributions import FloatDistribution
+from optuna.trial import FrozenTrial
 
 from sweeper._errors import SweepError
 from sweeper._job import RUN_SETTINGS, Job
@@ -50,19 +50,19 @@ class FullRuns(Scheduler):
                 f"one objective and both sweep_keys.lr and sweep_keys.wd searched (got {searched})."
             )
 
-    def restore(self, study: optuna.Study, bounds: Bounds | None) -> None:
-        for t in study.get_trials(deepcopy=False):
+    def restore(self, trials: Trials, bounds: Bounds | None) -> None:
+        for t in trials.trials():
             seed = t.user_attrs.get(SEED_ATTR)
             if isinstance(seed, int):
                 self.seeds[t.number] = seed
 
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
         if self.replicates and min(free, trials.left()) and trials.left() <= self.replicates:
-            pick = self._recommended(trials.study)
+            pick = self._recommended(trials.trials())
             if pick is not None:
                 seed = self.base_seed + len(self.seeds) + 1
                 attrs = {SEED_ATTR: seed, RUN_SETTINGS: {self.seed_key: seed}}  # in its replay too
-                trials.study.enqueue_trial(pick, user_attrs=attrs)
+                trials.enqueue(pick, attrs)
                 jobs = trials.new(1)
                 for job in jobs:
                     self.seeds[job.number] = seed
@@ -74,7 +74,7 @@ class FullRuns(Scheduler):
                 return [self.run_at(job, 0) for job in jobs]
         return super().next_runs(free, trials)
 
-    def _recommended(self, study: optuna.Study) -> dict[str, float] | None:
+    def _recommended(self, study: list[FrozenTrial]) -> dict[str, float] | None:
         """The model's recommendation now, inside the searched ranges (None: no model yet)."""
         from analysis.recommend import recommend
         from sweeper._recommend import study_surface
@@ -92,10 +92,10 @@ class FullRuns(Scheduler):
         }
 
 
-def _inside(value: float, study: optuna.Study, key: str) -> float:
+def _inside(value: float, study: list[FrozenTrial], key: str) -> float:
     """``value`` clipped into the study's distribution for ``key`` (an enqueued value outside
     it would be drawn anew)."""
-    for t in study.get_trials(deepcopy=False):
+    for t in study:
         d = t.distributions.get(key)
         if isinstance(d, FloatDistribution):
             return float(min(max(value, d.low), d.high))

@@ -81,7 +81,7 @@ class Rungs(Scheduler):
             log.info(f"rungs {dropped} are not shorter than {self.key}={self.full}: dropped")
         return [*(r for r in rungs if r < self.full), self.full]
 
-    def restore(self, study: optuna.Study, bounds: Bounds | None) -> None:
+    def restore(self, trials: Trials, bounds: Bounds | None) -> None:
         """With ``min_rung_steps`` and the range test's steps per epoch: each rung lengthened to
         at least that many optimizer steps (on a tiny dataset one epoch is a few steps, and a
         rung that short ranks by noise: BENCHMARKS.md "Rungs that carry signal")."""
@@ -121,11 +121,10 @@ class Rungs(Scheduler):
         """Always a pick: when the sweep has nothing left to run and no trial trained its full
         run (every promoted one failed, diverged or collapsed there), the best trial the pruner
         stopped at a rung trains its full run as a new trial (``pick_of``), once per study."""
-        study = trials.study
-        if not trials.idle() or study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if not trials.idle() or trials.trials((TrialState.COMPLETE,)):
             return []
-        done = study.get_trials(deepcopy=False)
-        if any("pick_of" in t.user_attrs for t in done):
+        done = trials.trials()
+        if any(TrialKey.PICK_OF in t.user_attrs for t in done):
             return []
         sign = -1.0 if self.maximize else 1.0
         stopped = [  # by the pruner at a rung: the trials a full run never judged
@@ -145,7 +144,7 @@ class Rungs(Scheduler):
         log.info(
             f"no trial trained its full run: trial {best.number}, the best stopped at a rung, trains it now"
         )
-        study.enqueue_trial(best.params, user_attrs={"pick_of": best.number})
+        trials.enqueue(best.params, {TrialKey.PICK_OF: best.number})
         return [self.run_at(job, len(self.budgets) - 1) for job in trials.new(1)]
 
     def settings(self, job: Job, step: int) -> dict[str, Any]:
