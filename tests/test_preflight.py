@@ -260,4 +260,8 @@ def test_no_sampler_beside_a_scheduler_that_needs_one_is_refused_in_one_line():
     """sampler=none is the balance design's (it enqueues every run itself); with full runs
     nothing would propose a trial."""
     with pytest.raises(ConfigError, match="supersweep_sampler=none proposes no trial"):
-        check_each_job(["-m", "hydra/sweeper/supersweep_sampler=none"], "train", None)
+        check_each_job(
+            ["-m", "hydra/sweeper=supersweep", "hydra/sweeper/supersweep_sampler=none"],
+            "train",
+            None,
+        )
