@@ -29,7 +29,8 @@ from sweeper._job import Fixed, Worker
 from sweeper._jobs import GuardedTask, watch_ctrl_c
 from sweeper._keys import NODE as KEYS_NODE
 from sweeper._keys import SweepKeys
-from sweeper._loop import Loop
+from sweeper._loop import Loop, LoopSettings
+from sweeper._observers import TrackerTags
 from sweeper._pool import make_pool
 from sweeper._progress import final_lines, quiet_job_overrides, quiet_launchers
 from sweeper._recommend import design_undecided, recommendation
@@ -172,13 +173,14 @@ class SweeperCore:
             space,
             scheduler,
             pool,
-            c,
+            LoopSettings.of(c),
             tuple(fixed),
             objectives,
             self.storage.source,
             sweep_dir=self.sweep_dir,
             searchpath=searchpath_overrides(self.config),
             quiet=() if c.jobs.verbose else tuple(quiet_job_overrides(task_cfg.hydra)),
+            observers=[TrackerTags()],  # each decision as the job's tracker tag, off the loop
         )
         scheduler.restore(loop, bounds)  # the loop is the scheduler's trial book
         if resumed:

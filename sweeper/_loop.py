@@ -27,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper._errors import SweepError
 from sweeper._job import Fixed, Job, Worker
 from sweeper._jobs import INTERRUPTED
+from sweeper._observers import Decided, Event, Finished, Observer
 from sweeper._outcome import Outcome, dir_outcome
 from sweeper._pool import Pool
 from sweeper._progress import Progress
@@ -38,7 +39,6 @@ from sweeper.schedulers import Pause, Promote, Scheduler, Tell
 from sweeper.settings import SweeperSettings
 from sweeper.trial_ref import TrialRef
 from training.contract import FAILED_RUNS, RunStatus
-from training.tracking import tag_decision
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,31 @@ COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.R
 TOLD = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
+@dataclass(frozen=True)
+class LoopSettings:
+    """The loop's own settings, from ``hydra.sweeper``: how many trials, how many at once, the
+    time budget and the fault rules."""
+
+    n_trials: int
+    n_jobs: int
+    timeout_s: float | None = None  # jobs.timeout_s: the sweep's wall-clock budget
+    max_failure_rate: float = 1.0
+    stale_after_s: float = 900.0
+    retry_failed: bool = False
+
+    @classmethod
+    def of(cls, s: SweeperSettings) -> LoopSettings:
+        f = s.faults
+        return cls(
+            s.n_trials,
+            s.n_jobs,
+            s.jobs.timeout_s,
+            f.max_failure_rate,
+            f.stale_after_s,
+            f.retry_failed,
+        )
+
+
 @dataclass
 class Loop:
     study: optuna.Study
@@ -74,7 +99,7 @@ class Loop:
     space: SearchSpace
     scheduler: Scheduler
     pool: Pool
-    settings: SweeperSettings
+    settings: LoopSettings
     fixed: tuple[Fixed, ...]
     objectives: dict[str, str]
     storage_source: str  # as the jobs get it: ``${oc.env:VAR}`` stays a placeholder
@@ -88,16 +113,19 @@ class Loop:
     reaped: float = 0.0
     quiet: tuple[str, ...] = ()  # every job's overrides that keep its lines off the console
     searchpath: tuple[str, ...] = ()  # the sweep's hydra.searchpath override: a replay needs it
-    progress: Progress | None = None
+    # who hears of decisions and told trials (the progress line, the trackers' tags); run()
+    # adds the progress line
+    observers: list[Observer] = field(default_factory=list)
     budget_said: bool = False  # the time budget's line is said once
 
     def run(self) -> None:
-        self.progress = Progress(
+        progress = Progress(
             list(self.objectives.values()),
             self.scheduler.total(self),
             told_at_start=len(self.study.get_trials(deepcopy=False, states=TOLD)),
         )
-        budget = self.settings.jobs.timeout_s
+        self.observers = [progress, *self.observers]
+        budget = self.settings.timeout_s
         deadline = None if budget is None else time.monotonic() + float(budget)
         try:
             while True:
@@ -132,7 +160,8 @@ class Loop:
             self._stop(e)
             raise
         finally:
-            self.progress.close()
+            for observer in self.observers:
+                observer.close()
 
     def _budget_spent(self, budget: float) -> None:
         if not self.budget_said:
@@ -196,7 +225,7 @@ class Loop:
         run = self.scheduler.run_at(self._template(t.number, t.params, t.user_attrs), step)
         job_dir = self.sweep_dir / run.subdir
         finished = (job_dir / "summary.json").is_file()
-        if not finished and not self.settings.faults.retry_failed:
+        if not finished and not self.settings.retry_failed:
             return False
         trial = trial_handle(self.study, self.storage, t.number)
         for key, value in {**Worker.this().as_attrs(), TrialKey.HEARTBEAT: time.time()}.items():
@@ -256,9 +285,7 @@ class Loop:
             )
         trial = self.open[job.number]
         decision = self.scheduler.on_result(job, outcome, trial)
-        warning = tag_decision(self.sweep_dir / job.subdir, decision_word(decision))
-        if warning:
-            log.warning(warning)
+        self._emit(Decided(self.sweep_dir / job.subdir, decision_word(decision)))
         match decision:
             case Tell(outcome=told):
                 self._finish(trial, told)
@@ -278,15 +305,17 @@ class Loop:
         a = outcome.attrs
         status = str(a.get(TrialKey.STATUS) or outcome.state.name.lower())
         reason = a.get(TrialKey.REASON) if status != RunStatus.COMPLETED else None
-        if self.progress is not None:  # a design's total grows stage by stage
-            self.progress.total = self.scheduler.total(self)
-            self.progress.stage = self.scheduler.stage()
-            told = len(self.study.get_trials(deepcopy=False, states=TOLD))
-            self.progress.finished(trial.number, status, outcome.values, reason, told)
+        told = len(self.study.get_trials(deepcopy=False, states=TOLD))
+        total, stage = self.scheduler.total(self), self.scheduler.stage()  # a design's grow
+        self._emit(Finished(trial.number, status, outcome.values, reason, told, total, stage))
+
+    def _emit(self, event: Event) -> None:
+        for observer in self.observers:
+            observer.notify(event)
 
     def _check_failure_rate(self) -> None:
         """Judged once ``n_jobs`` trials have finished: one killed job of those in flight is not a rate of 1."""
-        limit = self.settings.faults.max_failure_rate
+        limit = self.settings.max_failure_rate
         rate = self.failed / self.finished if self.finished >= self.settings.n_jobs else 0.0
         if rate > limit:
             raise SweepError(
@@ -299,7 +328,7 @@ class Loop:
         if not force and self.reaped and time.monotonic() - self.reaped < REAP_S:
             return
         self.reaped = time.monotonic()
-        stale = self.settings.faults.stale_after_s
+        stale = self.settings.stale_after_s
         when = "during the sweep of another worker"
         fail_zombies(self.study, self.storage, stale, False, mine=set(self.open), when=when)
 
@@ -336,7 +365,7 @@ class Loop:
                 self._finish(t, Outcome.ended(TrialState.FAIL, RunStatus.INTERRUPTED, reason))
             # a crash (or a Ctrl-C) inside ask(): this process's own RUNNING trial not in self.open
             status = RunStatus.INTERRUPTED if ctrl_c else RunStatus.FAILED
-            stale, when = self.settings.faults.stale_after_s, "when its sweep stopped"
+            stale, when = self.settings.stale_after_s, "when its sweep stopped"
             fail_zombies(self.study, self.storage, stale, False, when=when, status=status)
         except (
             Exception

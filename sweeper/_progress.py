@@ -13,15 +13,18 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
+from sweeper._observers import Event, Finished, Observer
 from sweeper.record import TrialKey
 
 log = logging.getLogger(__name__)
+RECENT = 5  # the ETA's pace: the mean time between the last this many finishes
 
 # the launchers that log every job's overrides as they start it (module names, read as strings)
 LAUNCHER_LOGGERS = (
@@ -60,7 +63,7 @@ def _value(values: list[float] | None) -> str:
 
 
 @dataclass
-class Progress:
+class Progress(Observer):
     directions: list[str]  # one per objective
     total: int | None  # trials the sweep will run (None: not known, e.g. an adaptive design)
     stage: str = ""  # what the scheduler is doing (a design's stage)
@@ -69,8 +72,9 @@ class Progress:
     done: int = 0
     best: tuple[float, int] | None = None  # single objective: (value, trial number)
     bar: Any = None
-
     redirect: Any = None
+    # (when, the study's told trials) at the last finishes: the ETA's recent pace
+    recent: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=RECENT + 1))
 
     def __post_init__(self) -> None:
         if sys.stderr.isatty():
@@ -81,6 +85,22 @@ class Progress:
             # log lines go above the bar, not into its row
             self.redirect = logging_redirect_tqdm()
             self.redirect.__enter__()
+
+    def notify(self, event: Event) -> None:
+        """An observer of the loop: each told trial is a line (a design's total and stage move
+        stage by stage)."""
+        if isinstance(event, Finished):
+            self.total, self.stage = event.total, event.stage
+            self.finished(event.number, event.status, event.values, event.reason, event.told)
+
+    def pace(self, since: int) -> float:
+        """Seconds per trial (every worker's): over the last ``RECENT`` finishes once there
+        are a few (the pace now: a design's later stages, a box that got loaded), else over
+        the whole run so far."""
+        (t0, k0), (t1, k1) = self.recent[0], self.recent[-1]
+        if len(self.recent) >= 3 and k1 > k0:
+            return (t1 - t0) / (k1 - k0)
+        return (time.monotonic() - self.start) / since
 
     def finished(
         self,
@@ -93,6 +113,7 @@ class Progress:
         """``told``: the study's finished trials, every worker's (default: this process's)."""
         self.done += 1
         k = self.done if told is None else told
+        self.recent.append((time.monotonic(), k))
         if values and len(self.directions) == 1:
             sign = 1 if self.directions[0] == "maximize" else -1
             if self.best is None or sign * values[0] > sign * self.best[0]:
@@ -109,7 +130,8 @@ class Progress:
         # at the study's pace since this process started: every worker's trials count
         since = max(1, k - self.told_at_start) if told is not None else self.done
         if self.total and k < self.total:
-            timing += f", ~{_duration(elapsed / since * (self.total - k))} left"
+            left = _duration(self.pace(since) * (self.total - k))
+            timing += f", ~{left} left{' in this stage' if self.stage else ''}"
         parts.append(timing)
         line = " | ".join(parts)
         if self.bar is not None:

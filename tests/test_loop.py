@@ -17,7 +17,7 @@ from sweeper._errors import SweepError
 from sweeper._job import Fixed, Job, Worker
 from sweeper._jobs import INTERRUPTED
 from sweeper._keys import SweepKeys
-from sweeper._loop import Loop
+from sweeper._loop import Loop, LoopSettings
 from sweeper._outcome import Outcome
 from sweeper._search_space import Product, SearchSpace
 from sweeper._study import WorkerTagged
@@ -92,7 +92,7 @@ def loop(
         space,
         scheduler or FullRuns(context()),
         pool,
-        s,
+        LoopSettings.of(s),
         fixed,
         {"value": "minimize"},
         "sqlite://",
@@ -411,3 +411,18 @@ def test_rungs_are_lengthened_to_min_rung_steps_with_the_range_tests_steps(
     bounds = Bounds(0.05, 0.5, 0.2, "file", "rt.json", "test", steps_per_epoch=steps_per_epoch)
     rungs.restore(optuna.create_study(), bounds)
     assert rungs.budgets == budgets
+
+
+def test_the_eta_follows_the_recent_pace_and_says_the_stage(monkeypatch):
+    """Five trials at 10 s each, then five at 2 s (a quicker stage): the ETA goes at 2 s a trial
+    (the last finishes), not the 6 s average; with a stage it says the time is the stage's."""
+    from sweeper import _progress
+
+    clock = [0.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(_progress.sys.stderr, "isatty", lambda: False)
+    p = _progress.Progress(["maximize"], total=30, start=0.0, stage="grid stage")
+    for k in range(10):
+        clock[0] += 10.0 if k < 5 else 2.0
+        line = p.finished(k, "completed", [0.5])
+    assert "(10/30, grid stage)" in line and "~40s left in this stage" in line  # 20 x 2 s
