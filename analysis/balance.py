@@ -475,17 +475,21 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         if behind
         else ""
     )
+    # one headline for the flat-then-limit picture: where wd does not matter first, then what
+    # the limit above it does with lr; a grid and its one-seed replicates then say one story
+    # at two resolutions ("no trend shown" above the flat range refines, never contradicts)
     if r.prediction == "flat":
         trend = (
-            f"; where it starts to matter shows no trend with lr: slope {r.slope:+.2f} "
-            f"[{r.slope_ci[0]:+.2f}, {r.slope_ci[1]:+.2f}] of the as-good wd's upper end over "
+            f"; above it, no trend shown: slope {r.slope:+.2f} "
+            f"[{r.slope_ci[0]:+.2f}, {r.slope_ci[1]:+.2f}] of the largest as-good wd over "
             f"{len(r.slope_levels)} lr levels ({PREDICTION_WORDS[_prediction(r.slope_ci)]})"
             if r.slope is not None and r.slope_ci is not None
             else ""
         )
         return f"{flat} ({r.runs} runs){trend}{dead}"
     if r.bound_trend is not None:
-        return "; ".join(x for x in (_bound_words(r), undertrained, flat) if x) + dead
+        above = f"above it, {_bound_words(r)}" if flat else _bound_words(r)
+        return "; ".join(x for x in (flat, above, undertrained) if x) + dead
     if r.slope is None or r.slope_ci is None:
         short = f"{len(r.slope_levels)} lr level(s) with a ridge inside the searched wd range, at least {min_levels} are needed for a slope"
         head = f"not enough evidence: {short} ({n_levels} levels, {r.runs} runs)"
@@ -510,8 +514,8 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         if weak
         else ""
     )
-    head = f"{direction}: {what}"
-    parts = (head, PREDICTION_WORDS[r.prediction or "undecided"], caveat, undertrained, flat)
+    head = f"{flat}; above it, {direction}: {what}" if flat else f"{direction}: {what}"
+    parts = (head, PREDICTION_WORDS[r.prediction or "undecided"], caveat, undertrained)
     return "; ".join(x for x in parts if x) + dead
 
 

@@ -44,21 +44,36 @@ def draw(rows: list[dict], rng: random.Random) -> list[dict]:
 
 
 def headline(r) -> str:
-    """The verdict's headline as a category: what the ridge does (numbers left out)."""
-    if r.prediction == "flat":
-        return "wd does not matter"
+    """The verdict's headline as a category (numbers left out): since issue 36 item 4 one
+    headline "wd does not matter between a and b; above it, <what the limit does with lr>",
+    so the category is the limit's direction, with "flat, then" where a flat range leads."""
+    flat = "flat, then " if r.flat_range else ""
     if r.bound_trend is not None:  # ridges beyond the wd range's end read as bounds
-        return f"{'smaller' if r.bound_trend == 'falling' else 'larger'} wd at larger lr (bound)"
+        word = "smaller" if r.bound_trend == "falling" else "larger"
+        return f"{flat}{word} wd at larger lr (bound)"
     if r.slope_ci is None:
-        return "not enough evidence"
+        return f"{flat}not enough evidence" if flat else "not enough evidence"
     lo, hi = r.slope_ci
-    return (
+    trend = (
         "smaller wd at larger lr"
         if hi < 0
         else "larger wd at larger lr"
         if lo > 0
         else "no trend shown"
     )
+    return f"{flat}{trend}"
+
+
+def contradicts(a: str, b: str) -> bool:
+    """Two headlines tell different stories: one says the limit falls with lr, the other that
+    it rises. "no trend shown" or "not enough evidence" beside a trend is a coarser reading
+    of the same picture (a one-seed replicate resolves less than the grid), not another one."""
+    da, db = _direction(a), _direction(b)
+    return da is not None and db is not None and da != db
+
+
+def _direction(head: str) -> str | None:
+    return "falls" if "smaller" in head else "rises" if "larger wd" in head else None
 
 
 def inside(rec: dict, band: dict) -> bool:
@@ -116,6 +131,8 @@ def one_task(name: str, draws: int) -> dict:
         else 0
     )
     heads = Counter(headline(r) for r in reps)
+    mine = [headline(r) for r in reps]
+    full_head = headline(full)
     preds = Counter(r.prediction for r in reps)
     recs = [r.recommendation for r in reps if r.recommendation]
     pairs = [(a, b) for i, a in enumerate(recs) for j, b in enumerate(recs) if i != j]
@@ -129,6 +146,12 @@ def one_task(name: str, draws: int) -> dict:
         "with_ci": len(with_ci),
         "covered": covered,
         "headline": heads.most_common(1)[0],
+        # issue 36 item 6: no replicate tells another story than the full grid / another one
+        "agree_full": sum(not contradicts(h, full_head) for h in mine),
+        "agree_pairs": sum(
+            not contradicts(a, b) for i, a in enumerate(mine) for b in mine[i + 1 :]
+        ),
+        "head_pairs": len(mine) * (len(mine) - 1) // 2,
         "prediction": preds.most_common(1)[0],
         "draws": draws,
         "rec_inside": sum(inside(a, b) for a, b in pairs),
@@ -203,9 +226,9 @@ def main() -> None:
         presets(names)
         return
     print(
-        "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's | band holds the grid's best cell | band holds no cell > 1 pt below | rec. within 0.5 pt (median regret) |"
+        "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's | band holds the grid's best cell | band holds no cell > 1 pt below | rec. within 0.5 pt (median regret) | no other story than the full grid | no other story than another replicate |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         s = one_task(name, a.draws)
         slope = f"{s['full_slope']:+.2f}" if s["full_slope"] is not None else "no slope"
@@ -215,7 +238,8 @@ def main() -> None:
             f"{s['headline'][1]}/{s['draws']} ({s['headline'][0]}) | {s['prediction'][1]}/{s['draws']} ({s['prediction'][0]}) | "
             f"{s['rec_inside']}/{s['pairs']} | {s['same_lr']}/{s['recs']} | "
             f"{s['best_in_band']}/{s['recs']} | {s['nothing_1pt_below']}/{s['recs']} | "
-            f"{s['rec_within_half_pt']}/{s['recs']} ({s['rec_regret_median']:.2f}) |",
+            f"{s['rec_within_half_pt']}/{s['recs']} ({s['rec_regret_median']:.2f}) | "
+            f"{s['agree_full']}/{s['draws']} | {s['agree_pairs']}/{s['head_pairs']} |",
             flush=True,
         )
 

@@ -59,18 +59,21 @@ def test_known_ridge_slope_is_covered_and_the_point_is_inside(slope):
     assert not r.warnings and not r.dead_levels
 
 
-# a cliff that does not move with lr below a plateau of 3+ decades: wd does not matter up to
-# the cliff at any lr, the headline; the cliff's slope and what it admits (0, not -1) follow
+# a cliff below a plateau of 3+ decades, still (slope 0) or moving with lr (-1): wd does not
+# matter up to the cliff, the headline's first half; the cliff's slope and what it admits follow
 @pytest.mark.parametrize("slope,prediction", [(-1.0, "lr_x_wd"), (0.0, "flat")])
 def test_a_cliff_is_read_at_its_edge_not_inside_the_plateau(slope, prediction):
     lr, wd, value = runs(cliff(lambda x: -2.5 + slope * (x + 1)), seeds=3)
     r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True, steps_per_epoch=100.0)
     assert r.prediction == prediction and points_inside(r), r.verdict
+    # one headline for both: where wd does not matter, then what its limit does with lr
+    assert r.verdict.startswith("wd does not matter between 1e-06 and "), r.verdict
     if prediction == "flat":
-        assert r.verdict.startswith("wd does not matter between 1e-06 and ")
-        assert "starts to matter shows no trend with lr: slope " in r.verdict
+        assert "; above it, no trend shown: slope " in r.verdict
         assert abs(r.slope) <= 0.1
         assert "admits no dependence of the best wd on lr (slope 0)" in r.verdict
+    else:
+        assert "; above it, larger lr wants smaller wd: slope -1" in r.verdict, r.verdict
     for lv in r.levels:  # the ridge sits at the cliff, the plateau reaches the lowest wd
         edge = -2.5 + slope * (math.log10(lv.lr) + 1)
         assert abs(math.log10(lv.ridge_wd) - edge) < 0.5  # within one wd step of the grid
