@@ -7,6 +7,7 @@ is loaded or any job trains.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -48,27 +49,26 @@ def exit_on_config_error() -> Iterator[None]:
 
 
 def quiet_log_file_errors() -> None:
-    """A log file that cannot be written (a full disk) is said once, in one line, not as a
-    "--- Logging error ---" traceback for every message; the console keeps every line."""
+    """A log file that cannot be written (a full disk) is said once per file, in one line, not
+    as a "--- Logging error ---" traceback for every message; the console keeps every line.
+    Set on the class: the handlers Hydra opens later (each job's log file) are covered too."""
     import logging
 
-    def once(handler: logging.FileHandler) -> Callable[[logging.LogRecord], None]:
-        def handle_error(record: logging.LogRecord) -> None:
-            if not getattr(handler, "_said", False):
-                handler._said = True  # type: ignore[attr-defined]
-                why = sys.exc_info()[1]
-                print(
-                    f"warning: the log file {handler.baseFilename} cannot be written "
-                    f"({getattr(why, 'strerror', None) or why}); its lines go to the console only",
-                    file=sys.stderr,
-                    flush=True,
-                )
+    logging.FileHandler.handleError = _said_once  # type: ignore[method-assign,assignment]
 
-        return handle_error
 
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handleError = once(handler)  # type: ignore[method-assign]
+def _said_once(handler: logging.Handler, record: logging.LogRecord) -> None:
+    if getattr(handler, "_said", False):
+        return
+    handler._said = True  # type: ignore[attr-defined]
+    why = sys.exc_info()[1]
+    name = getattr(handler, "baseFilename", "?")
+    print(
+        f"warning: the log file {name} cannot be written "
+        f"({getattr(why, 'strerror', None) or why}); its lines go to the console only",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 @contextmanager

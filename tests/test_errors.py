@@ -70,3 +70,37 @@ def test_a_bug_in_a_composite_step_keeps_its_traceback():
     }
     with pytest.raises(ConfigError, match="schedule.pct_start"):
         plan(cfg, Stepper(), 100)  # type: ignore[arg-type]
+
+
+def test_a_log_file_on_a_full_disk_is_one_line_for_every_handler_opened_later(
+    tmp_path, capsys, monkeypatch
+):
+    """The campaign's full sweep dir: each job's log file (opened by Hydra after the app's
+    start) failed with a "--- Logging error ---" traceback per message. Now one line a file."""
+    import errno
+    import logging
+
+    from tasks._cli import quiet_log_file_errors
+
+    monkeypatch.setattr(logging.FileHandler, "handleError", logging.FileHandler.handleError)
+    quiet_log_file_errors()
+
+    class Full:
+        def write(self, _):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def flush(self):
+            pass
+
+    log = logging.getLogger("full-disk-test")
+    log.propagate = False
+    for k in range(2):  # opened after the call, as a job's log file is
+        handler = logging.FileHandler(tmp_path / f"job{k}.log")
+        handler.stream.close()
+        handler.stream = Full()
+        log.addHandler(handler)
+    for i in range(3):
+        log.warning(f"line {i}")
+    err = capsys.readouterr().err
+    assert "Logging error" not in err and "Traceback" not in err, err
+    assert err.count("cannot be written (No space left on device)") == 2, err
