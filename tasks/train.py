@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from tasks._cli import CONFIG_PATH, exit_on_config_error, preflight
 from training.checks import check_train_config
 from training.runner import check_user_code, run
+from training.tracking import check_tracker
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
@@ -35,10 +36,12 @@ def _trial_bridge(cfg: DictConfig) -> list:
 
 
 def check_job(cfg: DictConfig) -> None:
-    """What the preflight checks for each job: its config, then the user code it calls first
+    """What the preflight checks for each job: its config, the tracker it logs to (a URI that
+    cannot work), then the user code it calls first
     (data source, statistics pass, batch size against the data, model constructor), once per
     data and model: the data is loaded once, and the jobs reuse it."""
     check_train_config(cfg)
+    check_tracker(cfg)
     check_user_code(cfg)
 
 

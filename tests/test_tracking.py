@@ -228,3 +228,33 @@ def test_the_sweepers_decision_reaches_the_jobs_tensorboard_run(tmp_path):
     bare = tmp_path / "8"
     bare.mkdir()
     assert tag_decision(bare, "kept") is None and not (bare / "tensorboard").exists()
+
+
+@pytest.mark.parametrize(
+    ("uri", "words"),
+    [
+        ("file:///{tmp}/mlruns", "MLflow 3 refuses its file store"),
+        ("{tmp}/mlruns", "MLflow 3 refuses its file store"),
+        ("${{oc.env:TRACKING_DB}}", "does not answer (OperationalError"),
+        ("http://127.0.0.1:1", "does not answer (URLError"),
+    ],
+)
+def test_a_tracking_uri_that_cannot_work_is_one_line_before_any_job_runs(tmp_path, uri, words):
+    """The campaign's cases: a file store passed the pre-check and failed trial 0; an
+    unreachable database cost 116 s of MLflow's retries. Now one line, exit 2, nothing ran, and
+    the password of a URI given by environment variable is not printed."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TRACKING_DB": "postgresql+psycopg://u:s3cret@127.0.0.1:1/db",  # port 1: refused
+    }
+    given = uri.format(tmp=tmp_path)
+    p = subprocess.run(
+        [sys.executable, "-m", "tasks.train", "-m", "data=digits", "model=mlp", "epochs=1",
+         "tracking.mlflow=true", f"tracking.mlflow_uri={given}", f"hydra.sweep.dir={tmp_path / 's'}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1 and words in lines[0], p.stderr
+    assert lines[0].startswith("error: tracking.mlflow_uri=") and "s3cret" not in p.stderr
+    assert not (tmp_path / "s").exists() or not list((tmp_path / "s").glob("*/summary.json"))

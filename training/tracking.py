@@ -14,6 +14,7 @@ Only numbers and config values are logged: no storage URL (it may hold a passwor
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -80,6 +81,60 @@ def _redact(text: str) -> str:
     import re
 
     return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+# how long the pre-check waits for a tracking server or database that does not answer
+REACH_TIMEOUT_S = 5
+
+
+def check_tracker(cfg: DictConfig) -> None:
+    """``tracking.mlflow=true``: a tracking URI that cannot work is one line before any job
+    runs, not a failed first trial (or two minutes of MLflow's own retries): MLflow's file
+    store, which MLflow 3 refuses, and a database or server that does not answer within
+    ``REACH_TIMEOUT_S``. Checked once per URI in a process; the password never printed."""
+    import os
+
+    t = cfg.get("tracking") or {}
+    if not t.get("mlflow"):
+        return
+    uri = t.get("mlflow_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    if isinstance(uri, str) and uri:
+        _check_reachable(uri, os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() == "true")
+
+
+@functools.cache
+def _check_reachable(uri: str, file_store_allowed: bool) -> None:
+    from urllib.parse import urlsplit
+
+    scheme = urlsplit(uri).scheme.split("+")[0]
+    shown = _redact(uri)
+    if scheme in ("", "file") and not file_store_allowed:
+        raise ConfigError(
+            f"tracking.mlflow_uri={shown}: MLflow 3 refuses its file store (a directory); give a "
+            "database, e.g. tracking.mlflow_uri=sqlite:///<dir>/mlflow.db (or set "
+            "MLFLOW_ALLOW_FILE_STORE=true)."
+        )
+    try:
+        if scheme in ("postgresql", "mysql"):
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(
+                uri, connect_args={"connect_timeout": REACH_TIMEOUT_S}
+            )
+            try:
+                engine.connect().close()
+            finally:
+                engine.dispose()
+        elif scheme in ("http", "https"):
+            import urllib.request
+
+            urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=REACH_TIMEOUT_S).close()
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ConfigError(
+            f"tracking.mlflow_uri={shown} does not answer ({type(e).__name__}: {_redact(first)}); "
+            "nothing ran."
+        ) from None
 
 
 def _numbers(d: dict) -> dict[str, float]:
