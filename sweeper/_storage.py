@@ -19,9 +19,11 @@ DEFAULT_DB = Path("multirun") / "optuna.db"
 SQLITE_TIMEOUT_S = 60  # a worker waits this long for another's write lock instead of failing
 
 
-def default_url() -> str:
-    """One SQLite file under ``multirun/`` (absolute, so jobs in any CWD find it)."""
-    DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
+def default_url(create: bool = True) -> str:
+    """One SQLite file under ``multirun/`` (absolute, so jobs in any CWD find it); ``create``
+    makes its dir (a sweep writes there; a report only reads, and leaves nothing behind)."""
+    if create:
+        DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DEFAULT_DB.resolve()}"
 
 

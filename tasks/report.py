@@ -60,7 +60,7 @@ def _storage(cfg: DictConfig, recorded: Recorded | None) -> tuple[str, str]:
             )
         raw, url = recorded.storage, resolve_reference(recorded.storage)
     else:
-        raw = url = default_url()
+        raw = url = default_url(create=False)
     return url, shown(raw, url)
 
 
@@ -118,7 +118,8 @@ def main(cfg: DictConfig) -> None:
                     except (ReportError, StorageError) as e:
                         raise ConfigError(f"compare_with: {e}") from None
                 s = write_report(study, out, **kw, compare_with=other)
-        except (ReportError, StorageError) as e:
+        except (ReportError, StorageError, ConfigError) as e:
+            _leave_nothing(out)
             raise ConfigError(str(e)) from None
         for name, why in s["skipped"].items():
             log.info(f"{name}: not drawn ({why})")
@@ -128,6 +129,21 @@ def main(cfg: DictConfig) -> None:
         _say(s, what, out / "report.html", None if grid is not None else storage_shown)
         if s.get("compare_with"):
             print(s["compare_with"]["sentence"])
+
+
+def _leave_nothing(out: Path) -> None:
+    """A report that stopped on bad input wrote nothing: its run dir (Hydra's own ``.hydra``
+    and log file only) goes, and the dated dirs above it when that leaves them empty."""
+    import shutil
+
+    if any(p.suffix not in (".log", ".yaml") for p in out.rglob("*") if p.is_file()):
+        return  # something of the report's own: keep it
+    shutil.rmtree(out, ignore_errors=True)
+    for parent in list(out.parents)[:3]:  # outputs/report/<date>/<time>: each, while empty
+        try:
+            parent.rmdir()
+        except OSError:
+            break
 
 
 def _say(s: dict, what: str, page: Path, storage_shown: str | None) -> None:

@@ -634,3 +634,12 @@ def test_a_grid_over_wd_alone_colours_its_curves_by_wd():
 
     assert _varied([row(1e-4), row(1e-3)], "max_lr", "wd") == "wd"
     assert _varied([row(1e-4), row(1e-4)], "max_lr", "wd") == "max_lr"
+
+
+def test_a_report_from_a_dir_without_a_study_leaves_nothing_behind(tmp_path):
+    """The campaign's case: `tasks.report study_name=...` without storage= from another dir
+    said the default storage was missing and left an empty multirun/ (and Hydra's run dir)."""
+    p = report_cli("study_name=mystudy", cwd=tmp_path)
+    assert p.returncode == 2 and "multirun/optuna.db does not exist" in p.stderr, p.stderr
+    assert "run a sweep first or pass storage=" in p.stderr.strip().splitlines()[-1]
+    assert list(tmp_path.iterdir()) == [], "no multirun/, no outputs/ left"
