@@ -307,7 +307,10 @@ class Loop:
         reason = a.get(TrialKey.REASON) if status != RunStatus.COMPLETED else None
         told = len(self.study.get_trials(deepcopy=False, states=TOLD))
         total, stage = self.scheduler.total(self), self.scheduler.stage()  # a design's grow
-        self._emit(Finished(trial.number, status, outcome.values, reason, told, total, stage))
+        paused = len(self.open) - self.pool.in_flight - len(self.ready)
+        self._emit(
+            Finished(trial.number, status, outcome.values, reason, told, total, stage, paused)
+        )
 
     def _emit(self, event: Event) -> None:
         for observer in self.observers:

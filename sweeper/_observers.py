@@ -35,6 +35,7 @@ class Finished:
     told: int
     total: int | None
     stage: str
+    paused: int = 0  # trials of this sweep waiting, open, for a promotion (ASHA)
 
 
 Event = Decided | Finished

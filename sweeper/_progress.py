@@ -67,6 +67,7 @@ class Progress(Observer):
     directions: list[str]  # one per objective
     total: int | None  # trials the sweep will run (None: not known, e.g. an adaptive design)
     stage: str = ""  # what the scheduler is doing (a design's stage)
+    paused: int = 0  # trials waiting for a promotion (ASHA): told later, counted apart
     told_at_start: int = 0  # the study's finished trials when this process started
     start: float = field(default_factory=time.monotonic)
     done: int = 0
@@ -90,7 +91,7 @@ class Progress(Observer):
         """An observer of the loop: each told trial is a line (a design's total and stage move
         stage by stage)."""
         if isinstance(event, Finished):
-            self.total, self.stage = event.total, event.stage
+            self.total, self.stage, self.paused = event.total, event.stage, event.paused
             self.finished(event.number, event.status, event.values, event.reason, event.told)
 
     def pace(self, since: int) -> float:
@@ -120,7 +121,8 @@ class Progress(Observer):
                 self.best = (values[0], number)
         elapsed = time.monotonic() - self.start
         count = f"{k}/{self.total}" if self.total else ""
-        where = ", ".join(x for x in (count, self.stage) if x)
+        waiting = f"{self.paused} paused" if self.paused > 0 else ""
+        where = ", ".join(x for x in (count, waiting, self.stage) if x)
         parts = [
             f"trial {number}{f' ({where})' if where else ''} {status} {_value(values)}".rstrip()
         ]

@@ -5,6 +5,7 @@ milliseconds (the same paths run end to end through Hydra in test_sweeper.py).""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import optuna
@@ -256,10 +257,12 @@ def _enqueued(lp: Loop) -> Loop:
 def test_asha_pauses_each_trial_and_promotes_a_paused_one_when_a_slot_frees(caplog):
     pool = FakePool(_rung_value)
     lp = _enqueued(loop(pool, X, AsyncHalving(context(), [1], 3), n_trials=9, n_jobs=1))
-    with caplog.at_level(logging.INFO, logger="sweeper.schedulers.asha"):
+    with caplog.at_level(logging.INFO):
         lp.run()
     said = caplog.text  # what the console shows: each pause and each promotion, in words
     assert "paused (promoted when it ranks in the top 1/3 of its rung)" in said
+    # the progress line's k/N counts told trials and says how many wait for a promotion
+    assert re.search(r"trial \d+ \(\d+/9, \d+ paused\) completed", said), said
     assert "promoted from epochs=1 to epochs=" in said and "of the" in said
     trials = {t.number: t for t in lp.study.get_trials()}
     full = [j.number for j in pool.started if j.step == 1]
