@@ -118,6 +118,10 @@ class BalanceResult:
     bound_trend: str | None = None  # "falling" | "rising": too few ridges inside the range for a
     # slope, but with the levels whose ridge lies beyond the wd range's end (bounds) the best wd
     # moves one way as lr rises
+    # with several runs a cell: how many one-seed replicates (the k-th run of every cell) show
+    # the slope's trend (its interval on the same side of 0), of how many; a trend none of
+    # them shows is not a headline (the mean of seeds resolves more than any one study of them)
+    trend_repeated: tuple[int, int] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -454,6 +458,16 @@ PREDICTION_WORDS = {
 
 
 def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
+    words = _verdict_words(r, n_levels, min_levels)
+    if r.binned:  # say how the levels were made: a reader of a search's report may expect a grid
+        words += (
+            f" (max_lr of a search binned into {n_levels} quantile ranges; "
+            "a grid or sweep=balance reads exact levels)"
+        )
+    return words
+
+
+def _verdict_words(r: BalanceResult, n_levels: int, min_levels: int) -> str:
     pct = f"{r.confidence:.0%}"
     why = {round(lv.lr, 12): lv.dead for lv in r.levels if lv.dead}
     dead = (
@@ -496,6 +510,8 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         return "; ".join(x for x in (head, undertrained, flat) if x) + dead
     lo, hi = r.slope_ci
     what = f"slope {r.slope:+.2f} [{lo:+.2f}, {hi:+.2f}] ({pct} bootstrap interval) over {len(r.slope_levels)} lr levels, {r.runs} runs"
+    if r.trend_repeated is not None and r.trend_repeated[0]:
+        what += f", shown by {r.trend_repeated[0]} of its {r.trend_repeated[1]} one-seed replicates"
     direction = (
         "larger lr wants smaller wd"
         if hi < 0
@@ -503,6 +519,13 @@ def _verdict(r: BalanceResult, n_levels: int, min_levels: int) -> str:
         if lo > 0
         else "no trend shown"
     )
+    if r.trend_repeated is not None and r.trend_repeated[0] == 0:
+        n = r.trend_repeated[1]
+        direction = (
+            f"no trend that one seed shows (the mean of {n} seeds a cell reads "
+            f"{'smaller' if hi < 0 else 'larger'} wd at larger lr; none of its {n} one-seed "
+            "replicates repeats it)"
+        )
     weak = [
         lv.lr
         for lv in r.levels
@@ -616,6 +639,7 @@ def analyze_balance(
     confidence: float = 0.9,
     seed: int = 0,
     min_levels: int = 3,
+    replicates: bool = True,
 ) -> BalanceResult:
     """Plateau and ridge per lr level, the ridge's slope with its interval, a verdict.
 
@@ -629,6 +653,8 @@ def analyze_balance(
         steps_per_epoch: optimizer steps per epoch, to state decay timescales in epochs.
         bootstrap, confidence: replicates and coverage of the intervals.
         min_levels: fewer live levels with a ridge inside the range than this give no slope.
+        replicates: with several runs a cell, check a trend against the one-seed replicates
+            (``trend_repeated``); False inside that check, and where only the slope is wanted.
     """
     log_lr, log_wd, signed, finished = _prepared(lr, wd, value, maximize, chance)
     wd_lo, wd_hi = _range(wd_range, log_wd)
@@ -753,25 +779,86 @@ def analyze_balance(
             result.warnings.append(
                 f"the best lr level is the {end} searched ({levels[i].lr:.3g}): extend max_lr {result.lr_edge} it"
             )
+    if replicates:  # a replicate that only checks a trend needs neither
+        result.trend_repeated = _trend_repeated(
+            result, lr, wd, value, metric, maximize, chance, wd_range, lr_range, seed, min_levels
+        )
+        result.recommendation = _recommendation(result, lr, wd, value, chance, steps_per_epoch)
     result.verdict = _verdict(result, len(levels), min_levels)
+    return result
+
+
+def _recommendation(
+    r: BalanceResult,
+    lr: Sequence[float],
+    wd: Sequence[float],
+    value: Sequence[float | None],
+    chance: float | None,
+    steps_per_epoch: float | None,
+) -> dict:
+    """The answer, from the study's model of its runs (``analysis.surface``, shared with the
+    search)."""
     surface = model.fit(
         [
             model.Run(a, b, None if v is None else float(v))
             for a, b, v in zip(lr, wd, value, strict=True)
         ],
-        metric=metric,
-        maximize=maximize,
-        lr_range=(float(10**lr_lo), float(10**lr_hi)),
-        wd_range=(float(10**wd_lo), float(10**wd_hi)),
+        metric=r.metric,
+        maximize=r.maximize,
+        lr_range=r.lr_range,
+        wd_range=r.wd_range,
         chance=chance,
     )
-    result.recommendation = recommend(surface, steps_per_epoch=steps_per_epoch).as_dict()
-    if binned:  # say how the levels were made: a reader of a search's report may expect a grid
-        result.verdict += (
-            f" (max_lr of a search binned into {len(levels)} quantile ranges; "
-            "a grid or sweep=balance reads exact levels)"
+    return recommend(surface, steps_per_epoch=steps_per_epoch).as_dict()
+
+
+def _trend_repeated(
+    result: BalanceResult,
+    lr: Sequence[float],
+    wd: Sequence[float],
+    value: Sequence[float | None],
+    metric: str,
+    maximize: bool,
+    chance: float | None,
+    wd_range: tuple[float, float] | None,
+    lr_range: tuple[float, float] | None,
+    seed: int,
+    min_levels: int,
+) -> tuple[int, int] | None:
+    """How many one-seed replicates (the k-th run of every cell) show the slope's trend (an
+    interval on the same side of 0), of how many; None without a trend, or unless every cell
+    has at least two runs."""
+    ci = result.slope_ci
+    if ci is None or ci[0] <= 0 <= ci[1]:
+        return None
+    falling = ci[1] < 0
+    cells: dict[tuple[float, float], list[int]] = {}
+    for i, key in enumerate(zip(lr, wd, strict=True)):
+        cells.setdefault(key, []).append(i)
+    k = min(len(v) for v in cells.values())
+    if k < 2:
+        return None
+    shown = 0
+    for j in range(k):
+        idx = [v[j] for v in cells.values()]
+        r = analyze_balance(
+            [lr[i] for i in idx],
+            [wd[i] for i in idx],
+            [value[i] for i in idx],
+            metric=metric,
+            maximize=maximize,
+            chance=chance,
+            wd_range=wd_range,
+            lr_range=lr_range,
+            bootstrap=100,
+            confidence=result.confidence,
+            seed=seed + j,
+            min_levels=min_levels,
+            replicates=False,
         )
-    return result
+        rc = r.slope_ci
+        shown += rc is not None and (rc[1] < 0 if falling else rc[0] > 0)
+    return shown, k
 
 
 def _bound_trend(levels: list[Level], inside: set[int], index: list[int]) -> str | None:

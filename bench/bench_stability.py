@@ -61,6 +61,8 @@ def headline(r) -> str:
         if lo > 0
         else "no trend shown"
     )
+    if r.trend_repeated is not None and r.trend_repeated[0] == 0:
+        trend = "no trend shown"  # the mean's trend that no one-seed replicate repeats
     return f"{flat}{trend}"
 
 

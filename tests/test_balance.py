@@ -406,3 +406,21 @@ def test_a_quantized_metric_whose_runs_mostly_tie_is_flat_not_a_one_point_platea
     live = [lv for lv in r.levels if not lv.dead]
     assert r.prediction == "flat" and len(live) >= 3 and all(lv.flat for lv in live), r.verdict
     assert r.noise == pytest.approx(1 / 144)
+
+
+def test_a_trend_no_one_seed_replicate_repeats_is_not_a_headline():
+    """The mean of several seeds a cell can show a slope that no study of one seed would: the
+    headline then says so instead of claiming the trend; a repeated trend says how often."""
+    import dataclasses
+
+    from analysis.balance import _verdict
+
+    lr, wd, value = runs(cliff(lambda x: -2.5 - (x + 1)), seeds=3)
+    r = analyze_balance(lr, wd, value, metric="best_val_acc", maximize=True)
+    assert r.trend_repeated is not None and r.trend_repeated[1] == 3, r.trend_repeated
+    assert r.trend_repeated[0] >= 1 and "larger lr wants smaller wd" in r.verdict
+    assert f"shown by {r.trend_repeated[0]} of its 3 one-seed replicates" in r.verdict
+    unrepeated = dataclasses.replace(r, trend_repeated=(0, 3))
+    words = _verdict(unrepeated, len(r.levels), 3)
+    assert "larger lr wants smaller wd:" not in words
+    assert "no trend that one seed shows" in words and "none of its 3 one-seed" in words
