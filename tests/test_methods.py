@@ -15,6 +15,7 @@ from training.averaging import EMA, SWA, swa_segment
 from training.loop import fit
 from training.lr_estimate import SecantLrEstimate
 from training.optim import SAM, Lookahead
+from training.parts import RunPart
 from training.runner import prepare
 from training.schedules import constant
 
@@ -71,7 +72,7 @@ def test_secant_lr_estimate_is_the_inverse_curvature_on_a_quadratic():
     for _ in range(5):
         opt.zero_grad()
         loss().backward()
-        est()
+        est.observe()
         opt.step()
     assert est.value() == pytest.approx(0.5) and est.last == pytest.approx(0.5)
 
@@ -140,12 +141,12 @@ def test_ema_is_updated_every_step_with_the_published_rule():
     ema = EMA(stepper.model, decay=0.9)
     history = []
 
-    def after_step() -> None:
-        ema.after_step()
-        history.append([p.detach().clone() for p in stepper.model.parameters()])
+    class Recorded(RunPart):  # a part of every step, after the average took the new weights
+        def after_step(self, step) -> None:
+            history.append([p.detach().clone() for p in stepper.model.parameters()])
 
     fit(
-        dataclasses.replace(stepper, after_step=after_step),
+        dataclasses.replace(stepper, parts=(ema, Recorded())),
         data,
         constant(total_steps=100, steps_per_epoch=100, max_lr=0.1),
         epochs=1,

@@ -21,11 +21,13 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from training.checks import ConfigError
+from training.parts import RunPart, Step
 from training.schedules import ANNEALS, Schedule, chain, piecewise
 
 
-class NoAveraging:  # also the interface the loop uses (see ``Averaging``)
-    """``averaging=none``: the raw weights are evaluated."""
+class NoAveraging(RunPart):  # also the interface the loop uses (see ``Averaging``)
+    """``averaging=none``: the raw weights are evaluated. An active average is a part of every
+    step (``after_step``: it takes the new weights)."""
 
     active = False
 
@@ -40,7 +42,7 @@ class NoAveraging:  # also the interface the loop uses (see ``Averaging``)
     ) -> Schedule:
         return schedule
 
-    def after_step(self) -> None:
+    def after_step(self, step: Step | None = None) -> None:
         pass
 
     def after_epoch(
@@ -137,7 +139,7 @@ class EMA(NoAveraging):
             model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True
         )
 
-    def after_step(self) -> None:
+    def after_step(self, step: Step | None = None) -> None:
         self.average.update_parameters(self.model)
 
     def evaluated(self) -> nn.Module:

@@ -25,6 +25,7 @@ from training.averaging import Averaging, NoAveraging
 from training.contract import RunStatus
 from training.data import Data
 from training.optim import StepRule
+from training.parts import RunPart, Step
 from training.regularization import WeightDecay
 from training.schedules import Schedule
 
@@ -144,12 +145,9 @@ class Stepper:
     augment: Augment
     generator: torch.Generator
     precision: Precision
-    on_gradients: Callable[[], None] | None = (
-        None  # sees the loss gradient at the current weights (the lr estimate)
-    )
-    after_step: Callable[[], None] | None = (
-        None  # after every optimizer step (an EMA of the weights)
-    )
+    # the parts that act within a step (training.parts.RunPart's step events), in order: the lr
+    # estimate, SAM's second pass, a weight average
+    parts: tuple[RunPart, ...] = ()
 
     def __call__(
         self, xb: torch.Tensor, yb: torch.Tensor, lr: float, momentum: float | None
@@ -157,8 +155,7 @@ class Stepper:
         """Train on one batch; returns its loss (before the step) and the logits.
 
         A non-finite loss returns at once, before ``backward``: the weights stay as they were.
-        With SAM the gradient for the step is taken again at the perturbed weights (BatchNorm
-        statistics are not updated by that second pass).
+        The parts see the step after ``backward``, before and after the optimizer's step.
         """
         if self.augment.active:
             xb = self.augment(xb, self.generator)
@@ -172,18 +169,24 @@ class Stepper:
             return value, out
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.on_gradients is not None:
-            self.on_gradients()
-        if getattr(self.optimizer, "two_pass", False):  # SAM: the gradient at w + e
-            self.optimizer.perturb()  # type: ignore[attr-defined]
-            self.optimizer.zero_grad(set_to_none=True)
+        if not self.parts:
+            self.weight_decay.apply(self.optimizer, lr)
+            self.optimizer.step()
+            return value, out
+
+        def loss_again() -> torch.Tensor:
             with _frozen_norm_stats(self.model), self.precision.context(xb.device):
-                F.cross_entropy(self.model(xb), yb, label_smoothing=self.label_smoothing).backward()
-            self.optimizer.restore()  # type: ignore[attr-defined]
+                return F.cross_entropy(self.model(xb), yb, label_smoothing=self.label_smoothing)
+
+        step = Step(self.model, self.optimizer, lr, loss_again)
+        for part in self.parts:
+            part.after_backward(step)
         self.weight_decay.apply(self.optimizer, lr)
+        for part in self.parts:
+            part.before_step(step)
         self.optimizer.step()
-        if self.after_step is not None:
-            self.after_step()
+        for part in self.parts:
+            part.after_step(step)
         return value, out
 
 

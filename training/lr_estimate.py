@@ -17,10 +17,12 @@ import math
 import torch
 from torch import nn
 
+from training.parts import RunPart, Step
 
-class SecantLrEstimate:
-    """Call after ``backward`` (the gradient at the current weights, before the step);
-    :meth:`value` is the smoothed estimate so far (None before two steps)."""
+
+class SecantLrEstimate(RunPart):
+    """A part of every step: after ``backward`` it reads the gradient at the current weights
+    (before the step); :meth:`value` is the smoothed estimate so far (None before two steps)."""
 
     def __init__(self, model: nn.Module, beta: float = 0.98) -> None:
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -29,7 +31,8 @@ class SecantLrEstimate:
         self.last: float | None = None  # the latest step's own estimate
 
     @torch.no_grad()
-    def __call__(self) -> None:
+    def observe(self) -> None:
+        """The gradient now in ``.grad``, at the weights now in the model."""
         weights = [p.detach().clone() for p in self.params if p.grad is not None]
         grads = [p.grad.detach().clone() for p in self.params if p.grad is not None]
         if self.prev is not None and len(self.prev[0]) == len(weights):
@@ -47,6 +50,9 @@ class SecantLrEstimate:
                     self.n += 1
                     self.avg = self.beta * self.avg + (1 - self.beta) * estimate
         self.prev = (weights, grads)
+
+    def after_backward(self, step: Step) -> None:
+        self.observe()
 
     def state_dict(self) -> dict:
         return {

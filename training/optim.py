@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import torch
 
 from training.checks import ConfigError
+from training.parts import RunPart, Step
 
 
 class StepRule(Protocol):
@@ -102,9 +103,7 @@ class SAM(_Wrapper):
     """Sharpness-aware minimization (Foret et al. 2021): the gradient is taken at the worst
     nearby point ``w + e``, ``e = rho * g / ||g||`` (adaptive, Kwon et al. 2021:
     ``e = rho * w^2 g / ||w g||``), then the base optimizer steps from ``w`` with it. The loop
-    runs the two passes (:meth:`perturb`, a second forward/backward, :meth:`restore`, step)."""
-
-    two_pass = True
+    runs the two passes as a part of the step (:class:`SharpnessPass`)."""
 
     def __init__(self, base: torch.optim.Optimizer, rho: float, adaptive: bool) -> None:
         if not (isinstance(rho, (int, float)) and math.isfinite(rho) and rho > 0):
@@ -139,3 +138,23 @@ class SAM(_Wrapper):
 
     def step(self) -> None:
         self.base.step()
+
+
+class SharpnessPass(RunPart):
+    """SAM's second pass, a part of every step: after the first backward, move to ``w + e``,
+    take the batch's gradient there (BatchNorm statistics left alone), come back to ``w``; the
+    base optimizer then steps from ``w`` with that gradient."""
+
+    def __init__(self, sam: SAM) -> None:
+        self.sam = sam
+
+    def after_backward(self, step: Step) -> None:
+        self.sam.perturb()
+        self.sam.zero_grad(set_to_none=True)
+        step.loss_again().backward()
+        self.sam.restore()
+
+
+def step_parts(optimizer: Any) -> tuple[RunPart, ...]:
+    """The parts a wrapper brings into every step (SAM: its second pass)."""
+    return (SharpnessPass(optimizer),) if isinstance(optimizer, SAM) else ()

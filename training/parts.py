@@ -1,4 +1,5 @@
-"""The optional parts of a run, one protocol: each sees every finished epoch and each way the
+"""The optional parts of a run, one protocol: each sees every optimizer step (after the
+backward pass, before and after the optimizer's step), every finished epoch and each way the
 run ends. The metrics file, the progress line, the best-validation weights, the checkpoint (and
 its preemption save), the final weights and the trackers are parts; ``runner.run`` calls the
 hooks of all of them in order and knows none of them by name. A part overrides what it needs;
@@ -6,13 +7,37 @@ a plain callable passed to ``run`` is an epoch hook only."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from training.loop import FitResult, Preempted
 
 
+@dataclass(frozen=True)
+class Step:
+    """One optimizer step as the parts see it: the model and optimizer, the step's lr, and the
+    batch's loss at the model's current weights again (``loss_again()``: a second forward pass
+    in the run's precision, BatchNorm statistics left alone; SAM's second pass uses it)."""
+
+    model: Any
+    optimizer: Any
+    lr: float
+    loss_again: Callable[[], Any]
+
+
 class RunPart:
+    def after_backward(self, step: Step) -> None:
+        """The batch's gradient is in ``.grad`` (parts in order: the lr estimate reads it, SAM
+        then replaces it with the gradient at the perturbed weights)."""
+
+    def before_step(self, step: Step) -> None:
+        """Weight decay was applied; the optimizer steps next."""
+
+    def after_step(self, step: Step) -> None:
+        """The optimizer stepped (a weight average takes the new weights)."""
+
     def __call__(self, metrics: dict) -> None:
         """After each epoch, with its metrics."""
 

@@ -29,6 +29,7 @@ from training.data import Data, DataSourceError, load_splits
 from training.data.vision import UnsafeDataFile
 from training.loop import FitResult, Preempted, Stepper, evaluate, fit
 from training.lr_estimate import SecantLrEstimate
+from training.optim import step_parts
 from training.parts import RunPart
 from training.preemption import StopSignals
 from training.runlog import MetricsFile, Progress, write_json
@@ -207,6 +208,7 @@ def prepare(cfg: DictConfig) -> tuple[Data, Stepper]:
         Augment(**cfg.data.augment),
         generator,
         precision,
+        step_parts(optimizer),  # a wrapper's part of every step (SAM's second pass)
     )
     return data, stepper
 
@@ -223,10 +225,13 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
     ):  # another run's final weights, with this run's own schedule (a new cycle)
         checkpoint.load_weights(Path(cfg.init_from), stepper.model)
     estimate = SecantLrEstimate(stepper.model) if cfg.get("lr_estimate") else None
-    stepper = dataclasses.replace(  # the per-step hooks: the lr estimate, the weight average
+    stepper = dataclasses.replace(  # the step's parts in order: estimate, SAM, the average
         stepper,
-        on_gradients=estimate,
-        after_step=averaging.after_step if averaging.active else None,
+        parts=(
+            *([estimate] if estimate else []),
+            *stepper.parts,
+            *([averaging] if averaging.active else []),
+        ),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     best = BestWeights(averaging.evaluated)
