@@ -202,3 +202,44 @@ def test_sam_runs_in_the_range_test(tmp_path):
         cfg = compose("range_test", overrides=["wrapper=sam", "num_iter=30", "model.channels=8"])
     result = range_test(cfg, tmp_path)
     assert len(result["lrs"]) > 20 and result["bounds"]["max_lr"] is not None
+
+
+def test_sams_second_pass_is_a_part_of_every_step_taken_from_the_perturbed_weights():
+    """wrapper=sam brings its second pass into the step as a part (no duck-typed flag in the
+    loop): with it, one step moves the weights as SAM's perturb / backward / restore by hand
+    does on a copy; without it, as plain SGD would."""
+    import copy
+
+    from training.loop import _frozen_norm_stats
+    from training.optim import SharpnessPass
+
+    cfg = train_cfg("wrapper=sam", "epochs=1", "wd=0")
+    data, stepper = prepare(cfg)
+    assert [type(p) for p in stepper.parts] == [SharpnessPass]
+    xb, yb = next(iter(data.train_batches(torch.arange(data.n_train), cfg.batch_size)))
+    twin = copy.deepcopy(stepper.model)
+    plain = copy.deepcopy(stepper.model)
+    stepper(xb, yb, 0.1, None)
+    group = stepper.optimizer.param_groups[0]
+    sgd_like = {"lr": 0.1, "momentum": group["momentum"], "nesterov": group["nesterov"]}
+    by_hand = SAM(
+        torch.optim.SGD(twin.parameters(), **sgd_like), rho=cfg.wrapper.rho, adaptive=False
+    )
+    loss = lambda m: torch.nn.functional.cross_entropy(m(xb), yb)  # noqa: E731
+    by_hand.zero_grad()
+    loss(twin).backward()
+    by_hand.perturb()
+    by_hand.zero_grad()
+    with _frozen_norm_stats(twin):  # the second pass leaves BatchNorm's statistics alone
+        loss(twin).backward()
+    by_hand.restore()
+    by_hand.step()
+    sgd = torch.optim.SGD(plain.parameters(), **sgd_like)
+    sgd.zero_grad()
+    loss(plain).backward()
+    sgd.step()
+    ours, want, sgd_w = (
+        torch.cat([p.detach().flatten() for p in m.parameters()])
+        for m in (stepper.model, twin, plain)
+    )
+    assert torch.allclose(ours, want, atol=1e-6) and not torch.allclose(ours, sgd_w, atol=1e-6)
