@@ -1415,3 +1415,37 @@ def test_a_seeded_sweep_resumed_draws_new_settings_not_its_first_ones_again(tmp_
     assert p.returncode == 0, p.stderr
     xs = [t.params["x"] for t in load(tmp_path).get_trials()]
     assert len(xs) == 6 and not set(xs[3:]) & set(xs[:3]), xs
+
+
+def test_model_rungs_promote_by_the_models_full_run_prediction_and_hedged_trials_skip_rungs(
+    tmp_path,
+):
+    """supersweep_scheduler=model_rungs (one module and one YAML file): a rung run is promoted
+    or pruned by the study's model of every run, with its numbers in the words; with
+    straight_every=3, trials 0, 3, 6, ... train their full run at once (no rung run)."""
+    p = sweep(
+        tmp_path,
+        "hydra/sweeper/supersweep_scheduler=model_rungs",
+        "hydra.sweeper.scheduler.rungs=[1]",
+        "hydra.sweeper.scheduler.straight_every=3",
+        "hydra.sweeper.n_trials=12",
+        "hydra.sweeper.sampler.seed=0",
+        "x=interval(0, 1)",
+        "wd=tag(log, interval(1e-5, 1e-1))",
+        "sweep_keys.lr=x",
+        "epochs=3",
+    )
+    assert p.returncode == 0, p.stderr
+    out = p.stdout + p.stderr
+    assert "promoted to epochs=3 (predicted full run" in out and "best predicted" in out
+    trials = load(tmp_path).get_trials()
+    assert len(trials) == 12 and not [t for t in trials if t.state == TrialState.RUNNING]
+    for t in trials:
+        rungs = t.user_attrs.get("rung_epochs") or {}
+        if t.number % 3 == 0:  # hedged: the full run only
+            assert rungs == {"1": 3}, (t.number, rungs)
+        else:
+            assert "0" in rungs, (t.number, rungs)
+    for t in trials:
+        if t.state == TrialState.PRUNED:
+            assert "the study's model (predicted full run" in t.user_attrs["reason"]

@@ -45,8 +45,20 @@ class Rungs(Scheduler):
         ctx: SweepContext,
         rungs: list[int] | tuple[int, ...] = (1, 3),
         min_rung_steps: int | None = None,
+        straight_every: int = 0,
     ) -> None:
         rungs = list(rungs)
+        if (
+            not isinstance(straight_every, int)
+            or isinstance(straight_every, bool)
+            or straight_every < 0
+        ):
+            raise SweepError(
+                f"hydra.sweeper.scheduler.straight_every must be an int >= 0, got {straight_every!r}."
+            )
+        # hedged brackets (Hyperband's idea): every straight_every-th trial (the seeded first
+        # one included) skips the rungs and trains its full run at once; 0: none does
+        self.straight_every = straight_every
         if not rungs or not _increasing_ints(rungs):
             raise SweepError(f"{KNOB} must be increasing ints >= 1, got {rungs!r}.")
         if min_rung_steps is not None and not _increasing_ints([min_rung_steps]):
@@ -115,7 +127,13 @@ class Rungs(Scheduler):
         )
 
     def next_runs(self, free: int, trials: Trials) -> list[Job]:
-        return super().next_runs(free, trials) or self.pick(trials)
+        new = trials.new(min(free, trials.left()))
+        return [self.run_at(job, self.first_step(job.number)) for job in new] or self.pick(trials)
+
+    def first_step(self, number: int) -> int:
+        """A new trial's first run: its first rung, or (hedged) its full run."""
+        hedged = self.straight_every and number % self.straight_every == 0
+        return len(self.budgets) - 1 if hedged else 0
 
     def pick(self, trials: Trials) -> list[Job]:
         """Always a pick: when the sweep has nothing left to run and no trial trained its full
