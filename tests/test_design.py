@@ -223,3 +223,21 @@ def test_a_design_state_keeps_its_stop_reason_apart_from_its_words():
     assert DesignState.of(old).stop_reason == StopReason.DECIDED
     old["stop"] = "run budget spent before the verdict decided: nothing left to add (9 runs)"
     assert DesignState.of(old).undecided
+
+
+@pytest.mark.parametrize(
+    ("max_runs", "words"),
+    [
+        (400, "pays for a pilot (5 runs), the grid of 5 lr levels x"),
+        (30, "a grid of one seed at 5 lr levels x 5 wd (25 runs)"),
+        (20, "a grid of one seed at 5 lr levels x 3 wd (15 runs)"),
+        (15, "too few grid runs for 3 wd values"),
+    ],
+)
+def test_the_design_says_before_it_starts_what_its_budget_can_show(max_runs, words):
+    said = design(max_runs).budget_words()
+    assert words in said, said
+    if max_runs <= 30:
+        assert "not seed noise measured from replicates" in said
+    if max_runs == 20:
+        assert "wd finer than every other value (3 of 5)" in said

@@ -125,7 +125,41 @@ class BalanceDesign(Scheduler):
         self.state = DesignState.of(stored) if stored else self._start()
 
     def begin(self, trials: Trials, first: dict[str, Any] | None) -> None:
-        """Nothing before the pilot: the design enqueues its own cells (``next_runs``)."""
+        """Nothing before the pilot (the design enqueues its own cells, ``next_runs``); it says
+        what its budget can and cannot show before any run starts."""
+        _say(self.budget_words())
+
+    def budget_words(self) -> str:
+        """What ``max_runs`` pays for (a pilot run per lr level, then the grid, thinned to fit
+        as ``_fitted`` thins it) and what that can and cannot show."""
+        levels, pilot = len(self.offsets), len(self.offsets)
+        seeds, wds = len(self.seeds), list(self.wds)
+        grid = levels * len(wds) * seeds
+        if pilot + grid <= self.max_runs:
+            spare = self.max_runs - pilot - grid
+            return (
+                f"max_runs={self.max_runs} pays for a pilot ({pilot} runs), the grid of {levels} "
+                f"lr levels x {len(wds)} wd x {seeds} seeds ({grid} runs) and {spare} more to add "
+                "levels or seeds until the slope's interval decides"
+            )
+        if pilot + levels * 3 > self.max_runs:
+            return (
+                f"max_runs={self.max_runs} pays for the pilot ({pilot} runs) and too few grid "
+                f"runs for 3 wd values at each of {levels} lr levels: it can say which lr levels "
+                "train, not where wd stops mattering nor how that moves with lr"
+            )
+        while pilot + levels * len(wds) > self.max_runs and len(wds) > 3:
+            thinned = wds[::2]
+            wds = thinned if thinned[-1] == wds[-1] else [*thinned, wds[-1]]
+        cannot = ["seed noise measured from replicates (it is read from the curve)"]
+        if len(wds) < len(self.wds):
+            cannot.append(f"wd finer than every other value ({len(wds)} of {len(self.wds)})")
+        return (
+            f"max_runs={self.max_runs} pays for a pilot ({pilot} runs) and a grid of one seed at "
+            f"{levels} lr levels x {len(wds)} wd ({levels * len(wds)} runs): it can show where wd "
+            f"stops mattering at those levels and a slope with a wide interval; not "
+            f"{'; not '.join(cannot)}; its answer says how thin its evidence is"
+        )
 
     def total(self, trials: Trials) -> int | None:
         """The runs through the current stage (done, running and queued): k of N in the
