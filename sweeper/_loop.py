@@ -142,6 +142,10 @@ class Loop:
                     free = self.settings.n_jobs - self.pool.in_flight
                     self.starting, self.ready = self.ready[:free], self.ready[free:]
                     self.starting += self.scheduler.next_runs(free - len(self.starting), self)
+                    if not self.starting and self.idle():  # the scheduler ends what waits
+                        for number, outcome in self.scheduler.ending(self).items():
+                            self.tell(number, outcome)
+                        self.starting = self.scheduler.next_runs(free, self)
                     self._start(self.starting)
                     self.starting = []
                     if not self.pool.in_flight:

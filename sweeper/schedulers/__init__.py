@@ -8,7 +8,8 @@ with a typed :data:`Decision`:
 - :class:`Tell` - the trial is over: tell the study this outcome;
 - :class:`Promote` - run this next run of the trial first (a longer rung);
 - :class:`Pause` - the trial waits, open; a later :meth:`Scheduler.next_runs` may resume it
-  (asynchronous promotion) or the scheduler tells it at the end (:meth:`Trials.tell`).
+  (asynchronous promotion) or the scheduler ends it when nothing else runs
+  (:meth:`Scheduler.ending`).
 
 Each scheduler is one module here and one YAML file in the plugin's
 ``hydra/sweeper/supersweep_scheduler`` group carrying its ``_target_`` and its own settings;
@@ -127,11 +128,7 @@ class Trials(Protocol):
         ...
 
     def idle(self) -> bool:
-        """Nothing runs and no trial is open in this sweep."""
-        ...
-
-    def tell(self, number: int, outcome: Outcome) -> None:
-        """End an open (paused) trial of this sweep with ``outcome``."""
+        """Nothing of this sweep runs or waits to start (paused trials may be open)."""
         ...
 
 
@@ -174,6 +171,12 @@ class Scheduler:
 
     def on_result(self, run: Job, outcome: Outcome, trial: optuna.Trial) -> Decision:
         return Tell(outcome)
+
+    def ending(self, trials: Trials) -> dict[int, Outcome]:
+        """Nothing runs and ``next_runs`` chose nothing: the open trials this scheduler ends
+        now (trial number -> outcome; ASHA's paused trials), told by the loop, which then asks
+        ``next_runs`` once more. ``next_runs`` only chooses; ending is this hook's."""
+        return {}
 
     def total(self, trials: Trials) -> int | None:
         """Trials the study will hold when the sweep (or its current stage) ends, for the

@@ -61,18 +61,19 @@ class AsyncHalving(Rungs):
                 out += [self.run_at(job, 0) for job in trials.new(1)]
             else:
                 break
-        if not out and trials.idle():  # nothing will run again: the paused end here
-            for n, (run, value) in sorted(self.paused.items()):
-                by = f"{type(self).__name__} (not in the top 1/{self.eta})"
-                trials.tell(
-                    n,
-                    self.pruned(
-                        Outcome(TrialState.PRUNED, None, {}), self.budgets[run.step], value, by
-                    ),
-                )
-            self.paused.clear()
+        if not out and trials.idle() and not self.paused:  # every paused one ended: the pick
             return self.pick(trials)
         return out
+
+    def ending(self, trials: Trials) -> dict[int, Outcome]:
+        """Nothing will run again: the trials still paused end pruned (not in the top)."""
+        by = f"{type(self).__name__} (not in the top 1/{self.eta})"
+        ended = {
+            n: self.pruned(Outcome(TrialState.PRUNED, None, {}), self.budgets[run.step], value, by)
+            for n, (run, value) in sorted(self.paused.items())
+        }
+        self.paused.clear()
+        return ended
 
     def _promotable(self, trials: list[FrozenTrial]) -> Job | None:
         """The paused trial of the highest rung that is in its rung's top 1 / eta."""
