@@ -34,7 +34,17 @@ from analysis.surface import Run, fit  # noqa: E402
 
 CHANCE = 0.1  # both suite datasets have 10 classes
 WIDE_RANGES = {"lr": [1e-3, 1.0], "wd": [1e-6, 1e-1]}  # the peer's space (search_suite.WIDE)
-ARMS = ["default", "replicate", "rungs", "gp_full", "gp_rungs", "model_rungs", "hedged", "peer0", "random_full"]
+ARMS = [
+    "default",
+    "replicate",
+    "rungs",
+    "gp_full",
+    "gp_rungs",
+    "model_rungs",
+    "hedged",
+    "peer0",
+    "random_full",
+]
 PEERS = ("peer", "peer0")
 CHECKPOINTS = (1, 2, 3, 4, 6, 8, 10, 14, 20, 27)  # full-run equivalents for the anytime table
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -217,7 +217,6 @@ def fit(
     batch_size: int,
     callbacks: Sequence[Callable[[dict], None]] = (),
     averaging: Averaging | None = None,
-    probes: Mapping[str, Callable[[], float | None]] | None = None,
     resume: FitResult | None = None,
     stop: Callable[[], str | None] | None = None,
 ) -> FitResult:
@@ -227,7 +226,6 @@ def fit(
     signal's name there raises :class:`Preempted` at that step boundary."""
     model, device = step_fn.model, data.device
     averaging = averaging if averaging is not None else NoAveraging(model)
-    probes = probes or {}
     steps_per_epoch = data.n_train // batch_size
     result = resume if resume is not None else FitResult(status=RunStatus.COMPLETED)
     step = result.steps
@@ -264,8 +262,8 @@ def fit(
                 else evaluate(model, data, "val", step_fn.precision)
             )
             extra = {"raw_val_loss": raw[0], "raw_val_acc": raw[1]}
-        for name, probe in probes.items():
-            extra[name] = probe()
+        for step_part in step_fn.parts:  # what the step's parts add (the lr estimate)
+            extra.update(step_part.epoch_values())
         metrics = {
             "epoch": epoch,
             "step": step,

@@ -54,6 +54,9 @@ class SecantLrEstimate(RunPart):
     def after_backward(self, step: Step) -> None:
         self.observe()
 
+    def epoch_values(self) -> dict[str, float | None]:
+        return {"lr_estimate": self.value()}
+
     def state_dict(self) -> dict:
         return {
             "avg": self.avg,

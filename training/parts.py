@@ -38,6 +38,10 @@ class RunPart:
     def after_step(self, step: Step) -> None:
         """The optimizer stepped (a weight average takes the new weights)."""
 
+    def epoch_values(self) -> dict[str, float | None]:
+        """Values a step part adds to each epoch's metrics (the lr estimate's ``lr_estimate``)."""
+        return {}
+
     def __call__(self, metrics: dict) -> None:
         """After each epoch, with its metrics."""
 

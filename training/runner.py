@@ -340,7 +340,6 @@ def train(
                 batch_size=cfg.batch_size,
                 callbacks=[*parts, *callbacks],
                 averaging=averaging,
-                probes={"lr_estimate": estimate.value} if estimate else None,
                 resume=resume,
                 stop=stop,
             )
