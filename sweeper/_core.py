@@ -15,7 +15,7 @@ import logging
 import secrets
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from sweeper._study import (
     open_study,
 )
 from sweeper.record import StudyKey
-from sweeper.schedulers import SweepContext, make_scheduler
+from sweeper.schedulers import Scheduler, SweepContext, make_scheduler
 from sweeper.settings import SweeperSettings
 from training.contract import OBJECTIVES, SUMMARY_KEYS
 from training.errors import UserError
@@ -59,6 +59,21 @@ log = logging.getLogger(__name__)
 # the project's own error types: bad input is one line; any other error keeps its traceback
 BAD_INPUT = UserError  # the root of every bad-input error (training/errors.py)
 STORAGE_FAULTS = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One sweep, built once (``SweeperCore._build``) and then run (``_run``)."""
+
+    context: SweepContext
+    space: SearchSpace
+    study: optuna.Study
+    storage: Any
+    scheduler: Scheduler
+    loop: Loop
+    bounds: seeding.Bounds | None
+    resumed: bool
+    first: dict[str, float] | None  # the range test's seeded first trial of a new study
 
 
 class SweeperCore:
@@ -105,6 +120,13 @@ class SweeperCore:
             sys.exit(2)
 
     def _sweep(self, arguments: list[str]) -> None:
+        """Build the sweep once, then run it."""
+        self._run(self._build(arguments))
+
+    def _build(self, arguments: list[str]) -> Sweep:
+        """Everything the sweep runs with, checked and opened before any trial runs: the
+        context (task config, keys, objectives), the space seeded by its bounds, the study,
+        the scheduler and the pool, wired into the loop."""
         c = self.settings
         distributions, overrides = intake(c.params, arguments)
         fixed = [Fixed(o.key_or_group, str(o.input_line)) for o in overrides]
@@ -183,19 +205,26 @@ class SweeperCore:
             observers=[TrackerTags()],  # each decision as the job's tracker tag, off the loop
         )
         scheduler.restore(loop, bounds)  # the loop is the scheduler's trial book
-        if resumed:
+        first = None if resumed else seeded_first(space, keys, bounds, task_cfg, c.space)
+        return Sweep(context, space, study, storage, scheduler, loop, bounds, resumed, first)
+
+    def _run(self, sweep: Sweep) -> None:
+        """A resumed study adopts what a dead sweep left; a new one gets its first trials from
+        the scheduler; then the loop, and the answer from the study's model."""
+        c, study, loop, bounds = self.settings, sweep.study, sweep.loop, sweep.bounds
+        if sweep.resumed:
             faults = c.faults
             fail_zombies(
-                study, storage, faults.stale_after_s, faults.retry_failed, adopt=loop.adopt
+                study, sweep.storage, faults.stale_after_s, faults.retry_failed, adopt=loop.adopt
             )
         else:
             if bounds is not None:
                 loop.store(StudyKey.BOUNDS, bounds.as_dict())
-            seeded = seeded_first(space, keys, bounds, task_cfg, c.space)
-            scheduler.begin(loop, seeded)
+            sweep.scheduler.begin(loop, sweep.first)
         if not c.jobs.verbose:
             quiet_launchers()
         loop.run()
+        keys, objectives = sweep.context.keys, sweep.context.objectives
         rec, said = recommendation(study, keys, objectives, stopped=design_undecided(study))
         results = write_results(
             self.sweep_dir,
