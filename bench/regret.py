@@ -262,7 +262,15 @@ def report(results: dict, arms: list[str], plot: Path | None) -> None:
         _plot(curves_by_task, plot)
 
 
-PLOTTED = ("default (model)", "default (best)", "rungs (model)", "gp_full (model)", "peer0 (best)")
+PLOTTED = (
+    "default (model)",
+    "default (best)",
+    "rungs (model)",
+    "model_rungs (model)",
+    "gp_full (model)",
+    "random_full (best)",
+    "peer0 (best)",
+)
 NO_ANSWER_PTS = 20.0  # a median above this is "no answer yet" (chance): drawn at the top edge
 
 

@@ -258,3 +258,26 @@ def test_a_tracking_uri_that_cannot_work_is_one_line_before_any_job_runs(tmp_pat
     assert p.returncode == 2 and len(lines) == 1 and words in lines[0], p.stderr
     assert lines[0].startswith("error: tracking.mlflow_uri=") and "s3cret" not in p.stderr
     assert not (tmp_path / "s").exists() or not list((tmp_path / "s").glob("*/summary.json"))
+
+
+def test_a_tracker_that_stops_answering_mid_run_costs_one_warning_not_the_run(caplog):
+    """The campaign's case: a tracker that broke mid-sweep failed the trials it logged; now the
+    run goes on without it, said once (password hidden)."""
+    from types import SimpleNamespace
+
+    from training.tracking import MlflowTracker
+
+    class Gone:
+        def log_metric(self, *a, **k):
+            raise ConnectionError("postgresql://u:s3cret@db/x: server closed the connection")
+
+        set_tag = set_terminated = log_metric
+
+    tracker = MlflowTracker.__new__(MlflowTracker)  # as if opened: its server then went away
+    tracker.client, tracker.run = Gone(), SimpleNamespace(info=SimpleNamespace(run_id="r"))
+    with caplog.at_level("WARNING"):
+        for epoch in (1, 2):
+            tracker({"epoch": epoch, "val_acc": 0.5})
+        tracker.on_summary({"status": "completed", "best_val_acc": 0.5})
+    said = [r.getMessage() for r in caplog.records if "stopped answering" in r.getMessage()]
+    assert len(said) == 1 and "at epoch 1" in said[0] and "s3cret" not in said[0], said

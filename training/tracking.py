@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from training.checks import ConfigError
 from training.contract import RunStatus
 from training.parts import RunPart
+
+log = logging.getLogger(__name__)
 
 # never logged: the sweeper's bridge node holds the storage URL, and where a run is tracked
 # (tracking.mlflow_uri may hold a password) does not change what it trains
@@ -221,18 +224,41 @@ class MlflowTracker(RunPart):
 
     def __call__(self, metrics: dict) -> None:
         step = int(metrics["epoch"])
-        for k, v in _numbers(metrics).items():
-            if k != "epoch":
-                self.client.log_metric(self.run.info.run_id, k, v, step=step)
+
+        def log_epoch() -> None:
+            for k, v in _numbers(metrics).items():
+                if k != "epoch":
+                    self.client.log_metric(self.run.info.run_id, k, v, step=step)
+
+        self._unless_broken(f"epoch {step}", log_epoch)
 
     def on_summary(self, summary: dict) -> None:
         rid = self.run.info.run_id
-        for k, v in _numbers(summary).items():
-            self.client.log_metric(rid, f"summary.{k}", v)
-        self.client.set_tag(rid, "status", str(summary.get("status")))
-        # stopped by the pruner: not a fault
-        ended: dict[str, str] = {RunStatus.COMPLETED: "FINISHED", RunStatus.PRUNED: "KILLED"}
-        self.client.set_terminated(rid, ended.get(str(summary.get("status")), "FAILED"))
+
+        def log_summary() -> None:
+            for k, v in _numbers(summary).items():
+                self.client.log_metric(rid, f"summary.{k}", v)
+            self.client.set_tag(rid, "status", str(summary.get("status")))
+            # stopped by the pruner: not a fault
+            ended: dict[str, str] = {RunStatus.COMPLETED: "FINISHED", RunStatus.PRUNED: "KILLED"}
+            self.client.set_terminated(rid, ended.get(str(summary.get("status")), "FAILED"))
+
+        self._unless_broken("the summary", log_summary)
+
+    def _unless_broken(self, what: str, call: Any) -> None:
+        """A tracker that stops answering mid-run is one warning; the run (and its trial's
+        result) goes on without it: a tracking server never costs the training."""
+        if getattr(self, "broken", False):
+            return
+        try:
+            call()
+        except Exception as e:
+            self.broken = True
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            log.warning(
+                f"tracking.mlflow_uri: MLflow stopped answering at {what} ({type(e).__name__}: "
+                f"{_redact(first)}); the run goes on without it"
+            )
 
 
 RUN_REF = "mlflow_run.json"  # in a sweep's job dir: the job's MLflow run, for the sweeper's tag
