@@ -117,7 +117,12 @@ ARMS = {
         "hydra/sweeper/supersweep_scheduler=full",
         "hydra/sweeper/supersweep_pruner=none",
     ),
-    "gp_rungs": ("sweep=lr_wd", "hydra/sweeper/supersweep_sampler=gp"),
+    "gp_rungs": (
+        "sweep=lr_wd",
+        "hydra/sweeper/supersweep_sampler=gp",
+        "hydra/sweeper/supersweep_scheduler=rungs",
+        "hydra/sweeper/supersweep_pruner=successive_halving",
+    ),
     # issue 35 item 3: promotion by the study's model (its predicted full-run value with its
     # uncertainty) instead of the rung's rank; hedged brackets: every 3rd trial skips the rungs
     "model_rungs": ("sweep=lr_wd", "hydra/sweeper/supersweep_scheduler=model_rungs"),
