@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 
 from sweeper import open_storage, redact, sqlite_file
-from sweeper.record import StudyKey, TrialKey
+from sweeper.record import StudyKey, TrialRecord
 from training.contract import TRIAL_ATTRS
 from training.errors import UserError
 
@@ -89,7 +89,7 @@ def job_curve(job_dir: str | None) -> list[tuple[int, float]] | None:
 
 def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
     """Per-epoch validation accuracy from the job's metrics.jsonl, else the reported values."""
-    pts = job_curve(t.user_attrs.get(TrialKey.JOB_DIR))
+    pts = job_curve(TrialRecord.of(t).job_dir)
     if pts is not None:
         return pts
     return sorted(
@@ -100,23 +100,20 @@ def _curve(t: optuna.trial.FrozenTrial) -> list[tuple[int, float]]:
 def rows(trials: Sequence[optuna.trial.FrozenTrial]) -> list[Row]:
     out = []
     for t in trials:
-        a = t.user_attrs
+        a, r = t.user_attrs, TrialRecord.of(t)
         out.append(
             Row(
                 number=t.number,
                 state=t.state.name.lower(),
                 **{k: a.get(k) for k in TRIAL_ATTRS if k not in ("status", "epochs")},
-                status=a.get(TrialKey.STATUS) or t.state.name.lower(),
-                params={
-                    **t.params,
-                    **(a.get(TrialKey.DERIVED_PARAMS) or {}),
-                },  # e.g. wd of a study that searched lr x wd
+                status=str(r.status or t.state.name.lower()),
+                params=r.params,  # with the derived ones (wd of a study that searched lr x wd)
                 values=list(t.values) if t.values is not None else None,
-                epochs=a.get("epochs")
-                if a.get("epochs") is not None
+                epochs=r.epochs
+                if r.epochs is not None
                 else (max(t.intermediate_values) if t.intermediate_values else None),
-                job_dir=a.get(TrialKey.JOB_DIR),
-                replay=a.get(TrialKey.REPLAY, ""),
+                job_dir=r.job_dir,
+                replay=r.replay,
                 curve=_curve(t),
             )
         )

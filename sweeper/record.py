@@ -64,7 +64,7 @@ class TrialRecord:
     job_dir: str | None
     params: dict[str, Any]  # the searched params with the derived ones (wd from lr x wd)
     rung_epochs: dict[str, Any] | None
-    epochs: float | None
+    epochs: int | None  # the run's epochs (its summary's)
     replay: str
     heartbeat: float | None
 
