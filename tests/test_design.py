@@ -228,10 +228,10 @@ def test_a_design_state_keeps_its_stop_reason_apart_from_its_words():
 @pytest.mark.parametrize(
     ("max_runs", "words"),
     [
-        (400, "pays for a pilot (5 runs), the grid of 5 lr levels x"),
-        (30, "a grid of one seed at 5 lr levels x 5 wd (25 runs)"),
-        (20, "a grid of one seed at 5 lr levels x 3 wd (15 runs)"),
-        (15, "too few grid runs for 3 wd values"),
+        (400, "pays for the pilot and the grid of 5 lr levels x 5 wd x 2 seeds (50 runs)"),
+        (30, "a grid of one seed at 5 lr levels x 5 wd (25 runs, the pilot's among them)"),
+        (20, "a grid of one seed at 5 lr levels x 3 wd (15 runs"),
+        (14, "too few runs for 3 wd values at each"),
     ],
 )
 def test_the_design_says_before_it_starts_what_its_budget_can_show(max_runs, words):

@@ -130,35 +130,33 @@ class BalanceDesign(Scheduler):
         _say(self.budget_words())
 
     def budget_words(self) -> str:
-        """What ``max_runs`` pays for (a pilot run per lr level, then the grid, thinned to fit
-        as ``_fitted`` thins it) and what that can and cannot show."""
-        levels, pilot = len(self.offsets), len(self.offsets)
-        seeds, wds = len(self.seeds), list(self.wds)
-        grid = levels * len(wds) * seeds
-        if pilot + grid <= self.max_runs:
-            spare = self.max_runs - pilot - grid
+        """What ``max_runs`` pays for (a pilot run per lr level, its cells part of the grid that
+        follows, thinned to fit as ``_fitted`` thins it) and what that can and cannot show."""
+        levels, seeds, wds = len(self.offsets), len(self.seeds), list(self.wds)
+        grid = levels * len(wds) * seeds  # the pilot's runs are cells of it
+        if grid <= self.max_runs:
             return (
-                f"max_runs={self.max_runs} pays for a pilot ({pilot} runs), the grid of {levels} "
-                f"lr levels x {len(wds)} wd x {seeds} seeds ({grid} runs) and {spare} more to add "
-                "levels or seeds until the slope's interval decides"
+                f"max_runs={self.max_runs} pays for the pilot and the grid of {levels} lr levels "
+                f"x {len(wds)} wd x {seeds} seeds ({grid} runs) and {self.max_runs - grid} more "
+                "to add levels or seeds until the slope's interval decides"
             )
-        if pilot + levels * 3 > self.max_runs:
+        if levels * 3 > self.max_runs:
             return (
-                f"max_runs={self.max_runs} pays for the pilot ({pilot} runs) and too few grid "
-                f"runs for 3 wd values at each of {levels} lr levels: it can say which lr levels "
-                "train, not where wd stops mattering nor how that moves with lr"
+                f"max_runs={self.max_runs} pays for a pilot of {levels} lr levels and too few "
+                f"runs for 3 wd values at each: it can say which lr levels train, not where wd "
+                "stops mattering nor how that moves with lr"
             )
-        while pilot + levels * len(wds) > self.max_runs and len(wds) > 3:
+        while levels * len(wds) > self.max_runs and len(wds) > 3:
             thinned = wds[::2]
             wds = thinned if thinned[-1] == wds[-1] else [*thinned, wds[-1]]
         cannot = ["seed noise measured from replicates (it is read from the curve)"]
         if len(wds) < len(self.wds):
             cannot.append(f"wd finer than every other value ({len(wds)} of {len(self.wds)})")
         return (
-            f"max_runs={self.max_runs} pays for a pilot ({pilot} runs) and a grid of one seed at "
-            f"{levels} lr levels x {len(wds)} wd ({levels * len(wds)} runs): it can show where wd "
-            f"stops mattering at those levels and a slope with a wide interval; not "
-            f"{'; not '.join(cannot)}; its answer says how thin its evidence is"
+            f"max_runs={self.max_runs} pays for the pilot and a grid of one seed at {levels} lr "
+            f"levels x {len(wds)} wd ({levels * len(wds)} runs, the pilot's among them): it can "
+            "show where wd stops mattering at those levels and a slope with a wide interval; "
+            f"not {'; not '.join(cannot)}; its answer says how thin its evidence is"
         )
 
     def total(self, trials: Trials) -> int | None:
