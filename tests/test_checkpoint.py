@@ -42,6 +42,7 @@ def read(run_dir: Path) -> tuple[list[dict], dict]:
     return metrics, summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
     [

@@ -167,6 +167,7 @@ def test_a_truncated_cifar_file_is_a_one_line_error_naming_it(tmp_path):
         load_splits(data_cfg("cifar10", f"data_dir={tmp_path}", "data.source.download=false"))
 
 
+@pytest.mark.slow
 def test_a_truncated_mnist1d_cache_is_named_and_made_again(tmp_path, caplog):
     cfg = data_cfg("mnist1d", f"data_dir={tmp_path}")
     source = {

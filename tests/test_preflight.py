@@ -219,6 +219,7 @@ def test_an_unknown_key_gets_did_you_mean(args, hint):
         check_each_job(args, "train", check_train_config)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "app,words",
     [

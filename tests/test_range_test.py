@@ -219,6 +219,7 @@ def test_cli_wd_multirun_writes_overlay_and_recommendation(tmp_path):
     assert write_overlay(sweep)["recommended"] == rec
 
 
+@pytest.mark.slow
 def test_cli_bad_input_and_overlay_of_an_empty_dir(tmp_path):
     p = cli("start_lr=10", "end_lr=1", cwd=tmp_path)
     assert (

@@ -213,6 +213,7 @@ def test_empty_study_and_missing_metric_are_clear_errors(tmp_path):
     assert "searched 'max_lr' and 'weight_decay'" in summary["skipped"]["lr_wd"]
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path):
     optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'none.db'}")  # a database without studies
     p = report_cli(f"storage=sqlite:///{tmp_path / 'none.db'}", cwd=tmp_path)
@@ -472,6 +473,7 @@ def test_a_report_on_a_full_disk_is_one_line(real_study, tmp_path, size_k, code,
     assert "Traceback" not in p.stderr and "Logging error" not in p.stderr, p.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_report_reads_a_hydra_grid_dir(tmp_path):
     """``tasks.report sweep_dir=<Hydra multirun dir>``: the basic sweeper's job dirs, no Optuna study."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

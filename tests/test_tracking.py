@@ -52,6 +52,7 @@ def test_a_run_is_logged_to_tensorboard_and_mlflow(tmp_path):
     assert run.data.metrics["summary.best_val_acc"] > 0.5 and run.info.status == "FINISHED"
 
 
+@pytest.mark.slow
 def test_a_tensorboard_dir_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "tensorboard").write_text("a file where the event dir goes")
@@ -230,6 +231,7 @@ def test_the_sweepers_decision_reaches_the_jobs_tensorboard_run(tmp_path):
     assert tag_decision(bare, "kept") is None and not (bare / "tensorboard").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("uri", "words"),
     [
