@@ -66,7 +66,6 @@ class TrialRecord:
     rung_epochs: dict[str, Any] | None
     epochs: int | None  # the run's epochs (its summary's)
     replay: str
-    heartbeat: float | None
 
     @classmethod
     def of(cls, trial: Any) -> TrialRecord:
@@ -81,7 +80,6 @@ class TrialRecord:
             rung_epochs=a.get(TrialKey.RUNG_EPOCHS),
             epochs=a.get("epochs"),
             replay=a.get(TrialKey.REPLAY) or "",
-            heartbeat=a.get(TrialKey.HEARTBEAT),
         )
 
     @property

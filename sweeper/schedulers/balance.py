@@ -147,8 +147,7 @@ class BalanceDesign(Scheduler):
                 "stops mattering nor how that moves with lr"
             )
         while levels * len(wds) > self.max_runs and len(wds) > 3:
-            thinned = wds[::2]
-            wds = thinned if thinned[-1] == wds[-1] else [*thinned, wds[-1]]
+            wds = _every_other(wds)
         cannot = ["seed noise measured from replicates (it is read from the curve)"]
         if len(wds) < len(self.wds):
             cannot.append(f"wd finer than every other value ({len(wds)} of {len(self.wds)})")
@@ -325,8 +324,7 @@ class BalanceDesign(Scheduler):
             len(done) + len(self._todo(done, replace(fitted, wds=wds))) > self.max_runs
             and len(wds) > 3
         ):
-            thinned = wds[::2]
-            wds = thinned if thinned[-1] == wds[-1] else [*thinned, wds[-1]]
+            wds = _every_other(wds)
         fitted = replace(fitted, wds=wds)
         _say(
             f"the grid is thinned to fit max_runs={self.max_runs}: seed {fitted.seeds}, "
@@ -421,6 +419,12 @@ class BalanceDesign(Scheduler):
             if n >= MAX_FAILS and cell not in out:
                 out[cell] = None
         return out
+
+
+def _every_other(wds: list[Any]) -> list[Any]:
+    """Every other wd value, both ends kept: how a small budget thins the grid."""
+    thinned = wds[::2]
+    return thinned if thinned[-1] == wds[-1] else [*thinned, wds[-1]]
 
 
 def _short(values: list[Any]) -> str:
