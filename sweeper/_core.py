@@ -180,6 +180,10 @@ class SweeperCore:
         log.info(
             f"study {name!r} in {self.storage.shown} ({state}); searching {sorted(space.distributions)}; objectives {objectives}"
         )
+        grid = (
+            c.sampler if getattr(c.sampler, "func", None) is optuna.samplers.GridSampler else None
+        )
+        trial_budget = scheduler.budget(c.n_trials, space.grid_size() if grid else None)
         pool = make_pool(
             self.config,
             self._launcher,
@@ -195,7 +199,7 @@ class SweeperCore:
             space,
             scheduler,
             pool,
-            LoopSettings.of(c),
+            replace(LoopSettings.of(c), n_trials=trial_budget),
             tuple(fixed),
             objectives,
             self.storage.source,

@@ -4,7 +4,7 @@ The loop asks its scheduler (:mod:`sweeper.schedulers`) for runs until ``n_jobs`
 flight, holding promoted runs first (as in ASHA), and hands the scheduler every outcome the
 pool returns; the scheduler's typed decision says whether the trial is told, promoted to its
 next run, or paused. The loop itself is the scheduler's :class:`~sweeper.schedulers.Trials`:
-it asks new trials, tells open ones and knows when nothing runs. Diverged runs become PRUNED
+it adds the new trials the scheduler asks for, tells open ones and knows when nothing runs. Diverged runs become PRUNED
 (worse than any completed trial for the sampler) with the reason in user attrs; a raising job
 becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a job dies, and no
 job of the sweep is left on a cluster. On resume, a trial a dead sweep left RUNNING is adopted
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +34,9 @@ from sweeper._pool import Pool
 from sweeper._progress import Progress
 from sweeper._results import replay_command
 from sweeper._search_space import SearchSpace
-from sweeper._study import WorkerTagged, fail_zombies, tell, trial_handle, unowned_wait_s
+from sweeper._study import fail_zombies, tell, trial_handle, unowned_wait_s
 from sweeper.record import TrialKey
-from sweeper.schedulers import Pause, Promote, Scheduler, Tell
+from sweeper.schedulers import NewTrial, Pause, Promote, Scheduler, Tell
 from sweeper.settings import SweeperSettings
 from sweeper.trial_ref import TrialRef
 from training.contract import FAILED_RUNS, RunStatus
@@ -72,7 +73,7 @@ class LoopSettings:
     """The loop's own settings, from ``hydra.sweeper``: how many trials, how many at once, the
     time budget and the fault rules."""
 
-    n_trials: int
+    n_trials: int  # trials the study holds when the sweep ends (``Scheduler.budget``)
     n_jobs: int
     timeout_s: float | None = None  # jobs.timeout_s: the sweep's wall-clock budget
     max_failure_rate: float = 1.0
@@ -141,11 +142,11 @@ class Loop:
                 else:
                     free = self.settings.n_jobs - self.pool.in_flight
                     self.starting, self.ready = self.ready[:free], self.ready[free:]
-                    self.starting += self.scheduler.next_runs(free - len(self.starting), self)
-                    if not self.starting and self.idle():  # the scheduler ends what waits
+                    self.starting += self._chosen(free - len(self.starting))
+                    if not self.starting and self.idle():  # the scheduler's turn to act
                         for number, outcome in self.scheduler.ending(self).items():
                             self.tell(number, outcome)
-                        self.starting = self.scheduler.next_runs(free, self)
+                        self.starting = self._chosen(free)
                     self._start(self.starting)
                     self.starting = []
                     if not self.pool.in_flight:
@@ -199,18 +200,12 @@ class Loop:
         self.study.set_user_attr(key, value)
 
     def planned(self) -> int:
-        """Trials the study will hold when the sweep ends (``n_trials``, a grid's size)."""
-        total = self.settings.n_trials
-        return min(total, self.space.grid_size()) if _is_grid(self.study) else total
+        """Trials the study will hold when the sweep ends (the scheduler's ``budget``)."""
+        return self.settings.n_trials
 
     def left(self) -> int:
-        """New trials to ask at most; a grid stops at its size (more asks while its last cells
-        run would repeat one)."""
         done = len(self.study.get_trials(deepcopy=False, states=COUNTED))
         return max(0, self.planned() - done)
-
-    def new(self, n: int) -> list[Job]:
-        return [self._first_job(self._ask()) for _ in range(n)]
 
     def idle(self) -> bool:
         return not self.pool.in_flight and not self.starting and not self.ready
@@ -244,6 +239,21 @@ class Loop:
         return True
 
     # -- runs --
+
+    def _chosen(self, free: int) -> list[Job]:
+        """The scheduler's choice, its new trials added to the study."""
+        out = []
+        for choice in self.scheduler.next_runs(free, self):
+            if isinstance(choice, NewTrial):
+                if choice.params is not None:
+                    self.enqueue(choice.params, choice.record)
+                job = self._first_job(self._ask())
+                step = choice.step
+                choice = self.scheduler.run_at(
+                    job, self.scheduler.first_step(job.number) if step is None else step
+                )
+            out.append(choice)
+        return out
 
     def _ask(self) -> optuna.Trial:
         trial = self.study.ask(
@@ -288,7 +298,7 @@ class Loop:
                 }
             )
         trial = self.open[job.number]
-        decision = self.scheduler.on_result(job, outcome, trial)
+        decision = self.scheduler.on_result(job, outcome, _Open(trial))
         self._emit(Decided(self.sweep_dir / job.subdir, decision_word(decision)))
         match decision:
             case Tell(outcome=told):
@@ -382,6 +392,26 @@ class Loop:
             )
 
 
-def _is_grid(study: optuna.Study) -> bool:
-    sampler = study.sampler.inner if isinstance(study.sampler, WorkerTagged) else study.sampler
-    return isinstance(sampler, optuna.samplers.GridSampler)
+class _Open:
+    """An open trial as ``Scheduler.on_result`` sees it (``sweeper.schedulers.OpenTrial``)."""
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial, self.number = trial, trial.number
+
+    def record(self) -> dict[str, Any]:
+        return self.trial.user_attrs
+
+    def keep(self, key: str, value: Any) -> None:
+        self.trial.set_user_attr(key, value)
+
+    def report(self, value: float, step: int) -> None:
+        with warnings.catch_warnings():  # an adopted run reports its step again: ignored
+            warnings.simplefilter("ignore")
+            self.trial.report(value, step)
+        self.trial.set_user_attr(TrialKey.HEARTBEAT, time.time())
+
+    def should_prune(self) -> bool:
+        return self.trial.should_prune()
+
+    def pruner(self) -> str:
+        return type(self.trial.study.pruner).__name__

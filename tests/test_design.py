@@ -238,6 +238,27 @@ def test_the_design_says_before_it_starts_what_its_budget_can_show(max_runs, wor
     said = design(max_runs).budget_words()
     assert words in said, said
     if max_runs in (20, 30):
-        assert "not seed noise measured from replicates" in said
+        assert "then up to 5 runs with another seed at the best cell" in said
     if max_runs == 20:
         assert "wd finer than every other value (3 of 5)" in said
+
+
+def test_a_small_budget_spends_its_last_runs_on_another_seed_at_the_best_cell_and_the_wd_limit():
+    """max_runs=30 on a surface flat in wd but for a 10-point drop at the largest wd above one
+    lr: the thinned grid (5 levels x 5 wd, one seed) leaves 5 runs and the next stage (levels
+    between) does not fit, so they repeat cells the grid ran with another seed, the drop's
+    cells among them, and the design stops saying so."""
+
+    def drop_at_the_top(lr, wd, seed):
+        rng = np.random.default_rng(hash((round(lr, 6), wd, seed)) % 2**32)
+        return 0.95 - (0.1 if wd >= 0.1 and lr > 0.05 else 0.0) + rng.normal(0, 0.01)
+
+    study = run_design(drop_at_the_top, max_runs=30).study
+    state = study.user_attrs["design"]
+    limit = [t for t in study.trials if t.user_attrs.get("design_stage") == "limit"]
+    assert len(study.trials) == 30 and len(limit) == 5, len(study.trials)
+    grid = {(t.params["max_lr"], t.params["wd"]) for t in study.trials if t.params["seed"] == 0}
+    assert all((t.params["max_lr"], t.params["wd"]) in grid for t in limit)  # replicates
+    assert {t.params["seed"] for t in limit} == {1}
+    assert sum(t.params["wd"] == 0.1 and t.params["max_lr"] > 0.05 for t in limit) >= 2
+    assert "repeated the best cell and the wd limit" in state["stop"], state

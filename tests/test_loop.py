@@ -205,9 +205,17 @@ def test_a_ctrl_c_a_job_turned_into_its_own_failure_still_stops_the_sweep():
 
 
 def test_a_grid_ends_the_study_when_every_cell_ran_once():
+    """The scheduler's budget caps n_trials at a grid sampler's size (the build asks it)."""
     space = SearchSpace({"x": CategoricalDistribution([0.1, 0.2, 0.3])})
     pool = FakePool(lambda job: completed(job.params["x"]))
-    lp = loop(pool, space, sampler=optuna.samplers.GridSampler(space.grid(), seed=0), n_trials=100)
+    full = FullRuns(context())
+    assert (full.budget(100, space.grid_size()), full.budget(2, 3), full.budget(100, None)) == (
+        3,
+        2,
+        100,
+    )
+    grid = optuna.samplers.GridSampler(space.grid(), seed=0)
+    lp = loop(pool, space, full, sampler=grid, n_trials=full.budget(100, space.grid_size()))
     lp.run()
     assert sorted(t.params["x"] for t in lp.study.get_trials()) == [0.1, 0.2, 0.3]
 
@@ -369,7 +377,7 @@ def test_a_finished_run_of_a_dead_sweep_is_read_not_failed_on_resume(tmp_path):
     storage = optuna.storages.InMemoryStorage()
     first = loop(FakePool(_rung_value), X, storage=storage, study_name="s", n_trials=2)
     first.sweep_dir = tmp_path
-    (job,) = first.new(1)
+    (job,) = first._chosen(1)
     first._start([job])  # the run is in flight; then the sweep dies (nothing more of it runs)
     (tmp_path / job.subdir).mkdir()
     (tmp_path / job.subdir / "summary.json").write_text(

@@ -115,12 +115,11 @@ def test_swa_averages_equal_a_hand_written_swa_utils_loop():
         constant(total_steps=main, steps_per_epoch=spe, max_lr=0.1), main, 4 * spe, spe
     )
     fit(
-        stepper,
+        dataclasses.replace(stepper, average=swa),
         data,
         schedule,
         epochs=4,
         batch_size=cfg.batch_size,
-        averaging=swa,
         callbacks=[snapshot],
     )
     by_hand = AveragedModel(stepper.model)
@@ -146,12 +145,11 @@ def test_ema_is_updated_every_step_with_the_published_rule():
             history.append([p.detach().clone() for p in stepper.model.parameters()])
 
     fit(
-        dataclasses.replace(stepper, parts=(ema, Recorded())),
+        dataclasses.replace(stepper, parts=(ema, Recorded()), average=ema),
         data,
         constant(total_steps=100, steps_per_epoch=100, max_lr=0.1),
         epochs=1,
         batch_size=cfg.batch_size,
-        averaging=ema,
     )
     expected = history[0]  # the first update copies the weights; then ema = 0.9 * ema + 0.1 * w
     for ws in history[1:]:

@@ -148,6 +148,9 @@ class Stepper:
     # the parts that act within a step (training.parts.RunPart's step events), in order: the lr
     # estimate, SAM's second pass, a weight average
     parts: tuple[RunPart, ...] = ()
+    # the weight average the run is judged by (also among ``parts``: it takes every step's
+    # weights); None: the raw weights
+    average: Averaging | None = None
 
     def __call__(
         self, xb: torch.Tensor, yb: torch.Tensor, lr: float, momentum: float | None
@@ -216,7 +219,6 @@ def fit(
     epochs: int,
     batch_size: int,
     callbacks: Sequence[Callable[[dict], None]] = (),
-    averaging: Averaging | None = None,
     resume: FitResult | None = None,
     stop: Callable[[], str | None] | None = None,
 ) -> FitResult:
@@ -225,7 +227,7 @@ def fit(
     and an interrupted epoch continues at its next batch. ``stop``: polled before every step; a
     signal's name there raises :class:`Preempted` at that step boundary."""
     model, device = step_fn.model, data.device
-    averaging = averaging if averaging is not None else NoAveraging(model)
+    averaging = step_fn.average if step_fn.average is not None else NoAveraging(model)
     steps_per_epoch = data.n_train // batch_size
     result = resume if resume is not None else FitResult(status=RunStatus.COMPLETED)
     step = result.steps

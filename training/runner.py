@@ -232,6 +232,7 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
             *stepper.parts,
             *([averaging] if averaging.active else []),
         ),
+        average=averaging,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     best = BestWeights(averaging.evaluated)
@@ -260,14 +261,14 @@ def run(cfg: DictConfig, out_dir: Path, callbacks: Sequence[Callable[[dict], Non
         *make_trackers(cfg, out_dir),  # opt-in TensorBoard / MLflow (training/tracking.py)
     ]
     try:
-        result = train(cfg, stepper, data, schedule, averaging, estimate, resume, parts, callbacks)
+        result = train(cfg, stepper, data, schedule, resume, parts, callbacks)
     finally:
         for part in parts:
             part.close()
     result = judge(result, cfg.data.get("num_classes"))
     for part in parts:
         part.on_end(result)
-    final, at_best, raw = evaluate_kept(result, data, stepper, averaging, best)
+    final, at_best, raw = evaluate_kept(result, data, stepper, best)
     wall_s = time.perf_counter() - t0
     summary = summarize(
         result,
@@ -321,8 +322,6 @@ def train(
     stepper: Stepper,
     data: Data,
     schedule: Schedule,
-    averaging: Averaging,
-    estimate: SecantLrEstimate | None,
     resume: FitResult | None,
     parts: Sequence[RunPart],
     callbacks: Sequence[Callable[[dict], None]],
@@ -339,7 +338,6 @@ def train(
                 epochs=cfg.epochs,
                 batch_size=cfg.batch_size,
                 callbacks=[*parts, *callbacks],
-                averaging=averaging,
                 resume=resume,
                 stop=stop,
             )
@@ -354,17 +352,18 @@ def train(
 
 
 def evaluate_kept(
-    result: FitResult, data: Data, stepper: Stepper, averaging: Averaging, best: BestWeights
+    result: FitResult, data: Data, stepper: Stepper, best: BestWeights
 ) -> tuple[Evaluation, Evaluation, Evaluation]:
     """Each kept model tested once: the final (averaged) one, the best-validation one and the
     raw weights (with an average); nothing for a diverged run."""
     none: Evaluation = (None, None)
     if result.status == RunStatus.DIVERGED:
         return none, none, none
-    judged = averaging.evaluated()
+    averaging = stepper.average
+    judged = averaging.evaluated() if averaging is not None else stepper.model
     final = evaluate(judged, data, "test", stepper.precision)
     raw = none
-    if averaging.active:
+    if averaging is not None and averaging.active:
         raw = (
             final
             if judged is stepper.model

@@ -11,6 +11,10 @@ with a typed :data:`Decision`:
   (asynchronous promotion) or the scheduler ends it when nothing else runs
   (:meth:`Scheduler.ending`).
 
+A choice has no side effects: :meth:`Scheduler.next_runs` returns runs of open trials and
+:class:`NewTrial` requests, and the loop adds the new trials; a finished run's trial is seen as
+an :class:`OpenTrial` (its record, a rung's report, the pruner's verdict), never as Optuna's.
+
 Each scheduler is one module here and one YAML file in the plugin's
 ``hydra/sweeper/supersweep_scheduler`` group carrying its ``_target_`` and its own settings;
 it is built with :func:`make_scheduler` from that node and the sweep's :class:`SweepContext`,
@@ -25,7 +29,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,7 +47,9 @@ from sweeper.record import TrialKey
 
 __all__ = [
     "Decision",
+    "NewTrial",
     "NoSampler",
+    "OpenTrial",
     "Pause",
     "Promote",
     "Scheduler",
@@ -78,6 +84,48 @@ class Pause:
 
 
 Decision = Tell | Promote | Pause
+
+
+@dataclass(frozen=True)
+class NewTrial:
+    """A new trial to start, asked of the study by the loop. ``params`` None: the study proposes
+    it (a trial enqueued earlier first, else the sampler); otherwise these params, enqueued with
+    ``record`` as its user attrs. ``step``: the run it starts with (None: the scheduler's
+    ``first_step`` for the number it gets)."""
+
+    params: dict[str, Any] | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+    step: int | None = None
+
+
+Choice = Job | NewTrial  # what next_runs returns: a run of an open trial, or a new trial
+
+
+class OpenTrial(Protocol):
+    """A trial with a finished run, as ``on_result`` sees it: its record, a short run's report
+    and the study's pruner on it."""
+
+    number: int
+
+    def record(self) -> dict[str, Any]:
+        """Its user attrs so far (``sweeper.record.TrialKey``)."""
+        ...
+
+    def keep(self, key: str, value: Any) -> None:
+        """Store ``value`` in its record under ``key``."""
+        ...
+
+    def report(self, value: float, step: int) -> None:
+        """A short run's value at ``step`` (its budget): what pruners and ASHA rank."""
+        ...
+
+    def should_prune(self) -> bool:
+        """The study's pruner's verdict on its reports so far."""
+        ...
+
+    def pruner(self) -> str:
+        """The study's pruner's name, for the reason a pruned trial carries."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -116,15 +164,11 @@ class Trials(Protocol):
         ...
 
     def planned(self) -> int:
-        """Trials the study will hold when the sweep ends (``n_trials``, a grid's size)."""
+        """Trials the study will hold when the sweep ends (``Scheduler.budget``)."""
         ...
 
     def left(self) -> int:
-        """New trials the study may still get (``n_trials``, a grid's size)."""
-        ...
-
-    def new(self, n: int) -> list[Job]:
-        """Ask ``n`` new trials: each one's template job (its full run as the task defines it)."""
+        """New trials the study may still get within ``planned``."""
         ...
 
     def idle(self) -> bool:
@@ -152,6 +196,12 @@ class Scheduler:
         """The distributions the study stores (a design that moves lr levels widens them)."""
         return distributions
 
+    def budget(self, n_trials: int, grid_size: int | None) -> int:
+        """Trials the study holds when the sweep ends: ``n_trials``, or a grid sampler's size
+        when that is smaller (``grid_size``: None for any other sampler); asking more while a
+        grid's last cells run would repeat one."""
+        return n_trials if grid_size is None else min(n_trials, grid_size)
+
     def restore(self, trials: Trials, bounds: Bounds | None) -> None:
         """Take up the state stored with the study (a new study: nothing)."""
 
@@ -165,17 +215,23 @@ class Scheduler:
         """Run ``step`` of a trial whose template is ``template`` (resuming an adopted trial)."""
         return template
 
-    def next_runs(self, free: int, trials: Trials) -> list[Job]:
-        """Up to ``free`` runs to start now (promoted runs the loop holds go before these)."""
-        return [self.run_at(job, 0) for job in trials.new(min(free, trials.left()))]
+    def first_step(self, number: int) -> int:
+        """The run a new trial numbered ``number`` starts with."""
+        return 0
 
-    def on_result(self, run: Job, outcome: Outcome, trial: optuna.Trial) -> Decision:
+    def next_runs(self, free: int, trials: Trials) -> list[Choice]:
+        """Up to ``free`` runs to start now (promoted runs the loop holds go before these). A
+        choice only: it reads the book and changes nothing; the loop adds the new trials."""
+        return [NewTrial() for _ in range(min(free, trials.left()))]
+
+    def on_result(self, run: Job, outcome: Outcome, trial: OpenTrial) -> Decision:
         return Tell(outcome)
 
     def ending(self, trials: Trials) -> dict[int, Outcome]:
-        """Nothing runs and ``next_runs`` chose nothing: the open trials this scheduler ends
-        now (trial number -> outcome; ASHA's paused trials), told by the loop, which then asks
-        ``next_runs`` once more. ``next_runs`` only chooses; ending is this hook's."""
+        """Nothing runs and ``next_runs`` chose nothing: the scheduler's turn to act. It ends
+        open trials (returned: trial number -> outcome, told by the loop; ASHA's paused ones)
+        or adds trials through the book (a design's next stage); the loop then asks
+        ``next_runs`` once more."""
         return {}
 
     def total(self, trials: Trials) -> int | None:

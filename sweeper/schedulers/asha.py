@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 
-import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._errors import SweepError
 from sweeper._job import Job
 from sweeper._outcome import Outcome
-from sweeper.schedulers import Decision, Pause, SweepContext, Trials
+from sweeper.schedulers import Choice, Decision, NewTrial, OpenTrial, Pause, SweepContext, Trials
 from sweeper.schedulers.rungs import Rungs
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ class AsyncHalving(Rungs):
         self.eta = reduction_factor
         self.paused: dict[int, tuple[Job, float]] = {}  # trial -> its last run, its value
 
-    def judge(self, run: Job, outcome: Outcome, trial: optuna.Trial, value: float) -> Decision:
+    def judge(self, run: Job, outcome: Outcome, trial: OpenTrial, value: float) -> Decision:
         self.paused[run.number] = (run, value)
         log.info(
             f"trial {run.number}: {self.key}={self.budgets[run.step]} -> {value:.4g}, paused "
@@ -51,14 +50,16 @@ class AsyncHalving(Rungs):
         )
         return Pause(value)
 
-    def next_runs(self, free: int, trials: Trials) -> list[Job]:
-        out: list[Job] = []
+    def next_runs(self, free: int, trials: Trials) -> list[Choice]:
+        out: list[Choice] = []
+        new = trials.left()
         while len(out) < free:
             promoted = self._promotable(trials.trials())
             if promoted is not None:
                 out.append(promoted)
-            elif trials.left() > 0:
-                out += [self.run_at(job, 0) for job in trials.new(1)]
+            elif new > 0:
+                out.append(NewTrial())
+                new -= 1
             else:
                 break
         if not out and trials.idle() and not self.paused:  # every paused one ended: the pick

@@ -39,10 +39,10 @@ from optuna.trial import TrialState
 
 from analysis import analyze_balance
 from sweeper._errors import SweepError
-from sweeper._job import Job
+from sweeper._outcome import Outcome
 from sweeper._seeding import Bounds
 from sweeper.record import DesignState, StopReason, StudyKey, TrialKey, TrialRecord
-from sweeper.schedulers import Scheduler, SweepContext, Trials
+from sweeper.schedulers import Choice, NewTrial, Scheduler, SweepContext, Trials
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class Stage(StrEnum):
     PILOT = "pilot"
     GRID = "grid"
     EXTEND = "extend"
+    LIMIT = "limit"  # the budget's last runs: another seed at the best cell and the wd limit
 
 
 Cell = tuple[float, Any, int]  # (lr, wd, seed)
@@ -125,7 +126,7 @@ class BalanceDesign(Scheduler):
         self.state = DesignState.of(stored) if stored else self._start()
 
     def begin(self, trials: Trials, first: dict[str, Any] | None) -> None:
-        """Nothing before the pilot (the design enqueues its own cells, ``next_runs``); it says
+        """Nothing before the pilot (the design enqueues its own cells, ``ending``); it says
         what its budget can and cannot show before any run starts."""
         _say(self.budget_words())
 
@@ -148,14 +149,21 @@ class BalanceDesign(Scheduler):
             )
         while levels * len(wds) > self.max_runs and len(wds) > 3:
             wds = _every_other(wds)
-        cannot = ["seed noise measured from replicates (it is read from the curve)"]
+        left = self.max_runs - levels * len(wds)
+        cannot = [] if left else ["seed noise measured from replicates (it is read from the curve)"]
         if len(wds) < len(self.wds):
             cannot.append(f"wd finer than every other value ({len(wds)} of {len(self.wds)})")
+        then = (
+            f", then up to {left} runs with another seed at the best cell and either side of "
+            "the wd limit (a drop there shown real or not, seed noise of its own)"
+            if left
+            else ""
+        )
         return (
             f"max_runs={self.max_runs} pays for the pilot and a grid of one seed at {levels} lr "
-            f"levels x {len(wds)} wd ({levels * len(wds)} runs, the pilot's among them): it can "
-            "show where wd stops mattering at those levels and a slope with a wide interval; "
-            f"not {'; not '.join(cannot)}; its answer says how thin its evidence is"
+            f"levels x {len(wds)} wd ({levels * len(wds)} runs, the pilot's among them){then}: "
+            "it can show where wd stops mattering at those levels and a slope with a wide "
+            f"interval; not {'; not '.join(cannot)}; its answer says how thin its evidence is"
         )
 
     def total(self, trials: Trials) -> int | None:
@@ -175,17 +183,24 @@ class BalanceDesign(Scheduler):
             return "design done"
         return f"{self.state.stage} stage, at most {self.max_runs} runs"
 
-    def next_runs(self, free: int, trials: Trials) -> list[Job]:
-        waiting = len(trials.trials((TrialState.WAITING,)))
-        running = trials.trials((TrialState.RUNNING,))
-        if not waiting and trials.idle() and not running:  # a stage is over (or never began)
-            waiting = self._advance(trials)
-        return [self.run_at(job, 0) for job in trials.new(min(free, waiting))]
+    def budget(self, n_trials: int, grid_size: int | None) -> int:
+        return self.max_runs  # the design's own budget; n_trials does not apply
 
-    def _advance(self, trials: Trials) -> int:
+    def next_runs(self, free: int, trials: Trials) -> list[Choice]:
+        """The cells this design enqueued, as slots free (``ending`` enqueues each stage)."""
+        waiting = len(trials.trials((TrialState.WAITING,)))
+        return [NewTrial() for _ in range(min(free, waiting))]
+
+    def ending(self, trials: Trials) -> dict[int, Outcome]:
+        """A stage is over (or never began): the next one's cells, enqueued."""
+        if not trials.trials((TrialState.WAITING, TrialState.RUNNING)):  # another worker's too
+            self._advance(trials)
+        return {}
+
+    def _advance(self, trials: Trials) -> None:
         """Enqueue the stored stage's unfinished cells, else decide and store the next stage."""
         if self.state.stop_reason:
-            return 0
+            return
         done = self._runs(trials)
         cells = [c for c in map(_cell, self.state.cells) if c not in done]
         if not cells:
@@ -201,7 +216,6 @@ class BalanceDesign(Scheduler):
                 {self.lr: lr, self.wd: wd, self.seed: seed},
                 {TrialKey.DESIGN_STAGE: self.state.stage},
             )
-        return len(cells)
 
     def _start(self) -> DesignState:
         return DesignState(Stage.START.value, list(self.offsets), list(self.seeds))
@@ -212,6 +226,14 @@ class BalanceDesign(Scheduler):
     def _next(
         self, done: dict[Cell, float | None], state: DesignState
     ) -> tuple[list[Cell], DesignState]:
+        if Stage(state.stage) == Stage.LIMIT:
+            decided = self._analysis(done).prediction in DECIDED
+            words = (
+                f"the budget's last runs repeated the best cell and the wd limit ({len(done)} runs)"
+            )
+            if decided:
+                return [], state.stopped(StopReason.DECIDED, f"decided: {words}")
+            return [], state.stopped(StopReason.BUDGET, words, spent=True)
         if Stage(state.stage) in (Stage.GRID, Stage.EXTEND):
             return self._extend(done, state)
         rounds = state.rounds
@@ -369,11 +391,51 @@ class BalanceDesign(Scheduler):
             why = f"undecided ({r.prediction}): levels between the live ones"
         extend = replace(state, stage=Stage.EXTEND.value, why=why, offsets=offsets, seeds=seeds)
         cells, out = self._grid(done, extend)
+        left = self.max_runs - len(done)
+        if out.stop_reason == StopReason.BUDGET and left > 0:  # spend the rest where it decides
+            limit = self._at_limit(done, r, state, left)
+            if limit:
+                why = f"{why}, but that needs more than max_runs={self.max_runs}: {len(limit)} replicates at the best cell and the wd limit"
+                _say(f"limit: {why}")
+                return limit, replace(state, stage=Stage.LIMIT.value, why=why)
         if not cells and not out.stop_reason:
             out = out.stopped(StopReason.NOTHING_LEFT, f"nothing left to add ({len(done)} runs)")
         if out.stop_reason:  # the verdict has not decided: whatever ended it, it is undecided
             out = out.stopped(out.stop_reason, out.stop or "", spent=True)
         return cells, out
+
+    def _at_limit(
+        self, done: dict[Cell, float | None], r: Any, state: DesignState, left: int
+    ) -> list[Cell]:
+        """Up to ``left`` runs with a new seed where one more run decides most: the best cell,
+        then at each live level (best first) the grid's wd values either side of the ridge (the
+        last good wd and the first bad one; the largest wd where the level is flat). They give
+        the model seed noise of its own and show whether a drop at the limit is real."""
+        seed = max(s for _, _, s in done) + 1 if done else max(state.seeds) + 1
+        wds = self._wds(state)
+        values = [float(w) for w in wds]
+
+        lrs = sorted({c[0] for c in done})  # the analysis' levels are these, as it rounds them
+
+        def nearest(x: float, of: list[Any]) -> Any:
+            return of[min(range(len(of)), key=lambda i: abs(math.log(float(of[i]) / x)))]
+
+        out: list[Cell] = []
+        if r.best.get("lr") and r.best.get("wd"):
+            out.append((nearest(r.best["lr"], lrs), nearest(float(r.best["wd"]), wds), seed))
+        live = [lv for lv in r.levels if lv.dead is None and lv.best_value is not None]
+        sign = 1.0 if self.maximize else -1.0
+        for lv in sorted(live, key=lambda lv: -sign * lv.best_value):
+            if lv.ridge_wd is None or lv.flat:
+                sides = [wds[-1]]
+            else:
+                below = [w for w, v in zip(wds, values, strict=True) if v <= lv.ridge_wd]
+                above = [w for w, v in zip(wds, values, strict=True) if v > lv.ridge_wd]
+                sides = [*below[-1:], *above[:1]]
+            out += [(nearest(lv.lr, lrs), w, seed) for w in sides]
+        ran = {(lr, w) for lr, w, _ in done}
+        unique = [c for c in dict.fromkeys(out) if (c[0], c[1]) in ran]  # cells the grid ran
+        return unique[:left]
 
     def _reachable(self, offset: float) -> bool:
         """Within ``MAX_MOVE`` decades of the planned levels (the study's lr range)."""

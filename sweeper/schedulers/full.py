@@ -17,10 +17,9 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial
 
 from sweeper._errors import SweepError
-from sweeper._job import RUN_SETTINGS, Job
-from sweeper._seeding import Bounds
+from sweeper._job import RUN_SETTINGS
 from sweeper.record import TrialKey
-from sweeper.schedulers import Scheduler, SweepContext, Trials
+from sweeper.schedulers import Choice, NewTrial, Scheduler, SweepContext, Trials
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,6 @@ class FullRuns(Scheduler):
         self.seed_key = ctx.keys.seed or "seed"
         base = OmegaConf.select(ctx.task_cfg, self.seed_key, default=0)
         self.base_seed = base if isinstance(base, int) and not isinstance(base, bool) else 0
-        self.seeds: dict[int, int] = {}  # trial number -> the seed its replicate run trains with
         keys = ctx.keys
         searched = [  # max_lr from a range test's bounds is searched too
             k
@@ -50,28 +48,19 @@ class FullRuns(Scheduler):
                 f"one objective and both sweep_keys.lr and sweep_keys.wd searched (got {searched})."
             )
 
-    def restore(self, trials: Trials, bounds: Bounds | None) -> None:
-        for t in trials.trials():
-            seed = t.user_attrs.get(SEED_ATTR)
-            if isinstance(seed, int):
-                self.seeds[t.number] = seed
-
-    def next_runs(self, free: int, trials: Trials) -> list[Job]:
+    def next_runs(self, free: int, trials: Trials) -> list[Choice]:
         if self.replicates and min(free, trials.left()) and trials.left() <= self.replicates:
-            pick = self._recommended(trials.trials())
-            if pick is not None:
-                seed = self.base_seed + len(self.seeds) + 1
-                attrs = {SEED_ATTR: seed, RUN_SETTINGS: {self.seed_key: seed}}  # in its replay too
-                trials.enqueue(pick, attrs)
-                jobs = trials.new(1)
-                for job in jobs:
-                    self.seeds[job.number] = seed
-                    shown = ", ".join(f"{k}={v:.3g}" for k, v in pick.items())
-                    log.info(
-                        f"trial {job.number}: the recommended {shown} again with "
-                        f"{self.seed_key}={seed} (scheduler.replicates={self.replicates})"
-                    )
-                return [self.run_at(job, 0) for job in jobs]
+            done = trials.trials()
+            pick = self._recommended(done)
+            if pick is not None:  # one a call: the next one's model has this one's trial too
+                seed = self.base_seed + sum(SEED_ATTR in t.user_attrs for t in done) + 1
+                shown = ", ".join(f"{k}={v:.3g}" for k, v in pick.items())
+                log.info(
+                    f"the next trial trains the recommended {shown} again with "
+                    f"{self.seed_key}={seed} (scheduler.replicates={self.replicates})"
+                )
+                # the seed is in its replay too
+                return [NewTrial(pick, {SEED_ATTR: seed, RUN_SETTINGS: {self.seed_key: seed}})]
         return super().next_runs(free, trials)
 
     def _recommended(self, study: list[FrozenTrial]) -> dict[str, float] | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 
-import optuna
 from optuna.trial import TrialState
 
 from analysis.recommend import practical_margin
@@ -23,7 +22,7 @@ from sweeper._job import Job
 from sweeper._outcome import Outcome
 from sweeper._recommend import study_surface
 from sweeper._seeding import Bounds
-from sweeper.schedulers import Decision, Promote, SweepContext, Tell, Trials
+from sweeper.schedulers import Decision, OpenTrial, Promote, SweepContext, Tell, Trials
 from sweeper.schedulers.rungs import Rungs
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class ModelPromotion(Rungs):
         super().restore(trials, bounds)
         self.book = trials  # every run of the study, read at each judgement
 
-    def judge(self, run: Job, outcome: Outcome, trial: optuna.Trial, value: float) -> Decision:
+    def judge(self, run: Job, outcome: Outcome, trial: OpenTrial, value: float) -> Decision:
         budget, nxt = self.budgets[run.step], self.budgets[run.step + 1]
         at = (float(run.params.get(self.lr, math.nan)), float(run.params.get(self.wd, math.nan)))
         done = self.book.trials() if self.book is not None else []

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import logging
 import math
-import time
-import warnings
 from dataclasses import replace
 from typing import Any
 
-import optuna
 from omegaconf import OmegaConf
 from optuna.pruners import NopPruner
 from optuna.trial import TrialState
@@ -28,7 +25,17 @@ from sweeper._job import Job
 from sweeper._outcome import Outcome
 from sweeper._seeding import Bounds
 from sweeper.record import TrialKey, TrialRecord
-from sweeper.schedulers import Decision, Promote, Scheduler, SweepContext, Tell, Trials
+from sweeper.schedulers import (
+    Choice,
+    Decision,
+    NewTrial,
+    OpenTrial,
+    Promote,
+    Scheduler,
+    SweepContext,
+    Tell,
+    Trials,
+)
 from training.contract import RunStatus
 
 log = logging.getLogger(__name__)
@@ -126,16 +133,15 @@ class Rungs(Scheduler):
             trial=replace(template.trial, report=False, rung=0 if last else self.budgets[step]),
         )
 
-    def next_runs(self, free: int, trials: Trials) -> list[Job]:
-        new = trials.new(min(free, trials.left()))
-        return [self.run_at(job, self.first_step(job.number)) for job in new] or self.pick(trials)
+    def next_runs(self, free: int, trials: Trials) -> list[Choice]:
+        return super().next_runs(free, trials) or self.pick(trials)
 
     def first_step(self, number: int) -> int:
         """A new trial's first run: its first rung, or (hedged) its full run."""
         hedged = self.straight_every and number % self.straight_every == 0
         return len(self.budgets) - 1 if hedged else 0
 
-    def pick(self, trials: Trials) -> list[Job]:
+    def pick(self, trials: Trials) -> list[Choice]:
         """Always a pick: when the sweep has nothing left to run and no trial trained its full
         run (every promoted one failed, diverged or collapsed there), the best trial the pruner
         stopped at a rung trains its full run as a new trial (``pick_of``), once per study."""
@@ -162,35 +168,34 @@ class Rungs(Scheduler):
         log.info(
             f"no trial trained its full run: trial {best.number}, the best stopped at a rung, trains it now"
         )
-        trials.enqueue(best.params, {TrialKey.PICK_OF: best.number})
-        return [self.run_at(job, len(self.budgets) - 1) for job in trials.new(1)]
+        return [NewTrial(best.params, {TrialKey.PICK_OF: best.number}, len(self.budgets) - 1)]
 
     def settings(self, job: Job, step: int) -> dict[str, Any]:
         """The scheduler's own overrides of the run at ``step`` (the full run: the task's own)."""
         return {} if step == len(self.budgets) - 1 else {self.key: self.budgets[step]}
 
-    def on_result(self, run: Job, outcome: Outcome, trial: optuna.Trial) -> Decision:
+    def on_result(self, run: Job, outcome: Outcome, trial: OpenTrial) -> Decision:
         # per step, in the study: a resumed sweep that reads a finished run again counts it once
         by_step = {
-            **(trial.user_attrs.get(TrialKey.RUNG_EPOCHS) or {}),
+            **(trial.record().get(TrialKey.RUNG_EPOCHS) or {}),
             str(run.step): int(outcome.attrs.get("epochs") or 0),
         }
         spent = sum(by_step.values())
-        trial.set_user_attr(TrialKey.RUNG_EPOCHS, by_step)
-        trial.set_user_attr(TrialKey.EPOCHS_TOTAL, spent)
+        trial.keep(TrialKey.RUNG_EPOCHS, by_step)
+        trial.keep(TrialKey.EPOCHS_TOTAL, spent)
         outcome = replace(outcome, attrs={**outcome.attrs, "epochs_total": spent})
         if run.step == len(self.budgets) - 1 or outcome.state != TrialState.COMPLETE:
             return Tell(outcome)
         assert outcome.values is not None  # a COMPLETE outcome has its values
         value = outcome.values[0]
-        report(trial, value, self.budgets[run.step])
+        trial.report(value, self.budgets[run.step])
         return self.judge(run, outcome, trial, value)
 
-    def judge(self, run: Job, outcome: Outcome, trial: optuna.Trial, value: float) -> Decision:
+    def judge(self, run: Job, outcome: Outcome, trial: OpenTrial, value: float) -> Decision:
         """The study's pruner promotes the trial to its next run or prunes it."""
         budget = self.budgets[run.step]
         if trial.should_prune():
-            return Tell(self.pruned(outcome, budget, value, type(trial.study.pruner).__name__))
+            return Tell(self.pruned(outcome, budget, value, trial.pruner()))
         nxt = self.budgets[run.step + 1]
         log.info(
             f"trial {run.number}: {self.key}={budget} -> {value:.4g}, promoted to {self.key}={nxt}"
@@ -201,14 +206,6 @@ class Rungs(Scheduler):
         reason = f"pruned by {by} after the {self.key}={budget} run ({value:.4g})"
         ended = Outcome.ended(TrialState.PRUNED, RunStatus.PRUNED, reason)
         return replace(ended, attrs={**outcome.attrs, **ended.attrs})
-
-
-def report(trial: optuna.Trial, value: float, step: int) -> None:
-    """A short run's value at step = its budget (an adopted run reports a step again: ignored)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        trial.report(value, step)
-    trial.set_user_attr(TrialKey.HEARTBEAT, time.time())
 
 
 def _increasing_ints(values: list) -> bool:
