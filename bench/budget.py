@@ -4,6 +4,7 @@ read against the task's dense grid (bench/suite/<task>.csv, 3 seeds a cell).
 
     python bench/budget.py run [--task mnist1d_cnn1d_sgd] [--runs 30 60 105] [--seeds 0,1 2,3 4,5]
     python bench/budget.py table
+    python bench/budget.py run --runs 60 --out bench/suite/budget_limit.json   # another file
 
 Each study runs through the real app (``python -m tasks.train -m sweep=balance ...``, its own
 range test, one worker, threads=1) and ends with its recommendation (``optimization_results.yaml``).
@@ -68,15 +69,15 @@ def one(task: str, runs: int, seeds: str) -> dict:
         }
 
 
-def run(task: str, budgets: list[int], seeds: list[str]) -> None:
-    stored = json.loads(OUT.read_text()) if OUT.exists() else {}
+def run(task: str, budgets: list[int], seeds: list[str], out: Path = OUT) -> None:
+    stored = json.loads(out.read_text()) if out.exists() else {}
     for s in seeds:  # one replicate of every budget first
         for n in budgets:
             key = f"{task}/{n}/{s}"
             if key in stored:
                 continue
             stored[key] = one(task, n, s)
-            OUT.write_text(json.dumps(stored, indent=0, sort_keys=True))
+            out.write_text(json.dumps(stored, indent=0, sort_keys=True))
             print(key, stored[key]["line"][:160], flush=True)
 
 
@@ -104,8 +105,8 @@ def judged(task: str, r: dict, grid: regret.Grid) -> tuple[float, float, bool, b
     )
 
 
-def table() -> None:
-    stored = json.loads(OUT.read_text())
+def table(out: Path = OUT) -> None:
+    stored = json.loads(out.read_text())
     print(
         "| task | max_runs | replicate (run seeds) | runs | wall (s) | recommendation | regret val / test (pts) | band holds the grid's best | nothing > 1 pt below called as good | the design's stop |"
     )
@@ -137,12 +138,14 @@ def main() -> None:
     r.add_argument("--task", default="mnist1d_cnn1d_sgd", choices=list(suite.TASKS))
     r.add_argument("--runs", nargs="+", type=int, default=[30, 60, 105])
     r.add_argument("--seeds", nargs="+", default=["0,1", "2,3", "4,5"])
-    sub.add_parser("table")
+    t = sub.add_parser("table")
+    for q in (r, t):  # the results of another design (or commit) kept apart
+        q.add_argument("--out", type=Path, default=OUT)
     a = p.parse_args()
     if a.cmd == "run":
-        run(a.task, a.runs, a.seeds)
+        run(a.task, a.runs, a.seeds, a.out)
     else:
-        table()
+        table(a.out)
 
 
 if __name__ == "__main__":
