@@ -64,6 +64,8 @@ class Recommendation:
     level_runs: int  # runs within NEAR_LR of max_lr
     metric: str
     sentence: str = ""
+    lr_key: str = "max_lr"  # the task's names for the two settings, as the sentence says them
+    wd_key: str = "wd"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -83,9 +85,11 @@ def recommend(
     margin: float | None = None,
     steps_per_epoch: float | None = None,
     stopped: str | None = None,
+    keys: tuple[str, str] = ("max_lr", "wd"),
 ) -> Recommendation:
     """The recommendation of the model ``s``: a pick among supported settings and its band.
-    ``margin``: "as good" at the least (default :func:`practical_margin`)."""
+    ``margin``: "as good" at the least (default :func:`practical_margin`); ``keys``: the
+    task's names of lr and wd (``sweep_keys``), as the sentence says them."""
     if margin is None:
         margin = practical_margin(s.metric, [r.value for r in s.runs])
     lrs, wds = s.mesh()
@@ -140,6 +144,8 @@ def recommend(
         full_runs=s.full_runs,
         level_runs=sum(abs(math.log10(r.lr / lr)) <= NEAR_LR for r in s.runs),
         metric=s.metric,
+        lr_key=keys[0],
+        wd_key=keys[1],
     )
     return Recommendation(**{**rec.as_dict(), "sentence": sentence(rec)})
 
@@ -241,21 +247,22 @@ def _thin(s: Surface, tolerance: float, margin: float) -> str | None:
 def sentence(rec: Recommendation) -> str:
     """``use max_lr=X, wd=Y`` with its status and band, in one line a person can act on."""
     lo, hi = rec.wd_band
+    lr_key, wd_key = rec.lr_key, rec.wd_key
     if rec.wd_flat:
-        band = f"wd does not matter here (between {lo:.2g} and {hi:.2g} at this lr, no run there beyond the tolerance)"
+        band = f"{wd_key} does not matter here (between {lo:.2g} and {hi:.2g} at this lr, no run there beyond the tolerance)"
     elif rec.wd_edge == "high":
-        band = f"wd {lo:.2g} or more at this lr (a bound: the band reaches the top of the searched wd range)"
+        band = f"{wd_key} {lo:.2g} or more at this lr (a bound: the band reaches the top of the searched {wd_key} range)"
     elif rec.wd_edge == "low":
-        band = f"wd up to {hi:.2g} at this lr (down to the smallest wd searched)"
+        band = f"{wd_key} up to {hi:.2g} at this lr (down to the smallest {wd_key} searched)"
     else:
-        band = f"wd {lo:.2g}..{hi:.2g} at this lr"
+        band = f"{wd_key} {lo:.2g}..{hi:.2g} at this lr"
     product = f"lr x wd {rec.product_band[0]:.2g}..{rec.product_band[1]:.2g}"
     if rec.timescale_epochs:
         t = rec.timescale_epochs
         product += f", a decay timescale 1/(lr x wd) of {t[0]:.3g}..{t[1]:.3g} epochs"
-    lrs = f"max_lr {rec.lr_band[0]:.3g}..{rec.lr_band[1]:.3g}"
+    lrs = f"{lr_key} {rec.lr_band[0]:.3g}..{rec.lr_band[1]:.3g}"
     if rec.lr_edge:
-        lrs += f" (a bound: the band reaches the {'top' if rec.lr_edge == 'high' else 'bottom'} of the searched max_lr range)"
+        lrs += f" (a bound: the band reaches the {'top' if rec.lr_edge == 'high' else 'bottom'} of the searched {lr_key} range)"
     status = []
     if rec.stopped:
         status.append(f"the design stopped undecided ({rec.stopped})")
@@ -263,7 +270,7 @@ def sentence(rec: Recommendation) -> str:
         status.append(f"evidence is thin: {rec.thin}")
     said = f" Caveat: {'; '.join(status)}." if status else ""
     return (
-        f"use max_lr={rec.max_lr:.3g}, wd={rec.wd:.2g}: {rec.metric} {rec.value:.4f} +- {rec.sd:.4f} "
+        f"use {lr_key}={rec.max_lr:.3g}, {wd_key}={rec.wd:.2g}: {rec.metric} {rec.value:.4f} +- {rec.sd:.4f} "
         f"predicted ({rec.noise_source}).{said} As good within {rec.tolerance:.3g}: {band} "
         f"({product}); {lrs}. Model of {rec.runs} runs ({rec.full_runs} full-length), "
         f"{rec.level_runs} near this lr."

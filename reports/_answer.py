@@ -23,7 +23,7 @@ def study_answer(
     s = study_surface(study, lr, wd, metric, maximize)
     if s is None:
         return None, None
-    rec = recommend(s, stopped=design_undecided(study)).as_dict()
+    rec = recommend(s, stopped=design_undecided(study), keys=(lr, wd)).as_dict()
     return rec, (None if other is None else _compared(s, rec, other, lr, wd))
 
 

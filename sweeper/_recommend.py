@@ -114,7 +114,7 @@ def recommendation(
             if finished or _searched_both(study, keys)
             else ""
         )
-    rec: Recommendation = recommend(s, stopped=stopped)
+    rec: Recommendation = recommend(s, stopped=stopped, keys=(keys.lr, keys.wd))
     return rec.as_dict(), f"recommendation: {rec.sentence}"
 
 

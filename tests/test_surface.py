@@ -94,6 +94,14 @@ def test_thin_evidence_is_said_in_the_recommendation_and_the_band_is_wide():
     assert rec.tolerance > rec.margin and rec.full_runs == 4
 
 
+def test_the_sentence_names_the_settings_as_the_task_names_them():
+    runs = [Run(0.1, 1e-4, 0.93), Run(0.3, 1e-3, 0.95), Run(0.05, 1e-2, 0.91)]
+    s = fit(runs, metric="best_val_acc", maximize=True, lr_range=(0.01, 3), wd_range=(1e-6, 0.1))
+    rec = recommend(s, keys=("optimizer.lr", "optimizer.weight_decay"))
+    assert rec.sentence.startswith(f"use optimizer.lr={rec.max_lr:.3g}, optimizer.weight_decay=")
+    assert "max_lr" not in rec.sentence and "wd does not" not in rec.sentence, rec.sentence
+
+
 def test_a_minimized_metric_recommends_its_minimum():
     runs = [
         Run(a, b, 0.3 + 0.1 * (math.log10(a) + 1) ** 2 + 0.05 * (math.log10(b) + 3) ** 2)
