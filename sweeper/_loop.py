@@ -4,12 +4,12 @@ The loop asks its scheduler (:mod:`sweeper.schedulers`) for runs until ``n_jobs`
 flight, holding promoted runs first (as in ASHA), and hands the scheduler every outcome the
 pool returns; the scheduler's typed decision says whether the trial is told, promoted to its
 next run, or paused. The loop itself is the scheduler's :class:`~sweeper.schedulers.Trials`:
-it adds the new trials the scheduler asks for, tells open ones and knows when nothing runs. Diverged runs become PRUNED
-(worse than any completed trial for the sampler) with the reason in user attrs; a raising job
-becomes FAIL; nothing is left RUNNING when the sweep ends, is interrupted or a job dies, and no
-job of the sweep is left on a cluster. On resume, a trial a dead sweep left RUNNING is adopted
-when its run finished (its ``summary.json`` is read) or, with ``faults.retry_failed``, run again
-in its own job dir; others are failed.
+it adds the new trials the scheduler asks for, tells open ones and knows when nothing runs.
+Diverged runs become PRUNED (worse than any completed trial for the sampler) with the reason
+in user attrs; a raising job becomes FAIL; nothing is left RUNNING when the sweep ends, is
+interrupted or a job dies, and no job of the sweep is left on a cluster. On resume, a trial a
+dead sweep left RUNNING is adopted when its run finished (its ``summary.json`` is read) or,
+with ``faults.retry_failed``, run again in its own job dir; others are failed.
 """
 
 from __future__ import annotations
