@@ -227,13 +227,14 @@ class BalanceDesign(Scheduler):
         self, done: dict[Cell, float | None], state: DesignState
     ) -> tuple[list[Cell], DesignState]:
         if Stage(state.stage) == Stage.LIMIT:
-            decided = self._analysis(done).prediction in DECIDED
-            words = (
-                f"the budget's last runs repeated the best cell and the wd limit ({len(done)} runs)"
-            )
-            if decided:
-                return [], state.stopped(StopReason.DECIDED, f"decided: {words}")
-            return [], state.stopped(StopReason.BUDGET, words, spent=True)
+            r = self._analysis(done)
+            ci = list(r.slope_ci) if r.slope_ci is not None else None
+            state = replace(state, prediction=r.prediction, slope=r.slope, slope_ci=ci)
+            words = "the budget's last runs repeated the best cell and the wd limit"
+            if r.prediction in DECIDED:
+                words = f"decided: {r.prediction} ({len(done)} runs) after {words}"
+                return [], state.stopped(StopReason.DECIDED, words)
+            return [], state.stopped(StopReason.BUDGET, f"{words} ({len(done)} runs)", spent=True)
         if Stage(state.stage) in (Stage.GRID, Stage.EXTEND):
             return self._extend(done, state)
         rounds = state.rounds
