@@ -108,6 +108,7 @@ class Loop:
     open: dict[int, optuna.Trial] = field(default_factory=dict)  # asked, not told: failed on a stop
     ready: list[Job] = field(default_factory=list)  # promoted runs: they start first
     starting: list[Job] = field(default_factory=list)  # the runs about to start
+    paused: set[int] = field(default_factory=set)  # trials the scheduler paused, not resumed
     finished: int = 0
     failed: int = 0
     heartbeat: float = 0.0
@@ -285,6 +286,7 @@ class Loop:
 
     def _start(self, batch: list[Job]) -> None:
         for job in batch:  # which run a trial has in flight: a resume adopts it from here
+            self.paused.discard(job.number)
             self.open[job.number].set_user_attr(TrialKey.RUN_STEP, job.step)
         self.pool.start(batch)
 
@@ -306,6 +308,7 @@ class Loop:
             case Promote(run=nxt):
                 self.ready.append(nxt)
             case Pause(value=value):
+                self.paused.add(job.number)
                 trial.set_user_attr(TrialKey.PAUSED_AT, {"step": job.step, "value": value})
 
     def _finish(self, trial: optuna.Trial, outcome: Outcome) -> None:
@@ -314,6 +317,7 @@ class Loop:
                 trial.set_user_attr(k, v)
         tell(self.study, trial, outcome.values, outcome.state)
         self.open.pop(trial.number, None)
+        self.paused.discard(trial.number)
         self.finished += 1
         self.failed += outcome.state == TrialState.FAIL
         a = outcome.attrs
@@ -321,9 +325,10 @@ class Loop:
         reason = a.get(TrialKey.REASON) if status != RunStatus.COMPLETED else None
         told = len(self.study.get_trials(deepcopy=False, states=TOLD))
         total, stage = self.scheduler.total(self), self.scheduler.stage()  # a design's grow
-        paused = len(self.open) - self.pool.in_flight - len(self.ready)
         self._emit(
-            Finished(trial.number, status, outcome.values, reason, told, total, stage, paused)
+            Finished(
+                trial.number, status, outcome.values, reason, told, total, stage, len(self.paused)
+            )
         )
 
     def _emit(self, event: Event) -> None:

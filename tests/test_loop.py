@@ -262,6 +262,16 @@ def _enqueued(lp: Loop) -> Loop:
     return lp
 
 
+def test_runs_that_finish_together_are_not_counted_as_paused(caplog):
+    """Two runs returned by one wait: while the first is told the second is open and out of
+    the pool, but nothing paused it; the progress line says no "paused" (it once said 1)."""
+    pool = FakePool(lambda job: completed((job.params["x"] - 0.3) ** 2))
+    with caplog.at_level(logging.INFO):
+        loop(pool, X, n_jobs=2).run()
+    assert re.search(r"trial \d+ \(\d+/6\) completed", caplog.text), caplog.text
+    assert "paused" not in caplog.text
+
+
 def test_asha_pauses_each_trial_and_promotes_a_paused_one_when_a_slot_frees(caplog):
     pool = FakePool(_rung_value)
     lp = _enqueued(loop(pool, X, AsyncHalving(context(), [1], 3), n_trials=9, n_jobs=1))
