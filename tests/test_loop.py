@@ -5,6 +5,7 @@ milliseconds (the same paths run end to end through Hydra in test_sweeper.py).""
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -447,3 +448,44 @@ def test_the_eta_follows_the_recent_pace_and_says_the_stage(monkeypatch):
         clock[0] += 10.0 if k < 5 else 2.0
         line = p.finished(k, "completed", [0.5])
     assert "(10/30, grid stage)" in line and "~40s left in this stage" in line  # 20 x 2 s
+
+
+def test_replicates_repeat_the_models_recommendation_with_new_seeds():
+    """``scheduler.replicates=2``: the last two trials of the budget are requests the loop adds,
+    each the model's recommendation at that moment, trained with seed 1 then 2 (in its job's
+    settings and its record); the trials before are the sampler's."""
+    from optuna.distributions import FloatDistribution
+
+    from sweeper.record import TrialKey
+
+    task = OmegaConf.create(
+        {"max_lr": 0.1, "wd": 1e-4, "seed": 0, "sweep_keys": {"lr": "max_lr", "wd": "wd"}}
+    )
+    space = SearchSpace(
+        {
+            "max_lr": FloatDistribution(0.01, 1, log=True),
+            "wd": FloatDistribution(1e-5, 1e-1, log=True),
+        }
+    )
+    ctx = SweepContext(
+        keys=SweepKeys.of(task),
+        task_cfg=task,
+        distributions=dict(space.distributions),
+        objectives={"val_loss": "minimize"},
+        pruner=optuna.pruners.NopPruner(),
+        sweep_dir=Path("."),
+    )
+
+    def smooth(job):  # best near max_lr 0.1, wd 1e-3
+        a, b = math.log10(job.params["max_lr"]) + 1, math.log10(job.params["wd"]) + 3
+        return completed(0.3 + 0.05 * a * a + 0.02 * b * b)
+
+    pool = FakePool(smooth)
+    lp = loop(pool, space, FullRuns(ctx, replicates=2), n_trials=10, n_jobs=1)
+    lp.run()
+    trials = lp.study.get_trials()
+    seeds = [t.user_attrs.get(TrialKey.REPLICATE_SEED) for t in trials]
+    assert len(trials) == 10 and seeds[:8] == [None] * 8 and seeds[8:] == [1, 2], seeds
+    assert [j.settings.get("seed") for j in pool.started[8:]] == [1, 2]
+    for t in trials[8:]:  # the recommendation: inside the range, near the constructed best
+        assert abs(math.log10(t.params["max_lr"]) + 1) < 0.6, t.params
