@@ -37,7 +37,7 @@ from optuna.distributions import (
 )
 from optuna.trial import TrialState
 
-from analysis import analyze_balance
+from analysis import BalanceResult, analyze_balance
 from sweeper._errors import SweepError
 from sweeper._outcome import Outcome
 from sweeper._seeding import Bounds
@@ -406,16 +406,15 @@ class BalanceDesign(Scheduler):
         return cells, out
 
     def _at_limit(
-        self, done: dict[Cell, float | None], r: Any, state: DesignState, left: int
+        self, done: dict[Cell, float | None], r: BalanceResult, state: DesignState, left: int
     ) -> list[Cell]:
         """Up to ``left`` runs with a new seed where one more run decides most: the best cell,
         then at each live level (best first) the grid's wd values either side of the ridge (the
         last good wd and the first bad one; the largest wd where the level is flat). They give
         the model seed noise of its own and show whether a drop at the limit is real."""
-        seed = max(s for _, _, s in done) + 1 if done else max(state.seeds) + 1
+        seed = max(s for _, _, s in done) + 1  # a seed no cell ran
         wds = self._wds(state)
         values = [float(w) for w in wds]
-
         lrs = sorted({c[0] for c in done})  # the analysis' levels are these, as it rounds them
 
         def nearest(x: float, of: list[Any]) -> Any:
@@ -426,7 +425,7 @@ class BalanceDesign(Scheduler):
             out.append((nearest(r.best["lr"], lrs), nearest(float(r.best["wd"]), wds), seed))
         live = [lv for lv in r.levels if lv.dead is None and lv.best_value is not None]
         sign = 1.0 if self.maximize else -1.0
-        for lv in sorted(live, key=lambda lv: -sign * lv.best_value):
+        for lv in sorted(live, key=lambda lv: -sign * float(lv.best_value or 0.0)):
             if lv.ridge_wd is None or lv.flat:
                 sides = [wds[-1]]
             else:
