@@ -180,10 +180,8 @@ class SweeperCore:
         log.info(
             f"study {name!r} in {self.storage.shown} ({state}); searching {sorted(space.distributions)}; objectives {objectives}"
         )
-        grid = (
-            c.sampler if getattr(c.sampler, "func", None) is optuna.samplers.GridSampler else None
-        )
-        trial_budget = scheduler.budget(c.n_trials, space.grid_size() if grid else None)
+        grid_size = space.grid_size() if _is_grid(c.sampler) else None
+        trial_budget = scheduler.budget(c.n_trials, grid_size)
         pool = make_pool(
             self.config,
             self._launcher,
@@ -335,7 +333,7 @@ def _sampler(
     seeded sampler resuming a study with ``resumed_at`` trials gets seed + that: the same seed
     would draw the sequence again and train the same settings a second time."""
     func = getattr(make_sampler, "func", None)
-    if func is optuna.samplers.GridSampler:
+    if _is_grid(make_sampler):
         return make_sampler(search_space=space.grid())
     seed = getattr(make_sampler, "keywords", {}).get("seed")
     if (
@@ -349,6 +347,11 @@ def _sampler(
         )
         return make_sampler(seed=seed + resumed_at)
     return make_sampler()
+
+
+def _is_grid(make_sampler: Any) -> bool:
+    """The sampler's partial builds Optuna's grid sampler (it needs the space; it ends)."""
+    return getattr(make_sampler, "func", None) is optuna.samplers.GridSampler
 
 
 def _trials_so_far(storage: Any, name: str) -> int:

@@ -139,7 +139,9 @@ class BalanceDesign(Scheduler):
             return (
                 f"max_runs={self.max_runs} pays for the pilot and the grid of {levels} lr levels "
                 f"x {len(wds)} wd x {seeds} seeds ({grid} runs) and {self.max_runs - grid} more "
-                "to add levels or seeds until the slope's interval decides"
+                "to add levels or seeds until the slope's interval decides (when the next stage "
+                "does not fit, they repeat the best cell and either side of the wd limit with "
+                "another seed)"
             )
         if levels * 3 > self.max_runs:
             return (
