@@ -6,10 +6,15 @@ the best single run (the maximum of many noisy runs, which moves from rerun to r
   would: no answer from an extrapolation; a band's members need one run's worth), the middle of those predicted within
   half the margin of the best prediction (a rerun that moves the argmax along a flat top
   lands on the same middle).
-- **"As good"**: predicted within a tolerance of the pick's prediction; the tolerance is the
-  larger of a practical margin (``margin``, default 0.5 point) and what the data resolves
-  (``Z_RESOLVE`` standard deviations of the difference of two predictions as uncertain as the
-  top one). Both are said beside the band.
+- **"As good"**: predicted within a tolerance of the best prediction; the tolerance is the
+  larger of a practical margin (``margin``, default 0.5 point) and what the data resolves at
+  that setting (``Z_RESOLVE`` standard deviations of its difference from the top, the two
+  taken as independent: an upper bound, as ``compare`` takes it). A setting is out only where
+  the runs show it worse; the smallest tolerance (a setting as sure as the top) is said beside
+  the band. A tolerance from the top's sd alone let the top's own luck (the best of many noisy
+  predictions) push less sure neighbours out: the dense grid's best cell fell outside in 5-7
+  of 10 one-seed replicates on three suite grids (BENCHMARKS.md, "The band against the dense
+  grid").
 - **The band** at the pick's lr: the wd range as good as the pick, cut at any run near that lr
   that scored beyond the tolerance and its noise below the pick (one run 10 points down ends
   "does not matter"); the lr span of settings as good at some wd; both as lr x wd and as the
@@ -43,10 +48,10 @@ class Recommendation:
     wd: float
     value: float  # the model's prediction of a full run there
     top: float  # the best prediction among supported settings (the band is read against it)
-    sd: float  # its standard deviation
+    sd: float  # the pick's standard deviation
     noise: float  # one run's seed noise (the metric's units)
     noise_source: str  # analysis.surface.Noise.words()
-    tolerance: float  # "as good" = predicted within this of the pick
+    tolerance: float  # "as good" = predicted within this of the top (more where less sure)
     margin: float  # the practical margin asked for
     wd_band: tuple[float, float]  # as good at max_lr
     lr_band: tuple[float, float]  # lrs as good at some wd
@@ -66,6 +71,7 @@ class Recommendation:
     sentence: str = ""
     lr_key: str = "max_lr"  # the task's names for the two settings, as the sentence says them
     wd_key: str = "wd"
+    top_sd: float = 0.0  # the top's standard deviation (a band member's tolerance reads it)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -102,10 +108,11 @@ def recommend(
     top_i, top_j = (
         int(x) for x in np.unravel_index(np.argmax(np.where(ok, signed, -np.inf)), signed.shape)
     )
+    top_sd = float(sd[top_i, top_j])
     # what the runs resolve: the difference of two predictions as uncertain as the top's
-    tolerance = max(margin, Z_RESOLVE * math.sqrt(2) * float(sd[top_i, top_j]))
+    tolerance = max(margin, Z_RESOLVE * math.sqrt(2) * top_sd)
     i, j = _centre(ok & (signed >= signed[top_i, top_j] - CORE * margin), top_i, top_j)
-    good = near & (signed >= signed[top_i, top_j] - tolerance)
+    good = near & (signed >= signed[top_i, top_j] - _tolerances(margin, top_sd, sd))
     lo, hi = _run(good[:, j], i)
     limit = float(signed[top_i, top_j]) - tolerance - Z_RUN * s.noise.sd  # signed: larger is better
     lo, hi = _cut_by_runs(s, float(lrs[j]), wds, (lo, hi), i, limit)
@@ -146,6 +153,7 @@ def recommend(
         metric=s.metric,
         lr_key=keys[0],
         wd_key=keys[1],
+        top_sd=top_sd,
     )
     return Recommendation(**{**rec.as_dict(), "sentence": sentence(rec)})
 
@@ -179,10 +187,17 @@ def in_band(s: Surface, rec: Recommendation | dict, lrs, wds) -> np.ndarray:
     the top, where the runs give a band member's support (the band as a region, not only its
     slice at the recommended lr)."""
     r = rec if isinstance(rec, dict) else rec.as_dict()
-    mean, _ = s.predict(lrs, wds)
+    mean, sd = s.predict(lrs, wds)
     sign = 1.0 if s.maximize else -1.0
     near = s.supported(np.asarray(lrs, float), np.asarray(wds, float), BAND_SUPPORT)
-    return near & (sign * mean >= sign * r["top"] - r["tolerance"])
+    top_sd = r.get("top_sd") or r["tolerance"] / (Z_RESOLVE * math.sqrt(2))  # older reports
+    return near & (sign * mean >= sign * r["top"] - _tolerances(r["margin"], top_sd, sd))
+
+
+def _tolerances(margin: float, top_sd: float, sd: np.ndarray) -> np.ndarray:
+    """Each setting's "as good": the margin, or what the runs resolve of its difference from
+    the top (``Z_RESOLVE`` sd, the two predictions taken as independent), whichever is more."""
+    return np.maximum(margin, Z_RESOLVE * np.sqrt(top_sd**2 + np.asarray(sd) ** 2))
 
 
 def _centre(core: np.ndarray, i: int, j: int) -> tuple[int, int]:
@@ -271,7 +286,7 @@ def sentence(rec: Recommendation) -> str:
     said = f" Caveat: {'; '.join(status)}." if status else ""
     return (
         f"use {lr_key}={rec.max_lr:.3g}, {wd_key}={rec.wd:.2g}: {rec.metric} {rec.value:.4f} +- {rec.sd:.4f} "
-        f"predicted ({rec.noise_source}).{said} As good within {rec.tolerance:.3g}: {band} "
+        f"predicted ({rec.noise_source}).{said} As good within {rec.tolerance:.3g} of the best prediction (more where the model is less sure): {band} "
         f"({product}); {lrs}. Model of {rec.runs} runs ({rec.full_runs} full-length), "
         f"{rec.level_runs} near this lr."
     )

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from analysis.recommend import recommend
-from analysis.surface import Run, fit, sampling_sd
+from analysis.recommend import in_band, recommend
+from analysis.surface import Noise, Run, fit, sampling_sd
 
 LEVELS = [0.0194, 0.0614, 0.194, 0.614]
 WDS = [1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.3]
@@ -126,3 +126,43 @@ def test_short_rungs_enter_as_a_run_length_and_the_answer_is_read_at_the_full_le
     assert s.full_epochs == 15 and s.full_runs == 2
     mean, _ = s.predict([0.1], [1e-3])
     assert mean[0] > 0.9  # read at the full length, not the rung's
+
+
+class TwoPlateaus:
+    """A constructed model: 0.95 below lr 0.1, 1.5 points lower above it; the top's plateau
+    known to +- 0.003, the other to +- ``sd_high`` (as a model of few runs there would be)."""
+
+    metric, maximize, full_epochs = "best_val_acc", True, None
+    lr_range, wd_range = (0.01, 1.0), (1e-5, 0.1)
+    noise = Noise(0.01, "sampling error", 40)
+
+    def __init__(self, sd_high: float):
+        self.sd_high = sd_high
+        self.runs = [
+            Run(a, b, 0.95 if a < 0.1 else 0.935) for a in (0.03, 0.3) for b in (1e-4, 1e-2)
+        ]
+        self.full_runs = len(self.runs)
+
+    def predict(self, lr, wd, epochs=None):
+        high = np.asarray(lr, float) >= 0.1
+        return np.where(high, 0.935, 0.95), np.where(high, self.sd_high, 0.003)
+
+    def supported(self, lr, wd, runs=1.0):
+        return np.ones(np.shape(lr), bool)
+
+    def mesh(self, points=21):
+        return np.logspace(-2, 0, points), np.logspace(-5, -1, points)
+
+
+def test_a_less_sure_setting_leaves_the_band_only_where_the_runs_show_it_worse():
+    """1.5 points below the top: beyond the tolerance of two settings as sure as the top
+    (2 sd of their difference, 0.0085), within 2 sd of the difference where the model knows the
+    setting less (+- 0.01: 0.021). The band keeps what the runs cannot tell apart from the top
+    (the dense grids' best cells fell out of one-seed replicates' bands by the top's own luck)
+    and drops what they resolve."""
+    for sd_high, inside in ((0.01, True), (0.003, False)):
+        s = TwoPlateaus(sd_high)
+        rec = recommend(s)  # type: ignore[arg-type]
+        assert rec.max_lr < 0.1 and rec.tolerance == pytest.approx(2 * math.sqrt(2) * 0.003)
+        assert bool(in_band(s, rec, [0.3], [1e-3])[0]) is inside  # type: ignore[arg-type]
+        assert (rec.lr_band[1] >= 0.3) is inside, rec.sentence
