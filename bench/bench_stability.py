@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import statistics
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -84,10 +85,13 @@ def inside(rec: dict, band: dict) -> bool:
     return lo * 0.999 <= rec["max_lr"] <= hi * 1.001 and w0 * 0.999 <= rec["wd"] <= w1 * 1.001
 
 
-def band_against_grid(name: str, rows: list[dict], rec: dict, grid) -> tuple[bool, bool, float]:
+def band_against_grid(
+    name: str, rows: list[dict], rec: dict, grid
+) -> tuple[bool, bool, float, int, int]:
     """The replicate's band (the model of its runs, as region) against the dense grid's cell
     means: (holds the grid's best cell, holds no cell more than 1 point below it, the
-    recommendation's expected regret in points)."""
+    recommendation's expected regret in points, grid cells in the band, of them more than 2
+    points below the best)."""
     import numpy as np
 
     from analysis.recommend import in_band
@@ -109,7 +113,14 @@ def band_against_grid(name: str, rows: list[dict], rec: dict, grid) -> tuple[boo
     best = np.unravel_index(np.argmax(grid.val), grid.val.shape)
     below = grid.val < grid.best_val - 0.01
     regret_pts = 100 * (grid.best_val - grid.quality(rec["max_lr"], rec["wd"])[0])
-    return bool(inside_band[best]), not bool((inside_band & below).any()), regret_pts
+    far = grid.val < grid.best_val - 0.02
+    return (
+        bool(inside_band[best]),
+        not bool((inside_band & below).any()),
+        regret_pts,
+        int(inside_band.sum()),
+        int((inside_band & far).sum()),
+    )
 
 
 def one_task(name: str, draws: int) -> dict:
@@ -163,6 +174,9 @@ def one_task(name: str, draws: int) -> dict:
         "best_in_band": sum(b[0] for b in bands),
         "nothing_1pt_below": sum(b[1] for b in bands),
         "rec_within_half_pt": sum(b[2] <= 0.5 for b in bands),
+        "band_cells": statistics.mean(b[3] for b in bands) if bands else math.nan,
+        "grid_cells": grid.val.size,
+        "far_share": sum(b[4] for b in bands) / max(sum(b[3] for b in bands), 1),
         "rec_regret_median": sorted(b[2] for b in bands)[len(bands) // 2] if bands else math.nan,
     }
 
@@ -228,9 +242,9 @@ def main() -> None:
         presets(names)
         return
     print(
-        "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's | band holds the grid's best cell | band holds no cell > 1 pt below | rec. within 0.5 pt (median regret) | no other story than the full grid | no other story than another replicate |"
+        "| task | full grid | slope covered | same headline | same named prediction | rec. inside another's band | rec. max_lr = full grid's | band holds the grid's best cell | band holds no cell > 1 pt below | band's grid cells (mean), share > 2 pt below | rec. within 0.5 pt (median regret) | no other story than the full grid | no other story than another replicate |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
         s = one_task(name, a.draws)
         slope = f"{s['full_slope']:+.2f}" if s["full_slope"] is not None else "no slope"
@@ -240,6 +254,7 @@ def main() -> None:
             f"{s['headline'][1]}/{s['draws']} ({s['headline'][0]}) | {s['prediction'][1]}/{s['draws']} ({s['prediction'][0]}) | "
             f"{s['rec_inside']}/{s['pairs']} | {s['same_lr']}/{s['recs']} | "
             f"{s['best_in_band']}/{s['recs']} | {s['nothing_1pt_below']}/{s['recs']} | "
+            f"{s['band_cells']:.1f}/{s['grid_cells']}, {s['far_share']:.2f} | "
             f"{s['rec_within_half_pt']}/{s['recs']} ({s['rec_regret_median']:.2f}) | "
             f"{s['agree_full']}/{s['draws']} | {s['agree_pairs']}/{s['head_pairs']} |",
             flush=True,
