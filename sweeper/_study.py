@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,14 +119,17 @@ def claim_sweep_dir(sweep_dir: Path, name: str, storage: str) -> None:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     owner = {"study_name": name, "storage": storage}
     path = sweep_dir / OWNER_FILE
+    # written whole under a private name, then linked into place: the link fails if the claim
+    # exists, so of two sweeps starting together one claims it, and no reader sees a half file
+    tmp = sweep_dir / f"{OWNER_FILE}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps(owner))
     try:
-        with path.open(
-            "x"
-        ) as fh:  # exclusive create: of two sweeps starting together, one claims it
-            json.dump(owner, fh)
+        os.link(tmp, path)
         return
     except FileExistsError:
         pass
+    finally:
+        tmp.unlink(missing_ok=True)
     try:
         claimed = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -1449,3 +1449,17 @@ def test_model_rungs_promote_by_the_models_full_run_prediction_and_hedged_trials
     for t in trials:
         if t.state == TrialState.PRUNED:
             assert "the study's model (predicted full run" in t.user_attrs["reason"]
+
+
+def test_a_claim_of_the_sweep_dir_is_never_read_half_written(tmp_path):
+    """Workers starting together claim the dir at once: every one of them reads a whole claim
+    (the test_secrets run once read an empty file between create and write), no temp is left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sweeper._study import OWNER_FILE, claim_sweep_dir
+
+    for k in range(20):
+        d = tmp_path / str(k)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda dd: claim_sweep_dir(dd, "s", "sqlite:///x.db"), [d] * 8))
+        assert [p.name for p in d.iterdir()] == [OWNER_FILE]
