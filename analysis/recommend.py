@@ -110,7 +110,7 @@ def recommend(
     )
     top_sd = float(sd[top_i, top_j])
     # what the runs resolve: the difference of two predictions as uncertain as the top's
-    tolerance = max(margin, Z_RESOLVE * math.sqrt(2) * top_sd)
+    tolerance = float(_tolerances(margin, top_sd, top_sd))
     i, j = _centre(ok & (signed >= signed[top_i, top_j] - CORE * margin), top_i, top_j)
     good = near & (signed >= signed[top_i, top_j] - _tolerances(margin, top_sd, sd))
     lo, hi = _run(good[:, j], i)
@@ -170,7 +170,7 @@ def compare(s: Surface, rec: Recommendation | dict, lr: float, wd: float) -> dic
     lo, hi = r["lr_band"]
     plo, phi = r["product_band"]
     inside = lo <= lr <= hi and plo <= lr * wd <= phi
-    same = diff <= max(r["tolerance"], Z_RESOLVE * spread)
+    same = diff <= float(_tolerances(r["tolerance"], float(sd[0]), sd[1]))
     return {
         "max_lr": lr,
         "wd": wd,
@@ -194,7 +194,7 @@ def in_band(s: Surface, rec: Recommendation | dict, lrs, wds) -> np.ndarray:
     return near & (sign * mean >= sign * r["top"] - _tolerances(r["margin"], top_sd, sd))
 
 
-def _tolerances(margin: float, top_sd: float, sd: np.ndarray) -> np.ndarray:
+def _tolerances(margin: float, top_sd: float, sd: np.ndarray | float) -> np.ndarray:
     """Each setting's "as good": the margin, or what the runs resolve of its difference from
     the top (``Z_RESOLVE`` sd, the two predictions taken as independent), whichever is more."""
     return np.maximum(margin, Z_RESOLVE * np.sqrt(top_sd**2 + np.asarray(sd) ** 2))
